@@ -1,0 +1,200 @@
+"""The agent: builds the source, buffers and sinks from settings, runs them, shuts down cleanly.
+
+``serve -> startup -> main loop -> shutdown``: SIGTERM or SIGINT stops reading, lets every
+destination send what it holds for up to ``shutdown_grace_secs``, then exits 0; a second signal
+exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+
+from logship.errors import DockerUnavailable
+from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.router import Router
+from logship.pipeline.runner import Sink, SinkRunner
+from logship.record import HostMeta, format_timestamp_ns
+from logship.registry import sink_class
+from logship.settings import Settings
+from logship.sinks.console.config import ConsoleConfig
+from logship.sinks.console.sink import OutputClosed
+from logship.sources.docker.client import DockerClient, Endpoint
+from logship.sources.docker.filters import ContainerFilter, Selector
+from logship.sources.docker.source import DockerSource
+
+log = logging.getLogger("logship")
+
+
+def primary_ip() -> str:
+    """The address this host uses to reach the outside (no packet is sent)."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # TEST-NET-1: connect() on UDP only picks a route
+        address: str = s.getsockname()[0]
+        return address
+    with contextlib.suppress(OSError):
+        return socket.gethostbyname(socket.gethostname())
+    return "127.0.0.1"
+
+
+def fqdn() -> str:
+    """This host's fully qualified name, as ``hostname -f`` finds it.
+
+    Not :func:`socket.getfqdn`, which answers ``localhost`` when the host name maps to
+    127.0.0.1 in /etc/hosts, as it does in many containers and VMs.
+    """
+    name = socket.gethostname()
+    with contextlib.suppress(OSError):
+        for *_, canonical, _ in socket.getaddrinfo(name, None, flags=socket.AI_CANONNAME):
+            if canonical and canonical != "localhost":
+                return canonical
+    return name
+
+
+def resolve_host(settings: Settings) -> HostMeta:
+    return HostMeta(
+        name=settings.hostname or fqdn(),
+        ip=settings.host_ip or primary_ip(),
+    )
+
+
+def container_filter(settings: Settings) -> ContainerFilter:
+    inc, exc = settings.include, settings.exclude
+    return ContainerFilter(
+        include=Selector(inc.names, inc.images, inc.labels),
+        exclude=Selector(exc.names, exc.images, exc.labels),
+    )
+
+
+@dataclass
+class Destination:
+    runner: SinkRunner
+    task: asyncio.Task[None] | None = None
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sinks: list[Sink] | None = None,
+        since: str | None = None,
+        follow: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.client = DockerClient(Endpoint.parse(settings.docker_host))
+        if sinks is None:
+            configs = settings.destinations or [ConsoleConfig()]
+            built = []
+            for config in configs:
+                sink = sink_class(config.type)(config)
+                buffer = DropOldestBuffer(
+                    max_records=config.buffer_max_records or settings.buffer.max_records,
+                    max_bytes=config.buffer_max_bytes or settings.buffer.max_bytes,
+                )
+                built.append(Destination(SinkRunner(sink, buffer)))
+        else:
+            built = [
+                Destination(
+                    SinkRunner(
+                        sink,
+                        DropOldestBuffer(
+                            max_records=settings.buffer.max_records,
+                            max_bytes=settings.buffer.max_bytes,
+                        ),
+                    )
+                )
+                for sink in sinks
+            ]
+        self.destinations = built
+        self.router = Router([d.runner.buffer for d in built])
+        if since is None and not settings.backlog:
+            since = format_timestamp_ns(time.time_ns())
+        self.source = DockerSource(
+            self.client,
+            self.router.emit,
+            host=resolve_host(settings),
+            filter=container_filter(settings),
+            since=since,
+            follow=follow,
+            max_line_bytes=settings.max_line_bytes,
+        )
+        self._stop = asyncio.Event()
+        self._signals = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until the source is done (``follow=False``), a signal, or stdout closing."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+        for d in self.destinations:
+            d.task = asyncio.create_task(d.runner.run(), name=f"sink-{d.runner.sink.name}")
+        source = asyncio.create_task(self.source.run(), name="docker-source")
+        stop = asyncio.create_task(self._stop.wait(), name="stop")
+        watched = {source, stop, *(d.task for d in self.destinations if d.task)}
+        exit_code = 0
+        try:
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is stop or task.cancelled():
+                    continue
+                exc = task.exception()
+                if isinstance(exc, OutputClosed):
+                    log.debug("output closed, stopping")
+                elif isinstance(exc, DockerUnavailable):
+                    log.error("%s", exc)
+                    exit_code = 1
+                elif exc is not None:
+                    log.error("%s stopped: %r", task.get_name(), exc, exc_info=exc)
+                    exit_code = 1
+        finally:
+            stop.cancel()
+            await self.shutdown(source)
+        return exit_code
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second %s: exiting now", sig.name)
+            os._exit(130 if sig == signal.SIGINT else 143)
+        log.info(
+            "%s: finishing what is buffered (up to %.0fs)",
+            sig.name,
+            self.settings.shutdown_grace_secs,
+        )
+        self._stop.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def shutdown(self, source: asyncio.Task[None]) -> None:
+        source.cancel()
+        await asyncio.gather(source, return_exceptions=True)
+        await self.source.stop()
+        for d in self.destinations:
+            d.runner.buffer.close()
+        tasks = [d.task for d in self.destinations if d.task is not None and not d.task.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_secs)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for d in self.destinations:
+            buffer = d.runner.buffer
+            if len(buffer) or buffer.dropped:
+                log.warning(
+                    "%s: %d records left unsent, %d dropped while the buffer was full",
+                    d.runner.sink.name,
+                    len(buffer),
+                    buffer.dropped,
+                )
+        await self.client.close()

@@ -1,0 +1,178 @@
+"""``logship run | tail | version``: parse arguments, build settings, hand over to the agent."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from logship import __version__
+from logship.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _selection_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("which containers")
+    for verb in ("include", "exclude"):
+        for what, meta, help_ in (
+            ("name", "GLOB", "container name glob"),
+            ("image", "GLOB", "image glob"),
+            ("label", "KEY[=VALUE]", "label, with or without a value"),
+        ):
+            group.add_argument(
+                f"--{verb}-{what}",
+                action="append",
+                metavar=meta,
+                dest=f"{verb}_{what}s",
+                help=f"{verb} containers by {help_} (repeatable)",
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logship", description="Ship every Docker container's logs, enriched."
+    )
+    parser.add_argument("--version", action="version", version=f"logship {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="ship every container's stdout/stderr to destinations")
+    run.add_argument(
+        "destinations",
+        nargs="*",
+        metavar="DESTINATION-URI",
+        help="e.g. syslog+udp://127.0.0.1:514?format=rfc5424 or console://?format=json "
+        "(default: the console, or the destinations of --config)",
+    )
+    run.add_argument("--config", type=Path, metavar="FILE", help="YAML config file (see config/)")
+    run.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
+    run.add_argument("--hostname", help="host name records carry")
+    run.add_argument("--host-ip", help="host address records carry")
+    run.add_argument(
+        "--backlog",
+        action="store_true",
+        default=None,
+        help="also ship what running containers logged before logship started",
+    )
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    _selection_args(run)
+
+    tail = sub.add_parser("tail", help="watch every container's lines live, like compose logs -f")
+    tail.add_argument("names", nargs="*", metavar="NAME-GLOB", help="only containers named so")
+    tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    tail.add_argument(
+        "--since",
+        metavar="DURATION|TIME",
+        help="start this long ago (10m, 1h30m) or at this time (RFC 3339); default: whole log",
+    )
+    tail.add_argument("--no-follow", action="store_true", help="print what is there and exit")
+    tail.add_argument("-t", "--timestamps", action="store_true", help="show Docker's timestamps")
+    tail.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
+    tail.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="warning"
+    )
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "docker_host": args.docker_host,
+        "log_level": args.log_level,
+        "hostname": getattr(args, "hostname", None),
+        "host_ip": getattr(args, "host_ip", None),
+        "backlog": getattr(args, "backlog", None),
+        "destinations": getattr(args, "destinations", None) or None,
+    }
+    for verb in ("include", "exclude"):
+        chosen = {
+            what: getattr(args, f"{verb}_{what}", None) for what in ("names", "images", "labels")
+        }
+        chosen = {k: v for k, v in chosen.items() if v}
+        if chosen:
+            overrides[verb] = chosen
+    return overrides
+
+
+def _run_async(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        return asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main())
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away, let the interpreter's final flush succeed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from logship.agent import Agent
+    from logship.settings import load_settings
+
+    settings = load_settings(args.config, **_overrides(args))
+    _setup_logging(settings.log_level)
+    return _run_async(lambda: Agent(settings).run())
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from logship.agent import Agent
+    from logship.record import parse_since
+    from logship.settings import load_settings, wants_colour
+    from logship.sinks.console.tail import TailSink
+
+    overrides = _overrides(args)
+    overrides["backlog"] = True  # each container's whole log, unless --since says otherwise
+    if args.names:
+        overrides["include"] = {"names": args.names}
+    settings = load_settings(None, **overrides)
+    since = None
+    if args.since:
+        try:
+            since = parse_since(args.since, time.time_ns())
+        except ValueError as exc:
+            raise ConfigError(f"--since: {exc}") from None
+    _setup_logging(settings.log_level)
+    sink = TailSink(json=args.json, colour=wants_colour(sys.stdout), timestamps=args.timestamps)
+
+    async def main() -> int:
+        agent = Agent(settings, sinks=[sink], since=since, follow=not args.no_follow)
+        return await agent.run()
+
+    code = _run_async(main)
+    _silence_stdout()
+    return code
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": cmd_run, "tail": cmd_tail}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"logship: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The exception hierarchy. Each error says whose fault it was and whether a retry can help."""
+
+from __future__ import annotations
+
+
+class LogshipError(Exception):
+    """Base of every error logship raises on purpose."""
+
+
+class ConfigError(LogshipError):
+    """The configuration given by the user is invalid; the message names the field and value."""
+
+
+class ProtocolError(LogshipError):
+    """Bytes that do not follow a wire format."""
+
+
+class LocalProtocolError(ProtocolError):
+    """We were asked to produce something the wire format cannot carry."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer (Docker engine, receiver) sent something the wire format forbids."""
+
+
+class DockerAPIError(LogshipError):
+    """The Docker Engine API answered with an error status."""
+
+    def __init__(self, status: int, message: str, *, path: str = "") -> None:
+        super().__init__(f"Docker Engine API {path or 'request'} failed: HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.path = path
+
+
+class DockerUnavailable(LogshipError):
+    """The Docker engine could not be reached at all."""
+
+
+class DeliveryError(LogshipError):
+    """A destination did not take a batch. ``retriable`` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable

@@ -1,0 +1,101 @@
+"""Moves batches from a destination's buffer into its sink; owns retries for every sink."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from logship.errors import DeliveryError
+from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.retry import Backoff
+from logship.record import Record
+
+log = logging.getLogger("logship.sink")
+
+
+class Sink(Protocol):
+    """What a destination implements. Sinks only encode and send; this module retries."""
+
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def send(self, batch: list[Record]) -> None:
+        """Deliver the batch or raise :class:`DeliveryError` saying whether a retry can help."""
+
+    async def close(self) -> None: ...
+
+
+class SinkRunner:
+    """One destination: its buffer, its sink, and the loop between them."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        buffer: DropOldestBuffer,
+        *,
+        max_batch: int = 2048,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.sink = sink
+        self.buffer = buffer
+        self.max_batch = max_batch
+        self.backoff = backoff or Backoff()
+        self.sent = 0
+        self.rejected = 0  # records the destination refused for good
+        self.retries = 0
+        self.up = True
+
+    async def run(self) -> None:
+        """Send until the buffer is closed and empty."""
+        buffer = self.buffer
+        await self._open()
+        try:
+            while True:
+                batch = buffer.take(self.max_batch)
+                if batch:
+                    await self._deliver(batch)
+                elif buffer.closed:
+                    return
+                else:
+                    await buffer.wait()
+        finally:
+            await self.sink.close()
+
+    async def _open(self) -> None:
+        while True:
+            try:
+                await self.sink.open()
+            except DeliveryError as exc:
+                self._down(exc)
+                await asyncio.sleep(self.backoff.next_delay())
+            else:
+                return
+
+    async def _deliver(self, batch: list[Record]) -> None:
+        while True:
+            try:
+                await self.sink.send(batch)
+            except DeliveryError as exc:
+                if not exc.retriable:
+                    self.rejected += len(batch)
+                    log.warning(
+                        "%s: rejected %d records for good: %s", self.sink.name, len(batch), exc
+                    )
+                    return
+                self._down(exc)
+                self.retries += 1
+                await asyncio.sleep(self.backoff.next_delay())
+            else:
+                self.sent += len(batch)
+                if not self.up:
+                    self.up = True
+                    log.warning("%s: destination is back", self.sink.name)
+                self.backoff.reset()
+                return
+
+    def _down(self, exc: DeliveryError) -> None:
+        if self.up:
+            self.up = False
+            log.warning("%s: destination is down, will retry: %s", self.sink.name, exc)

@@ -1,0 +1,115 @@
+"""Records -> logship's own JSON document (one object per line) and plain text. No I/O.
+
+The JSON shape follows Elastic Common Schema names where one exists, so a line can be read by
+people and by tools that know ECS::
+
+    {"@timestamp": "2026-11-27T05:24:33.719017066Z", "message": "hello",
+     "log": {"iostream": "stdout"}, "host": {"name": "vm", "ip": "10.0.0.1"},
+     "container": {"id": "…", "name": "web-1",
+                   "image": {"name": "…", "tag": "1.35", "id": "sha256:…"}, "labels": {…}},
+     "kubernetes": {"namespace": "…", "pod": {"name": "…", "uid": "…"}, "container": {"name": "…"}}}
+
+The container part is serialised once per container; per line only the time, stream and message are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from logship.record import ContainerMeta, Record
+
+
+def container_document(meta: ContainerMeta) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "host": {"name": meta.host.name, "ip": meta.host.ip},
+        "container": {
+            "id": meta.id,
+            "name": meta.name,
+            "image": {"name": meta.image_name, "tag": meta.image_tag, "id": meta.image_id},
+            "labels": meta.labels,
+        },
+    }
+    k8s = meta.kubernetes
+    if k8s is not None:
+        doc["kubernetes"] = {
+            "namespace": k8s.namespace,
+            "pod": {"name": k8s.pod_name, "uid": k8s.pod_uid},
+            "container": {"name": k8s.container_name},
+        }
+    return doc
+
+
+def record_document(record: Record) -> dict[str, Any]:
+    """The same document as a dict (for tests and slow paths)."""
+    return {
+        "@timestamp": record.timestamp,
+        "message": record.message,
+        "log": {"iostream": record.stream},
+        **container_document(record.meta),
+    }
+
+
+class JsonEncoder:
+    """One JSON object per record, newline-terminated, ready to write."""
+
+    def __init__(self) -> None:
+        self._key = ("json", id(self))
+
+    def _tail(self, meta: ContainerMeta) -> dict[str, bytes]:
+        static = orjson.dumps(container_document(meta))  # b'{"host":...}'
+        tails = {
+            stream: b',"log":{"iostream":"' + stream.encode() + b'"},' + static[1:] + b"\n"
+            for stream in ("stdout", "stderr")
+        }
+        meta.cache[self._key] = tails
+        return tails
+
+    def encode(self, records: Iterable[Record]) -> list[bytes]:
+        dumps = orjson.dumps
+        key = self._key
+        out: list[bytes] = []
+        append = out.append
+        last_meta: ContainerMeta | None = None
+        tails: dict[str, bytes] = {}
+        for r in records:
+            if r.meta is not last_meta:
+                last_meta = r.meta
+                tails = last_meta.cache.get(key) or self._tail(last_meta)
+            append(
+                b'{"@timestamp":"'
+                + r.timestamp.encode()
+                + b'","message":'
+                + dumps(r.message)
+                + tails[r.stream]
+            )
+        return out
+
+
+class TextEncoder:
+    """``TIMESTAMP HOST NAME (IMAGE) STREAM: MESSAGE`` per record, for people at a terminal."""
+
+    def __init__(self) -> None:
+        self._key = ("text", id(self))
+
+    def encode(self, records: Iterable[Record]) -> list[bytes]:
+        key = self._key
+        out: list[bytes] = []
+        append = out.append
+        last_meta: ContainerMeta | None = None
+        middle: dict[str, str] = {}
+        for r in records:
+            if r.meta is not last_meta:
+                last_meta = r.meta
+                middle = last_meta.cache.get(key) or {}
+                if not middle:
+                    m = last_meta
+                    middle = {
+                        s: f" {m.host.name} {m.name} ({m.image}) {s}: "
+                        for s in ("stdout", "stderr")
+                    }
+                    m.cache[key] = middle
+            append(f"{r.timestamp}{middle[r.stream]}{r.message}\n".encode())
+        return out

@@ -1,0 +1,164 @@
+"""Records -> syslog messages (RFC 5424, RFC 3164), with Docker's syslog driver conventions. No I/O.
+
+Facility ``daemon``; severity 6 (informational) for stdout and 3 (error) for stderr; the tag
+template fills APP-NAME (and MSGID, as Docker does). The timestamp is Docker's own, in UTC, cut
+to microseconds: the finest RFC 5424 allows. Structured data carries the enrichment:
+
+    [logship@32473 container_id="…" container_name="…" image_name="…" image_tag="…"
+     image_id="…" stream="stdout" host_ip="…" (k8s_namespace="…" k8s_pod="…" …)]
+    [labels@32473 app="web" …]
+
+Everything that depends only on the container and stream is rendered once per container and
+kept in ``meta.cache``; per line the encoder joins four strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from logship.protocol.template import TagTemplate
+from logship.record import STDERR, ContainerMeta, Record, truncation_marker
+
+Format = Literal["rfc5424", "rfc3164"]
+LabelSelection = Literal["all", "none"] | tuple[str, ...]
+
+FACILITY_DAEMON = 3
+SEVERITY = {"stdout": 6, STDERR: 3}
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _printusascii(value: str, limit: int) -> str:
+    """RFC 5424 header fields: 1*limit PRINTUSASCII, ``-`` when empty."""
+    clean = "".join(c if "!" <= c <= "~" else "_" for c in value)[:limit]
+    return clean or "-"
+
+
+def _sd_name(value: str) -> str:
+    """SD-NAME: 1*32 PRINTUSASCII except ``=``, space, ``]`` and ``"``."""
+    clean = "".join(c if "!" <= c <= "~" and c not in '=]"' else "_" for c in value)[:32]
+    return clean or "_"
+
+
+def sd_escape(value: str) -> str:
+    """PARAM-VALUE escaping: ``"``, ``\\`` and ``]`` get a backslash (RFC 5424 section 6.3.3)."""
+    if '"' in value or "\\" in value or "]" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+    return value
+
+
+def structured_data(meta: ContainerMeta, stream: str, sd_id: str, labels: LabelSelection) -> str:
+    params: list[tuple[str, str]] = [
+        ("container_id", meta.id),
+        ("container_name", meta.name),
+        ("image_name", meta.image_name),
+        ("image_tag", meta.image_tag),
+        ("image_id", meta.image_id),
+        ("stream", stream),
+        ("host_ip", meta.host.ip),
+    ]
+    k8s = meta.kubernetes
+    if k8s is not None:
+        params += [
+            ("k8s_namespace", k8s.namespace),
+            ("k8s_pod_name", k8s.pod_name),
+            ("k8s_pod_uid", k8s.pod_uid),
+            ("k8s_container_name", k8s.container_name),
+        ]
+    out = "[" + sd_id + "".join(f' {k}="{sd_escape(v)}"' for k, v in params) + "]"
+    if labels == "none" or not meta.labels:
+        return out
+    chosen = sorted(meta.labels.items())
+    if labels != "all":
+        chosen = [(k, v) for k, v in chosen if k in labels]
+    if chosen:
+        labels_id = "labels" + sd_id[sd_id.find("@") :] if "@" in sd_id else "labels"
+        out += (
+            "[" + labels_id + "".join(f' {_sd_name(k)}="{sd_escape(v)}"' for k, v in chosen) + "]"
+        )
+    return out
+
+
+class SyslogEncoder:
+    """Turns a batch of records into syslog messages (one ``bytes`` per record, no framing)."""
+
+    def __init__(
+        self,
+        *,
+        format: Format = "rfc5424",
+        tag: TagTemplate | None = None,
+        facility: int = FACILITY_DAEMON,
+        sd_id: str = "logship@32473",
+        labels: LabelSelection = "all",
+        max_message_bytes: int = 8192,
+    ) -> None:
+        self.format = format
+        self.tag = tag or TagTemplate("{{.Name}}")
+        self.facility = facility
+        self.sd_id = sd_id
+        self.labels = labels
+        self.max_message_bytes = max_message_bytes
+        self.truncated = 0
+        self._key = ("syslog", id(self))
+        self._stamps: dict[str, str] = {}
+
+    def _pieces(self, meta: ContainerMeta) -> dict[str, tuple[str, str]]:
+        """Per stream: the text before the timestamp and the text between it and the message."""
+        tag = self.tag.render(meta)
+        pieces = {}
+        for stream, severity in SEVERITY.items():
+            pri = f"<{self.facility * 8 + severity}>"
+            if self.format == "rfc5424":
+                sd = structured_data(meta, stream, self.sd_id, self.labels)
+                host = _printusascii(meta.host.name, 255)
+                app = _printusascii(tag, 48)
+                msgid = _printusascii(tag, 32)
+                pieces[stream] = (pri + "1 ", f"Z {host} {app} - {msgid} {sd} ")
+            else:
+                host = _printusascii(meta.host.name, 255)
+                pieces[stream] = (pri, f" {host} {_printusascii(tag, 32)}: ")
+        meta.cache[self._key] = pieces
+        return pieces
+
+    def _rfc3164_time(self, ts: str) -> str:
+        stamp = self._stamps.get(ts[:19])
+        if stamp is None:
+            if len(self._stamps) > 1024:
+                self._stamps.clear()
+            day = int(ts[8:10])
+            stamp = f"{_MONTHS[int(ts[5:7])]} {day:2d} {ts[11:19]}"
+            self._stamps[ts[:19]] = stamp
+        return stamp
+
+    def encode(self, records: Iterable[Record]) -> list[bytes]:
+        out: list[bytes] = []
+        append = out.append
+        key = self._key
+        limit = self.max_message_bytes
+        rfc5424 = self.format == "rfc5424"
+        last_meta: ContainerMeta | None = None
+        pieces: dict[str, tuple[str, str]] = {}
+        for r in records:
+            meta = r.meta
+            if meta is not last_meta:
+                last_meta = meta
+                pieces = meta.cache.get(key) or self._pieces(meta)
+            head, middle = pieces[r.stream]
+            if rfc5424:
+                data = f"{head}{r.timestamp[:26]}{middle}{r.message}".encode()
+            else:
+                data = f"{head}{self._rfc3164_time(r.timestamp)}{middle}{r.message}".encode()
+            if len(data) > limit:
+                data = self._truncate(data, limit)
+            append(data)
+        return out
+
+    def _truncate(self, data: bytes, limit: int) -> bytes:
+        self.truncated += 1
+        marker = truncation_marker(len(data) - limit)
+        # the marker's own digits can only shrink the cut; recompute once with the final size
+        keep = limit - len(marker.encode())
+        marker = truncation_marker(len(data) - keep)
+        keep = limit - len(marker.encode())
+        head = data[:keep].decode("utf-8", "ignore").encode()  # never cut a character in two
+        return head + marker.encode()

@@ -1,0 +1,227 @@
+"""The one record type that flows through the whole agent, and the metadata it shares.
+
+A :class:`Record` is one log line. Everything constant for a container lives once in a
+:class:`ContainerMeta` that all of that container's records point to, so a record costs one small
+slotted object. Timestamps stay in Docker's own form (RFC 3339, UTC, nine fractional digits),
+which sinks slice instead of parsing; :func:`timestamp_ns` converts when a number is needed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+STDOUT = "stdout"
+STDERR = "stderr"
+
+_K8S_LABELS = {
+    "io.kubernetes.pod.namespace": "namespace",
+    "io.kubernetes.pod.name": "pod_name",
+    "io.kubernetes.pod.uid": "pod_uid",
+    "io.kubernetes.container.name": "container_name",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HostMeta:
+    """The host the agent runs on, as records report it."""
+
+    name: str
+    ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesMeta:
+    """Pod identity taken from the ``io.kubernetes.*`` labels the kubelet puts on containers."""
+
+    namespace: str
+    pod_name: str
+    pod_uid: str
+    container_name: str
+
+    @classmethod
+    def from_labels(cls, labels: dict[str, str]) -> KubernetesMeta | None:
+        if "io.kubernetes.pod.name" not in labels:
+            return None
+        values = {attr: labels.get(label, "") for label, attr in _K8S_LABELS.items()}
+        return cls(**values)
+
+
+def split_image(reference: str) -> tuple[str, str]:
+    """Split an image reference into name and tag (``reg:5000/app:1.2``: ``reg:5000/app``, ``1.2``).
+
+    A digest reference keeps its digest as the tag; a reference with neither is ``latest``.
+    """
+    if "@" in reference:
+        name, _, digest = reference.partition("@")
+        return name, digest
+    slash = reference.rfind("/")
+    colon = reference.rfind(":")
+    if colon > slash:
+        return reference[:colon], reference[colon + 1 :]
+    return reference, "latest"
+
+
+@dataclass(slots=True, eq=False)
+class ContainerMeta:
+    """Everything logship knows about one container, looked up once, shared by its records.
+
+    ``cache`` belongs to sinks: an encoder keeps what it precomputes for this container there
+    (header bytes, static fields), so the work is done once per container, not once per line.
+    It goes away with the container's metadata.
+    """
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    host: HostMeta
+    labels: dict[str, str] = field(default_factory=dict)
+    env: tuple[str, ...] = ()
+    command: str = ""
+    created: str = ""
+    tty: bool = False
+    kubernetes: KubernetesMeta | None = None
+    image_name: str = ""
+    image_tag: str = ""
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.image_name:
+            self.image_name, self.image_tag = split_image(self.image)
+        if self.kubernetes is None:
+            self.kubernetes = KubernetesMeta.from_labels(self.labels)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def short_image_id(self) -> str:
+        return self.image_id.removeprefix("sha256:")[:12]
+
+
+class Record:
+    """One log line of one container.
+
+    ``timestamp`` is Docker's own time of the line, ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` in UTC.
+    ``seq`` tells apart lines that share a timestamp (0 for the first, 1 for the next, ...).
+    """
+
+    __slots__ = ("message", "meta", "seq", "stream", "timestamp")
+
+    def __init__(
+        self, message: str, stream: str, timestamp: str, meta: ContainerMeta, seq: int = 0
+    ) -> None:
+        self.message = message
+        self.stream = stream
+        self.timestamp = timestamp
+        self.meta = meta
+        self.seq = seq
+
+    def __repr__(self) -> str:
+        return (
+            f"Record({self.message!r}, {self.stream!r}, {self.timestamp!r}, "
+            f"container={self.meta.name!r}, seq={self.seq})"
+        )
+
+
+# -- timestamps -------------------------------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})\Z"
+)
+_epoch_cache: dict[str, int] = {}
+
+
+def _epoch_seconds(date_time: str) -> int:
+    """Seconds since the epoch for ``YYYY-MM-DDTHH:MM:SS`` (UTC), memoised per second."""
+    seconds = _epoch_cache.get(date_time)
+    if seconds is None:
+        if len(_epoch_cache) > 4096:
+            _epoch_cache.clear()
+        y, mo, d = int(date_time[0:4]), int(date_time[5:7]), int(date_time[8:10])
+        h, mi, s = int(date_time[11:13]), int(date_time[14:16]), int(date_time[17:19])
+        seconds = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+        _epoch_cache[date_time] = seconds
+    return seconds
+
+
+def is_canonical(ts: str) -> bool:
+    """True for the form Docker itself writes and records carry: nine digits, ``Z``."""
+    return len(ts) == 30 and ts[19] == "." and ts[29] == "Z"
+
+
+def normalize_timestamp(ts: str) -> str:
+    """Any RFC 3339 time -> canonical UTC with nine fractional digits. Raises ValueError."""
+    if is_canonical(ts):
+        return ts
+    m = _RFC3339.match(ts)
+    if m is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {ts!r}")
+    date, clock, frac, zone = m.groups()
+    seconds = _epoch_seconds(f"{date}T{clock}")
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return format_timestamp_ns(seconds * 1_000_000_000 + int((frac or "0").ljust(9, "0")))
+
+
+def timestamp_ns(ts: str) -> int:
+    """Nanoseconds since the epoch of a canonical timestamp."""
+    return _epoch_seconds(ts[:19]) * 1_000_000_000 + int(ts[20:29])
+
+
+def format_timestamp_ns(ns: int) -> str:
+    """Canonical timestamp for nanoseconds since the epoch."""
+    import time
+
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+def since_parameter(ts: str) -> str:
+    """The Engine API's ``since`` form (``seconds.nanoseconds``) of a canonical timestamp."""
+    return f"{_epoch_seconds(ts[:19])}.{ts[20:29]}"
+
+
+def truncation_marker(dropped_bytes: int) -> str:
+    """What replaces the end of a line that was cut to fit a limit."""
+    return f" [truncated {dropped_bytes} bytes]"
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+}
+
+
+def parse_since(text: str, now_ns: int) -> str:
+    """``--since`` as the docker CLI takes it: a duration ago (``10m``, ``1h30m``), an RFC 3339
+    time, a date (``2026-11-27``, UTC) or Unix seconds. Returns a canonical timestamp."""
+    value = text.strip()
+    parts = list(_DURATION.finditer(value))
+    if parts and "".join(m.group(0) for m in parts) == value:
+        ago = sum(float(m.group(1)) * _UNIT_NS[m.group(2)] for m in parts)
+        return format_timestamp_ns(now_ns - int(ago))
+    if re.fullmatch(r"\d+(\.\d{1,9})?", value):
+        seconds, _, frac = value.partition(".")
+        return format_timestamp_ns(int(seconds) * 1_000_000_000 + int(frac.ljust(9, "0") or 0))
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value += "T00:00:00Z"
+    try:
+        return normalize_timestamp(value)
+    except ValueError:
+        raise ValueError(
+            f"cannot read {text!r} as a time: expected a duration like 10m or 1h30m, "
+            "an RFC 3339 time like 2026-11-27T05:00:00Z, a date, or Unix seconds"
+        ) from None

@@ -1,0 +1,245 @@
+"""All of logship's settings, and the only place that reads the environment or config files.
+
+Sources, highest priority first: command-line options, environment variables (``LOGSHIP_*``,
+nested with ``__``, plus Docker's own ``DOCKER_HOST``), the YAML file given with ``--config`` or
+``LOGSHIP_CONFIG``, defaults. Destinations can be written as URIs (``syslog+udp://host:514``)
+anywhere a destination is expected; a URI becomes the same model as the YAML block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from logship.errors import ConfigError
+from logship.registry import SCHEMES, SINKS
+from logship.sinks.console.config import ConsoleConfig
+from logship.sinks.syslog.config import SyslogConfig
+
+Destination = Annotated[ConsoleConfig | SyslogConfig, Field(discriminator="type")]
+
+_config_file: ContextVar[Path | None] = ContextVar("logship_config_file", default=None)
+
+
+def parse_destination_uri(uri: str) -> dict[str, Any]:
+    """``syslog+udp://host:514?format=rfc3164`` -> ``{"type": "syslog", "transport": "udp", ...}``.
+
+    Query keys are option names; a dotted key (``tls.verify``) becomes a nested option.
+    """
+    url = urlsplit(uri.strip())
+    scheme = url.scheme.lower()
+    if scheme not in SCHEMES:
+        raise ValueError(
+            f"unknown destination scheme {scheme!r} in {uri!r}; expected one of "
+            + ", ".join(f"{s}://" for s in SCHEMES)
+        )
+    kind, implied = SCHEMES[scheme]
+    options: dict[str, Any] = {"type": kind, **implied}
+    try:
+        port = url.port
+    except ValueError:
+        raise ValueError(f"invalid port in destination {uri!r}") from None
+    if url.hostname:
+        options["host"] = url.hostname
+    if port is not None:
+        options["port"] = port
+    for key, value in parse_qsl(url.query, keep_blank_values=True):
+        target = options
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return options
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class ContainerSelection(BaseModel):
+    """A set of containers, by name glob, image glob and label (``key`` or ``key=value``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    names: CommaList = Field(
+        default_factory=list, description="Container name globs.", examples=[["web-*"]]
+    )
+    images: CommaList = Field(
+        default_factory=list,
+        description="Image globs (with or without tag).",
+        examples=[["nginx*"]],
+    )
+    labels: CommaList = Field(
+        default_factory=list,
+        description="Labels: `key` (any value) or `key=value` (value may be a glob).",
+        examples=[["com.example.team=payments"]],
+    )
+
+    _split = field_validator("names", "images", "labels", mode="before")(_comma_list)
+
+
+class BufferSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_records: int = Field(
+        default=50_000,
+        ge=1,
+        description="Records each destination may hold before dropping the oldest.",
+    )
+    max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Bytes (message text plus ~100 per record) each destination may hold.",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOGSHIP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    docker_host: str = Field(
+        default="unix:///var/run/docker.sock",
+        validation_alias=AliasChoices("docker_host", "LOGSHIP_DOCKER_HOST", "DOCKER_HOST"),
+        description="Where the Docker engine listens: unix:///path or tcp://host:port "
+        "(DOCKER_HOST is honoured, as by the docker CLI).",
+    )
+    hostname: str | None = Field(
+        default=None,
+        description="Host name records carry (default: this machine's fully qualified name).",
+    )
+    host_ip: str | None = Field(
+        default=None, description="Host address records carry (default: the primary address)."
+    )
+    destinations: Annotated[list[Destination], NoDecode] = Field(
+        default_factory=list,
+        description="Where records go: URIs or option blocks. None given: the console.",
+        examples=[["syslog+udp://127.0.0.1:514", {"type": "console", "format": "json"}]],
+    )
+    include: ContainerSelection = Field(
+        default_factory=ContainerSelection,
+        description="Follow only containers that match every non-empty list here.",
+    )
+    exclude: ContainerSelection = Field(
+        default_factory=ContainerSelection,
+        description="Never follow containers that match any entry here.",
+    )
+    backlog: bool = Field(
+        default=False,
+        description="Ship the existing log of containers already running when logship starts "
+        "(default: only what they write from then on).",
+    )
+    max_line_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Longest line kept whole; longer lines are cut, with a marker.",
+    )
+    buffer: BufferSettings = Field(default_factory=BufferSettings)
+    shutdown_grace_secs: float = Field(
+        default=5.0, ge=0, description="On SIGTERM, how long to keep sending what is buffered."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="logship's own log verbosity (to stderr)."
+    )
+
+    @field_validator("destinations", mode="before")
+    @classmethod
+    def _destinations(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if isinstance(value, list):
+            return [parse_destination_uri(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def config_file_from_env() -> Path | None:
+    value = os.environ.get("LOGSHIP_CONFIG")
+    return Path(value) if value else None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from every source; a :class:`ConfigError` that names field and value if bad."""
+    path = config_file or config_file_from_env()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist or is not a file")
+        _check_yaml(path)
+    token = _config_file.set(path)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, path)) from None
+    finally:
+        _config_file.reset(token)
+
+
+def _check_yaml(path: Path) -> None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(
+            f"config file {str(path)!r} must hold a mapping of settings, not {type(data).__name__}"
+        )
+
+
+def format_validation_error(exc: ValidationError, path: Path | None = None) -> str:
+    where = f" (config file {str(path)!r}, environment LOGSHIP_*, or command line)" if path else ""
+    lines = [f"invalid configuration{where}:"]
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"] if not _is_union_tag(p))
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        got = "" if error["type"] == "missing" else f" (got {value!r})"
+        lines.append(f"  {loc or 'settings'}: {message}{got}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and part in SINKS
+
+
+def wants_colour(stream: object) -> bool:
+    """Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")

@@ -1,0 +1,193 @@
+"""The Docker Engine API client: aiohttp for requests and the events stream, over the unix
+socket or TCP. Log streams, the hot path, go through :mod:`logship.sources.docker.logstream`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+
+from logship import __version__
+from logship.errors import ConfigError, DockerAPIError, DockerUnavailable
+
+log = logging.getLogger("logship.docker")
+
+MIN_API_VERSION = (1, 24)
+MAX_API_VERSION = (1, 51)
+USER_AGENT = f"logship/{__version__}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the engine listens, from ``DOCKER_HOST``."""
+
+    unix_path: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, docker_host: str) -> Endpoint:
+        url = urlsplit(docker_host)
+        if url.scheme == "unix":
+            if not url.path:
+                raise ConfigError(f"docker_host {docker_host!r}: expected unix:///path/to/socket")
+            return cls(unix_path=url.path)
+        if url.scheme in ("tcp", "http"):
+            if not url.hostname:
+                raise ConfigError(f"docker_host {docker_host!r}: expected tcp://HOST:PORT")
+            return cls(host=url.hostname, port=url.port or 2375)
+        raise ConfigError(
+            f"docker_host {docker_host!r}: unsupported scheme {url.scheme!r}; "
+            "expected unix:// or tcp://"
+        )
+
+    def __str__(self) -> str:
+        return f"unix://{self.unix_path}" if self.unix_path else f"tcp://{self.host}:{self.port}"
+
+
+def _version_tuple(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
+
+
+class DockerClient:
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.api_version = "{}.{}".format(*MIN_API_VERSION)
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def _connector(self) -> aiohttp.BaseConnector:
+        if self.endpoint.unix_path:
+            return aiohttp.UnixConnector(path=self.endpoint.unix_path, limit=0)
+        return aiohttp.TCPConnector(limit=0)
+
+    @property
+    def _base(self) -> str:
+        if self.endpoint.unix_path:
+            return "http://docker"
+        return f"http://{self.endpoint.host}:{self.endpoint.port}"
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=self._connector(),
+                headers={"User-Agent": USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def open_connection(
+        self, protocol_factory: Any
+    ) -> tuple[asyncio.BaseTransport, asyncio.BaseProtocol]:
+        """A raw connection to the engine, for the log streams' own HTTP handling."""
+        loop = asyncio.get_running_loop()
+        try:
+            if self.endpoint.unix_path:
+                return await loop.create_unix_connection(protocol_factory, self.endpoint.unix_path)
+            assert self.endpoint.host is not None and self.endpoint.port is not None
+            return await loop.create_connection(
+                protocol_factory, self.endpoint.host, self.endpoint.port
+            )
+        except OSError as exc:
+            raise DockerUnavailable(
+                f"cannot connect to the Docker engine at {self.endpoint}: {exc}"
+            ) from exc
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def path(self, path: str) -> str:
+        return f"/v{self.api_version}{path}"
+
+    async def get_json(
+        self, path: str, params: dict[str, str] | None = None, *, versioned: bool = True
+    ) -> Any:
+        url = self._base + (self.path(path) if versioned else path)
+        try:
+            async with self.session.get(url, params=params) as resp:
+                body = await resp.read()
+                if resp.status >= 400:
+                    raise DockerAPIError(resp.status, _error_message(body), path=path)
+                return json.loads(body)
+        except aiohttp.ClientError as exc:
+            raise DockerUnavailable(
+                f"cannot reach the Docker engine at {self.endpoint}: {exc}"
+            ) from exc
+
+    async def negotiate(self) -> dict[str, Any]:
+        """Ask the engine for its version and use the newest API version both sides speak."""
+        info: dict[str, Any] = await self.get_json("/version", versioned=False)
+        server = _version_tuple(str(info.get("ApiVersion", "1.24")))
+        if server < MIN_API_VERSION:
+            raise DockerUnavailable(
+                f"the Docker engine at {self.endpoint} speaks API {info.get('ApiVersion')}; "
+                "logship needs 1.24 or newer"
+            )
+        self.api_version = "{}.{}".format(*min(server, MAX_API_VERSION))
+        return info
+
+    async def list_containers(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.get_json("/containers/json")
+        return result
+
+    async def inspect(self, container_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get_json(f"/containers/{quote(container_id)}/json")
+        return result
+
+    async def info(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get_json("/info")
+        return result
+
+    async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Container lifecycle events, as they happen, until the stream breaks."""
+        filters = json.dumps(
+            {"type": ["container"], "event": ["start", "die", "destroy", "rename"]}
+        )
+        params = {"filters": filters}
+        if since:
+            params["since"] = since
+        url = self._base + self.path("/events")
+        try:
+            async with self.session.get(url, params=params) as resp:
+                if resp.status >= 400:
+                    raise DockerAPIError(
+                        resp.status, _error_message(await resp.read()), path="/events"
+                    )
+                buf = b""
+                async for chunk in resp.content.iter_any():
+                    buf += chunk
+                    *complete, buf = buf.split(b"\n")
+                    for line in complete:
+                        if line.strip():
+                            yield _parse_event(line)
+        except aiohttp.ClientError as exc:
+            raise DockerUnavailable(f"the Docker events stream broke: {exc}") from exc
+
+
+def _parse_event(line: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        log.warning("ignoring an events-stream line that is not JSON: %.200r", line)
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["message"])
+    except (ValueError, KeyError, TypeError):
+        return body.decode("utf-8", "replace").strip()[:500]

@@ -1,0 +1,331 @@
+"""The Docker source: finds containers (list + ``/events``) and follows each one's log.
+
+Per container one task reads the logs API. When a stream ends it asks again from the last
+position it saw until the engine has nothing more: Docker 20.10 ends a follow stream early when
+the container exits while the existing log is still being replayed, and a container restarted
+by Docker keeps writing to the same log. Positions outlive the task, so a container that is
+started again resumes where it stopped, with no line twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from logship.errors import DockerAPIError, DockerUnavailable, ProtocolError
+from logship.pipeline.retry import Backoff
+from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES, LogDecoder, Position
+from logship.record import ContainerMeta, HostMeta, Record, format_timestamp_ns, normalize_timestamp
+from logship.sources.docker.client import DockerClient
+from logship.sources.docker.filters import ContainerFilter
+from logship.sources.docker.logstream import read_logs
+
+log = logging.getLogger("logship.docker")
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+_UNREADABLE_DRIVER = (400, 501)  # "configured logging driver does not support reading"
+
+
+def meta_from_inspect(data: dict[str, Any], host: HostMeta) -> ContainerMeta:
+    config = data.get("Config") or {}
+    path = data.get("Path") or ""
+    args = data.get("Args") or []
+    return ContainerMeta(
+        id=data["Id"],
+        name=str(data.get("Name") or "").lstrip("/"),
+        image=str(config.get("Image") or data.get("Image") or ""),
+        image_id=str(data.get("Image") or ""),
+        host=host,
+        labels=dict(config.get("Labels") or {}),
+        env=tuple(config.get("Env") or ()),
+        command=" ".join([path, *args]).strip(),
+        created=str(data.get("Created") or ""),
+        tty=bool(config.get("Tty")),
+    )
+
+
+@dataclass(eq=False)
+class Tracked:
+    """What the source keeps per container for as long as the container exists."""
+
+    meta: ContainerMeta
+    decoder: LogDecoder
+    skip_reason: str | None = None
+    task: asyncio.Task[None] | None = None
+    wake: bool = False  # a start event came while the task was finishing
+    destroyed: bool = False
+    lines: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DockerSource:
+    """Follows every selected container and hands each decoded batch to ``emit``.
+
+    ``since``: where to start containers that are already running when the source starts
+    (a canonical timestamp, or None for their whole log). Containers started later are read
+    from the start of their current run. With ``follow=False`` the source reads what is there
+    and returns.
+    """
+
+    def __init__(
+        self,
+        client: DockerClient,
+        emit: Callable[[list[Record]], None],
+        *,
+        host: HostMeta,
+        filter: ContainerFilter | None = None,
+        since: str | None = None,
+        follow: bool = True,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self.client = client
+        self.emit = emit
+        self.host = host
+        self.filter = filter or ContainerFilter()
+        self.since = since
+        self.follow = follow
+        self.max_line_bytes = max_line_bytes
+        self.containers: dict[str, Tracked] = {}
+        self.ready = asyncio.Event()
+        self.stream_errors = 0
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        info = await self.client.negotiate()
+        log.info(
+            "connected to Docker %s (API %s) at %s",
+            info.get("Version", "?"),
+            self.client.api_version,
+            self.client.endpoint,
+        )
+        if not self.follow:
+            await self._sync_running()
+            self.ready.set()
+            await self._wait_followers()
+            return
+        events_since = f"{time.time():.9f}"
+        events = asyncio.create_task(self._watch_events(events_since), name="docker-events")
+        try:
+            await self._sync_running()
+            self.ready.set()
+            log.info(
+                "following %d containers",
+                sum(1 for t in self.containers.values() if t.task is not None),
+            )
+            await events
+        finally:
+            events.cancel()
+            await self.stop()
+
+    async def stop(self) -> None:
+        tasks = [t.task for t in self.containers.values() if t.task is not None]
+        tasks += list(self._pending)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _wait_followers(self) -> None:
+        while True:
+            tasks = [t.task for t in self.containers.values() if t.task is not None]
+            tasks += list(self._pending)
+            if not tasks:
+                return
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    async def _sync_running(self) -> None:
+        """Follow every running container that is not followed yet."""
+        for summary in await self.client.list_containers():
+            tracked = self.containers.get(summary["Id"])
+            if tracked is None or (tracked.task is None and tracked.skip_reason is None):
+                await self._consider(summary["Id"], initial=tracked is None)
+
+    async def _watch_events(self, since: str) -> None:
+        backoff = Backoff(initial_secs=0.5, maximum_secs=10)
+        broken = False
+        while True:
+            try:
+                if broken:
+                    await self._sync_running()
+                async for event in self.client.events(since):
+                    if broken:
+                        log.warning("Docker events stream is back")
+                        broken = False
+                    backoff.reset()
+                    nanos = event.get("timeNano")
+                    if isinstance(nanos, int):
+                        since = f"{nanos // 1_000_000_000}.{nanos % 1_000_000_000:09d}"
+                    self._on_event(event)
+                raise DockerUnavailable("the engine ended the events stream")  # noqa: TRY301
+            except (DockerUnavailable, DockerAPIError, ProtocolError) as exc:
+                if not broken:
+                    log.warning("Docker events stream broke, reconnecting: %s", exc)
+                    broken = True
+                await asyncio.sleep(backoff.next_delay())
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        action = str(event.get("Action") or event.get("status") or "")
+        actor = event.get("Actor") or {}
+        container_id = str(actor.get("ID") or event.get("id") or "")
+        if not container_id:
+            return
+        tracked = self.containers.get(container_id)
+        if action == "start":
+            if tracked is not None and tracked.task is not None:
+                tracked.wake = True
+            elif tracked is None or tracked.skip_reason is None:
+                self._spawn(self._consider(container_id, initial=False))
+        elif action == "destroy":
+            if tracked is not None:
+                tracked.destroyed = True
+                if tracked.task is None:
+                    del self.containers[container_id]
+        elif action == "rename":
+            if tracked is not None:
+                self._spawn(self._renamed(tracked))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _consider(self, container_id: str, *, initial: bool) -> None:
+        try:
+            data = await self.client.inspect(container_id)
+        except DockerAPIError as exc:
+            if exc.status != 404:
+                log.warning("cannot inspect container %s: %s", container_id[:12], exc)
+            return
+        tracked = self.containers.get(container_id)
+        if tracked is not None and tracked.task is not None:
+            return  # someone else got here first
+        meta = meta_from_inspect(data, self.host)
+        if tracked is None:
+            reason = self.filter.reason_to_skip(meta)
+            position = self._start_position(data, initial=initial)
+            decoder = LogDecoder(
+                meta, tty=meta.tty, position=position, max_line_bytes=self.max_line_bytes
+            )
+            tracked = Tracked(meta=meta, decoder=decoder, skip_reason=reason)
+            self.containers[container_id] = tracked
+            if reason is not None:
+                log.info("not following %s (%s): %s", meta.name, meta.short_id, reason)
+                return
+        elif tracked.skip_reason is not None:
+            return
+        self._start(tracked)
+
+    def _start(self, tracked: Tracked) -> None:
+        log.info(
+            "following %s (%s, %s)", tracked.meta.name, tracked.meta.short_id, tracked.meta.image
+        )
+        tracked.task = asyncio.create_task(
+            self._follow(tracked), name=f"logs-{tracked.meta.short_id}"
+        )
+
+    def _start_position(self, data: dict[str, Any], *, initial: bool) -> Position | None:
+        """Running when the source starts: from ``since``. Started later: from the end of its
+        previous run (its whole log if it never ran before), and never before ``since``."""
+        floor = self.since
+        finished = str((data.get("State") or {}).get("FinishedAt") or _ZERO_TIME)
+        if not initial and not finished.startswith("0001-"):
+            try:
+                previous_end = normalize_timestamp(finished)
+            except ValueError:
+                previous_end = None
+            if previous_end is not None and (floor is None or previous_end > floor):
+                floor = previous_end
+        return (floor, 0) if floor is not None else None
+
+    async def _renamed(self, tracked: Tracked) -> None:
+        try:
+            data = await self.client.inspect(tracked.meta.id)
+        except DockerAPIError:
+            return
+        meta = meta_from_inspect(data, self.host)
+        tracked.meta = meta
+        tracked.decoder.meta = meta
+        reason = self.filter.reason_to_skip(meta)
+        if reason is not None and tracked.skip_reason is None:
+            log.info("no longer following %s (%s): %s", meta.name, meta.short_id, reason)
+            tracked.skip_reason = reason
+            if tracked.task is not None:
+                tracked.task.cancel()
+        elif reason is None and tracked.skip_reason is not None:
+            tracked.skip_reason = None
+            tracked.decoder.position = (format_timestamp_ns(time.time_ns()), 0)
+            if (data.get("State") or {}).get("Running"):
+                self._start(tracked)
+
+    # -- following -----------------------------------------------------------------------------
+
+    async def _follow(self, tracked: Tracked) -> None:
+        container_id = tracked.meta.id
+        decoder = tracked.decoder
+        backoff = Backoff(initial_secs=0.1, maximum_secs=5)
+        last_seen: Position | None = None
+        failing = False
+
+        def emit(records: list[Record]) -> None:
+            tracked.lines += len(records)
+            self.emit(records)
+
+        try:
+            while True:
+                tracked.wake = False
+                try:
+                    await read_logs(self.client, container_id, decoder, emit, follow=self.follow)
+                except DockerAPIError as exc:
+                    if exc.status == 404:
+                        return
+                    if exc.status in _UNREADABLE_DRIVER:
+                        log.warning("cannot read the log of %s: %s", tracked.meta.name, exc)
+                        tracked.skip_reason = str(exc)
+                        return
+                    failing = self._stream_failed(tracked, exc, failing)
+                    await asyncio.sleep(backoff.next_delay())
+                    continue
+                except (ProtocolError, DockerUnavailable, OSError) as exc:
+                    failing = self._stream_failed(tracked, exc, failing)
+                    await asyncio.sleep(backoff.next_delay())
+                    continue
+                if failing:
+                    log.info("reading the log of %s again", tracked.meta.name)
+                    failing = False
+                backoff.reset()
+                if not self.follow:
+                    return
+                seen = decoder.seen
+                if seen != last_seen or tracked.wake:
+                    last_seen = seen  # the engine may have ended early: ask again
+                    continue
+                try:
+                    state = (await self.client.inspect(container_id)).get("State") or {}
+                except DockerAPIError as exc:
+                    if exc.status == 404:
+                        return
+                    raise
+                if not state.get("Running") and not tracked.wake:
+                    return
+                await asyncio.sleep(0.05)
+        finally:
+            # the container is over (or logship is): a last line without newline is complete
+            records = decoder.flush()
+            if records:
+                emit(records)
+            tracked.task = None
+            if tracked.destroyed:
+                self.containers.pop(container_id, None)
+
+    def _stream_failed(self, tracked: Tracked, exc: BaseException, failing: bool) -> bool:
+        self.stream_errors += 1
+        if not failing:
+            log.warning("log stream of %s failed, retrying: %s", tracked.meta.name, exc)
+        return True
