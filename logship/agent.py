@@ -86,6 +86,7 @@ class Agent:
         sinks: list[Sink] | None = None,
         since: str | None = None,
         follow: bool = True,
+        stopped: bool = False,
     ) -> None:
         self.settings = settings
         self.client = DockerClient(Endpoint.parse(settings.docker_host))
@@ -123,6 +124,7 @@ class Agent:
             filter=container_filter(settings),
             since=since,
             follow=follow,
+            stopped=stopped,
             max_line_bytes=settings.max_line_bytes,
         )
         self._stop = asyncio.Event()

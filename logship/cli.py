@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start this long ago (10m, 1h30m) or at this time (RFC 3339); default: whole log",
     )
     tail.add_argument("--no-follow", action="store_true", help="print what is there and exit")
+    tail.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help="stopped containers too (the default when NAME-GLOBs are given)",
+    )
     tail.add_argument("-t", "--timestamps", action="store_true", help="show Docker's timestamps")
     tail.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
     tail.add_argument(
@@ -152,7 +158,13 @@ def cmd_tail(args: argparse.Namespace) -> int:
     sink = TailSink(json=args.json, colour=wants_colour(sys.stdout), timestamps=args.timestamps)
 
     async def main() -> int:
-        agent = Agent(settings, sinks=[sink], since=since, follow=not args.no_follow)
+        agent = Agent(
+            settings,
+            sinks=[sink],
+            since=since,
+            follow=not args.no_follow,
+            stopped=args.all or bool(args.names),
+        )
         return await agent.run()
 
     code = _run_async(main)

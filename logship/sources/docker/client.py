@@ -139,8 +139,9 @@ class DockerClient:
         self.api_version = "{}.{}".format(*min(server, MAX_API_VERSION))
         return info
 
-    async def list_containers(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self.get_json("/containers/json")
+    async def list_containers(self, *, stopped: bool = False) -> list[dict[str, Any]]:
+        params = {"all": "1"} if stopped else None
+        result: list[dict[str, Any]] = await self.get_json("/containers/json", params)
         return result
 
     async def inspect(self, container_id: str) -> dict[str, Any]:

@@ -19,15 +19,15 @@ from typing import Any
 from logship.errors import DockerAPIError, DockerUnavailable, ProtocolError
 from logship.pipeline.retry import Backoff
 from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES, LogDecoder, Position
-from logship.record import ContainerMeta, HostMeta, Record, format_timestamp_ns, normalize_timestamp
+from logship.record import ContainerMeta, HostMeta, Record, format_timestamp_ns
 from logship.sources.docker.client import DockerClient
 from logship.sources.docker.filters import ContainerFilter
 from logship.sources.docker.logstream import read_logs
 
 log = logging.getLogger("logship.docker")
 
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 _UNREADABLE_DRIVER = (400, 501)  # "configured logging driver does not support reading"
+_GONE = (404, 409)  # no such container; "dead or marked for removal"
 
 
 def meta_from_inspect(data: dict[str, Any], host: HostMeta) -> ContainerMeta:
@@ -65,10 +65,10 @@ class Tracked:
 class DockerSource:
     """Follows every selected container and hands each decoded batch to ``emit``.
 
-    ``since``: where to start containers that are already running when the source starts
-    (a canonical timestamp, or None for their whole log). Containers started later are read
-    from the start of their current run. With ``follow=False`` the source reads what is there
-    and returns.
+    ``since``: the oldest line to read of a container seen for the first time (a canonical
+    timestamp, usually when the agent started; None for each container's whole log). A
+    container seen before resumes where it was left. With ``follow=False`` the source reads
+    what is there and returns. ``stopped=True`` also reads containers that are not running.
     """
 
     def __init__(
@@ -80,6 +80,7 @@ class DockerSource:
         filter: ContainerFilter | None = None,
         since: str | None = None,
         follow: bool = True,
+        stopped: bool = False,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         self.client = client
@@ -88,6 +89,7 @@ class DockerSource:
         self.filter = filter or ContainerFilter()
         self.since = since
         self.follow = follow
+        self.stopped = stopped
         self.max_line_bytes = max_line_bytes
         self.containers: dict[str, Tracked] = {}
         self.ready = asyncio.Event()
@@ -141,11 +143,11 @@ class DockerSource:
     # -- discovery -----------------------------------------------------------------------------
 
     async def _sync_running(self) -> None:
-        """Follow every running container that is not followed yet."""
-        for summary in await self.client.list_containers():
+        """Follow every running container (and stopped ones, if asked) not followed yet."""
+        for summary in await self.client.list_containers(stopped=self.stopped):
             tracked = self.containers.get(summary["Id"])
             if tracked is None or (tracked.task is None and tracked.skip_reason is None):
-                await self._consider(summary["Id"], initial=tracked is None)
+                await self._consider(summary["Id"])
 
     async def _watch_events(self, since: str) -> None:
         backoff = Backoff(initial_secs=0.5, maximum_secs=10)
@@ -181,7 +183,7 @@ class DockerSource:
             if tracked is not None and tracked.task is not None:
                 tracked.wake = True
             elif tracked is None or tracked.skip_reason is None:
-                self._spawn(self._consider(container_id, initial=False))
+                self._spawn(self._consider(container_id))
         elif action == "destroy":
             if tracked is not None:
                 tracked.destroyed = True
@@ -196,7 +198,7 @@ class DockerSource:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _consider(self, container_id: str, *, initial: bool) -> None:
+    async def _consider(self, container_id: str) -> None:
         try:
             data = await self.client.inspect(container_id)
         except DockerAPIError as exc:
@@ -209,7 +211,10 @@ class DockerSource:
         meta = meta_from_inspect(data, self.host)
         if tracked is None:
             reason = self.filter.reason_to_skip(meta)
-            position = self._start_position(data, initial=initial)
+            # Never seen before: every line since the source started is new to us, whether
+            # the container was running then or started later (its earlier runs' lines are
+            # older than that); ``since=None`` (backlog) means its whole log.
+            position = (self.since, 0) if self.since is not None else None
             decoder = LogDecoder(
                 meta, tty=meta.tty, position=position, max_line_bytes=self.max_line_bytes
             )
@@ -229,20 +234,6 @@ class DockerSource:
         tracked.task = asyncio.create_task(
             self._follow(tracked), name=f"logs-{tracked.meta.short_id}"
         )
-
-    def _start_position(self, data: dict[str, Any], *, initial: bool) -> Position | None:
-        """Running when the source starts: from ``since``. Started later: from the end of its
-        previous run (its whole log if it never ran before), and never before ``since``."""
-        floor = self.since
-        finished = str((data.get("State") or {}).get("FinishedAt") or _ZERO_TIME)
-        if not initial and not finished.startswith("0001-"):
-            try:
-                previous_end = normalize_timestamp(finished)
-            except ValueError:
-                previous_end = None
-            if previous_end is not None and (floor is None or previous_end > floor):
-                floor = previous_end
-        return (floor, 0) if floor is not None else None
 
     async def _renamed(self, tracked: Tracked) -> None:
         try:
@@ -283,7 +274,7 @@ class DockerSource:
                 try:
                     await read_logs(self.client, container_id, decoder, emit, follow=self.follow)
                 except DockerAPIError as exc:
-                    if exc.status == 404:
+                    if exc.status in _GONE:
                         return
                     if exc.status in _UNREADABLE_DRIVER:
                         log.warning("cannot read the log of %s: %s", tracked.meta.name, exc)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Make this machine ready for logship's demo, tests and benchmarks (Debian/Ubuntu, as root):
+# a Docker engine (started here if none answers), rsyslog, openssl, and the busybox test image.
+# Safe to run again: every step checks before it acts.
+set -euo pipefail
+
+IMAGE="${LOGSHIP_TEST_IMAGE:-logship-test/busybox:1.35}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || [ -e /usr/lib/rsyslog/lmnsd_gtls.so ] \
+  || ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || need+=(rsyslog-gnutls)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked" \
+  || need+=(busybox-static)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v file >/dev/null 2>&1 || need+=(file)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup-host: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# A running engine? (any docker client; the one from docker.io negotiates down as needed)
+engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+if ! engine_up; then
+  echo "setup-host: starting dockerd (log: /var/log/logship-dockerd.log)" >&2
+  # no iptables or bridge in a sandbox; vfs works on any filesystem. Test containers use --network none.
+  $SUDO sh -c 'nohup dockerd --iptables=false --bridge=none --storage-driver=vfs \
+    >/var/log/logship-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do engine_up && break; sleep 0.5; done
+  engine_up || { echo "setup-host: dockerd did not come up:" >&2; tail -20 /var/log/logship-dockerd.log >&2; exit 1; }
+fi
+
+# The test image: Debian's static busybox with every applet, imported (no registry needed).
+if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  echo "setup-host: building $IMAGE from /bin/busybox" >&2
+  dir=$(mktemp -d)
+  mkdir -p "$dir/bin" "$dir/tmp"
+  cp /bin/busybox "$dir/bin/busybox"
+  for applet in $("$dir/bin/busybox" --list); do
+    [ -e "$dir/bin/$applet" ] || ln -s busybox "$dir/bin/$applet"
+  done
+  tar -C "$dir" -c . | docker import - "$IMAGE" >/dev/null
+  rm -rf "$dir"
+fi
+echo "setup-host: engine $(docker version --format '{{.Server.Version}}'), image $IMAGE ready" >&2

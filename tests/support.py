@@ -1,0 +1,223 @@
+"""Real servers and processes for the integration tests: rsyslogd, the agent, containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = os.environ.get("LOGSHIP_TEST_IMAGE", "logship-test/busybox:1.35")
+
+
+def wait_until(
+    check: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.1, what: str = ""
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        time.sleep(interval)
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# -- rsyslogd ---------------------------------------------------------------------------------
+
+_RSYSLOG_FIELDS = {
+    "raw": "rawmsg",
+    "facility": "syslogfacility",
+    "severity": "syslogseverity",
+    "hostname": "hostname",
+    "app": "app-name",
+    "procid": "procid",
+    "msgid": "msgid",
+    "sd": "structured-data",
+    "msg": "msg",
+    "version": "protocol-version",
+}
+
+
+class Rsyslog:
+    """A real rsyslogd in the foreground, receiving on 127.0.0.1, writing one JSON object per
+    message with the fields its RFC 5424/3164 parsers found."""
+
+    def __init__(self, workdir: Path, *, udp_port: int | None = None) -> None:
+        self.workdir = workdir
+        self.udp_port = udp_port or free_port()
+        self.output = workdir / "messages.json"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def config(self) -> str:
+        props = "\n".join(
+            f'  property(outname="{out}" name="{name}" format="jsonf")'
+            for out, name in _RSYSLOG_FIELDS.items()
+        )
+        return f"""
+global(workDirectory="{self.workdir}" maxMessageSize="256k")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="{self.udp_port}" ruleset="in")
+template(name="json" type="list" option.jsonf="on") {{
+{props}
+  property(outname="timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+}}
+ruleset(name="in") {{
+  action(type="omfile" file="{self.output}" template="json" flushOnTXEnd="on"
+         asyncWriting="off")
+}}
+"""
+
+    def start(self) -> Rsyslog:
+        conf = self.workdir / "rsyslog.conf"
+        conf.write_text(self.config())
+        self.output.touch()
+        with open(self.workdir / "rsyslog.err", "wb") as err:
+            self.process = subprocess.Popen(
+                ["rsyslogd", "-n", "-f", str(conf), "-i", str(self.workdir / "rsyslog.pid")],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        # ready when a probe sent to it comes out the other side
+        probe = f"<14>1 - - probe - - - ready-{os.getpid()}".encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+
+            def probed() -> bool:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    err = (self.workdir / "rsyslog.err").read_text()
+                    raise AssertionError(f"rsyslogd exited: {err}")
+                s.sendto(probe, ("127.0.0.1", self.udp_port))
+                return any(m.get("app") == "probe" for m in self.messages(include_probe=True))
+
+            wait_until(probed, timeout=15, interval=0.2, what="rsyslogd to receive")
+        return self
+
+    def messages(self, *, include_probe: bool = False) -> list[dict[str, Any]]:
+        out = []
+        for line in self.output.read_text(errors="replace").splitlines():
+            if line.strip():
+                message = json.loads(line)
+                if include_probe or message.get("app") != "probe":
+                    out.append(message)
+        return out
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+_SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]"]+="(?:[^"\\]|\\.)*")*)\]')
+_SD_PARAM = re.compile(r'([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_structured_data(sd: str) -> dict[str, dict[str, str]]:
+    """``[id k="v"][id2 ...]`` -> ``{"id": {"k": "v"}, ...}``, escapes undone."""
+    out: dict[str, dict[str, str]] = {}
+    for element in _SD_ELEMENT.finditer(sd):
+        out[element.group(1)] = {
+            k: re.sub(r"\\(.)", r"\1", v) for k, v in _SD_PARAM.findall(element.group(2))
+        }
+    return out
+
+
+# -- the agent --------------------------------------------------------------------------------
+
+
+class Agent:
+    """``logship`` as a user runs it: the real CLI in its own process."""
+
+    def __init__(self, workdir: Path, args: list[str], *, env: dict[str, str] | None = None):
+        self.workdir = workdir
+        self.args = args
+        self.env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        self.stdout_path = workdir / f"agent-{id(self)}.out"
+        self.stderr_path = workdir / f"agent-{id(self)}.err"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, ready: str | None = "following ") -> Agent:
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "logship", *self.args],
+                stdout=out,
+                stderr=err,
+                env=self.env,
+                cwd=ROOT,
+            )
+        if ready:
+            wait_until(
+                lambda: self._alive() and re.search(r"following \d+ containers", self.stderr),
+                timeout=30,
+                what=f"the agent to start (stderr so far: {self.stderr!r})",
+            )
+        return self
+
+    def _alive(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(
+                f"agent exited with {self.process.returncode}: {self.stderr[-3000:]}"
+            )
+        return True
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stdout_json(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"agent ignored {sig} for {timeout}s") from None
+        return self.process.returncode
+
+
+def run_cli(
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "logship", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
