@@ -87,6 +87,7 @@ class Agent:
         since: str | None = None,
         follow: bool = True,
         stopped: bool = False,
+        wait_for_engine: bool = True,
     ) -> None:
         self.settings = settings
         self.client = DockerClient(Endpoint.parse(settings.docker_host))
@@ -125,6 +126,7 @@ class Agent:
             since=since,
             follow=follow,
             stopped=stopped,
+            wait_for_engine=wait_for_engine,
             max_line_bytes=settings.max_line_bytes,
         )
         self._stop = asyncio.Event()

@@ -164,6 +164,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
             since=since,
             follow=not args.no_follow,
             stopped=args.all or bool(args.names),
+            wait_for_engine=False,
         )
         return await agent.run()
 

@@ -24,8 +24,11 @@ def test_tail_no_follow_prints_each_line_after_its_container_name(containers: An
     width = max(len(a.name), len(b.name))
     lines = result.stdout.splitlines()
     assert sorted(lines) == sorted(
-        [f"{a.name.ljust(width)} | alpha-1", f"{a.name.ljust(width)} | alpha-2",
-         f"{b.name.ljust(width)} | beta-1"]
+        [
+            f"{a.name.ljust(width)} | alpha-1",
+            f"{a.name.ljust(width)} | alpha-2",
+            f"{b.name.ljust(width)} | beta-1",
+        ]
     )
     assert "\x1b[" not in result.stdout  # not a terminal: no colour
 
@@ -116,3 +119,20 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
 
     settings = load_settings(ROOT / "config" / "logship.example.yaml")
     assert settings.destinations
+
+
+def test_tail_without_an_engine_says_where_it_looked_and_exits_1() -> None:
+    result = run_cli(["tail", "--no-follow"], env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert result.returncode == 1
+    assert "/nonexistent.sock" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_waits_for_an_engine_that_is_not_there_yet(tmp_path: Path) -> None:
+    from tests.support import Agent
+
+    agent = Agent(tmp_path, ["run"], env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    agent.start(ready=None)
+    wait_until(lambda: "waiting for it" in agent.stderr, what="the agent to say it waits")
+    assert agent.process is not None and agent.process.poll() is None
+    assert agent.stop() == 0

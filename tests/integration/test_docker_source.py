@@ -63,15 +63,11 @@ def test_a_last_line_without_newline_is_kept_when_the_container_exits(
 
 def test_short_lived_containers_have_every_line_shipped(start_agent: Any, containers: Any) -> None:
     agent = start_agent("run", "console://?format=json")
-    names = [
-        containers.run(f"for i in $(seq 1 50); do echo {n}-$i; done").name for n in range(10)
-    ]
+    names = [containers.run(f"for i in $(seq 1 50); do echo {n}-$i; done").name for n in range(10)]
     for name in names:
         wait_until(lambda name=name: len(lines_of(agent, name)) >= 50, what=f"{name}'s lines")
     for n, name in enumerate(names):
-        assert [r["message"] for r in lines_of(agent, name)] == [
-            f"{n}-{i}" for i in range(1, 51)
-        ]
+        assert [r["message"] for r in lines_of(agent, name)] == [f"{n}-{i}" for i in range(1, 51)]
 
 
 def test_a_flood_that_exits_during_replay_loses_nothing_and_repeats_nothing(
@@ -115,8 +111,10 @@ def test_include_and_exclude_filters_choose_which_containers_are_streamed(
     kept = containers.run("echo c; sleep 30", labels={"tier": "web"})
     wait_until(lambda: lines_of(agent, kept.name), what="the kept container's line")
     wait_until(
-        lambda: f"not following {skipped_by_name.name}" in agent.stderr
-        and f"not following {skipped_by_label.name}" in agent.stderr,
+        lambda: (
+            f"not following {skipped_by_name.name}" in agent.stderr
+            and f"not following {skipped_by_label.name}" in agent.stderr
+        ),
         what="both skips logged",
     )
     assert {r["container"]["name"] for r in agent.stdout_json()} == {kept.name}

@@ -122,6 +122,11 @@ class DockerClient:
                 if resp.status >= 400:
                     raise DockerAPIError(resp.status, _error_message(body), path=path)
                 return json.loads(body)
+        except aiohttp.ClientConnectorError as exc:
+            reason = exc.os_error.strerror or str(exc.os_error)
+            raise DockerUnavailable(
+                f"cannot reach the Docker engine at {self.endpoint}: {reason}"
+            ) from exc
         except aiohttp.ClientError as exc:
             raise DockerUnavailable(
                 f"cannot reach the Docker engine at {self.endpoint}: {exc}"

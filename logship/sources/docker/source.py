@@ -69,6 +69,7 @@ class DockerSource:
     timestamp, usually when the agent started; None for each container's whole log). A
     container seen before resumes where it was left. With ``follow=False`` the source reads
     what is there and returns. ``stopped=True`` also reads containers that are not running.
+    ``wait_for_engine=False`` gives up at once when the engine cannot be reached.
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class DockerSource:
         since: str | None = None,
         follow: bool = True,
         stopped: bool = False,
+        wait_for_engine: bool = True,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         self.client = client
@@ -90,6 +92,7 @@ class DockerSource:
         self.since = since
         self.follow = follow
         self.stopped = stopped
+        self.wait_for_engine = wait_for_engine
         self.max_line_bytes = max_line_bytes
         self.containers: dict[str, Tracked] = {}
         self.ready = asyncio.Event()
@@ -98,8 +101,23 @@ class DockerSource:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
+    async def _connect(self) -> dict[str, Any]:
+        """Negotiate with the engine; with ``wait_for_engine``, until it answers."""
+        backoff = Backoff(initial_secs=0.5, maximum_secs=10)
+        waiting = False
+        while True:
+            try:
+                return await self.client.negotiate()
+            except (DockerUnavailable, DockerAPIError) as exc:
+                if not self.wait_for_engine:
+                    raise
+                if not waiting:
+                    log.warning("%s; waiting for it", exc)
+                    waiting = True
+                await asyncio.sleep(backoff.next_delay())
+
     async def run(self) -> None:
-        info = await self.client.negotiate()
+        info = await self._connect()
         log.info(
             "connected to Docker %s (API %s) at %s",
             info.get("Version", "?"),
