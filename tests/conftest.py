@@ -66,7 +66,7 @@ class Containers:
         for container in self.started:
             try:
                 container.remove(force=True)
-            except Exception:  # noqa: BLE001, S110 - already gone is fine
+            except Exception:  # noqa: BLE001 - already gone is fine
                 pass
 
 
