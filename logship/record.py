@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 STDOUT = "stdout"
@@ -144,6 +145,7 @@ def _epoch_seconds(date_time: str) -> int:
             _epoch_cache.clear()
         y, mo, d = int(date_time[0:4]), int(date_time[5:7]), int(date_time[8:10])
         h, mi, s = int(date_time[11:13]), int(date_time[14:16]), int(date_time[17:19])
+        datetime(y, mo, d, h, mi, s, tzinfo=UTC)  # ValueError for 2026-02-30 or 25:00
         seconds = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
         _epoch_cache[date_time] = seconds
     return seconds
@@ -162,7 +164,10 @@ def normalize_timestamp(ts: str) -> str:
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {ts!r}")
     date, clock, frac, zone = m.groups()
-    seconds = _epoch_seconds(f"{date}T{clock}")
+    try:
+        seconds = _epoch_seconds(f"{date}T{clock}")
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 timestamp (no such date or time): {ts!r}") from None
     if zone not in ("Z", "z"):
         sign = 1 if zone[0] == "+" else -1
         seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
@@ -179,7 +184,9 @@ def format_timestamp_ns(ns: int) -> str:
     import time
 
     seconds, nanos = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+    # not strftime: glibc's %Y writes year 1 as "1", not "0001"
+    y, mo, d, h, mi, s = time.gmtime(seconds)[:6]
+    return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{nanos:09d}Z"
 
 
 def since_parameter(ts: str) -> str:

@@ -9,6 +9,7 @@ anywhere a destination is expected; a URI becomes the same model as the YAML blo
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -122,7 +123,7 @@ class Settings(BaseSettings):
 
     docker_host: str = Field(
         default="unix:///var/run/docker.sock",
-        validation_alias=AliasChoices("docker_host", "LOGSHIP_DOCKER_HOST", "DOCKER_HOST"),
+        validation_alias=AliasChoices("LOGSHIP_DOCKER_HOST", "DOCKER_HOST", "docker_host"),
         description="Where the Docker engine listens: unix:///path or tcp://host:port "
         "(DOCKER_HOST is honoured, as by the docker CLI).",
     )
@@ -168,7 +169,9 @@ class Settings(BaseSettings):
     @classmethod
     def _destinations(cls, value: object) -> object:
         if isinstance(value, str):
-            value = value.replace(",", " ").split()
+            # a comma separates URIs only before a scheme: options may hold commas (labels=a,b)
+            parts = re.split(r"\s+|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)", value)
+            value = [part.strip(",") for part in parts if part.strip(",")]
         if isinstance(value, list):
             return [parse_destination_uri(v) if isinstance(v, str) else v for v in value]
         return value

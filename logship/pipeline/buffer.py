@@ -78,6 +78,7 @@ class DropOldestBuffer:
     async def wait(self) -> None:
         """Until there is something to take, or the buffer is closed."""
         if not self._queue and not self.closed:
+            self._event.clear()  # a put whose records were all dropped at once leaves it set
             await self._event.wait()
 
     def close(self) -> None:

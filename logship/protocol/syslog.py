@@ -14,6 +14,7 @@ kept in ``meta.cache``; per line the encoder joins four strings.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Literal
 
@@ -25,6 +26,8 @@ LabelSelection = Literal["all", "none"] | tuple[str, ...]
 
 FACILITY_DAEMON = 3
 SEVERITY = {"stdout": 6, STDERR: 3}
+_encoder_ids = itertools.count()  # meta.cache keys; id(self) can be reused once an encoder dies
+_ROOM_FOR_MARKER = 64  # a truncation marker, and a little of the message to go with it
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -99,17 +102,19 @@ class SyslogEncoder:
         self.labels = labels
         self.max_message_bytes = max_message_bytes
         self.truncated = 0
-        self._key = ("syslog", id(self))
+        self._key = ("syslog", next(_encoder_ids))
         self._stamps: dict[str, str] = {}
 
-    def _pieces(self, meta: ContainerMeta) -> dict[str, tuple[str, str]]:
+    def _pieces(
+        self, meta: ContainerMeta, labels: LabelSelection | None = None
+    ) -> dict[str, tuple[str, str]]:
         """Per stream: the text before the timestamp and the text between it and the message."""
         tag = self.tag.render(meta)
         pieces = {}
         for stream, severity in SEVERITY.items():
             pri = f"<{self.facility * 8 + severity}>"
             if self.format == "rfc5424":
-                sd = structured_data(meta, stream, self.sd_id, self.labels)
+                sd = structured_data(meta, stream, self.sd_id, labels or self.labels)
                 host = _printusascii(meta.host.name, 255)
                 app = _printusascii(tag, 48)
                 msgid = _printusascii(tag, 32)
@@ -117,7 +122,8 @@ class SyslogEncoder:
             else:
                 host = _printusascii(meta.host.name, 255)
                 pieces[stream] = (pri, f" {host} {_printusascii(tag, 32)}: ")
-        meta.cache[self._key] = pieces
+        if labels is None:
+            meta.cache[self._key] = pieces
         return pieces
 
     def _rfc3164_time(self, ts: str) -> str:
@@ -149,16 +155,24 @@ class SyslogEncoder:
             else:
                 data = f"{head}{self._rfc3164_time(r.timestamp)}{middle}{r.message}".encode()
             if len(data) > limit:
-                data = self._truncate(data, limit)
+                header = len(data) - len(r.message.encode())
+                if rfc5424 and header + _ROOM_FOR_MARKER > limit and self.labels != "none":
+                    # the labels alone fill the message: send this one without them
+                    head, middle = self._pieces(meta, "none")[r.stream]
+                    data = f"{head}{r.timestamp[:26]}{middle}{r.message}".encode()
+                data = self._truncate(data, limit) if len(data) > limit else data
             append(data)
         return out
 
     def _truncate(self, data: bytes, limit: int) -> bytes:
         self.truncated += 1
-        marker = truncation_marker(len(data) - limit)
-        # the marker's own digits can only shrink the cut; recompute once with the final size
-        keep = limit - len(marker.encode())
-        marker = truncation_marker(len(data) - keep)
-        keep = limit - len(marker.encode())
-        head = data[:keep].decode("utf-8", "ignore").encode()  # never cut a character in two
-        return head + marker.encode()
+        # the marker's own digits and a character cut in two can each cost a few more bytes:
+        # repeat until the marker counts exactly the bytes that were dropped
+        dropped = len(data) - limit
+        while True:
+            marker = truncation_marker(dropped).encode()
+            keep = max(limit - len(marker), 0)
+            head = data[:keep].decode("utf-8", "ignore").encode()  # never cut a character in two
+            if len(data) - len(head) == dropped:
+                return head + marker
+            dropped = len(data) - len(head)

@@ -41,7 +41,9 @@ class SyslogConfig(DestinationConfig):
     )
     structured_data_id: str = Field(
         default="logship@32473",
-        pattern=r"^[!-~]{1,32}$",
+        # NAME@PEN: IDs without "@" are reserved for IANA (RFC 5424 section 7.2)
+        pattern=r"^[!#-<>?A-\\^-~]+@[0-9][0-9.]*$",
+        max_length=32,
         description="SD-ID of logship's structured data element (32473 is the example "
         "enterprise number of RFC 5612; use your own).",
     )
