@@ -1,0 +1,111 @@
+"""The agent under test as a child process: start, wait until it follows, measure, stop, read
+what it logged."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from procfs import cpu_secs, peak_rss_mib
+
+_FOLLOWING_N = re.compile(r"following \d+ containers")
+_FOLLOWING = re.compile(r"following (\S+) \(")
+_LEFT = re.compile(r"(\d+) records left unsent, (\d+) dropped while the buffer was full")
+_NOTABLE = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
+
+
+class AgentProcess:
+    def __init__(self, argv: list[str], stderr_path: Path) -> None:
+        self.argv = argv
+        self.stderr_path = stderr_path
+        stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,  # Ctrl-C reaches the benchmark, which stops the agent
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_text(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_for_log(self, check: Any, what: str, timeout_secs: float) -> None:
+        """Poll the agent's stderr until ``check(text)`` is true."""
+        deadline = time.monotonic() + timeout_secs
+        while time.monotonic() < deadline:
+            if check(self.log_text()):
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"the agent exited ({self.proc.returncode}) before {what}; "
+                    f"see {self.stderr_path}"
+                )
+            time.sleep(0.05)
+        raise RuntimeError(f"the agent did not log {what} within {timeout_secs:.0f}s")
+
+    def wait_started(self, timeout_secs: float = 30) -> None:
+        self.wait_for_log(
+            lambda t: _FOLLOWING_N.search(t) is not None, '"following N containers"', timeout_secs
+        )
+
+    def wait_following(self, names: list[str], timeout_secs: float = 60) -> None:
+        wanted = set(names)
+        self.wait_for_log(
+            lambda t: wanted <= set(_FOLLOWING.findall(t)),
+            f"following all {len(names)} producers",
+            timeout_secs,
+        )
+
+    def cpu_secs(self) -> float:
+        return cpu_secs(self.pid)
+
+    def peak_rss_mib(self) -> float | None:
+        return peak_rss_mib(self.pid)
+
+    def stop(self, timeout_secs: float = 15) -> int | None:
+        """SIGTERM (the agent drains what it holds), then SIGKILL if it takes too long."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_secs)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def report(self) -> dict[str, Any]:
+        """What the agent said about itself: buffer drops at shutdown, warnings and errors."""
+        text = self.log_text()
+        left = dropped = 0
+        for m in _LEFT.finditer(text):
+            left += int(m.group(1))
+            dropped += int(m.group(2))
+        notable = [line for line in text.splitlines() if _NOTABLE.search(line)]
+        return {
+            "exit_code": self.proc.returncode,
+            "left_unsent": left,
+            "buffer_dropped": dropped,
+            "warnings": len(notable),
+            "notable_lines": notable[:50],
+            "stderr_file": str(self.stderr_path),
+        }

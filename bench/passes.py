@@ -1,0 +1,316 @@
+"""One pass = one set of fresh producers read by one reader: the engine's plain follow clients,
+or the agent shipping to the UDP receiver, or the agent writing to /dev/null.
+
+Every pass starts its reader first, then the producers (which wait), checks the reader is
+attached to every producer, lets the producers go, and measures from that moment.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docker  # type: ignore[import-untyped]
+import engine
+from agentproc import AgentProcess
+from procfs import busy_percent, cpu_secs, machine_cpu, udp_drops, udp_snmp
+from producers import LABEL, ProducerSet, Workload
+from receiver import Receiver
+
+ENGINE_GATHER_SECS = 0.0005  # flood: engine readers nap after small reads (see engine.py)
+BASELINE_SECS = 1.0  # how long each pass first watches the machine before starting anything
+CONSOLE_SAMPLE_SECS = 0.1
+CONSOLE_BUSY_CPU_SECS = 0.02  # per sample: 20% of a core or more counts as busy
+CONSOLE_IDLE_SECS = 1.5
+
+
+@dataclass
+class Context:
+    client: docker.DockerClient
+    session: str
+    socket_path: str
+    dockerd_pid: int
+    logship: str
+    receiver_binary: Path
+    logs_dir: Path
+    idle_secs: float
+    timeout_secs: float
+
+
+def per_mline(cpu: float, lines: int) -> float | None:
+    return cpu / (lines / 1e6) if lines else None
+
+
+def rfc3339_ns(text: str | None) -> int | None:
+    """Docker's ``2026-11-27T05:24:33.719017123Z`` -> nanoseconds since the epoch."""
+    if not text or text.startswith("0001-"):
+        return None
+    base, _, frac = text.rstrip("Z").partition(".")
+    secs = int(datetime.fromisoformat(base + "+00:00").timestamp())
+    return secs * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+def producer_summary(states: list[dict[str, Any]], go_ns: int, total: int) -> dict[str, Any]:
+    """When the producers finished writing, and the rate they offered."""
+    ends = [rfc3339_ns(s["finished_at"]) for s in states]
+    done = [e for e in ends if e is not None]
+    out: dict[str, Any] = {
+        "exit_codes": sorted({s["exit_code"] for s in states}),
+        "still_running": sum(1 for s in states if s["running"]),
+    }
+    if done:
+        secs = (max(done) - go_ns) / 1e9
+        out["secs"] = secs
+        out["offered_lines_per_sec"] = total / secs if secs > 0 else None
+    return out
+
+
+def delay_summary(values_us: list[int]) -> dict[str, float] | None:
+    if not values_us:
+        return None
+    values = sorted(values_us)
+
+    def pct(q: float) -> float:
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))] / 1000
+
+    return {
+        "count": len(values),
+        "p50_ms": pct(0.5),
+        "p90_ms": pct(0.9),
+        "p99_ms": pct(0.99),
+        "p999_ms": pct(0.999),
+        "max_ms": values[-1] / 1000,
+        "mean_ms": statistics.fmean(values) / 1000,
+    }
+
+
+def _receiver_delay(delay_us: dict[str, int] | None) -> dict[str, float] | None:
+    """udprecv's delay percentiles (microseconds) in the units of :func:`delay_summary`."""
+    if not delay_us or not delay_us["count"]:
+        return None
+    out: dict[str, float] = {"count": delay_us["count"]}
+    for key in ("min", "p50", "p90", "p99", "p999", "max"):
+        out[f"{key}_ms"] = delay_us[key] / 1000
+    out["bad_timestamps"] = delay_us["bad_timestamps"]
+    return out
+
+
+def baseline_busy_percent() -> float | None:
+    """How busy the machine is before a pass starts anything: other work sharing the cores."""
+    before = machine_cpu()
+    time.sleep(BASELINE_SECS)
+    return busy_percent(before, machine_cpu())
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def engine_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any]:
+    baseline = baseline_busy_percent()
+    producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
+    readers: engine.EngineReaders | None = None
+    try:
+        producers.start()
+        readers = engine.EngineReaders(
+            ctx.socket_path,
+            [p.id for p in producers.producers],
+            workload.lines,
+            delays=workload.kind == "steady",
+            gather_secs=ENGINE_GATHER_SECS if workload.kind == "flood" else 0.0,
+        )
+        readers.open_all()
+        dockerd0, self0, machine0 = cpu_secs(ctx.dockerd_pid), _self_cpu(), machine_cpu()
+        go = producers.release()
+        finished = readers.run(time.monotonic() + ctx.timeout_secs)
+        dockerd1, self1, machine1 = cpu_secs(ctx.dockerd_pid), _self_cpu(), machine_cpu()
+        streams = readers.streams
+        lines = sum(s.lines for s in streams)
+        last = max((s.last_data_ns for s in streams), default=0)
+        secs = (last - go) / 1e9 if last else None
+        dockerd = dockerd1 - dockerd0
+        delays = [d for s in streams for d in s.delays_us]
+        return {
+            "lines": lines,
+            "expected": workload.total_lines,
+            "missing": workload.total_lines - lines,
+            "secs": secs,
+            "lines_per_sec": lines / secs if secs else None,
+            "dockerd_cpu_secs": dockerd,
+            "dockerd_cpu_per_mline": per_mline(dockerd, lines),
+            "reader_cpu_secs": self1 - self0,
+            "machine_busy_percent": busy_percent(machine0, machine1),
+            "machine_busy_before_percent": baseline,
+            "resumes": sum(s.resumes for s in streams),
+            "errors": [f"{s.container_id[:12]}: {s.error}" for s in streams if s.error],
+            "timed_out": not finished,
+            "delay": delay_summary(delays),
+            "producers": producer_summary(producers.states(), go, workload.total_lines),
+        }
+    finally:
+        if readers is not None:
+            readers.close()
+        producers.remove()
+
+
+def _agent(ctx: Context, destination: str, pass_id: str, stderr_name: str) -> AgentProcess:
+    argv = [ctx.logship, "run", destination, "--include-label", f"{LABEL}={pass_id}"]
+    return AgentProcess(argv, ctx.logs_dir / stderr_name)
+
+
+def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str) -> dict[str, Any]:
+    baseline = baseline_busy_percent()
+    receiver = Receiver(
+        ctx.receiver_binary,
+        workload.containers,
+        workload.lines,
+        delays=workload.kind == "steady",
+    )
+    agent: AgentProcess | None = None
+    producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
+    try:
+        agent = _agent(ctx, f"syslog+udp://127.0.0.1:{receiver.port}", pass_id, stderr_name)
+        agent.wait_started()
+        producers.start()
+        agent.wait_following([p.name for p in producers.producers])
+        snmp0, machine0, receiver0 = udp_snmp(), machine_cpu(), cpu_secs(receiver.pid)
+        agent0, dockerd0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
+        go = producers.release()
+        expected = workload.total_lines
+        ended_by = "timeout"
+        seen, machine1 = -1, machine0  # machine CPU at the last progress, not after idling
+        while time.time_ns() - go < ctx.timeout_secs * 1e9:
+            progress = receiver.progress
+            if progress.datagrams != seen:
+                seen, machine1 = progress.datagrams, machine_cpu()
+            if progress.distinct >= expected:
+                ended_by = "complete"
+                break
+            if (time.time_ns() - max(go, progress.last_arrival_ns)) / 1e9 > ctx.idle_secs:
+                ended_by = f"nothing arrived for {ctx.idle_secs:g}s"
+                break
+            if agent.proc.poll() is not None:
+                ended_by = f"agent exited ({agent.proc.returncode})"
+                break
+            time.sleep(0.05)
+        agent1, dockerd1 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
+        receiver1 = cpu_secs(receiver.pid)
+        rss = agent.peak_rss_mib()
+        receiver_drops = udp_drops(receiver.port)
+        snmp1 = udp_snmp()
+        totals = receiver.stop()
+        agent.stop()
+        report = agent.report()
+        distinct = totals["distinct"]
+        first, last = totals["first_arrival_ns"], totals["last_arrival_ns"]
+        secs = (last - go) / 1e9 if last else None
+        loss = expected - distinct
+        agent_cpu = agent1 - agent0
+        return {
+            "ended_by": ended_by,
+            "expected": expected,
+            "received": distinct,
+            "datagrams": totals["datagrams"],
+            "duplicates": totals["duplicates"],
+            "unparsed": totals["unparsed"],
+            "loss": loss,
+            "receiver_drops": receiver_drops,
+            "loss_before_receiver": loss - (receiver_drops or 0),
+            "udp_rcvbuf_errors": snmp1["RcvbufErrors"] - snmp0["RcvbufErrors"],
+            "udp_sndbuf_errors": snmp1["SndbufErrors"] - snmp0["SndbufErrors"],
+            "receiver_rcvbuf_bytes": totals["rcvbuf_bytes"],
+            "secs": secs,
+            "lines_per_sec": distinct / secs if secs else None,
+            "first_to_last_lines_per_sec": (
+                distinct / ((last - first) / 1e9) if last > first else None
+            ),
+            "first_arrival_after_go_secs": (first - go) / 1e9 if first else None,
+            "agent_cpu_secs": agent_cpu,
+            "agent_cpu_per_mline": per_mline(agent_cpu, distinct),
+            "dockerd_cpu_secs": dockerd1 - dockerd0,
+            "dockerd_cpu_per_mline": per_mline(dockerd1 - dockerd0, distinct),
+            "receiver_cpu_secs": receiver1 - receiver0,
+            "machine_busy_percent": busy_percent(machine0, machine1),
+            "machine_busy_before_percent": baseline,
+            "peak_rss_mib": rss,
+            "delay": _receiver_delay(totals.get("delay_us")),
+            "agent": report,
+            "producers": producer_summary(producers.states(), go, expected),
+        }
+    finally:
+        receiver.kill()
+        if agent is not None:
+            agent.kill()
+        producers.remove()
+
+
+def console_pass(
+    ctx: Context, workload: Workload, pass_id: str, stderr_name: str
+) -> dict[str, Any]:
+    """The agent writing text to /dev/null: no receiver, so speed is judged by when the agent
+    goes idle after the producers exited. Lines cannot be counted; the agent's own shutdown
+    report of buffer drops is the only loss signal."""
+    baseline = baseline_busy_percent()
+    agent = _agent(ctx, "console://", pass_id, stderr_name)
+    producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
+    try:
+        agent.wait_started()
+        producers.start()
+        agent.wait_following([p.name for p in producers.producers])
+        agent0, dockerd0, machine0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid), machine_cpu()
+        go = producers.release()
+        previous, last_busy_ns, exited_ns = agent0, go, None
+        machine1 = machine_cpu()
+        ended_by = "timeout"
+        next_check = 0.0
+        while time.time_ns() - go < ctx.timeout_secs * 1e9:
+            time.sleep(CONSOLE_SAMPLE_SECS)
+            now = time.time_ns()
+            cpu = agent.cpu_secs()
+            if cpu - previous >= CONSOLE_BUSY_CPU_SECS:
+                last_busy_ns = now
+                machine1 = machine_cpu()
+            previous = cpu
+            if exited_ns is None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + 0.5
+                if producers.running() == 0:
+                    exited_ns = now
+            if exited_ns is not None and (now - last_busy_ns) / 1e9 >= CONSOLE_IDLE_SECS:
+                ended_by = "idle"
+                break
+            if agent.proc.poll() is not None:
+                ended_by = f"agent exited ({agent.proc.returncode})"
+                break
+        agent1, dockerd1 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
+        rss = agent.peak_rss_mib()
+        agent.stop()
+        report = agent.report()
+        expected = workload.total_lines
+        secs = (last_busy_ns - go) / 1e9
+        agent_cpu = agent1 - agent0
+        return {
+            "ended_by": ended_by,
+            "expected": expected,
+            "secs": secs,
+            "lines_per_sec": expected / secs if secs > 0 else None,
+            "producers_exited_after_secs": (exited_ns - go) / 1e9 if exited_ns else None,
+            "agent_cpu_secs": agent_cpu,
+            "agent_cpu_per_mline": per_mline(agent_cpu, expected),
+            "dockerd_cpu_secs": dockerd1 - dockerd0,
+            "dockerd_cpu_per_mline": per_mline(dockerd1 - dockerd0, expected),
+            "machine_busy_percent": busy_percent(machine0, machine1),
+            "machine_busy_before_percent": baseline,
+            "peak_rss_mib": rss,
+            "loss": None,
+            "agent": report,
+            "producers": producer_summary(producers.states(), go, expected),
+        }
+    finally:
+        agent.kill()
+        producers.remove()

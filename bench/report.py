@@ -1,0 +1,131 @@
+"""Per-scenario summaries (median, min-max over runs) and the printed tables."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def dig(data: Any, path: str) -> Any:
+    """``dig(run, "agent.delay.p99_ms")``: None as soon as a step is missing."""
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _int(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def _f1(v: float) -> str:
+    return f"{v:,.1f}"
+
+
+def _f2(v: float) -> str:
+    return f"{v:,.2f}"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # path into a run record
+    label: str
+    fmt: Callable[[float], str]
+    sinks: tuple[str, ...] = ("syslog", "console")
+    kinds: tuple[str, ...] = ("flood", "steady")
+
+
+METRICS = [
+    Metric("engine.lines_per_sec", "engine lines/s (plain follow clients)", _int),
+    Metric("agent.lines_per_sec", "agent lines/s delivered", _int, ("syslog",)),
+    Metric("agent.lines_per_sec", "agent lines/s (until idle)", _int, ("console",)),
+    Metric("ratio", "ratio to engine", _f2),
+    Metric(
+        "agent.producers.offered_lines_per_sec",
+        "offered lines/s (producers)",
+        _int,
+        kinds=("steady",),
+    ),
+    Metric("agent.loss", "loss (lines never received)", _int, ("syslog",)),
+    Metric("agent.receiver_drops", "  of which receiver socket drops", _int, ("syslog",)),
+    Metric("agent.agent.buffer_dropped", "agent buffer drops (its own log)", _int),
+    Metric("agent.duplicates", "duplicates", _int, ("syslog",)),
+    Metric("agent.agent_cpu_per_mline", "agent CPU-s / M lines", _f2),
+    Metric("engine.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, engine pass", _f2),
+    Metric("agent.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, agent pass", _f2),
+    Metric("agent.peak_rss_mib", "agent peak RSS MiB", _f1),
+    Metric("engine.machine_busy_percent", "machine CPU busy %, engine pass", _int),
+    Metric("agent.machine_busy_percent", "machine CPU busy %, agent pass", _int),
+    Metric(
+        "agent.delay.p50_ms",
+        "delay p50 ms (agent, Docker ts -> UDP)",
+        _f1,
+        ("syslog",),
+        ("steady",),
+    ),
+    Metric("agent.delay.p99_ms", "delay p99 ms (agent)", _f1, ("syslog",), ("steady",)),
+    Metric("agent.delay.max_ms", "delay max ms (agent)", _f1, ("syslog",), ("steady",)),
+    Metric(
+        "engine.delay.p50_ms", "delay p50 ms (engine, Docker ts -> reader)", _f1, kinds=("steady",)
+    ),
+    Metric("engine.delay.p99_ms", "delay p99 ms (engine)", _f1, kinds=("steady",)),
+    Metric("machine_busy_before_percent", "machine CPU busy % before passes (others)", _int),
+    Metric("engine.missing", "engine lines missing", _int),
+    Metric("agent.agent.warnings", "agent warnings/errors logged", _int),
+]
+
+
+def metrics_for(sink: str, kind: str, engine: bool) -> list[Metric]:
+    return [
+        m
+        for m in METRICS
+        if sink in m.sinks
+        and kind in m.kinds
+        and (engine or not m.key.startswith(("engine", "ratio")))
+    ]
+
+
+def summarize(runs: list[dict[str, Any]], metrics: list[Metric]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in metrics:
+        values = [dig(r, m.key) for r in runs]
+        numbers = [v for v in values if isinstance(v, int | float)]
+        out[m.key] = {
+            "label": m.label,
+            "values": values,
+            "median": statistics.median(numbers) if numbers else None,
+            "min": min(numbers) if numbers else None,
+            "max": max(numbers) if numbers else None,
+        }
+    return out
+
+
+def table(title: str, runs: list[dict[str, Any]], metrics: list[Metric], notes: list[str]) -> str:
+    headers = ["metric", *(f"run {i + 1}" for i in range(len(runs))), "median", "min-max"]
+    rows = [headers]
+    for m in metrics:
+        values = [dig(r, m.key) for r in runs]
+        numbers = [v for v in values if isinstance(v, int | float)]
+        cells = [m.fmt(v) if isinstance(v, int | float) else "n/a" for v in values]
+        if numbers:
+            median = m.fmt(statistics.median(numbers))
+            spread = f"{m.fmt(min(numbers))}-{m.fmt(max(numbers))}"
+        else:
+            median = spread = "n/a"
+        rows.append([m.label, *cells, median, spread])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(headers))]
+    lines = [title, ""]
+    for n, row in enumerate(rows):
+        lines.append(
+            "  ".join(
+                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                for i, cell in enumerate(row)
+            ).rstrip()
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines += [f"  * {note}" for note in notes]
+    return "\n".join(lines)

@@ -1,0 +1,300 @@
+"""logship throughput benchmark: lines/s, loss, CPU and memory against the engine's own limit.
+
+    .venv/bin/python bench/throughput.py --quick --scenario flood-1,flood-4,console-1
+    .venv/bin/python bench/throughput.py --scenario steady-200 --runs 1
+
+Every run of a scenario has two passes with fresh producer containers: the engine pass (plain
+logs-API follow clients that only count) and the agent pass (logship shipping to a UDP syslog
+receiver, or to /dev/null). See bench/README.md for what each column means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import docker  # type: ignore[import-untyped]
+import docker.errors  # type: ignore[import-untyped]
+import passes
+import receiver
+from procfs import machine_info, pid_of
+from producers import SESSION_LABEL, Workload, remove_labelled
+from report import metrics_for, summarize, table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kind: Literal["flood", "steady"]
+    sink: Literal["syslog", "console"]
+    containers: int
+    quick_containers: int
+
+    def workload(self, args: argparse.Namespace) -> Workload:
+        containers = args.containers or (self.quick_containers if args.quick else self.containers)
+        if self.kind == "flood":
+            lines = args.lines or (200_000 if args.quick else 1_000_000)
+            return Workload("flood", containers, lines, args.line_bytes)
+        secs = args.secs or (20 if args.quick else 60)
+        return Workload("steady", containers, round(args.rate * secs), args.line_bytes, args.rate)
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("flood-1", "flood", "syslog", 1, 1),
+        Scenario("flood-4", "flood", "syslog", 4, 4),
+        Scenario("console-1", "flood", "console", 1, 1),
+        Scenario("console-4", "flood", "console", 4, 4),
+        Scenario("steady-200", "steady", "syslog", 200, 50),
+    )
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Measure logship against the Docker engine's own log throughput "
+        "(see bench/README.md).",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME[,NAME]",
+        help=f"scenarios to run (repeatable): {', '.join(SCENARIOS)}, or all (default: all)",
+    )
+    p.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller workloads: flood 200,000 lines per container, steady 50 containers x 20 s",
+    )
+    p.add_argument("--lines", type=int, help="flood: lines per container (default 1,000,000)")
+    p.add_argument(
+        "--line-bytes", type=int, default=100, help="bytes per line incl. newline (default 100)"
+    )
+    p.add_argument("--containers", type=int, help="override the scenario's container count")
+    p.add_argument(
+        "--rate", type=float, default=100, help="steady: lines/s per container (default 100)"
+    )
+    p.add_argument("--secs", type=float, help="steady: seconds of writing (default 60)")
+    p.add_argument(
+        "--idle-secs",
+        type=float,
+        default=5,
+        help="end an agent pass when nothing arrived so long (default 5)",
+    )
+    p.add_argument(
+        "--timeout-secs", type=float, help="give up a pass after this long (default: from size)"
+    )
+    p.add_argument("--no-engine", action="store_true", help="skip the engine pass (no ratio)")
+    p.add_argument(
+        "--logship",
+        default=str(Path(sys.executable).with_name("logship")),
+        help="the logship command to run (default: logship next to this Python)",
+    )
+    p.add_argument(
+        "--docker-socket",
+        default="/var/run/docker.sock",
+        help="engine API socket (default /var/run/docker.sock)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=RESULTS, help="where results go (default bench/results)"
+    )
+    args = p.parse_args(argv)
+    names: list[str] = []
+    for item in args.scenario or ["all"]:
+        for name in filter(None, (n.strip() for n in item.split(","))):
+            if name == "all":
+                names += [n for n in SCENARIOS if n not in names]
+            elif name not in SCENARIOS:
+                p.error(f"unknown scenario {name!r}; expected one of {', '.join(SCENARIOS)}, all")
+            elif name not in names:
+                names.append(name)
+    args.scenarios = [SCENARIOS[n] for n in names]
+    if args.runs < 1:
+        p.error(f"--runs must be at least 1 (got {args.runs})")
+    for scenario in args.scenarios:
+        try:
+            _ = scenario.workload(args).pad
+        except ValueError as exc:
+            p.error(str(exc))
+    return args
+
+
+def timeout_for(workload: Workload, args: argparse.Namespace) -> float:
+    if args.timeout_secs:
+        return float(args.timeout_secs)
+    if workload.kind == "steady":
+        return workload.lines / (workload.rate_per_sec or 1) * 1.5 + 120
+    return max(120.0, workload.total_lines / 10_000)  # far below any plausible rate
+
+
+def describe(scenario: Scenario, w: Workload) -> str:
+    dest = "syslog+udp -> C receiver" if scenario.sink == "syslog" else "console:// -> /dev/null"
+    if w.kind == "flood":
+        what = f"{w.containers} x {w.lines:,} lines x {w.line_bytes} B as fast as possible"
+    else:
+        secs = w.lines / (w.rate_per_sec or 1)
+        what = f"{w.containers} x {w.rate_per_sec:g} lines/s x {secs:g} s ({w.total_lines:,} lines)"
+    return f"{scenario.name}: {what}, {dest}"
+
+
+def notes_for(scenario: Scenario, runs: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    if scenario.sink == "console":
+        notes.append(
+            "console: loss cannot be counted (output goes to /dev/null); lines/s = lines / "
+            f"(go -> agent idle, ±{passes.CONSOLE_SAMPLE_SECS:g}s)"
+        )
+    for i, run in enumerate(runs, 1):
+        agent = run.get("agent") or {}
+        if agent.get("ended_by") not in (None, "complete", "idle"):
+            notes.append(f"run {i}: agent pass ended by {agent['ended_by']}")
+        eng = run.get("engine") or {}
+        if eng.get("errors") or eng.get("timed_out") or eng.get("resumes"):
+            notes.append(
+                f"run {i}: engine readers resumed {eng.get('resumes', 0)}x, "
+                f"timed out: {eng.get('timed_out')}, errors: {eng.get('errors')}"
+            )
+        codes = (agent.get("producers") or {}).get("exit_codes")
+        if codes and codes != [0]:
+            notes.append(f"run {i}: producer exit codes {codes}")
+        notable = (agent.get("agent") or {}).get("notable_lines", [])
+        notes += [f"run {i} agent: {line[:160]}" for line in notable[:3]]
+    return notes
+
+
+def run_scenario(
+    ctx: passes.Context, scenario: Scenario, args: argparse.Namespace, stamp: str
+) -> dict[str, Any]:
+    workload = scenario.workload(args)
+    ctx.timeout_secs = timeout_for(workload, args)
+    print(f"\n== {describe(scenario, workload)}", file=sys.stderr, flush=True)
+    runs: list[dict[str, Any]] = []
+    for k in range(1, args.runs + 1):
+        base = f"{ctx.session}-{scenario.name}-r{k}"
+        run: dict[str, Any] = {"run": k}
+        if not args.no_engine:
+            run["engine"] = passes.engine_pass(ctx, workload, base + "-e")
+            eng = run["engine"]
+            print(
+                f"   run {k}: engine {eng['lines_per_sec'] or 0:,.0f} lines/s "
+                f"({eng['lines']:,} lines)",
+                file=sys.stderr,
+                flush=True,
+            )
+        stderr_name = f"{scenario.name}-run{k}.agent.stderr"
+        one = passes.syslog_pass if scenario.sink == "syslog" else passes.console_pass
+        run["agent"] = one(ctx, workload, base + "-a", stderr_name)
+        agent = run["agent"]
+        engine_rate = (run.get("engine") or {}).get("lines_per_sec")
+        before = [p.get("machine_busy_before_percent") for p in (run.get("engine"), agent) if p]
+        run["machine_busy_before_percent"] = max((b for b in before if b is not None), default=None)
+        run["ratio"] = (
+            agent["lines_per_sec"] / engine_rate if engine_rate and agent["lines_per_sec"] else None
+        )
+        print(
+            f"   run {k}: agent {agent['lines_per_sec'] or 0:,.0f} lines/s, "
+            f"loss {agent['loss'] if agent['loss'] is not None else 'n/a'}, "
+            f"CPU {agent['agent_cpu_per_mline'] or 0:.2f} s/M lines ({agent['ended_by']})",
+            file=sys.stderr,
+            flush=True,
+        )
+        runs.append(run)
+    metrics = metrics_for(scenario.sink, workload.kind, not args.no_engine)
+    title = f"{describe(scenario, workload)} ({len(runs)} runs)"
+    text = table(title, runs, metrics, notes_for(scenario, runs))
+    print("\n" + text + "\n", flush=True)
+    return {
+        "scenario": asdict(scenario),
+        "workload": asdict(workload),
+        "runs": runs,
+        "summary": summarize(runs, metrics),
+        "table": text,
+    }
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
+    try:
+        client = docker.DockerClient(base_url=f"unix://{args.docker_socket}", timeout=120)
+        engine_version = client.version()["Version"]
+    except docker.errors.DockerException as exc:
+        print(
+            f"throughput: cannot reach the Docker engine at {args.docker_socket}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    dockerd = pid_of("dockerd")
+    if dockerd is None:
+        print("throughput: no dockerd process on this machine to measure", file=sys.stderr)
+        return 1
+    if not Path(args.logship).exists():
+        print(
+            f"throughput: logship command {args.logship!r} not found (--logship)", file=sys.stderr
+        )
+        return 1
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    session = f"b{stamp[9:]}{os.getpid() % 1000:03d}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    ctx = passes.Context(
+        client=client,
+        session=session,
+        socket_path=args.docker_socket,
+        dockerd_pid=dockerd,
+        logship=args.logship,
+        receiver_binary=receiver.build(),
+        logs_dir=args.out / stamp,
+        idle_secs=args.idle_secs,
+        timeout_secs=0,
+    )
+    output: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(engine_version),
+        "options": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k != "scenarios"
+        },
+        "scenarios": {},
+    }
+    path = args.out / f"{stamp}.json"
+    code = 0
+    try:
+        for scenario in args.scenarios:
+            output["scenarios"][scenario.name] = run_scenario(ctx, scenario, args, stamp)
+    except KeyboardInterrupt:
+        print("\nthroughput: interrupted, cleaning up", file=sys.stderr)
+        output["interrupted"] = True
+        code = 130
+    except (RuntimeError, OSError, docker.errors.DockerException) as exc:
+        print(f"\nthroughput: {exc}", file=sys.stderr)
+        output["error"] = f"{type(exc).__name__}: {exc}"
+        code = 1
+    finally:
+        removed = remove_labelled(client, f"{SESSION_LABEL}={session}")
+        if removed:
+            print(f"throughput: removed {removed} leftover containers", file=sys.stderr)
+        output["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        path.write_text(json.dumps(output, indent=2, default=str) + "\n")
+        print(f"results: {path}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
