@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -105,7 +106,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def _tune_gc() -> None:
+    """A log agent allocates a few short-lived objects per line and keeps up to a buffer's
+    worth alive; almost none of them can form cycles. Freezing what startup made and
+    collecting the young generation less often saves 10-20 % of CPU per line in a flood
+    (bench/README.md) at the cost of cyclic garbage living a little longer."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def _run_async(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    _tune_gc()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform

@@ -36,11 +36,13 @@ class SinkRunner:
         buffer: DropOldestBuffer,
         *,
         max_batch: int = 2048,
+        linger_secs: float = 0.05,
         backoff: Backoff | None = None,
     ) -> None:
         self.sink = sink
         self.buffer = buffer
         self.max_batch = max_batch
+        self.linger_secs = linger_secs
         self.backoff = backoff or Backoff()
         self.sent = 0
         self.rejected = 0  # records the destination refused for good
@@ -60,6 +62,9 @@ class SinkRunner:
                     return
                 else:
                     await buffer.wait()
+                    if len(buffer) < self.max_batch and not buffer.closed:
+                        # a trickle: let a batch gather rather than wake per record
+                        await asyncio.sleep(self.linger_secs)
         finally:
             await self.sink.close()
 

@@ -14,6 +14,8 @@ is picked up with no line lost and none repeated.
 
 from __future__ import annotations
 
+import struct
+
 from logship.record import (
     STDERR,
     STDOUT,
@@ -27,7 +29,10 @@ from logship.record import (
 Position = tuple[str, int]
 """(canonical timestamp, number of entries with that timestamp already consumed)."""
 
-_STREAMS = (STDOUT, STDOUT, STDERR)  # frame stream byte -> name; stdin (0) never carries logs
+# the first four header bytes, big-endian, per stream: stdout, stderr (stdin never carries logs,
+# but an engine that labelled output 0 would mean stdout)
+_STREAM_OF = {1 << 24: STDOUT, 2 << 24: STDERR, 0: STDOUT}
+_HEADER = struct.Struct(">LL").unpack_from
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 
 
@@ -58,8 +63,7 @@ class LogDecoder:
         self._last_count = 0
         self.position: Position | None = position
         self._rest = b""
-        # pending partial line per stream index (1 stdout, 2 stderr): [timestamp, seq, parts, size]
-        self._pending: dict[int, list[object]] = {}
+        self._pending: dict[str, _Partial] = {}  # per stream, a line still being gathered
         self._skip: Position | None = None
         self._skipping_entry = False
         self.resume()
@@ -96,8 +100,8 @@ class LogDecoder:
     def flush(self) -> list[Record]:
         """The stream is over for good: pending partial lines become lines as they are."""
         out: list[Record] = []
-        for index in sorted(self._pending):
-            self._finish(index, b"", out)
+        for stream in sorted(self._pending):
+            self._finish(stream, b"", out)
         self._rest = b""
         if self._last_ts:
             self.position = (self._last_ts, self._last_count)
@@ -109,18 +113,23 @@ class LogDecoder:
         buf = b"".join(chunks)
         if self._rest:
             buf = self._rest + buf
+        # One char per byte: a slice of this that is ASCII is exactly the UTF-8 decoding of
+        # the same bytes, and str.isascii() is O(1). Only lines that are not ASCII get decoded
+        # on their own. Measured: 0.35 us less per line than decoding each slice (bench/).
+        text = buf.decode("latin-1")
         n = len(buf)
         pos = 0
         pending = self._pending
-        streams = _STREAMS
+        header = _HEADER
         append = out.append
         meta = self.meta
         last_ts, count = self._last_ts, self._last_count
         lines = 0
         prev_ts, prev_count = last_ts, count
         while n - pos >= 8:
-            kind = buf[pos]
-            if kind > 2 or buf[pos + 1] or buf[pos + 2] or buf[pos + 3]:
+            kind, size = header(buf, pos)
+            stream = _STREAM_OF.get(kind)
+            if stream is None:
                 self._last_ts, self._last_count = last_ts, count
                 self.entries += lines
                 if not pending and last_ts:
@@ -128,13 +137,13 @@ class LogDecoder:
                 self.error = f"not a Docker log frame header at byte {pos}: {buf[pos : pos + 8]!r}"
                 self._rest = b""
                 return
-            end = pos + 8 + int.from_bytes(buf[pos + 4 : pos + 8], "big")
+            start = pos + 8
+            end = start + size
             if end > n:
                 break
-            start = pos + 8
             pos = end
-            if buf[start + 30 : start + 31] == b" " and buf[start + 29] == 90:  # "...Z "
-                ts = buf[start : start + 30].decode("ascii", "replace")
+            ts = text[start : start + 30]
+            if size > 30 and buf[start + 30] == 32 and ts[29] == "Z" and ts[19] == ".":
                 body = start + 31
             else:
                 ts, body = self._parse_timestamp(buf, start, end, last_ts)
@@ -144,19 +153,13 @@ class LogDecoder:
                 prev_ts, prev_count = last_ts, count
                 last_ts = ts
                 count = 1
-            if self._skip is not None:
-                if self._skipped(ts, count):
-                    continue
+            if self._skip is not None and self._skipped(ts, count):
+                continue
             if buf[end - 1] == 10 and not pending:
-                append(
-                    Record(
-                        buf[body : end - 1].decode("utf-8", "replace"),
-                        streams[kind],
-                        ts,
-                        meta,
-                        count - 1,
-                    )
-                )
+                message = text[body : end - 1]
+                if not message.isascii():
+                    message = buf[body : end - 1].decode("utf-8", "replace")
+                append(Record(message, stream, ts, meta, count - 1))
                 lines += 1
                 continue
             if not pending and prev_ts:
@@ -165,10 +168,10 @@ class LogDecoder:
             self._last_ts, self._last_count = last_ts, count
             lines += 1
             if buf[end - 1] == 10:
-                self._append_partial(kind or 1, ts, count - 1, buf[body : end - 1])
-                self._finish(kind or 1, b"", out)
+                self._append_partial(stream, ts, count - 1, buf[body : end - 1])
+                self._finish(stream, b"", out)
             else:
-                self._append_partial(kind or 1, ts, count - 1, buf[body:end])
+                self._append_partial(stream, ts, count - 1, buf[body:end])
         self._last_ts, self._last_count = last_ts, count
         self.entries += lines
         if not pending and last_ts:
@@ -201,18 +204,18 @@ class LogDecoder:
                     continue
                 self.entries += 1
                 body = piece[body_start:]
-                self._append_partial(1, ts, self._last_count - 1, body)
+                self._append_partial(STDOUT, ts, self._last_count - 1, body)
             else:
                 # the rest of an entry whose start came in an earlier chunk
                 if self._skipping_entry:
                     continue
-                if 1 not in self._pending:
+                if STDOUT not in self._pending:
                     ts = self._last_ts
-                    self._append_partial(1, ts, max(self._last_count - 1, 0), piece)
+                    self._append_partial(STDOUT, ts, max(self._last_count - 1, 0), piece)
                 else:
-                    self._append_partial(1, "", 0, piece)
+                    self._append_partial(STDOUT, "", 0, piece)
             if complete:
-                self._finish(1, b"\r", out)
+                self._finish(STDOUT, b"\r", out)
 
     # -- shared helpers ------------------------------------------------------------------------
 
@@ -236,34 +239,42 @@ class LogDecoder:
         self.bad_timestamps += 1
         return (last_ts or "1970-01-01T00:00:00.000000000Z"), start
 
-    def _append_partial(self, index: int, ts: str, seq: int, body: bytes) -> None:
-        entry = self._pending.get(index)
-        if entry is None:
-            self._pending[index] = [ts, seq, [body], len(body)]
+    def _append_partial(self, stream: str, ts: str, seq: int, body: bytes) -> None:
+        partial = self._pending.get(stream)
+        if partial is None:
+            self._pending[stream] = _Partial(ts, seq, body)
             return
-        parts: list[bytes] = entry[2]  # type: ignore[assignment]
-        size: int = entry[3]  # type: ignore[assignment]
-        room = self.max_line_bytes - size
+        room = self.max_line_bytes - partial.size
         if room > 0:
-            parts.append(body[:room] if len(body) > room else body)
-        entry[3] = size + len(body)
+            partial.parts.append(body[:room] if len(body) > room else body)
+        partial.size += len(body)
 
-    def _finish(self, index: int, strip: bytes, out: list[Record]) -> None:
-        entry = self._pending.pop(index, None)
-        if entry is None:
+    def _finish(self, stream: str, strip: bytes, out: list[Record]) -> None:
+        partial = self._pending.pop(stream, None)
+        if partial is None:
             return
-        ts, seq, parts, size = entry
-        raw = b"".join(parts)  # type: ignore[arg-type]
+        raw = b"".join(partial.parts)
+        size = partial.size
         if strip and raw.endswith(strip):
             raw = raw[: -len(strip)]
-            size -= len(strip)  # type: ignore[operator]
+            size -= len(strip)
         message = raw.decode("utf-8", "replace")
-        if size > self.max_line_bytes:  # type: ignore[operator]
+        if size > self.max_line_bytes:
             self.truncated += 1
             # cut on a character boundary: drop a replacement char made by the cut itself
-            message = message.removesuffix("\ufffd") + truncation_marker(
-                size - len(raw)  # type: ignore[operator]
-            )
-        out.append(Record(message, _STREAMS[index], ts, self.meta, seq))  # type: ignore[arg-type]
+            message = message.removesuffix("\ufffd") + truncation_marker(size - len(raw))
+        out.append(Record(message, stream, partial.ts, self.meta, partial.seq))
         if not self._pending:
             self.position = (self._last_ts, self._last_count)
+
+
+class _Partial:
+    """A line Docker split into several entries, gathered until its last entry comes."""
+
+    __slots__ = ("parts", "seq", "size", "ts")
+
+    def __init__(self, ts: str, seq: int, body: bytes) -> None:
+        self.ts = ts
+        self.seq = seq
+        self.parts = [body]
+        self.size = len(body)
