@@ -16,7 +16,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from logship.errors import DockerUnavailable
+from logship.errors import DockerUnavailable, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.router import Router
 from logship.pipeline.runner import Sink, SinkRunner
@@ -24,7 +24,6 @@ from logship.record import HostMeta, format_timestamp_ns
 from logship.registry import sink_class
 from logship.settings import Settings
 from logship.sinks.console.config import ConsoleConfig
-from logship.sinks.console.sink import OutputClosed
 from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.filters import ContainerFilter, Selector
 from logship.sources.docker.source import DockerSource

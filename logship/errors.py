@@ -43,3 +43,7 @@ class DeliveryError(LogshipError):
     def __init__(self, message: str, *, retriable: bool = True) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+class OutputClosed(LogshipError):
+    """Whoever read our output went away (``logship tail | head``): time to stop, quietly."""

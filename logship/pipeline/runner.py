@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from logship.errors import DeliveryError
+from logship.errors import DeliveryError, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.record import Record
@@ -48,6 +48,7 @@ class SinkRunner:
         self.rejected = 0  # records the destination refused for good
         self.retries = 0
         self.up = True
+        self._crashed = False  # a sink's bug was logged (with its traceback) once
 
     async def run(self) -> None:
         """Send until the buffer is closed and empty."""
@@ -92,6 +93,18 @@ class SinkRunner:
                 self._down(exc)
                 self.retries += 1
                 await asyncio.sleep(self.backoff.next_delay())
+            except OutputClosed:
+                raise
+            except Exception:  # a sink's bug must not stop the agent
+                self.rejected += len(batch)
+                if not self._crashed:
+                    self._crashed = True
+                    log.exception(
+                        "%s: failed on a batch of %d records; dropped it",
+                        self.sink.name,
+                        len(batch),
+                    )
+                return
             else:
                 self.sent += len(batch)
                 if not self.up:

@@ -6,14 +6,10 @@ import asyncio
 import sys
 from typing import BinaryIO
 
-from logship.errors import LogshipError
+from logship.errors import OutputClosed
 from logship.protocol.json import JsonEncoder, TextEncoder
 from logship.record import Record
 from logship.sinks.console.config import ConsoleConfig
-
-
-class OutputClosed(LogshipError):
-    """Whoever read our output went away (``logship tail | head``): time to stop, quietly."""
 
 
 class StreamWriter:

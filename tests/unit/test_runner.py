@@ -1,0 +1,90 @@
+"""The sink runner: retries what can be retried, drops what cannot, survives a sink's bug."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from logship.errors import DeliveryError, OutputClosed
+from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.retry import Backoff
+from logship.pipeline.runner import SinkRunner
+from logship.record import ContainerMeta, HostMeta, Record
+
+META = ContainerMeta(id="c" * 64, name="c", image="i:1", image_id="", host=HostMeta("h", "ip"))
+
+
+def records(n: int) -> list[Record]:
+    return [Record(f"line {i}", "stdout", "2026-11-27T00:00:00.000000000Z", META) for i in range(n)]
+
+
+class ScriptedSink:
+    """Fails as told, then takes everything."""
+
+    name = "scripted"
+
+    def __init__(self, failures: list[BaseException]) -> None:
+        self.failures = failures
+        self.received: list[str] = []
+        self.closed = False
+
+    async def open(self) -> None:
+        return None
+
+    async def send(self, batch: list[Record]) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.received += [r.message for r in batch]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def runner_for(sink: ScriptedSink) -> SinkRunner:
+    buffer = DropOldestBuffer(max_records=100, max_bytes=1 << 20)
+    return SinkRunner(sink, buffer, backoff=Backoff(initial_secs=0.001, maximum_secs=0.001))
+
+
+async def drain(runner: SinkRunner, batch: list[Record]) -> None:
+    runner.buffer.put(batch)
+    runner.buffer.close()
+    await asyncio.wait_for(runner.run(), timeout=5)
+
+
+async def test_a_retriable_failure_is_retried_until_the_batch_goes_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = ScriptedSink([DeliveryError("refused"), DeliveryError("refused again")])
+    runner = runner_for(sink)
+    with caplog.at_level(logging.WARNING):
+        await drain(runner, records(3))
+    assert sink.received == ["line 0", "line 1", "line 2"]
+    assert runner.retries == 2 and runner.sent == 3
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("is down" in m for m in messages) == 1  # said once, not per retry
+    assert sum("is back" in m for m in messages) == 1
+    assert sink.closed
+
+
+async def test_a_batch_rejected_for_good_is_counted_and_not_retried() -> None:
+    sink = ScriptedSink([DeliveryError("mapping error", retriable=False)])
+    runner = runner_for(sink)
+    await drain(runner, records(4))
+    assert runner.rejected == 4 and runner.retries == 0 and sink.received == []
+
+
+async def test_a_bug_in_a_sink_drops_that_batch_and_the_runner_carries_on() -> None:
+    sink = ScriptedSink([RuntimeError("bug")])
+    runner = runner_for(sink)
+    runner.max_batch = 2
+    await drain(runner, records(4))
+    assert runner.rejected == 2
+    assert sink.received == ["line 2", "line 3"]
+
+
+async def test_closed_output_stops_the_runner() -> None:
+    sink = ScriptedSink([OutputClosed("gone")])
+    with pytest.raises(OutputClosed):
+        await drain(runner_for(sink), records(1))
