@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 from logship.errors import DockerUnavailable, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
-from logship.pipeline.router import Router
+from logship.pipeline.retry import Backoff
+from logship.pipeline.router import Route, Router
 from logship.pipeline.runner import Sink, SinkRunner
 from logship.record import HostMeta, format_timestamp_ns
 from logship.registry import sink_class
 from logship.settings import Settings
+from logship.sinks.common import BatchConfig, DestinationConfig
 from logship.sinks.console.config import ConsoleConfig
 from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.filters import ContainerFilter, Selector
@@ -74,6 +76,7 @@ def container_filter(settings: Settings) -> ContainerFilter:
 @dataclass
 class Destination:
     runner: SinkRunner
+    route: Route
     task: asyncio.Task[None] | None = None
 
 
@@ -91,30 +94,13 @@ class Agent:
         self.settings = settings
         self.client = DockerClient(Endpoint.parse(settings.docker_host))
         if sinks is None:
-            configs = settings.destinations or [ConsoleConfig()]
-            built = []
-            for config in configs:
-                sink = sink_class(config.type)(config)
-                buffer = DropOldestBuffer(
-                    max_records=config.buffer_max_records or settings.buffer.max_records,
-                    max_bytes=config.buffer_max_bytes or settings.buffer.max_bytes,
-                )
-                built.append(Destination(SinkRunner(sink, buffer)))
-        else:
-            built = [
-                Destination(
-                    SinkRunner(
-                        sink,
-                        DropOldestBuffer(
-                            max_records=settings.buffer.max_records,
-                            max_bytes=settings.buffer.max_bytes,
-                        ),
-                    )
-                )
-                for sink in sinks
+            self.destinations = [
+                self._destination(sink_class(config.type)(config), config)
+                for config in settings.destinations or [ConsoleConfig()]
             ]
-        self.destinations = built
-        self.router = Router([d.runner.buffer for d in built])
+        else:
+            self.destinations = [self._destination(sink, None) for sink in sinks]
+        self.router = Router([d.route for d in self.destinations])
         if since is None and not settings.backlog:
             since = format_timestamp_ns(time.time_ns())
         self.source = DockerSource(
@@ -130,6 +116,24 @@ class Agent:
         )
         self._stop = asyncio.Event()
         self._signals = 0
+
+    def _destination(self, sink: Sink, config: DestinationConfig | None) -> Destination:
+        """A sink with its own bounded buffer, batching, retry pacing and filter."""
+        limits = self.settings.buffer
+        buffer = DropOldestBuffer(
+            max_records=(config and config.buffer_max_records) or limits.max_records,
+            max_bytes=(config and config.buffer_max_bytes) or limits.max_bytes,
+        )
+        batch = config.batch if config is not None else BatchConfig()
+        maximum = getattr(config, "reconnect_max_secs", 30.0)
+        runner = SinkRunner(
+            sink,
+            buffer,
+            max_batch=batch.max_records,
+            linger_secs=batch.timeout_secs,
+            backoff=Backoff(initial_secs=0.2, maximum_secs=maximum),
+        )
+        return Destination(runner, Route(buffer, config.filter if config else None))
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -1,18 +1,69 @@
-"""Fans each batch of records from the source out to every destination's buffer."""
+"""Fans each batch of records from the source out to every destination's buffer, through
+each destination's own filter."""
 
 from __future__ import annotations
 
+import itertools
+from fnmatch import fnmatchcase
+
 from logship.pipeline.buffer import DropOldestBuffer
-from logship.record import Record
+from logship.record import ContainerMeta, Record
+from logship.sinks.common import DestinationFilter
+
+_route_ids = itertools.count()
+
+
+class Route:
+    """One destination's way in: its filter and its buffer."""
+
+    def __init__(self, buffer: DropOldestBuffer, filter: DestinationFilter | None = None) -> None:
+        self.buffer = buffer
+        self.filter = filter if filter else None
+        self.filtered = 0  # records this destination did not want
+        self._key = ("route", next(_route_ids))
+        self._sources = frozenset(filter.sources) if filter and filter.sources else None
+        self._labels = [item.partition(":")[::2] for item in filter.labels] if filter else []
+
+    def _wants_container(self, meta: ContainerMeta) -> bool:
+        f = self.filter
+        assert f is not None
+        if f.name is not None and not fnmatchcase(meta.name, f.name):
+            return False
+        if f.id is not None and not meta.id.startswith(f.id):
+            return False
+        return all(
+            key in meta.labels and fnmatchcase(meta.labels[key], value)
+            for key, value in self._labels
+        )
+
+    def select(self, records: list[Record]) -> list[Record]:
+        key = self._key
+        sources = self._sources
+        out = []
+        last_meta: ContainerMeta | None = None
+        wanted = False
+        for r in records:
+            if r.meta is not last_meta:
+                last_meta = r.meta
+                wanted = last_meta.cache.get(key)  # type: ignore[assignment]
+                if wanted is None:
+                    wanted = last_meta.cache[key] = self._wants_container(last_meta)
+            if wanted and (sources is None or r.stream in sources):
+                out.append(r)
+        self.filtered += len(records) - len(out)
+        return out
+
+    def put(self, records: list[Record]) -> None:
+        self.buffer.put(self.select(records) if self.filter is not None else records)
 
 
 class Router:
-    def __init__(self, buffers: list[DropOldestBuffer]) -> None:
-        self.buffers = buffers
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
         self.records = 0
 
     def emit(self, records: list[Record]) -> None:
         """Called by the source with each decoded batch; never blocks."""
         self.records += len(records)
-        for buffer in self.buffers:
-            buffer.put(records)
+        for route in self.routes:
+            route.put(records)

@@ -1,0 +1,83 @@
+"""HTTP(S) requests to one destination (GELF HTTP, Elasticsearch), through one aiohttp session.
+
+Failures to talk at all (refused, reset, TLS, timeout) become retriable
+:class:`DeliveryError`s; an HTTP answer, whatever its status, is returned for the sink to judge.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+from logship import __version__
+from logship.errors import DeliveryError
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+class HttpTransport:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: aiohttp.BasicAuth | None = None,
+        timeout_secs: float = 30.0,
+        connect_timeout_secs: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.ssl_context = ssl_context
+        self.headers = {"User-Agent": f"logship/{__version__}", **(headers or {})}
+        self.auth = auth
+        self.timeout = aiohttp.ClientTimeout(total=timeout_secs, sock_connect=connect_timeout_secs)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                ssl=self.ssl_context if self.ssl_context is not None else True,
+                ttl_dns_cache=10,  # a moved destination is found again within seconds
+                limit=4,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers=self.headers, auth=self.auth, timeout=self.timeout
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        url = self.base_url + path
+        try:
+            async with self.session.request(method, url, data=data, headers=headers) as resp:
+                body = await resp.read()
+                return HttpResponse(resp.status, body, dict(resp.headers))
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise DeliveryError(
+                f"TLS with {self.base_url} failed: {exc.certificate_error}"
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            reason = exc.os_error.strerror or str(exc.os_error)
+            raise DeliveryError(f"cannot connect to {self.base_url}: {reason}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"{method} {url} failed: {exc!r}") from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,113 @@
+"""A byte stream to one destination over TCP, optionally TLS: connect, write, notice loss.
+
+Sinks frame and encode; this only moves bytes. Every :meth:`StreamTransport.connect` resolves
+the host name again, so a destination that moved is found on the next reconnection. Errors
+become retriable :class:`DeliveryError`s; the sink runner decides when to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+
+from logship.errors import DeliveryError
+
+
+class StreamTransport:
+    """One connection at a time to ``host:port``.
+
+    With ``reads=False`` (syslog, GELF: receivers that never answer) a background task reads
+    and discards, so a peer that closes is noticed before the next batch is written into a
+    dead socket. With ``reads=True`` the sink reads answers itself from :attr:`reader`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        connect_timeout_secs: float = 10.0,
+        reads: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
+        self.connect_timeout_secs = connect_timeout_secs
+        self.reads = reads
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.connections = 0  # successful connects, for tests and metrics
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.writer is not None and not self.writer.is_closing()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def connect(self) -> None:
+        self.close()
+        server_hostname = None
+        if self.ssl_context is not None:
+            server_hostname = self.server_hostname or self.host
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    ssl=self.ssl_context,
+                    server_hostname=server_hostname,
+                ),
+                timeout=self.connect_timeout_secs,
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(
+                f"TLS handshake with {self.address} failed: {exc.verify_message}"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise DeliveryError(f"TLS handshake with {self.address} failed: {exc}") from exc
+        except TimeoutError as exc:
+            raise DeliveryError(
+                f"connecting to {self.address} timed out after {self.connect_timeout_secs}s"
+            ) from exc
+        except OSError as exc:
+            raise DeliveryError(f"cannot connect to {self.address}: {exc.strerror or exc}") from exc
+        self.reader, self.writer = reader, writer
+        self.connections += 1
+        if not self.reads:
+            self._watch = asyncio.create_task(self._discard_input(reader, writer))
+
+    @staticmethod
+    async def _discard_input(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, ssl.SSLError):
+            while await reader.read(65536):
+                pass
+        # the peer closed: make the next write reconnect instead of writing into the void
+        writer.close()
+
+    async def write(self, data: bytes) -> None:
+        """Write and wait until the kernel took it; reconnect first if needed."""
+        if not self.connected:
+            await self.connect()
+        writer = self.writer
+        assert writer is not None
+        try:
+            writer.write(data)
+            await writer.drain()
+        except (OSError, ssl.SSLError, RuntimeError) as exc:
+            self.close()
+            raise DeliveryError(f"writing to {self.address} failed: {exc}") from exc
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
