@@ -9,6 +9,9 @@ from typing import Any
 SINKS: dict[str, str] = {
     "console": "logship.sinks.console.sink:ConsoleSink",
     "syslog": "logship.sinks.syslog.sink:SyslogSink",
+    "gelf": "logship.sinks.gelf.sink:GelfSink",
+    "elasticsearch": "logship.sinks.elasticsearch.sink:ElasticsearchSink",
+    "forward": "logship.sinks.forward.sink:ForwardSink",
 }
 
 # URI scheme -> (destination type, options the scheme implies)
@@ -16,6 +19,19 @@ SCHEMES: dict[str, tuple[str, dict[str, Any]]] = {
     "console": ("console", {}),
     "syslog": ("syslog", {"transport": "udp"}),
     "syslog+udp": ("syslog", {"transport": "udp"}),
+    "syslog+tcp": ("syslog", {"transport": "tcp"}),
+    "syslog+tls": ("syslog", {"transport": "tls"}),
+    "gelf": ("gelf", {"transport": "udp"}),
+    "gelf+udp": ("gelf", {"transport": "udp"}),
+    "gelf+tcp": ("gelf", {"transport": "tcp"}),
+    "gelf+http": ("gelf", {"transport": "http"}),
+    "gelf+https": ("gelf", {"transport": "https"}),
+    "elasticsearch+http": ("elasticsearch", {"scheme": "http"}),
+    "elasticsearch+https": ("elasticsearch", {"scheme": "https"}),
+    "opensearch+http": ("elasticsearch", {"scheme": "http"}),
+    "opensearch+https": ("elasticsearch", {"scheme": "https"}),
+    "forward": ("forward", {"transport": "tcp"}),
+    "forward+tls": ("forward", {"transport": "tls"}),
 }
 
 

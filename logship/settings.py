@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -28,9 +28,15 @@ from pydantic_settings import (
 from logship.errors import ConfigError
 from logship.registry import SCHEMES, SINKS
 from logship.sinks.console.config import ConsoleConfig
+from logship.sinks.elasticsearch.config import ElasticsearchConfig
+from logship.sinks.forward.config import ForwardConfig
+from logship.sinks.gelf.config import GelfConfig
 from logship.sinks.syslog.config import SyslogConfig
 
-Destination = Annotated[ConsoleConfig | SyslogConfig, Field(discriminator="type")]
+Destination = Annotated[
+    ConsoleConfig | SyslogConfig | GelfConfig | ElasticsearchConfig | ForwardConfig,
+    Field(discriminator="type"),
+]
 
 _config_file: ContextVar[Path | None] = ContextVar("logship_config_file", default=None)
 
@@ -55,6 +61,12 @@ def parse_destination_uri(uri: str) -> dict[str, Any]:
         raise ValueError(f"invalid port in destination {uri!r}") from None
     if url.hostname:
         options["host"] = url.hostname
+    if url.username:  # only destinations with these options accept them; others say so
+        options["user"] = unquote(url.username)
+    if url.password:
+        options["password"] = unquote(url.password)
+    if url.path not in ("", "/"):
+        options["path"] = url.path
     if port is not None:
         options["port"] = port
     for key, value in parse_qsl(url.query, keep_blank_values=True):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support import IMAGE, Agent, Rsyslog
+from tests.tls import TlsFiles, make_test_ca
 
 RUN_ID = uuid.uuid4().hex[:10]
 TEST_LABEL = "logship.test"
@@ -81,6 +82,12 @@ def containers(docker_client: Any, test_label: str) -> Iterator[Containers]:
     c = Containers(docker_client, test_label)
     yield c
     c.cleanup()
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """CA, server (127.0.0.1, localhost) and client certificates, made once per run."""
+    return make_test_ca(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
