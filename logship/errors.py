@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LogshipError(Exception):
     """Base of every error logship raises on purpose."""
@@ -38,11 +40,25 @@ class DockerUnavailable(LogshipError):
 
 
 class DeliveryError(LogshipError):
-    """A destination did not take a batch. ``retriable`` says whether trying again can help."""
+    """A destination did not take a batch. ``retriable`` says whether trying again can help.
 
-    def __init__(self, message: str, *, retriable: bool = True) -> None:
+    ``remaining``: when the destination took part of the batch (Elasticsearch answers per
+    item), the records still to send; the retry sends only those. ``rejected``: how many
+    records the destination refused for good along the way (counted, never retried).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retriable: bool = True,
+        remaining: list[Any] | None = None,
+        rejected: int = 0,
+    ) -> None:
         super().__init__(message)
         self.retriable = retriable
+        self.remaining = remaining
+        self.rejected = rejected
 
 
 class OutputClosed(LogshipError):

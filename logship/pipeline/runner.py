@@ -84,11 +84,17 @@ class SinkRunner:
             try:
                 await self.sink.send(batch)
             except DeliveryError as exc:
+                self.rejected += exc.rejected
+                if exc.remaining is not None:
+                    self.sent += len(batch) - len(exc.remaining) - exc.rejected
+                    batch = exc.remaining
                 if not exc.retriable:
                     self.rejected += len(batch)
                     log.warning(
                         "%s: rejected %d records for good: %s", self.sink.name, len(batch), exc
                     )
+                    return
+                if not batch:
                     return
                 self._down(exc)
                 self.retries += 1

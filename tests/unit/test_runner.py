@@ -88,3 +88,14 @@ async def test_closed_output_stops_the_runner() -> None:
     sink = ScriptedSink([OutputClosed("gone")])
     with pytest.raises(OutputClosed):
         await drain(runner_for(sink), records(1))
+
+
+async def test_a_partly_taken_batch_is_retried_with_only_what_is_left() -> None:
+    batch = records(5)
+    sink = ScriptedSink(
+        [DeliveryError("2 items: 429", remaining=batch[3:], rejected=1)]  # 0-1 taken, 2 bad
+    )
+    runner = runner_for(sink)
+    await drain(runner, batch)
+    assert sink.received == ["line 3", "line 4"]
+    assert (runner.sent, runner.rejected, runner.retries) == (4, 1, 1)
