@@ -8,16 +8,58 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from procfs import cpu_secs, peak_rss_mib
+from procfs import cpu_secs, peak_rss_mib, rss_mib
 
 _FOLLOWING_N = re.compile(r"following \d+ containers")
 _FOLLOWING = re.compile(r"following (\S+) \(")
 _LEFT = re.compile(r"(\d+) records left unsent, (\d+) dropped while the buffer was full")
 _NOTABLE = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
+RSS_SAMPLE_SECS = 1.0
+
+
+class RssSampler:
+    """The agent's VmRSS once a second from go until :meth:`stop`, read by a thread.
+
+    ``samples`` is a list of ``[seconds since go, MiB]``: one at go, one per whole second after
+    it, and a last one when the pass ends.
+    """
+
+    def __init__(self, pid: int, go_ns: int, interval_secs: float = RSS_SAMPLE_SECS) -> None:
+        self.pid = pid
+        self.go_ns = go_ns
+        self.interval_secs = interval_secs
+        self.samples: list[list[float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._sample()
+        self._thread.start()
+
+    def _sample(self) -> None:
+        mib = rss_mib(self.pid)
+        if mib is not None:
+            secs = (time.time_ns() - self.go_ns) / 1e9
+            self.samples.append([round(secs, 3), round(mib, 2)])
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        k = 1
+        while not self._stop.wait(max(0.0, start + k * self.interval_secs - time.monotonic())):
+            self._sample()
+            k += 1
+
+    def stop(self) -> list[list[float]]:
+        """Stop sampling, take the end-of-pass sample, and return all samples. Idempotent."""
+        if self._stop.is_set():
+            return self.samples
+        self._stop.set()
+        self._thread.join(5)
+        self._sample()
+        return self.samples
 
 
 class AgentProcess:
@@ -76,6 +118,10 @@ class AgentProcess:
 
     def peak_rss_mib(self) -> float | None:
         return peak_rss_mib(self.pid)
+
+    def sample_rss(self, go_ns: int) -> RssSampler:
+        """Start sampling VmRSS once a second; call ``.stop()`` on the result at the end."""
+        return RssSampler(self.pid, go_ns)
 
     def stop(self, timeout_secs: float = 15) -> int | None:
         """SIGTERM (the agent drains what it holds), then SIGKILL if it takes too long."""

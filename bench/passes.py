@@ -17,7 +17,7 @@ from typing import Any
 
 import docker  # type: ignore[import-untyped]
 import engine
-from agentproc import AgentProcess
+from agentproc import AgentProcess, RssSampler
 from procfs import busy_percent, cpu_secs, machine_cpu, udp_drops, udp_snmp
 from producers import LABEL, ProducerSet, Workload
 from receiver import Receiver
@@ -27,6 +27,9 @@ BASELINE_SECS = 1.0  # how long each pass first watches the machine before start
 CONSOLE_SAMPLE_SECS = 0.1
 CONSOLE_BUSY_CPU_SECS = 0.02  # per sample: 20% of a core or more counts as busy
 CONSOLE_IDLE_SECS = 1.5
+RSS_TAIL_SECS = 60.0  # "last minute" of a pass, for passes of RSS_TAIL_MIN_PASS_SECS or more
+RSS_TAIL_MIN_PASS_SECS = 180.0  # shorter passes use their last third instead
+RSS_GROWTH_MIN_SAMPLES = 3  # fewer samples in the second half: no growth figure
 
 
 @dataclass
@@ -86,6 +89,41 @@ def delay_summary(values_us: list[int]) -> dict[str, float] | None:
         "p999_ms": pct(0.999),
         "max_ms": values[-1] / 1000,
         "mean_ms": statistics.fmean(values) / 1000,
+    }
+
+
+def rss_summary(samples: list[list[float]]) -> dict[str, Any] | None:
+    """The agent's memory over a pass from its ``[secs since go, MiB]`` samples: RSS at go, the
+    median over the last minute (the last third for passes under 3 minutes), and the growth in
+    MiB/min over the second half (least-squares slope)."""
+    if not samples:
+        return None
+    end = samples[-1][0]
+    tail_from = end - RSS_TAIL_SECS if end >= RSS_TAIL_MIN_PASS_SECS else end * 2 / 3
+    tail = [mib for t, mib in samples if t >= tail_from]
+    half = [(t, mib) for t, mib in samples if t >= end / 2]
+    growth = None
+    if len(half) >= RSS_GROWTH_MIN_SAMPLES and half[-1][0] > half[0][0]:
+        xs, ys = zip(*half, strict=True)
+        growth = statistics.linear_regression(xs, ys).slope * 60
+    by_minute = None
+    if end >= 2 * RSS_TAIL_SECS:
+        minutes: list[list[float]] = [[] for _ in range(int(end // 60) + 1)]
+        for t, mib in samples:
+            minutes[int(t // 60)].append(mib)
+        by_minute = [statistics.median(m) if m else None for m in minutes]
+    mibs = [mib for _, mib in samples]
+    return {
+        "start_mib": samples[0][1],
+        "tail_median_mib": statistics.median(tail),
+        "tail_secs": end - tail_from,
+        "growth_mib_per_min": growth,
+        "growth_samples": len(half),
+        "min_mib": min(mibs),
+        "max_mib": max(mibs),
+        "by_minute_median_mib": by_minute,
+        "pass_secs": end,
+        "samples": len(samples),
     }
 
 
@@ -173,6 +211,7 @@ def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str
         delays=workload.kind == "steady",
     )
     agent: AgentProcess | None = None
+    sampler: RssSampler | None = None
     producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
     try:
         agent = _agent(ctx, f"syslog+udp://127.0.0.1:{receiver.port}", pass_id, stderr_name)
@@ -182,6 +221,7 @@ def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str
         snmp0, machine0, receiver0 = udp_snmp(), machine_cpu(), cpu_secs(receiver.pid)
         agent0, dockerd0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
         go = producers.release()
+        sampler = agent.sample_rss(go)
         expected = workload.total_lines
         ended_by = "timeout"
         seen, machine1 = -1, machine0  # machine CPU at the last progress, not after idling
@@ -201,6 +241,7 @@ def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str
             time.sleep(0.05)
         agent1, dockerd1 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
         receiver1 = cpu_secs(receiver.pid)
+        rss_samples = sampler.stop()
         rss = agent.peak_rss_mib()
         receiver_drops = udp_drops(receiver.port)
         snmp1 = udp_snmp()
@@ -239,11 +280,15 @@ def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str
             "machine_busy_percent": busy_percent(machine0, machine1),
             "machine_busy_before_percent": baseline,
             "peak_rss_mib": rss,
+            "rss": rss_summary(rss_samples),
+            "rss_samples": rss_samples,
             "delay": _receiver_delay(totals.get("delay_us")),
             "agent": report,
             "producers": producer_summary(producers.states(), go, expected),
         }
     finally:
+        if sampler is not None:
+            sampler.stop()
         receiver.kill()
         if agent is not None:
             agent.kill()
@@ -258,6 +303,7 @@ def console_pass(
     report of buffer drops is the only loss signal."""
     baseline = baseline_busy_percent()
     agent = _agent(ctx, "console://", pass_id, stderr_name)
+    sampler: RssSampler | None = None
     producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
     try:
         agent.wait_started()
@@ -265,6 +311,7 @@ def console_pass(
         agent.wait_following([p.name for p in producers.producers])
         agent0, dockerd0, machine0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid), machine_cpu()
         go = producers.release()
+        sampler = agent.sample_rss(go)
         previous, last_busy_ns, exited_ns = agent0, go, None
         machine1 = machine_cpu()
         ended_by = "timeout"
@@ -288,6 +335,7 @@ def console_pass(
                 ended_by = f"agent exited ({agent.proc.returncode})"
                 break
         agent1, dockerd1 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
+        rss_samples = sampler.stop()
         rss = agent.peak_rss_mib()
         agent.stop()
         report = agent.report()
@@ -307,10 +355,14 @@ def console_pass(
             "machine_busy_percent": busy_percent(machine0, machine1),
             "machine_busy_before_percent": baseline,
             "peak_rss_mib": rss,
+            "rss": rss_summary(rss_samples),
+            "rss_samples": rss_samples,
             "loss": None,
             "agent": report,
             "producers": producer_summary(producers.states(), go, expected),
         }
     finally:
+        if sampler is not None:
+            sampler.stop()
         agent.kill()
         producers.remove()

@@ -1,4 +1,4 @@
-"""What the benchmark reads from /proc: CPU time, peak memory, UDP drop counters, machine facts."""
+"""What the benchmark reads from /proc: CPU time, memory, UDP drop counters, machine facts."""
 
 from __future__ import annotations
 
@@ -20,16 +20,26 @@ def cpu_secs(pid: int, *, children: bool = True) -> float:
     return ticks / CLOCK_TICKS
 
 
-def peak_rss_mib(pid: int) -> float | None:
-    """VmHWM: the most resident memory the process ever had."""
+def _status_mib(pid: int, field: str) -> float | None:
+    """A ``kB`` field of /proc/<pid>/status in MiB, or None if the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """VmHWM: the most resident memory the process ever had."""
+    return _status_mib(pid, "VmHWM:")
+
+
+def rss_mib(pid: int) -> float | None:
+    """VmRSS: the resident memory the process has now."""
+    return _status_mib(pid, "VmRSS:")
 
 
 def pid_of(name: str) -> int | None:

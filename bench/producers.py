@@ -28,6 +28,7 @@ IMAGE = "logship-test/busybox:1.35"
 LABEL = "logship.bench"  # value: the pass id; the agent follows only these containers
 SESSION_LABEL = "logship.bench.session"  # value: this benchmark process, for the final sweep
 START_WORKERS = 8
+REMOVE_GROUP = 20  # force-remove at most this many containers before waiting for them all
 
 _WAIT = "mkfifo /p; exec 3<>/p; until [ -e /go/go ]; do read -t 0.02 -u 3 x; done"
 
@@ -169,13 +170,15 @@ class ProducerSet:
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> int:
-    """Force-remove every container carrying ``label`` (``key=value``); returns how many."""
-    found = client.api.containers(all=True, filters={"label": label}, quiet=True)
+    """Force-remove every container carrying ``label`` (``key=value``), in groups of
+    :data:`REMOVE_GROUP` (removing hundreds at once has wedged dockerd); returns how many."""
+    found = [c["Id"] for c in client.api.containers(all=True, filters={"label": label}, quiet=True)]
 
     def one(container_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             client.api.remove_container(container_id, force=True)
 
     with ThreadPoolExecutor(START_WORKERS) as pool:
-        list(pool.map(one, [c["Id"] for c in found]))
+        for i in range(0, len(found), REMOVE_GROUP):
+            list(pool.map(one, found[i : i + REMOVE_GROUP]))
     return len(found)

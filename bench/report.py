@@ -57,6 +57,9 @@ METRICS = [
     Metric("engine.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, engine pass", _f2),
     Metric("agent.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, agent pass", _f2),
     Metric("agent.peak_rss_mib", "agent peak RSS MiB", _f1),
+    Metric("agent.rss.start_mib", "agent RSS MiB at start of pass", _f1),
+    Metric("agent.rss.tail_median_mib", "agent RSS MiB, last minute median", _f1),
+    Metric("agent.rss.growth_mib_per_min", "RSS growth MiB/min over the second half", _f2),
     Metric("engine.machine_busy_percent", "machine CPU busy %, engine pass", _int),
     Metric("agent.machine_busy_percent", "machine CPU busy %, agent pass", _int),
     Metric(
@@ -112,7 +115,8 @@ def table(title: str, runs: list[dict[str, Any]], metrics: list[Metric], notes: 
         cells = [m.fmt(v) if isinstance(v, int | float) else "n/a" for v in values]
         if numbers:
             median = m.fmt(statistics.median(numbers))
-            spread = f"{m.fmt(min(numbers))}-{m.fmt(max(numbers))}"
+            low, high = min(numbers), max(numbers)
+            spread = f"{m.fmt(low)}{' to ' if low < 0 else '-'}{m.fmt(high)}"
         else:
             median = spread = "n/a"
         rows.append([m.label, *cells, median, spread])

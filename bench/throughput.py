@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/throughput.py --quick --scenario flood-1,flood-4,console-1
     .venv/bin/python bench/throughput.py --scenario steady-200 --runs 1
+    .venv/bin/python bench/throughput.py --scenario soak --runs 1   # 50 x 100 lines/s x 600 s
 
 Every run of a scenario has two passes with fresh producer containers: the engine pass (plain
 logs-API follow clients that only count) and the agent pass (logship shipping to a UDP syslog
-receiver, or to /dev/null). See bench/README.md for what each column means.
+receiver, or to /dev/null). The soak scenario has the agent pass only and watches the agent's
+memory over a long steady run. See bench/README.md for what each column means.
 """
 
 from __future__ import annotations
@@ -38,13 +40,17 @@ class Scenario:
     sink: Literal["syslog", "console"]
     containers: int
     quick_containers: int
+    secs: float = 60  # steady: seconds of writing
+    quick_secs: float = 20
+    engine: bool = True  # False: never run the engine pass (as if --no-engine)
+    in_all: bool = True  # False: runs only when named, not as part of "all"
 
     def workload(self, args: argparse.Namespace) -> Workload:
         containers = args.containers or (self.quick_containers if args.quick else self.containers)
         if self.kind == "flood":
             lines = args.lines or (200_000 if args.quick else 1_000_000)
             return Workload("flood", containers, lines, args.line_bytes)
-        secs = args.secs or (20 if args.quick else 60)
+        secs = args.secs or (self.quick_secs if args.quick else self.secs)
         return Workload("steady", containers, round(args.rate * secs), args.line_bytes, args.rate)
 
 
@@ -56,6 +62,8 @@ SCENARIOS = {
         Scenario("console-1", "flood", "console", 1, 1),
         Scenario("console-4", "flood", "console", 4, 4),
         Scenario("steady-200", "steady", "syslog", 200, 50),
+        # memory over a long steady run: agent pass only, and only when named
+        Scenario("soak", "steady", "syslog", 50, 50, 600, 180, engine=False, in_all=False),
     )
 }
 
@@ -69,13 +77,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenario",
         action="append",
         metavar="NAME[,NAME]",
-        help=f"scenarios to run (repeatable): {', '.join(SCENARIOS)}, or all (default: all)",
+        help=f"scenarios to run (repeatable): {', '.join(SCENARIOS)}, or all (default: all; "
+        "all leaves out soak)",
     )
     p.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
     p.add_argument(
         "--quick",
         action="store_true",
-        help="smaller workloads: flood 200,000 lines per container, steady 50 containers x 20 s",
+        help="smaller workloads: flood 200,000 lines per container, steady 50 containers x 20 s, "
+        "soak 50 containers x 180 s",
     )
     p.add_argument("--lines", type=int, help="flood: lines per container (default 1,000,000)")
     p.add_argument(
@@ -85,7 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--rate", type=float, default=100, help="steady: lines/s per container (default 100)"
     )
-    p.add_argument("--secs", type=float, help="steady: seconds of writing (default 60)")
+    p.add_argument("--secs", type=float, help="steady: seconds of writing (default 60; soak 600)")
     p.add_argument(
         "--idle-secs",
         type=float,
@@ -114,7 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for item in args.scenario or ["all"]:
         for name in filter(None, (n.strip() for n in item.split(","))):
             if name == "all":
-                names += [n for n in SCENARIOS if n not in names]
+                names += [n for n, s in SCENARIOS.items() if s.in_all and n not in names]
             elif name not in SCENARIOS:
                 p.error(f"unknown scenario {name!r}; expected one of {', '.join(SCENARIOS)}, all")
             elif name not in names:
@@ -150,6 +160,8 @@ def describe(scenario: Scenario, w: Workload) -> str:
 
 def notes_for(scenario: Scenario, runs: list[dict[str, Any]]) -> list[str]:
     notes = []
+    if not scenario.engine:
+        notes.append(f"{scenario.name}: agent pass only (no engine pass, so no ratio)")
     if scenario.sink == "console":
         notes.append(
             "console: loss cannot be counted (output goes to /dev/null); lines/s = lines / "
@@ -168,6 +180,10 @@ def notes_for(scenario: Scenario, runs: list[dict[str, Any]]) -> list[str]:
         codes = (agent.get("producers") or {}).get("exit_codes")
         if codes and codes != [0]:
             notes.append(f"run {i}: producer exit codes {codes}")
+        by_minute = (agent.get("rss") or {}).get("by_minute_median_mib")
+        if by_minute:
+            cells = " ".join("-" if v is None else f"{v:.1f}" for v in by_minute)
+            notes.append(f"run {i}: agent RSS MiB by minute since go (median): {cells}")
         notable = (agent.get("agent") or {}).get("notable_lines", [])
         notes += [f"run {i} agent: {line[:160]}" for line in notable[:3]]
     return notes
@@ -177,13 +193,14 @@ def run_scenario(
     ctx: passes.Context, scenario: Scenario, args: argparse.Namespace, stamp: str
 ) -> dict[str, Any]:
     workload = scenario.workload(args)
+    engine_pass = scenario.engine and not args.no_engine
     ctx.timeout_secs = timeout_for(workload, args)
     print(f"\n== {describe(scenario, workload)}", file=sys.stderr, flush=True)
     runs: list[dict[str, Any]] = []
     for k in range(1, args.runs + 1):
         base = f"{ctx.session}-{scenario.name}-r{k}"
         run: dict[str, Any] = {"run": k}
-        if not args.no_engine:
+        if engine_pass:
             run["engine"] = passes.engine_pass(ctx, workload, base + "-e")
             eng = run["engine"]
             print(
@@ -210,7 +227,7 @@ def run_scenario(
             flush=True,
         )
         runs.append(run)
-    metrics = metrics_for(scenario.sink, workload.kind, not args.no_engine)
+    metrics = metrics_for(scenario.sink, workload.kind, engine_pass)
     title = f"{describe(scenario, workload)} ({len(runs)} runs)"
     text = table(title, runs, metrics, notes_for(scenario, runs))
     print("\n" + text + "\n", flush=True)

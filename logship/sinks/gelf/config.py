@@ -1,4 +1,4 @@
-"""GELF 1.1 destinations: ``gelf+udp://``, ``gelf+tcp://``, ``gelf+http(s)://``. (stub: to be filled)"""
+"""GELF 1.1 destinations over UDP, TCP and HTTP(S). (stub: to be filled)"""
 
 from __future__ import annotations
 
