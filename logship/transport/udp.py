@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 from logship.errors import DeliveryError
 
@@ -11,15 +12,19 @@ from logship.errors import DeliveryError
 class UdpTransport:
     """A connected, non-blocking UDP socket. ``send_many`` sends one datagram per item.
 
-    The name is resolved on every :meth:`connect`, so a destination that moves is found again.
-    A datagram the kernel cannot queue waits for the socket to drain instead of being lost.
+    UDP has no connection to lose, so the name is resolved again every
+    ``resolve_interval_secs`` (and after a send error): a destination that moves is found
+    again. A datagram the kernel cannot queue waits for the socket to drain instead of being
+    lost.
     """
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, resolve_interval_secs: float = 30.0) -> None:
         self.host = host
         self.port = port
+        self.resolve_interval_secs = resolve_interval_secs
         self.refused = 0  # datagrams the receiver's host answered with "port unreachable"
         self._sock: socket.socket | None = None
+        self._resolved_at = 0.0
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -38,9 +43,10 @@ class UdpTransport:
             raise DeliveryError(f"cannot reach {self.host}:{self.port}: {exc}") from exc
         self.close()
         self._sock = sock
+        self._resolved_at = time.monotonic()
 
     async def send_many(self, datagrams: list[bytes]) -> None:
-        if self._sock is None:
+        if self._sock is None or time.monotonic() - self._resolved_at > self.resolve_interval_secs:
             await self.connect()
         sock = self._sock
         assert sock is not None
@@ -64,6 +70,7 @@ class UdpTransport:
                         f"datagram of {len(datagrams[i])} bytes too large for {self.host}",
                         retriable=False,
                     ) from exc
+                self.close()  # resolve and connect again on the retry
                 raise DeliveryError(f"send to {self.host}:{self.port} failed: {exc}") from exc
 
     @staticmethod
