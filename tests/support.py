@@ -7,12 +7,15 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from tests.tls import TlsFiles
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,23 +61,67 @@ _RSYSLOG_FIELDS = {
 
 class Rsyslog:
     """A real rsyslogd in the foreground, receiving on 127.0.0.1, writing one JSON object per
-    message with the fields its RFC 5424/3164 parsers found."""
+    message with the fields its RFC 5424/3164 parsers found.
 
-    def __init__(self, workdir: Path, *, udp_port: int | None = None) -> None:
+    It always listens on UDP; with ``tcp=True`` also on plain TCP (``tcp_port``), and with
+    ``tls`` (the test CA's files) on TLS (``tls_port``, rsyslog-gnutls), where ``client_auth``
+    makes it refuse clients without a certificate signed by the test CA. Control characters
+    are kept as received (not rsyslog's ``#012``), so a test sees a message's newlines.
+    :meth:`kill` and :meth:`start` again restart it on the same ports.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        udp_port: int | None = None,
+        tcp: bool = False,
+        tls: TlsFiles | None = None,
+        client_auth: bool = False,
+    ) -> None:
         self.workdir = workdir
         self.udp_port = udp_port or free_port()
+        self.tcp_port = free_port(socket.SOCK_STREAM) if tcp else None
+        self.tls = tls
+        self.tls_port = free_port(socket.SOCK_STREAM) if tls is not None else None
+        self.client_auth = client_auth
         self.output = workdir / "messages.json"
+        self.errors = workdir / "rsyslog.err"
         self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
 
     def config(self) -> str:
         props = "\n".join(
             f'  property(outname="{out}" name="{name}" format="jsonf")'
             for out, name in _RSYSLOG_FIELDS.items()
         )
+        tls_files = ""
+        if self.tls is not None:
+            tls_files = (
+                f'\n       DefaultNetstreamDriverCAFile="{self.tls.ca_file}"'
+                f'\n       DefaultNetstreamDriverCertFile="{self.tls.server_cert}"'
+                f'\n       DefaultNetstreamDriverKeyFile="{self.tls.server_key}"'
+            )
+        inputs = [f'input(type="imudp" address="127.0.0.1" port="{self.udp_port}" ruleset="in")']
+        if self.tcp_port is not None or self.tls_port is not None:
+            inputs.append('module(load="imtcp")')
+        if self.tcp_port is not None:
+            inputs.append(
+                f'input(type="imtcp" address="127.0.0.1" port="{self.tcp_port}" ruleset="in")'
+            )
+        if self.tls_port is not None:
+            auth = "x509/certvalid" if self.client_auth else "anon"
+            inputs.append(
+                f'input(type="imtcp" address="127.0.0.1" port="{self.tls_port}" ruleset="in"\n'
+                f'      StreamDriver.Name="gtls" StreamDriver.Mode="1" '
+                f'StreamDriver.AuthMode="{auth}")'
+            )
+        listeners = "\n".join(inputs)
         return f"""
-global(workDirectory="{self.workdir}" maxMessageSize="256k")
+global(workDirectory="{self.workdir}" maxMessageSize="256k"
+       parser.escapeControlCharactersOnReceive="off"{tls_files})
 module(load="imudp")
-input(type="imudp" address="127.0.0.1" port="{self.udp_port}" ruleset="in")
+{listeners}
 template(name="json" type="list" option.jsonf="on") {{
 {props}
   property(outname="timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
@@ -86,29 +133,66 @@ ruleset(name="in") {{
 """
 
     def start(self) -> Rsyslog:
+        """Start (or start again, on the same ports); return once every listener delivers."""
         conf = self.workdir / "rsyslog.conf"
         conf.write_text(self.config())
         self.output.touch()
-        with open(self.workdir / "rsyslog.err", "wb") as err:
+        pidfile = self.workdir / "rsyslog.pid"
+        pidfile.unlink(missing_ok=True)  # left behind by kill()
+        self.starts += 1
+        with open(self.errors, "ab") as err:
             self.process = subprocess.Popen(
-                ["rsyslogd", "-n", "-f", str(conf), "-i", str(self.workdir / "rsyslog.pid")],
+                ["rsyslogd", "-n", "-f", str(conf), "-i", str(pidfile)],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )
-        # ready when a probe sent to it comes out the other side
-        probe = f"<14>1 - - probe - - - ready-{os.getpid()}".encode()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        # ready when a probe sent to each listener comes out the other side
+        probes = {"udp": self._probe_udp, "tcp": self._probe_tcp, "tls": self._probe_tls}
+        pending = {kind for kind in probes if kind == "udp" or self.port(kind) is not None}
 
-            def probed() -> bool:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    err = (self.workdir / "rsyslog.err").read_text()
-                    raise AssertionError(f"rsyslogd exited: {err}")
-                s.sendto(probe, ("127.0.0.1", self.udp_port))
-                return any(m.get("app") == "probe" for m in self.messages(include_probe=True))
+        def probed() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"rsyslogd exited: {self.errors.read_text()}")
+            seen = {m.get("msg", "") for m in self.messages(include_probe=True)}
+            for kind in list(pending):
+                text = f"ready-{kind}-{os.getpid()}-{self.starts}"
+                if text in seen:
+                    pending.discard(kind)
+                    continue
+                wire = f"<14>1 - - probe - - - {text}".encode()
+                try:
+                    probes[kind](wire)
+                except OSError:  # not listening yet
+                    pass
+            return not pending
 
-            wait_until(probed, timeout=15, interval=0.2, what="rsyslogd to receive")
+        wait_until(probed, timeout=30, interval=0.2, what="rsyslogd to receive on every listener")
         return self
+
+    def port(self, kind: str) -> int | None:
+        return {"udp": self.udp_port, "tcp": self.tcp_port, "tls": self.tls_port}[kind]
+
+    def _probe_udp(self, wire: bytes) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(wire, ("127.0.0.1", self.udp_port))
+
+    def _probe_tcp(self, wire: bytes) -> None:
+        assert self.tcp_port is not None
+        with socket.create_connection(("127.0.0.1", self.tcp_port), timeout=5) as s:
+            s.sendall(b"%d %b" % (len(wire), wire))
+
+    def _probe_tls(self, wire: bytes) -> None:
+        assert self.tls is not None and self.tls_port is not None
+        context = ssl.create_default_context(cafile=str(self.tls.ca_file))
+        if self.client_auth:
+            context.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
+        with (
+            socket.create_connection(("127.0.0.1", self.tls_port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+        ):
+            s.sendall(b"%d %b" % (len(wire), wire))
+            s.unwrap()  # close_notify, so rsyslogd has no error to report about the probe
 
     def messages(self, *, include_probe: bool = False) -> list[dict[str, Any]]:
         out = []
@@ -119,6 +203,11 @@ ruleset(name="in") {{
                     out.append(message)
         return out
 
+    @property
+    def error_log(self) -> str:
+        """What rsyslogd said on stderr, over every start (TLS sessions it refused, ...)."""
+        return self.errors.read_text(errors="replace")
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -126,6 +215,13 @@ ruleset(name="in") {{
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: connections are cut, nothing is flushed."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
 
 
 _SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]"]+="(?:[^"\\]|\\.)*")*)\]')

@@ -10,18 +10,25 @@ to microseconds: the finest RFC 5424 allows. Structured data carries the enrichm
 
 Everything that depends only on the container and stream is rendered once per container and
 kept in ``meta.cache``; per line the encoder joins four strings.
+
+Over a byte stream (TCP, TLS) messages are framed (RFC 6587) by :func:`frame`: octet counting
+(``MSG-LEN SP SYSLOG-MSG``, RFC 5425's only framing) by default, so a message with a newline
+in it stays one message; or non-transparent framing, each message ending with LF, for old
+receivers that know nothing else.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
+from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
 from logship.record import STDERR, ContainerMeta, Record, truncation_marker
 
 Format = Literal["rfc5424", "rfc3164"]
+Framing = Literal["octet-counting", "non-transparent"]
 LabelSelection = Literal["all", "none"] | tuple[str, ...]
 
 FACILITY_DAEMON = 3
@@ -176,3 +183,52 @@ class SyslogEncoder:
             if len(data) - len(head) == dropped:
                 return head + marker
             dropped = len(data) - len(head)
+
+
+# -- framing over a byte stream (RFC 6587) ----------------------------------------------------
+
+
+def _empty(index: int) -> LocalProtocolError:
+    return LocalProtocolError(f"syslog message {index} is empty: a frame needs at least one byte")
+
+
+def frame_octet_counting(messages: list[bytes]) -> bytes:
+    """``MSG-LEN SP SYSLOG-MSG`` per message (RFC 6587 section 3.4.1, RFC 5425 section 4.3).
+
+    MSG-LEN counts bytes, not characters; the message goes as it is, newlines and all.
+    """
+    parts: list[bytes] = []
+    append = parts.append
+    for i, message in enumerate(messages):
+        if not message:
+            raise _empty(i)
+        append(b"%d " % len(message))
+        append(message)
+    return b"".join(parts)
+
+
+def frame_non_transparent(messages: list[bytes]) -> bytes:
+    """Each message followed by LF (RFC 6587 section 3.4.2), for receivers without octet counting.
+
+    LF is the end of a message here, so an LF inside one becomes a space: the message stays
+    one message and keeps its length (UTF-8 never has the byte 0x0A inside a character).
+    """
+    parts: list[bytes] = []
+    append = parts.append
+    for i, message in enumerate(messages):
+        if not message:
+            raise _empty(i)
+        append(message.replace(b"\n", b" ") if b"\n" in message else message)
+    append(b"")  # the last message's LF
+    return b"\n".join(parts)
+
+
+FRAMERS: dict[Framing, Callable[[list[bytes]], bytes]] = {
+    "octet-counting": frame_octet_counting,
+    "non-transparent": frame_non_transparent,
+}
+
+
+def frame(messages: list[bytes], framing: Framing = "octet-counting") -> bytes:
+    """Encoded messages -> the bytes to write to a TCP or TLS stream, in one piece."""
+    return FRAMERS[framing](messages)

@@ -1,13 +1,21 @@
-"""``syslog+udp://HOST:PORT?format=rfc5424|rfc3164&tag=TEMPLATE``: RFC 5424/3164 over UDP."""
+"""``syslog+udp|tcp|tls://HOST:PORT?format=rfc5424|rfc3164&tag=TEMPLATE``: RFC 5424/3164 over
+UDP (RFC 5426), TCP (RFC 6587) or TLS (RFC 5425). The same options make a YAML block
+(``type: syslog``, ``transport: tcp``, ...)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from logship.errors import ConfigError
 from logship.protocol.template import TagTemplate
-from logship.sinks.common import DestinationConfig
+from logship.sinks.common import NetworkDestinationConfig, TlsConfig
+from logship.transport.tls import client_context
+
+UDP_MAX_MESSAGE_BYTES = 65507  # an IPv4 datagram's payload at most
+STREAM_TRANSPORTS = ("tcp", "tls")
+DEFAULT_PORTS = {"udp": 514, "tcp": 514, "tls": 6514}
 
 
 def _labels(value: object) -> object:
@@ -16,13 +24,22 @@ def _labels(value: object) -> object:
     return value
 
 
-class SyslogConfig(DestinationConfig):
-    type: Literal["syslog"] = "syslog"
-    transport: Literal["udp"] = Field(
-        default="udp", description="How messages travel: udp (RFC 5426), one message per datagram."
+class SyslogConfig(NetworkDestinationConfig):
+    type: Literal["syslog"] = Field(
+        default="syslog",
+        description="syslog (in a URI: syslog+udp://, syslog+tcp:// or syslog+tls://).",
     )
-    host: str = Field(description="Receiver host name or address.", examples=["127.0.0.1"])
-    port: int = Field(default=514, ge=1, le=65535, description="Receiver port.")
+    transport: Literal["udp", "tcp", "tls"] = Field(
+        default="udp",
+        description="How messages travel: udp (RFC 5426, one message per datagram), tcp "
+        "(RFC 6587) or tls (RFC 5425, the server's certificate verified).",
+    )
+    port: int = Field(
+        default=514,
+        ge=1,
+        le=65535,
+        description="Receiver port (default: 514 for udp and tcp, 6514 for tls).",
+    )
     format: Literal["rfc5424", "rfc3164"] = Field(
         default="rfc5424",
         description="rfc5424: structured data with the enrichment, microsecond UTC timestamps; "
@@ -50,15 +67,80 @@ class SyslogConfig(DestinationConfig):
     max_message_bytes: int = Field(
         default=8192,
         ge=480,
-        le=65507,
+        le=1024 * 1024,
         description="Largest message sent; longer ones are cut, with a marker saying how much. "
-        "8192 is rsyslog's default limit; UDP carries at most 65507.",
+        "8192 is rsyslog's default limit; UDP carries at most 65507, tcp and tls 1048576.",
     )
+    framing: Literal["octet-counting", "non-transparent"] = Field(
+        default="octet-counting",
+        description="tcp and tls only. octet-counting (RFC 6587 3.4.1, RFC 5425): each message "
+        "preceded by its length in bytes, so a message with newlines stays one message; "
+        "non-transparent: each message ends with LF (newlines inside become spaces), for old "
+        "receivers that know nothing else.",
+    )
+    tls: TlsConfig = Field(
+        default_factory=TlsConfig,
+        description="tls only: trusted CAs (tls.ca_file), client certificate (tls.cert_file, "
+        "tls.key_file), expected name (tls.server_name); tls.verify=false turns checking off.",
+    )
+    write_timeout_secs: float = Field(
+        default=30.0,
+        gt=0,
+        description="tcp and tls only: how long writing one batch may take before the "
+        "receiver counts as stalled and the connection is made again.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_port(cls, data: Any) -> Any:
+        """No port given: the transport's own (514, or 6514 for tls)."""
+        if isinstance(data, dict) and "port" not in data:
+            transport = data.get("transport", "udp")
+            if isinstance(transport, str) and transport in DEFAULT_PORTS:
+                data = {**data, "port": DEFAULT_PORTS[transport]}
+        return data
 
     @field_validator("tag")
     @classmethod
     def _check_tag(cls, value: str) -> str:
         TagTemplate(value)
+        return value
+
+    @field_validator("max_message_bytes")
+    @classmethod
+    def _fits_a_datagram(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("transport") == "udp" and value > UDP_MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"{value} bytes do not fit in a UDP datagram: expected at most "
+                f"{UDP_MAX_MESSAGE_BYTES} over udp (tcp and tls take up to 1048576)"
+            )
+        return value
+
+    @field_validator("framing", "write_timeout_secs")
+    @classmethod
+    def _stream_only(cls, value: Any, info: ValidationInfo) -> Any:
+        transport = info.data.get("transport")
+        if transport is not None and transport not in STREAM_TRANSPORTS:
+            raise ValueError(
+                f"{info.field_name} applies to transport tcp or tls, not {transport!r} "
+                "(over udp each datagram is one message)"
+            )
+        return value
+
+    @field_validator("tls")
+    @classmethod
+    def _tls_only(cls, value: TlsConfig, info: ValidationInfo) -> TlsConfig:
+        transport = info.data.get("transport")
+        if transport is not None and transport != "tls":
+            raise ValueError(
+                f"tls options apply to transport tls, not {transport!r} "
+                "(use syslog+tls:// or transport: tls)"
+            )
+        # the files are readable (TlsConfig checked): make sure they hold what they should
+        try:
+            client_context(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     def describe(self) -> str:
