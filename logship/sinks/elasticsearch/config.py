@@ -1,15 +1,270 @@
-"""Elasticsearch / OpenSearch ``_bulk`` destination. (stub: to be filled)"""
+"""``elasticsearch+http(s)://HOST:PORT[/PATH]`` (or ``opensearch+…``): the ``_bulk`` API.
+
+Credentials are read once, when the configuration is loaded, from a file or an environment
+variable, and kept as :class:`SecretStr` (shown as ``**********`` in every repr and dump). A
+password written into the URI is accepted but discouraged: URIs end up in shell history,
+process lists and error messages.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from logship.sinks.common import NetworkDestinationConfig
+from logship.protocol.bulk import DEFAULT_INDEX, IndexPattern, check_index_name
+from logship.sinks.common import NetworkDestinationConfig, TlsConfig
+
+_PASSWORDS = ("password", "password_file", "password_env")
+
+
+def read_secret_file(path: Path, what: str) -> SecretStr:
+    """The file's content without its final newline; ValueError if unreadable or empty."""
+    try:
+        text = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"cannot read {what} {str(path)!r}: {reason}") from None
+    if not text:
+        raise ValueError(f"{what} {str(path)!r} is empty; expected the secret on its first line")
+    return SecretStr(text)
+
+
+def read_secret_env(name: str, what: str) -> SecretStr:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ValueError(
+            f"{what} names the environment variable {name!r}, which is "
+            + ("empty" if name in os.environ else "not set")
+        )
+    return SecretStr(value)
 
 
 class ElasticsearchConfig(NetworkDestinationConfig):
     type: Literal["elasticsearch"] = "elasticsearch"
-    scheme: Literal["http", "https"] = Field(default="http")
+    scheme: Literal["http", "https"] = Field(
+        default="http",
+        description="http, or https for TLS (see tls). Set by the URI: elasticsearch+https://.",
+    )
     port: int = Field(default=9200, ge=1, le=65535, description="Receiver port.")
+    path: str = Field(
+        default="",
+        description="Path in front of the API when Elasticsearch sits behind a proxy under a "
+        "path (the URI's path: elasticsearch+https://proxy:443/es).",
+        examples=["/elasticsearch"],
+    )
+    index: str | None = Field(
+        default=None,
+        description="Index to write to. strftime placeholders %Y %y %m %d %j %G %V %H are "
+        f"filled from each record's own time, in UTC (default {DEFAULT_INDEX}).",
+        examples=["logs-docker-%Y.%m", "logship-%G.%V"],
+    )
+    data_stream: str | None = Field(
+        default=None,
+        description="Write to this data stream instead of an index (op create; an index "
+        "template with data_stream enabled must match it, as logs-*-* does).",
+        examples=["logs-docker-default"],
+    )
+    compression: Literal["gzip", "none"] = Field(
+        default="none",
+        description="gzip: compress request bodies (several times fewer bytes on the wire, "
+        "for a few microseconds of CPU per record).",
+    )
+    max_request_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body before compression; a batch is split into as many "
+        "_bulk requests as needed (Elasticsearch refuses more than http.max_content_length, "
+        "100 MiB by default; 5-15 MiB requests index best).",
+    )
+    request_timeout_secs: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long one _bulk request may take, answer included, before it is "
+        "retried (a retried record that did arrive is recognised by its _id, not duplicated).",
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="Basic auth password written into the configuration or the URI "
+        "(user:password@host). Discouraged: use password_file or password_env.",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="File holding the basic auth password (read at startup; one trailing "
+        "newline is ignored).",
+        examples=["/run/secrets/elasticsearch_password"],
+    )
+    password_env: str | None = Field(
+        default=None,
+        description="Environment variable holding the basic auth password (read at startup).",
+        examples=["ES_PASSWORD"],
+    )
+    user: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="Basic auth user (the URI's user@host), with one of password_file, "
+        "password_env or password.",
+        examples=["logship_writer"],
+    )
+    api_key_file: Path | None = Field(
+        default=None,
+        description="File holding an Elasticsearch API key: the 'encoded' value the create "
+        "API key call returns, or id:api_key. Instead of user and password.",
+        examples=["/run/secrets/elasticsearch_api_key"],
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Environment variable holding an API key (encoded, or id:api_key).",
+        examples=["ES_API_KEY"],
+    )
+    tls: TlsConfig = Field(
+        default_factory=TlsConfig,
+        description="TLS for https: tls.ca_file, tls.verify, tls.cert_file/key_file, "
+        "tls.server_name.",
+    )
+
+    _password: SecretStr | None = PrivateAttr(default=None)
+    _api_key: SecretStr | None = PrivateAttr(default=None)
+
+    # Cross-field checks sit on the later field of each pair (fields are validated in the
+    # order above) so that an error names a field and quotes a path or a name, never the whole
+    # block, which could hold a password written inline.
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if "?" in value or "#" in value:
+            raise ValueError(f"path {value!r} must be a plain path, without '?' or '#'")
+        value = value.strip("/")
+        return "/" + value if value else ""
+
+    @field_validator("index")
+    @classmethod
+    def _index(cls, value: str | None) -> str | None:
+        if value is not None:
+            IndexPattern(value)
+        return value
+
+    @field_validator("data_stream")
+    @classmethod
+    def _data_stream(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("index") is not None:
+            raise ValueError("give either index or data_stream, not both")
+        if "%" in value:
+            raise ValueError(
+                f"data stream name {value!r} must not contain '%': a data stream rolls over "
+                "by itself, dates in its name are not needed"
+            )
+        return check_index_name(value)
+
+    @field_validator("password_file")
+    @classmethod
+    def _password_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None:
+            if info.data.get("password") is not None:
+                raise ValueError("give the password once: password, password_file or password_env")
+            read_secret_file(value, "password_file")
+        return value
+
+    @field_validator("password_env")
+    @classmethod
+    def _password_env(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            if info.data.get("password") is not None or info.data.get("password_file"):
+                raise ValueError("give the password once: password, password_file or password_env")
+            read_secret_env(value, "password_env")
+        return value
+
+    @field_validator("user", mode="after")
+    @classmethod
+    def _user(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and ":" in value:
+            raise ValueError(f"user {value!r} must not contain ':' (basic auth cannot carry it)")
+        if value is None and any(info.data.get(k) is not None for k in _PASSWORDS):
+            raise ValueError("a password needs a user: give user (or user@host in the URI)")
+        return value
+
+    @field_validator("api_key_file", "api_key_env")
+    @classmethod
+    def _api_key_given(cls, value: str | Path | None, info: ValidationInfo) -> str | Path | None:
+        if value is None:
+            return value
+        if any(info.data.get(k) is not None for k in (*_PASSWORDS, "user")):
+            raise ValueError(
+                f"{info.field_name} and basic auth (user and password) exclude each other; "
+                "give one of them"
+            )
+        if info.field_name == "api_key_env":
+            if info.data.get("api_key_file") is not None:
+                raise ValueError("give the API key once: api_key_file or api_key_env")
+            read_secret_env(str(value), "api_key_env")
+        else:
+            read_secret_file(Path(value), "api_key_file")
+        return value
+
+    @field_validator("tls")
+    @classmethod
+    def _tls(cls, value: TlsConfig, info: ValidationInfo) -> TlsConfig:
+        if info.data.get("scheme") == "http":
+            raise ValueError(
+                "tls options apply to https only; use elasticsearch+https:// (or scheme: https)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _secrets(self) -> ElasticsearchConfig:
+        if self.user is not None and not any(
+            (self.password, self.password_file, self.password_env)
+        ):
+            raise ValueError(
+                f"user {self.user!r} has no password: give password_file or password_env"
+            )
+        if self.password_file is not None:
+            self._password = read_secret_file(self.password_file, "password_file")
+        elif self.password_env is not None:
+            self._password = read_secret_env(self.password_env, "password_env")
+        else:
+            self._password = self.password
+        if self.api_key_file is not None:
+            self._api_key = read_secret_file(self.api_key_file, "api_key_file")
+        elif self.api_key_env is not None:
+            self._api_key = read_secret_env(self.api_key_env, "api_key_env")
+        return self
+
+    @property
+    def secret_password(self) -> SecretStr | None:
+        """The basic auth password, from wherever it was given."""
+        return self._password
+
+    @property
+    def secret_api_key(self) -> SecretStr | None:
+        return self._api_key
+
+    @property
+    def index_pattern(self) -> IndexPattern:
+        return IndexPattern(self.index or DEFAULT_INDEX)
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host:port``, where requests go (their paths start with :attr:`path`)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """Where the API is, without credentials: ``https://host:9200/prefix``."""
+        return self.origin + self.path
+
+    def describe(self) -> str:
+        return self.name or f"elasticsearch+{self.url}"

@@ -1,0 +1,357 @@
+"""Records -> Elasticsearch/OpenSearch ``_bulk`` request bodies; ``_bulk`` answers -> what
+happened to each record. No I/O.
+
+A request body is NDJSON: per record an action line and a source line, each ending in ``\\n``
+(the last one too)::
+
+    {"create":{"_index":"logship-2026.11.27","_id":"5f9a6638b6420000-2026-11-27T05:24:33.719017066Z-0"}}
+    {"@timestamp":"2026-11-27T05:24:33.719017066Z","message":"hello","log":{"iostream":"stdout"},
+     "host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"…","name":"web-1","runtime":"docker",
+     "image":{"name":"nginx","tag":"1.25"},"labels":{"com_example_team":"payments"}},
+     "kubernetes":{"namespace":"…","pod":{"name":"…","uid":"…"},"container":{"name":"…"}}}
+
+The action is always ``create`` with an ``_id`` made of the container ID, Docker's timestamp
+and the record's sequence number, so a record sent twice (a retry after a timeout whose
+request did arrive) is answered 409 the second time, which means it is there already.
+
+The source follows Elastic Common Schema names. Label keys have their dots replaced by ``_``
+(as Filebeat does): Elasticsearch reads dots in field names as object paths, and Docker's own
+``com.docker.compose.project`` next to ``com.docker.compose.project.working_dir`` would make one
+field both a value and an object, a mapping error for every line of every Compose container.
+
+Everything that depends on the container alone is serialised once per container (kept in
+``meta.cache``); the action line's start once per container and day (or hour, for an hourly
+index). Per line the encoder formats the timestamp, sequence number and message.
+
+The answer is ``{"took":…,"errors":bool,"items":[{"create":{"status":201,…}},…]}``, one item
+per action in request order; :func:`parse_bulk_response` sorts them into delivered, to retry
+(429, 5xx) and refused for good (400 mapping errors and the like).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+from logship.errors import RemoteProtocolError
+from logship.record import ContainerMeta, Record
+
+DEFAULT_INDEX = "logship-%Y.%m.%d"
+# answers carry only what the sink reads: the flag, and each item's status and error
+BULK_QUERY = "filter_path=errors,items.*.status,items.*.error"
+CONTENT_TYPE = "application/x-ndjson"
+
+_encoder_ids = itertools.count()  # meta.cache keys; id(self) can be reused once an encoder dies
+_DIRECTIVES = re.compile(r"%(.)")
+_DATE_DIRECTIVES = frozenset("YymdjGV")
+_HOUR_DIRECTIVES = frozenset("H")
+_FORBIDDEN = set('\\/*?"<>| ,#:')
+_SAMPLE_CHARS = 300
+
+
+# -- index names --------------------------------------------------------------------------------
+
+
+def check_index_name(name: str) -> str:
+    """``name`` if Elasticsearch takes it as an index or data stream name, else ValueError."""
+    problem = None
+    bad = sorted(_FORBIDDEN.intersection(name))
+    if not name:
+        problem = "must not be empty"
+    elif name != name.lower():
+        problem = "must be lowercase"
+    elif bad:
+        problem = "must not contain " + " ".join(repr(c) for c in bad)
+    elif name[0] in "-_+":
+        problem = "must not start with '-', '_' or '+'"
+    elif name in (".", ".."):
+        problem = "must not be '.' or '..'"
+    elif len(name.encode()) > 255:
+        problem = "must be at most 255 bytes long"
+    if problem:
+        raise ValueError(f"index name {name!r} {problem}")
+    return name
+
+
+class IndexPattern:
+    """An index name with strftime date placeholders, filled from a record's own UTC time.
+
+    ``%Y %y %m %d %j %G %V`` (per day) and ``%H`` (per hour) are understood; the name must
+    otherwise be one Elasticsearch accepts. :attr:`key_chars` is how much of a canonical
+    timestamp decides the name (``2026-11-27`` or ``2026-11-27T05``; none for a fixed name).
+    """
+
+    def __init__(self, pattern: str) -> None:
+        used = set(_DIRECTIVES.findall(pattern))
+        unknown = used - _DATE_DIRECTIVES - _HOUR_DIRECTIVES
+        if unknown or pattern.count("%") != len(_DIRECTIVES.findall(pattern)):
+            shown = ", ".join(sorted(f"%{c}" for c in unknown)) or "a lone '%'"
+            raise ValueError(
+                f"index pattern {pattern!r} has {shown}; expected only the date placeholders "
+                "%Y %y %m %d %j %G %V %H around a valid index name"
+            )
+        self.pattern = pattern
+        self.key_chars = 13 if used & _HOUR_DIRECTIVES else 10 if used else 0
+        try:
+            check_index_name(self.name_for("2026-11-27T05:24:33.000000000Z"))
+        except ValueError as exc:
+            raise ValueError(f"index pattern {pattern!r}: {exc}") from None
+
+    def name_for(self, timestamp: str) -> str:
+        """The index for a record stamped ``timestamp`` (canonical, UTC)."""
+        if not self.key_chars:
+            return self.pattern
+        y, m, d = int(timestamp[0:4]), int(timestamp[5:7]), int(timestamp[8:10])
+        hour = int(timestamp[11:13]) if self.key_chars == 13 else 0
+        return datetime(y, m, d, hour, tzinfo=UTC).strftime(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"IndexPattern({self.pattern!r})"
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+def dedot(labels: Mapping[str, str]) -> dict[str, str]:
+    """Label keys with ``.`` replaced by ``_``, so none is read as an object path."""
+    return {key.replace(".", "_"): value for key, value in labels.items()}
+
+
+def container_source(meta: ContainerMeta) -> dict[str, Any]:
+    """The part of every document that depends on the container alone (ECS names)."""
+    doc: dict[str, Any] = {
+        "host": {"name": meta.host.name, "ip": meta.host.ip},
+        "container": {
+            "id": meta.id,
+            "name": meta.name,
+            "runtime": "docker",
+            "image": {"name": meta.image_name, "tag": meta.image_tag},
+            "labels": dedot(meta.labels),
+        },
+    }
+    k8s = meta.kubernetes
+    if k8s is not None:
+        doc["kubernetes"] = {
+            "namespace": k8s.namespace,
+            "pod": {"name": k8s.pod_name, "uid": k8s.pod_uid},
+            "container": {"name": k8s.container_name},
+        }
+    return doc
+
+
+def record_source(record: Record) -> dict[str, Any]:
+    """A record's whole document, as a dict (for tests and slow paths)."""
+    return {
+        "@timestamp": record.timestamp,
+        "message": record.message,
+        "log": {"iostream": record.stream},
+        **container_source(record.meta),
+    }
+
+
+def document_id(record: Record) -> str:
+    """``<container id, 16 hex>-<Docker's timestamp>-<seq>``: the same line, the same ``_id``."""
+    return f"{record.meta.id[:16]}-{record.timestamp}-{record.seq}"
+
+
+@dataclass(slots=True)
+class _ContainerParts:
+    container_id: str
+    tails: dict[str, bytes]  # per stream: the source after the message, with the newline
+    heads: dict[str, bytes] = field(default_factory=dict)  # per day: the action line's start
+
+
+class BulkEncoder:
+    """One ``bytes`` per record: its action line and source line, both newline-terminated.
+
+    Give either ``index`` (an :class:`IndexPattern`) or ``data_stream`` (a name).
+    """
+
+    def __init__(self, *, index: IndexPattern | None = None, data_stream: str | None = None):
+        if data_stream is not None:
+            self.index = IndexPattern(check_index_name(data_stream))
+        else:
+            self.index = index or IndexPattern(DEFAULT_INDEX)
+        self._key = ("bulk", next(_encoder_ids))
+
+    def _parts(self, meta: ContainerMeta) -> _ContainerParts:
+        static = orjson.dumps(container_source(meta))
+        tails = {
+            stream: b',"log":{"iostream":"' + stream.encode() + b'"},' + static[1:] + b"\n"
+            for stream in ("stdout", "stderr")
+        }
+        parts = _ContainerParts(meta.id[:16], tails)
+        meta.cache[self._key] = parts
+        return parts
+
+    def _head(self, parts: _ContainerParts, timestamp: str) -> bytes:
+        heads = parts.heads
+        if len(heads) > 8:  # a long-lived container: forget past days
+            heads.clear()
+        index = orjson.dumps(self.index.name_for(timestamp))
+        head = b'{"create":{"_index":%s,"_id":"%s-' % (index, parts.container_id.encode())
+        heads[timestamp[: self.index.key_chars]] = head
+        return head
+
+    def encode(self, records: Iterable[Record]) -> list[bytes]:
+        dumps = orjson.dumps
+        key = self._key
+        key_chars = self.index.key_chars
+        out: list[bytes] = []
+        append = out.append
+        last_meta: ContainerMeta | None = None
+        parts: _ContainerParts | None = None
+        last_day: str | None = None
+        head = b""
+        for r in records:
+            meta = r.meta
+            if meta is not last_meta:
+                last_meta = meta
+                parts = meta.cache.get(key) or self._parts(meta)
+                last_day = None
+            assert parts is not None
+            ts = r.timestamp
+            day = ts[:key_chars]
+            if day != last_day:
+                last_day = day
+                head = parts.heads.get(day) or self._head(parts, ts)
+            t = ts.encode()
+            append(
+                b'%s%s-%d"}}\n{"@timestamp":"%s","message":%s%s'
+                % (head, t, r.seq, t, dumps(r.message), parts.tails[r.stream])
+            )
+        return out
+
+
+def split_requests(entries: Sequence[bytes], max_bytes: int) -> list[tuple[int, int]]:
+    """``(start, end)`` ranges of ``entries`` whose bodies stay within ``max_bytes``.
+
+    An entry larger than ``max_bytes`` on its own goes alone (the server may still take it).
+    """
+    if sum(map(len, entries)) <= max_bytes:
+        return [(0, len(entries))] if entries else []
+    ranges = []
+    start = size = 0
+    for i, entry in enumerate(entries):
+        n = len(entry)
+        if size and size + n > max_bytes:
+            ranges.append((start, i))
+            start, size = i, 0
+        size += n
+    ranges.append((start, len(entries)))
+    return ranges
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+RequestVerdict = Literal["answered", "retry", "split", "credentials", "reject"]
+
+
+def request_verdict(status: int) -> RequestVerdict:
+    """What a whole ``_bulk`` request's HTTP status means for the records in it.
+
+    200: look at each item. 413: too big, send it in halves. 401/403: the credentials were
+    refused (retried: they may be fixed or the key re-granted). 408, 429, 5xx and 404 (no
+    ``_bulk`` here, as a proxy in front says while it reloads or when ``path`` is wrong):
+    retry it all later. Any other status: the request itself is wrong, retrying cannot help.
+    """
+    if status == 200:
+        return "answered"
+    if status == 413:
+        return "split"
+    if status in (401, 403):
+        return "credentials"
+    if status in (404, 408, 429) or status >= 500:
+        return "retry"
+    return "reject"
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """The items of one ``_bulk`` answer, by position in the request."""
+
+    retry: list[int] = field(default_factory=list)  # refused for now (429, 5xx)
+    rejected: list[int] = field(default_factory=list)  # refused for good
+    existing: int = 0  # ``create`` answered 409: the document is there already
+    retry_reason: str = ""  # one item's error, to say why
+    rejected_reason: str = ""
+
+
+def describe_error(error: object) -> str:
+    """An Elasticsearch error object in one line: ``type: reason (caused by type: reason)``."""
+    if isinstance(error, Mapping):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}".rstrip(": ")
+        cause = error.get("caused_by")
+        if isinstance(cause, Mapping):
+            text += f" (caused by {describe_error(cause)})"
+    else:
+        text = str(error)
+    text = " ".join(text.split())
+    return text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 1] + "…"
+
+
+def describe_error_body(status: int, body: bytes) -> str:
+    """A whole-request error answer in one line, whatever sent it (Elasticsearch or a proxy)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, Mapping) and "error" in doc:
+        return f"HTTP {status}: {describe_error(doc['error'])}"
+    text = " ".join(body[:_SAMPLE_CHARS].decode("utf-8", "replace").split())
+    return f"HTTP {status}: {text}" if text else f"HTTP {status}"
+
+
+def parse_bulk_response(body: bytes, sent: int) -> BulkResult:
+    """Sort the items of a ``200`` ``_bulk`` answer to ``sent`` actions.
+
+    Raises :class:`RemoteProtocolError` for an answer that is not a ``_bulk`` answer (a proxy's
+    page, a cut body, a different number of items): nothing can be said about any record then.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise RemoteProtocolError(
+            f'_bulk answer is not JSON: {body[:200]!r}; expected {{"errors": …, "items": […]}}'
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("errors"), bool):
+        raise RemoteProtocolError(
+            f"_bulk answer has no 'errors' flag: {body[:200]!r}; "
+            'expected {"errors": true|false, "items": […]}'
+        )
+    items = doc.get("items")
+    if items is None and not doc["errors"]:
+        return BulkResult()
+    if not isinstance(items, list) or len(items) != sent:
+        got = len(items) if isinstance(items, list) else repr(items)[:100]
+        raise RemoteProtocolError(f"_bulk answered {got} items to a request of {sent} actions")
+    if not doc["errors"]:
+        return BulkResult()
+    retry: list[int] = []
+    rejected: list[int] = []
+    existing = 0
+    retry_reason = rejected_reason = ""
+    for position, item in enumerate(items):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise RemoteProtocolError(f"_bulk item {position} is not {{action: result}}: {item!r}")
+        ((action, result),) = item.items()
+        status = result.get("status") if isinstance(result, dict) else None
+        if not isinstance(status, int):
+            raise RemoteProtocolError(f"_bulk item {position} has no status: {item!r}")
+        if 200 <= status < 300:
+            continue
+        if status == 409 and action == "create":
+            existing += 1
+        elif status == 429 or status >= 500:
+            retry.append(position)
+            retry_reason = retry_reason or f"{status} {describe_error(result.get('error'))}"
+        else:
+            rejected.append(position)
+            rejected_reason = rejected_reason or f"{status} {describe_error(result.get('error'))}"
+    return BulkResult(retry, rejected, existing, retry_reason, rejected_reason)

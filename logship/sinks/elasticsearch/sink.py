@@ -1,0 +1,242 @@
+"""Elasticsearch / OpenSearch destination: the sans-IO ``_bulk`` encoder plus an HTTP transport.
+
+A batch becomes one or more ``_bulk`` requests of at most ``max_request_bytes``. What the
+server refuses for now (429, 5xx, no answer) goes back to the runner as
+``DeliveryError.remaining`` and is retried there with backoff, and only that; what it refuses
+for good (a mapping error) is counted and logged with one example, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+import zlib
+from collections import deque
+from dataclasses import dataclass
+
+import orjson
+
+from logship.errors import DeliveryError, RemoteProtocolError
+from logship.protocol.bulk import (
+    BULK_QUERY,
+    CONTENT_TYPE,
+    BulkEncoder,
+    BulkResult,
+    RequestVerdict,
+    describe_error_body,
+    parse_bulk_response,
+    request_verdict,
+    split_requests,
+)
+from logship.record import Record
+from logship.sinks.elasticsearch.config import ElasticsearchConfig
+from logship.transport.http import HttpTransport
+from logship.transport.tls import client_context
+
+log = logging.getLogger("logship.sink")
+
+_COMPRESS_IN_THREAD_BYTES = 256 * 1024  # above this, gzip off the event loop
+_REJECTION_LOG_SECS = 10.0  # refused records are logged at most this often (with counts)
+
+
+def authorization(config: ElasticsearchConfig) -> str | None:
+    """The ``Authorization`` header for the configured credentials, if any."""
+    api_key = config.secret_api_key
+    if api_key is not None:
+        key = api_key.get_secret_value()
+        if ":" in key:  # id:api_key, not yet encoded
+            key = base64.b64encode(key.encode()).decode()
+        return f"ApiKey {key}"
+    password = config.secret_password
+    if config.user is not None and password is not None:
+        pair = f"{config.user}:{password.get_secret_value()}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    verdict: RequestVerdict
+    why: str  # for a log line or a DeliveryError
+    result: BulkResult | None = None
+
+
+class ElasticsearchSink:
+    def __init__(self, config: ElasticsearchConfig) -> None:
+        self.name = config.describe()
+        if config.data_stream is not None:
+            self.encoder = BulkEncoder(data_stream=config.data_stream)
+        else:
+            self.encoder = BulkEncoder(index=config.index_pattern)
+        self.max_request_bytes = config.max_request_bytes
+        self.gzip = config.compression == "gzip"
+        self.bulk_path = f"{config.path}/_bulk?{BULK_QUERY}"
+        self.root_path = config.path + "/"
+        self.bulk_headers = {"Content-Type": CONTENT_TYPE}
+        if self.gzip:
+            self.bulk_headers["Content-Encoding"] = "gzip"
+        headers = {"Accept": "application/json"}
+        auth = authorization(config)
+        self._credential = ""  # the header's secret part, never to appear in a message
+        if auth is not None:
+            headers["Authorization"] = auth
+            self._credential = auth.partition(" ")[2]
+        if config.password is not None:
+            log.warning(
+                "%s: the password is written in the configuration or URI; prefer "
+                "password_file or password_env",
+                self.name,
+            )
+        self.transport = HttpTransport(
+            config.origin,
+            ssl_context=client_context(config.tls) if config.scheme == "https" else None,
+            headers=headers,
+            timeout_secs=config.request_timeout_secs,
+            connect_timeout_secs=config.connect_timeout_secs,
+        )
+        self.rejected_total = 0  # records refused for good
+        self.existing_total = 0  # records answered 409: sent before and already there
+        self._unlogged_rejections = 0
+        self._next_rejection_log = 0.0
+
+    async def open(self) -> None:
+        """Say which server this is (GET /), when it answers; sending does not depend on it."""
+        try:
+            response = await self.transport.request("GET", self.root_path)
+        except DeliveryError as exc:
+            log.info(
+                "%s: not answering yet (%s); records wait in the buffer",
+                self.name,
+                self._redact(str(exc)),
+            )
+            return
+        if response.status != 200:
+            log.info(
+                "%s: GET / answered %s",
+                self.name,
+                describe_error_body(response.status, response.body),
+            )
+            return
+        try:
+            info = orjson.loads(response.body)
+            version = info["version"]
+            product = (
+                "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch"
+            )
+            log.info(
+                "%s: %s %s, cluster %r",
+                self.name,
+                product,
+                version.get("number", "?"),
+                info.get("cluster_name", "?"),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            log.info(
+                "%s: GET / did not answer like Elasticsearch: %r", self.name, response.body[:200]
+            )
+
+    async def send(self, batch: list[Record]) -> None:
+        entries = self.encoder.encode(batch)
+        pending = deque(split_requests(entries, self.max_request_bytes))
+        retry: list[Record] = []
+        rejected = 0
+        why = ""
+        while pending:
+            start, end = pending.popleft()
+            answer = await self._post(entries, start, end)
+            if answer.verdict in ("retry", "credentials"):
+                # down, overloaded or locked out: the rest of the batch waits too
+                retry += batch[start:end]
+                for rest_start, rest_end in pending:
+                    retry += batch[rest_start:rest_end]
+                why = answer.why
+                break
+            if answer.verdict == "split" and end - start > 1:
+                middle = (start + end) // 2
+                pending.extendleft([(middle, end), (start, middle)])
+            elif answer.verdict in ("split", "reject"):
+                rejected += end - start
+                self._rejected(end - start, answer.why, batch[start])
+            elif answer.result is not None:
+                result = answer.result
+                self.existing_total += result.existing
+                if result.rejected:
+                    rejected += len(result.rejected)
+                    example = batch[start + result.rejected[0]]
+                    self._rejected(len(result.rejected), result.rejected_reason, example)
+                if result.retry:
+                    retry += [batch[start + i] for i in result.retry]
+                    why = (
+                        f"refused {len(result.retry)} of {end - start} records for now: "
+                        + result.retry_reason
+                    )
+        if retry or rejected:
+            raise DeliveryError(
+                why or f"refused {rejected} records for good",
+                retriable=True,
+                remaining=retry,
+                rejected=rejected,
+            )
+
+    async def _post(self, entries: list[bytes], start: int, end: int) -> _Answer:
+        """Send ``entries[start:end]`` as one ``_bulk`` request and judge the answer."""
+        body = b"".join(entries[start:end])
+        if self.gzip:
+            if len(body) > _COMPRESS_IN_THREAD_BYTES:
+                body = await asyncio.to_thread(zlib.compress, body, 1, 31)
+            else:
+                body = zlib.compress(body, 1, 31)
+        try:
+            response = await self.transport.request(
+                "POST", self.bulk_path, data=body, headers=self.bulk_headers
+            )
+        except DeliveryError as exc:  # no answer at all
+            return _Answer("retry", self._redact(str(exc)))
+        status = response.status
+        verdict = request_verdict(status)
+        if verdict == "answered":
+            try:
+                return _Answer(verdict, "", parse_bulk_response(response.body, end - start))
+            except RemoteProtocolError as exc:
+                return _Answer("retry", f"unreadable answer: {exc}")
+        error = describe_error_body(status, response.body)
+        if verdict == "credentials":
+            return _Answer(
+                verdict,
+                f"credentials refused ({error}); check user and "
+                "password_file/password_env, or api_key_file/api_key_env",
+            )
+        if verdict == "split":  # judged by send(): halved, or refused if it is one document
+            size = sum(map(len, entries[start:end]))
+            return _Answer(verdict, f"{error}: a document of {size} bytes is more than it takes")
+        if verdict == "reject":
+            return _Answer(verdict, error)
+        return _Answer(verdict, f"answered {error}")
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the credential (aiohttp's reprs of some errors show the headers)."""
+        return text.replace(self._credential, "<redacted>") if self._credential else text
+
+    def _rejected(self, count: int, reason: str, example: Record) -> None:
+        """Count records refused for good; log one line, with one example, now and then."""
+        self.rejected_total += count
+        self._unlogged_rejections += count
+        now = time.monotonic()
+        if now < self._next_rejection_log:
+            return
+        self._next_rejection_log = now + _REJECTION_LOG_SECS
+        log.warning(
+            "%s: refused %d records for good (%d in all), e.g. container %s at %s: %s",
+            self.name,
+            self._unlogged_rejections,
+            self.rejected_total,
+            example.meta.name,
+            example.timestamp,
+            reason,
+        )
+        self._unlogged_rejections = 0
+
+    async def close(self) -> None:
+        await self.transport.close()
