@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -204,6 +212,32 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+# -- secrets named by options (passwords, keys), read once when the configuration is --------
+
+
+def read_secret_file(path: Path, what: str) -> SecretStr:
+    """The file's content without its final newline; ValueError if unreadable or empty."""
+    try:
+        text = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"cannot read {what} {str(path)!r}: {reason}") from None
+    if not text:
+        raise ValueError(f"{what} {str(path)!r} is empty; expected the secret on its first line")
+    return SecretStr(text)
+
+
+def read_secret_env(name: str, what: str) -> SecretStr:
+    """The variable's value; ValueError naming it if it is not set or empty."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise ValueError(
+            f"{what} names the environment variable {name!r}, which is "
+            + ("empty" if name in os.environ else "not set")
+        )
+    return SecretStr(value)
+
+
 def config_file_from_env() -> Path | None:
     value = os.environ.get("LOGSHIP_CONFIG")
     return Path(value) if value else None
@@ -246,8 +280,23 @@ def format_validation_error(exc: ValidationError, path: Path | None = None) -> s
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
         got = "" if error["type"] == "missing" else f" (got {value!r})"
-        lines.append(f"  {loc or 'settings'}: {message}{got}")
+        lines.append(redact(f"  {loc or 'settings'}: {message}{got}"))
     return "\n".join(lines)
+
+
+_SECRET_KEY = r"(?:password|api_key|shared_key|secret|token)"
+_REDACTIONS = (
+    (re.compile(r"(://[^:/@\s'\"]+:)[^@/\s'\"]+@"), r"\1***@"),  # user:password@host
+    (re.compile(rf"({_SECRET_KEY}=)[^&\s'\"]+"), r"\1***"),  # ?password=... in a URI
+    (re.compile(rf"('{_SECRET_KEY}': )'[^']*'"), r"\1'***'"),  # {'password': '...'}
+)
+
+
+def redact(text: str) -> str:
+    """Mask passwords and keys written inline, so an error message can be shown and logged."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _is_union_tag(part: object) -> bool:

@@ -85,18 +85,24 @@ class SinkRunner:
                 await self.sink.send(batch)
             except DeliveryError as exc:
                 self.rejected += exc.rejected
+                taken = 0
                 if exc.remaining is not None:
-                    self.sent += len(batch) - len(exc.remaining) - exc.rejected
+                    taken = len(batch) - len(exc.remaining) - exc.rejected
+                    self.sent += taken
                     batch = exc.remaining
+                    if not batch:  # all taken or refused for good: nothing to retry
+                        self._delivered()
+                        return
                 if not exc.retriable:
                     self.rejected += len(batch)
                     log.warning(
                         "%s: rejected %d records for good: %s", self.sink.name, len(batch), exc
                     )
                     return
-                if not batch:
-                    return
-                self._down(exc)
+                if taken:  # the destination works, it is only pushing back on some records
+                    log.debug("%s: retrying %d records: %s", self.sink.name, len(batch), exc)
+                else:
+                    self._down(exc)
                 self.retries += 1
                 await asyncio.sleep(self.backoff.next_delay())
             except OutputClosed:
@@ -113,11 +119,14 @@ class SinkRunner:
                 return
             else:
                 self.sent += len(batch)
-                if not self.up:
-                    self.up = True
-                    log.warning("%s: destination is back", self.sink.name)
-                self.backoff.reset()
+                self._delivered()
                 return
+
+    def _delivered(self) -> None:
+        if not self.up:
+            self.up = True
+            log.warning("%s: destination is back", self.sink.name)
+        self.backoff.reset()
 
     def _down(self, exc: DeliveryError) -> None:
         if self.up:

@@ -29,6 +29,7 @@ class HttpTransport:
         base_url: str,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
         headers: Mapping[str, str] | None = None,
         auth: aiohttp.BasicAuth | None = None,
         timeout_secs: float = 30.0,
@@ -36,6 +37,7 @@ class HttpTransport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.ssl_context = ssl_context
+        self.server_hostname = server_hostname  # name to check in the certificate, and SNI
         self.headers = {"User-Agent": f"logship/{__version__}", **(headers or {})}
         self.auth = auth
         self.timeout = aiohttp.ClientTimeout(total=timeout_secs, sock_connect=connect_timeout_secs)
@@ -64,7 +66,9 @@ class HttpTransport:
     ) -> HttpResponse:
         url = self.base_url + path
         try:
-            async with self.session.request(method, url, data=data, headers=headers) as resp:
+            async with self.session.request(
+                method, url, data=data, headers=headers, server_hostname=self.server_hostname
+            ) as resp:
                 body = await resp.read()
                 return HttpResponse(resp.status, body, dict(resp.headers))
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -75,7 +79,10 @@ class HttpTransport:
             reason = exc.os_error.strerror or str(exc.os_error)
             raise DeliveryError(f"cannot connect to {self.base_url}: {reason}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"{method} {url} failed: {exc!r}") from exc
+            # str(), not repr(): some aiohttp errors' reprs carry the request headers, and
+            # with them the Authorization header
+            reason = str(exc) or type(exc).__name__
+            raise DeliveryError(f"{method} {url} failed: {reason}") from exc
 
     async def close(self) -> None:
         if self._session is not None:

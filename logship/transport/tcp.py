@@ -30,6 +30,7 @@ class StreamTransport:
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
         connect_timeout_secs: float = 10.0,
+        write_timeout_secs: float = 30.0,
         reads: bool = False,
     ) -> None:
         self.host = host
@@ -37,7 +38,9 @@ class StreamTransport:
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
         self.connect_timeout_secs = connect_timeout_secs
+        self.write_timeout_secs = write_timeout_secs
         self.reads = reads
+        self.hangups_in_a_row = 0  # writes before which the peer had closed the connection
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.connections = 0  # successful connects, for tests and metrics
@@ -92,17 +95,51 @@ class StreamTransport:
         writer.close()
 
     async def write(self, data: bytes) -> None:
-        """Write and wait until the kernel took it; reconnect first if needed."""
+        """Write and wait until the kernel took it; reconnect first if needed.
+
+        A peer that takes nothing for ``write_timeout_secs`` counts as gone: the connection is
+        aborted (a plain close would keep the socket, and what is queued in it, for as long
+        as the peer does not read) and the write fails, to be retried on a new connection.
+        """
+        if self.writer is not None:
+            closed = self.writer.is_closing()  # by the peer, since the last write
+            self.hangups_in_a_row = self.hangups_in_a_row + 1 if closed else 0
         if not self.connected:
             await self.connect()
         writer = self.writer
         assert writer is not None
         try:
-            writer.write(data)
-            await writer.drain()
+            async with asyncio.timeout(self.write_timeout_secs):
+                writer.write(data)
+                await writer.drain()
+        except TimeoutError:
+            self.abort()
+            raise DeliveryError(
+                f"{self.address} took no more data for {self.write_timeout_secs}s "
+                f"({len(data)} bytes to write); connecting again"
+            ) from None
         except (OSError, ssl.SSLError, RuntimeError) as exc:
             self.close()
             raise DeliveryError(f"writing to {self.address} failed: {exc}") from exc
+
+    def abort(self) -> None:
+        """Close now, dropping whatever is still queued for the peer."""
+        if self.writer is not None:
+            self.writer.transport.abort()
+        self.close()
+
+    async def aclose(self, timeout_secs: float = 5.0) -> None:
+        """Close after sending what is queued, waiting at most ``timeout_secs`` for the peer
+        (one that stopped reading, or never answers TLS close_notify)."""
+        writer = self.writer
+        self.close()
+        if writer is not None:
+            try:
+                await asyncio.wait_for(writer.wait_closed(), timeout_secs)
+            except TimeoutError:
+                writer.transport.abort()
+            except (OSError, ssl.SSLError):
+                pass
 
     def close(self) -> None:
         if self._watch is not None:

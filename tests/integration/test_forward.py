@@ -424,8 +424,8 @@ def test_forward_tls_refuses_a_server_whose_certificate_the_ca_did_not_sign(
     [
         (
             "shared_key_file=/nonexistent/fluentd.key",
-            "destinations.0.shared_key_file: shared key file '/nonexistent/fluentd.key' "
-            "cannot be read: No such file or directory",
+            "destinations.0.shared_key_file: cannot read shared_key_file "
+            "'/nonexistent/fluentd.key': No such file or directory",
         ),
         (
             "tls.ca_file=/nonexistent/ca.pem",

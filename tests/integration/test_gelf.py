@@ -201,6 +201,26 @@ def test_https_to_a_receiver_the_ca_does_not_vouch_for_delivers_nothing_and_says
     assert agent.stop() == 0
 
 
+def test_https_checks_the_certificate_against_tls_server_name_when_given(
+    receiver: Any, start_agent: Any, containers: Any, test_ca: TlsFiles
+) -> None:
+    r = receiver(tls=server_context(test_ca))
+    base = f"gelf+https://127.0.0.1:{r.http_port}?tls.ca_file={test_ca.ca_file}&{OPTIONS}"
+    wrong = start_agent("run", base + "&tls.server_name=elsewhere.example")
+    containers.run("echo not-for-elsewhere; sleep 30")
+    wait_until(
+        lambda: "destination is down" in wrong.stderr and "elsewhere.example" in wrong.stderr,
+        timeout=WAIT_SECS,
+        what=f"the name mismatch in the agent's log (so far: {wrong.stderr!r})",
+    )
+    assert r.received() == []
+    assert wrong.stop() == 0
+    right = run_gelf(start_agent, base + "&tls.server_name=localhost")
+    c = start_both_streams(containers)
+    check_every_field(arrived(r, c.name, 2), c)
+    assert right.stop() == 0
+
+
 def test_a_uri_path_is_where_http_messages_go(
     receiver: Any, start_agent: Any, containers: Any
 ) -> None:

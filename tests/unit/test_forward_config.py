@@ -77,11 +77,12 @@ def test_the_shared_key_can_come_from_an_environment_variable(
     [
         (
             "shared_key_file=/nonexistent/key",
-            "shared_key_file: shared key file '/nonexistent/key' cannot be read: No such file",
+            "shared_key_file: cannot read shared_key_file '/nonexistent/key': No such file",
         ),
         (
             "shared_key_env=LOGSHIP_TEST_UNSET_KEY",
-            "shared_key_env: environment variable 'LOGSHIP_TEST_UNSET_KEY' (the shared key) is not",
+            "shared_key_env: shared_key_env names the environment variable "
+            "'LOGSHIP_TEST_UNSET_KEY', which is not set",
         ),
         ("self_hostname=me", "self_hostname is only sent in the shared-key handshake"),
         ("tls.verify=false", "tls.* options need transport tls"),
@@ -107,7 +108,7 @@ def test_an_empty_key_file_and_two_key_sources_are_refused(
     empty.write_text("\n")
     key.write_text("k")
     monkeypatch.setenv("FLUENT_KEY", "k")
-    assert f"shared key file {str(empty)!r} is empty" in config_error(
+    assert f"shared_key_file {str(empty)!r} is empty" in config_error(
         f"forward://h?shared_key_file={empty}"
     )
     both = config_error(f"forward://h?shared_key_file={key}&shared_key_env=FLUENT_KEY")

@@ -481,3 +481,26 @@ def test_colour_only_for_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     assert wants_colour(object()) is False
     monkeypatch.setenv("NO_COLOR", "1")
     assert wants_colour(Terminal()) is False
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "elasticsearch+https://writer:s3cr3t@h:99999",
+        "elasticsearch+https://h:99999?user=writer&password=s3cr3t",
+        {"type": "elasticsearch", "host": "h", "port": 0, "user": "w", "password": "s3cr3t"},
+    ],
+)
+def test_a_password_written_inline_never_appears_in_a_config_error(destination: object) -> None:
+    message = config_error(destinations=[destination])
+    assert "s3cr3t" not in message
+    assert "invalid port" in message or "port" in message
+
+
+def test_redaction_masks_secrets_but_not_the_names_of_files_or_variables_holding_them() -> None:
+    from logship.settings import redact
+
+    text = "x://u:pw1@h ?password=pw2&a=1 {'api_key': 'pw3', 'user': 'u'} shared_key_env=NAME"
+    assert redact(text) == (
+        "x://u:***@h ?password=***&a=1 {'api_key': '***', 'user': 'u'} shared_key_env=NAME"
+    )

@@ -8,7 +8,6 @@ process lists and error messages.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -28,25 +27,15 @@ _PASSWORDS = ("password", "password_file", "password_env")
 
 
 def read_secret_file(path: Path, what: str) -> SecretStr:
-    """The file's content without its final newline; ValueError if unreadable or empty."""
-    try:
-        text = path.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"cannot read {what} {str(path)!r}: {reason}") from None
-    if not text:
-        raise ValueError(f"{what} {str(path)!r} is empty; expected the secret on its first line")
-    return SecretStr(text)
+    from logship.settings import read_secret_file  # settings.py reads files and environment
+
+    return read_secret_file(path, what)
 
 
 def read_secret_env(name: str, what: str) -> SecretStr:
-    value = os.environ.get(name, "")
-    if not value:
-        raise ValueError(
-            f"{what} names the environment variable {name!r}, which is "
-            + ("empty" if name in os.environ else "not set")
-        )
-    return SecretStr(value)
+    from logship.settings import read_secret_env
+
+    return read_secret_env(name, what)
 
 
 class ElasticsearchConfig(NetworkDestinationConfig):

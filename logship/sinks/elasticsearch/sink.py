@@ -92,6 +92,7 @@ class ElasticsearchSink:
         self.transport = HttpTransport(
             config.origin,
             ssl_context=client_context(config.tls) if config.scheme == "https" else None,
+            server_hostname=config.tls.server_name if config.scheme == "https" else None,
             headers=headers,
             timeout_secs=config.request_timeout_secs,
             connect_timeout_secs=config.connect_timeout_secs,

@@ -3,7 +3,6 @@ Fluentd's in_forward, Fluent Bit's forward input, or anything else that speaks i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -152,20 +151,12 @@ class ForwardConfig(NetworkDestinationConfig):
 
 
 def _read_key_file(path: Path) -> bytes:
-    try:
-        key = path.read_bytes().strip()
-    except OSError as exc:
-        raise ValueError(
-            f"shared key file {str(path)!r} cannot be read: {exc.strerror or exc}"
-        ) from None
-    if not key:
-        raise ValueError(f"shared key file {str(path)!r} is empty")
-    return key
+    from logship.settings import read_secret_file  # settings.py reads files and environment
+
+    return read_secret_file(path, "shared_key_file").get_secret_value().strip().encode()
 
 
 def _read_key_env(name: str) -> bytes:
-    # the one environment read outside settings.py: a secret named by this option
-    key = os.environ.get(name, "").strip()
-    if not key:
-        raise ValueError(f"environment variable {name!r} (the shared key) is not set or empty")
-    return key.encode()
+    from logship.settings import read_secret_env
+
+    return read_secret_env(name, "shared_key_env").get_secret_value().strip().encode()

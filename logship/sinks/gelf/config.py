@@ -158,11 +158,6 @@ class GelfConfig(NetworkDestinationConfig):
                 f"compression {self.compression!r} cannot be used with gelf+tcp: GELF over TCP "
                 "is uncompressed, each message ended by a null byte; expected none"
             )
-        if self.tls.server_name is not None:
-            problems.append(
-                f"tls.server_name {self.tls.server_name!r} is not supported by gelf+https yet: "
-                "the certificate must name the host of the URI"
-            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -71,6 +71,7 @@ class GelfSink:
             self.transport = HttpTransport(
                 f"{config.transport}://{host}:{config.port}",
                 ssl_context=ssl_context,
+                server_hostname=config.tls.server_name if ssl_context else None,
                 headers={"Content-Type": "application/json"},
                 timeout_secs=config.request_timeout_secs,
                 connect_timeout_secs=config.connect_timeout_secs,

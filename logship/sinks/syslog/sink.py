@@ -7,7 +7,6 @@ after which the next :meth:`SyslogSink.send` connects again (resolving the host 
 from __future__ import annotations
 
 import asyncio
-import ssl
 
 from logship.errors import DeliveryError
 from logship.protocol.syslog import FRAMERS, SyslogEncoder
@@ -20,7 +19,6 @@ from logship.transport.udp import UdpTransport
 
 SUSPECT_AFTER_CLOSES = 3
 CONFIRM_SECS = 1.0
-CLOSE_TIMEOUT_SECS = 5.0  # a peer that stopped reading, or never answers TLS close_notify
 
 
 class Datagrams:
@@ -62,67 +60,36 @@ class Stream:
             ssl_context=client_context(config.tls) if tls else None,
             server_hostname=config.tls.server_name if tls else None,
             connect_timeout_secs=config.connect_timeout_secs,
+            write_timeout_secs=config.write_timeout_secs,
         )
         self.frame = FRAMERS[config.framing]
-        self.write_timeout_secs = config.write_timeout_secs
-        self.closed_by_peer = 0  # batches in a row before which the receiver had hung up
 
     async def open(self) -> None:
         await self.transport.connect()
 
     async def send(self, messages: list[bytes]) -> None:
-        data = self.frame(messages)
-        transport = self.transport
-        if transport.writer is not None:
-            # closing without our doing: the receiver hung up since the last batch
-            closed = transport.writer.is_closing()
-            self.closed_by_peer = self.closed_by_peer + 1 if closed else 0
-        if not transport.connected:
-            await transport.connect()
-        try:
-            async with asyncio.timeout(self.write_timeout_secs):
-                await transport.write(data)
-        except TimeoutError:
-            self._abort()
-            raise DeliveryError(
-                f"{transport.address} took no more data for {self.write_timeout_secs}s "
-                f"({len(data)} bytes to write); connecting again"
-            ) from None
-        if self.closed_by_peer >= SUSPECT_AFTER_CLOSES:
+        await self.transport.write(self.frame(messages))
+        if self.transport.hangups_in_a_row >= SUSPECT_AFTER_CLOSES:
             await self._confirm()
 
     async def _confirm(self) -> None:
         """Wait a moment: a connection the receiver keeps open clears the suspicion."""
-        writer = self.transport.writer
+        transport = self.transport
+        writer = transport.writer
         await asyncio.sleep(CONFIRM_SECS)
         if writer is not None and not writer.is_closing():
-            self.closed_by_peer = 0
+            transport.hangups_in_a_row = 0
             return
-        self.transport.close()
+        hangups = transport.hangups_in_a_row
+        transport.close()
         raise DeliveryError(
-            f"{self.transport.address} hung up after each of the last {self.closed_by_peer} "
+            f"{transport.address} hung up after each of the last {hangups} "
             "writes: it may refuse this client (TLS client certificate, allowed senders), "
             "and what it was sent is lost"
         )
 
-    def _abort(self) -> None:
-        """Close now, dropping what is still queued: a stalled receiver would never take it,
-        and a plain close would keep the socket and the queued batch until it did."""
-        writer = self.transport.writer
-        if writer is not None:
-            writer.transport.abort()
-        self.transport.close()
-
     async def close(self) -> None:
-        writer = self.transport.writer
-        self.transport.close()  # sends what is queued first
-        if writer is not None:
-            try:
-                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_SECS)
-            except TimeoutError:
-                writer.transport.abort()
-            except (OSError, ssl.SSLError):
-                pass
+        await self.transport.aclose()
 
 
 class SyslogSink:
