@@ -40,6 +40,7 @@ from typing import Any, Literal
 import orjson
 
 from logship.errors import RemoteProtocolError
+from logship.protocol.json import container_document, record_document
 from logship.record import ContainerMeta, Record
 
 DEFAULT_INDEX = "logship-%Y.%m.%d"
@@ -124,35 +125,23 @@ def dedot(labels: Mapping[str, str]) -> dict[str, str]:
 
 
 def container_source(meta: ContainerMeta) -> dict[str, Any]:
-    """The part of every document that depends on the container alone (ECS names)."""
-    doc: dict[str, Any] = {
-        "host": {"name": meta.host.name, "ip": meta.host.ip},
-        "container": {
-            "id": meta.id,
-            "name": meta.name,
-            "runtime": "docker",
-            "image": {"name": meta.image_name, "tag": meta.image_tag},
-            "labels": dedot(meta.labels),
-        },
+    """The part of every document that depends on the container alone: logship's ECS
+    document (:func:`logship.protocol.json.container_document`) with the label keys dedotted,
+    ``container.runtime`` set and no image ID, for which ECS has no field."""
+    doc = container_document(meta)
+    doc["container"] = {
+        "id": meta.id,
+        "name": meta.name,
+        "runtime": "docker",
+        "image": {"name": meta.image_name, "tag": meta.image_tag},
+        "labels": dedot(meta.labels),
     }
-    k8s = meta.kubernetes
-    if k8s is not None:
-        doc["kubernetes"] = {
-            "namespace": k8s.namespace,
-            "pod": {"name": k8s.pod_name, "uid": k8s.pod_uid},
-            "container": {"name": k8s.container_name},
-        }
     return doc
 
 
 def record_source(record: Record) -> dict[str, Any]:
     """A record's whole document, as a dict (for tests and slow paths)."""
-    return {
-        "@timestamp": record.timestamp,
-        "message": record.message,
-        "log": {"iostream": record.stream},
-        **container_source(record.meta),
-    }
+    return record_document(record, container_source)
 
 
 def document_id(record: Record) -> str:

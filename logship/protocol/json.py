@@ -14,7 +14,7 @@ The container part is serialised once per container; per line only the time, str
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -42,13 +42,16 @@ def container_document(meta: ContainerMeta) -> dict[str, Any]:
     return doc
 
 
-def record_document(record: Record) -> dict[str, Any]:
+def record_document(
+    record: Record,
+    container_part: Callable[[ContainerMeta], dict[str, Any]] = container_document,
+) -> dict[str, Any]:
     """The same document as a dict (for tests and slow paths)."""
     return {
         "@timestamp": record.timestamp,
         "message": record.message,
         "log": {"iostream": record.stream},
-        **container_document(record.meta),
+        **container_part(record.meta),
     }
 
 

@@ -6,7 +6,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from logship.protocol.template import TagTemplate
 
 
 def comma_list(value: object) -> object:
@@ -14,6 +24,15 @@ def comma_list(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def _valid_tag(value: str) -> str:
+    TagTemplate(value)  # raises ValueError naming an unknown placeholder
+    return value
+
+
+DockerTag = Annotated[str, AfterValidator(_valid_tag)]
+"""A Docker log tag template ({{.ID}}, {{.Name}}, ...), checked when the config is read."""
 
 
 def _readable_file(value: Path | None, what: str) -> Path | None:

@@ -8,8 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
-from logship.protocol.template import TagTemplate
-from logship.sinks.common import NetworkDestinationConfig, TlsConfig, comma_list
+from logship.sinks.common import DockerTag, NetworkDestinationConfig, TlsConfig, comma_list
 
 
 class ForwardConfig(NetworkDestinationConfig):
@@ -19,7 +18,7 @@ class ForwardConfig(NetworkDestinationConfig):
         description="tcp (forward://) or tls (forward+tls://, checked with the tls.* options).",
     )
     port: int = Field(default=24224, ge=1, le=65535, description="Receiver port.")
-    tag: str = Field(
+    tag: DockerTag = Field(
         default="{{.ID}}",
         description="Fluentd tag, Docker's tag template: {{.ID}} {{.FullID}} {{.Name}} "
         "{{.ImageID}} {{.ImageFullID}} {{.ImageName}} {{.DaemonName}} {{.Hostname}} "
@@ -90,12 +89,6 @@ class ForwardConfig(NetworkDestinationConfig):
     )
 
     _shared_key: bytes | None = PrivateAttr(default=None)
-
-    @field_validator("tag")
-    @classmethod
-    def _check_tag(cls, value: str) -> str:
-        TagTemplate(value)
-        return value
 
     @field_validator("labels")
     @classmethod

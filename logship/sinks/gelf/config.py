@@ -26,8 +26,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from logship.protocol.gelf import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, Compression
-from logship.protocol.template import TagTemplate
-from logship.sinks.common import NetworkDestinationConfig, TlsConfig, comma_list
+from logship.sinks.common import DockerTag, NetworkDestinationConfig, TlsConfig, comma_list
 
 _UDP_ONLY = ("chunk_size_bytes",)
 _HTTP_ONLY = ("path", "bulk", "request_timeout_secs")
@@ -63,7 +62,7 @@ class GelfConfig(NetworkDestinationConfig):
         "any WAN path; up to 8192 on a LAN. A message that needs more than 128 chunks has its "
         "short_message cut, with a marker.",
     )
-    tag: str = Field(
+    tag: DockerTag = Field(
         default="{{.ID}}",
         description="_tag field, Docker's tag template: {{.ID}} {{.FullID}} {{.Name}} "
         "{{.ImageID}} {{.ImageFullID}} {{.ImageName}} {{.DaemonName}} {{.Hostname}} "
@@ -111,12 +110,6 @@ class GelfConfig(NetworkDestinationConfig):
         default_factory=TlsConfig,
         description="https only: tls.ca_file, tls.verify, tls.cert_file, tls.key_file.",
     )
-
-    @field_validator("tag")
-    @classmethod
-    def _check_tag(cls, value: str) -> str:
-        TagTemplate(value)
-        return value
 
     @field_validator("labels_regex", "env_regex")
     @classmethod

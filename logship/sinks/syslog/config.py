@@ -9,8 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from logship.errors import ConfigError
-from logship.protocol.template import TagTemplate
-from logship.sinks.common import NetworkDestinationConfig, TlsConfig
+from logship.sinks.common import DockerTag, NetworkDestinationConfig, TlsConfig
 from logship.transport.tls import client_context
 
 UDP_MAX_MESSAGE_BYTES = 65507  # an IPv4 datagram's payload at most
@@ -45,7 +44,7 @@ class SyslogConfig(NetworkDestinationConfig):
         description="rfc5424: structured data with the enrichment, microsecond UTC timestamps; "
         "rfc3164: the old BSD form, for receivers that know nothing else.",
     )
-    tag: str = Field(
+    tag: DockerTag = Field(
         default="{{.Name}}",
         description="Docker's tag template: {{.ID}} {{.FullID}} {{.Name}} {{.ImageID}} "
         "{{.ImageFullID}} {{.ImageName}} {{.DaemonName}} {{.Hostname}} {{.Command}}. "
@@ -99,12 +98,6 @@ class SyslogConfig(NetworkDestinationConfig):
             if isinstance(transport, str) and transport in DEFAULT_PORTS:
                 data = {**data, "port": DEFAULT_PORTS[transport]}
         return data
-
-    @field_validator("tag")
-    @classmethod
-    def _check_tag(cls, value: str) -> str:
-        TagTemplate(value)
-        return value
 
     @field_validator("max_message_bytes")
     @classmethod
