@@ -12,27 +12,10 @@ def messages_from(rsyslog: Rsyslog, name: str) -> list[dict[str, Any]]:
     return [m for m in rsyslog.messages() if name in m.get("raw", "")]
 
 
-def test_stdout_and_stderr_lines_arrive_in_rsyslog_with_every_enrichment_field(
-    rsyslog: Rsyslog, start_agent: Any, containers: Any
-) -> None:
-    agent: Agent = start_agent(
-        "run",
-        f"syslog+udp://127.0.0.1:{rsyslog.udp_port}",
-        "--hostname",
-        "node-1.example.com",
-        "--host-ip",
-        "10.1.2.3",
-    )
-    c = containers.run(
-        'echo "hello from stdout"; echo "oops on stderr" >&2; sleep 30',
-        labels={"app": "web", "com.example.team": "pay]ments"},
-    )
-    got = wait_until(
-        lambda: (m := messages_from(rsyslog, c.name)) and len(m) >= 2 and m,
-        what="two messages in rsyslog",
-    )
-    by_msg = {m["msg"].strip(): m for m in got}
-    out, err = by_msg["hello from stdout"], by_msg["oops on stderr"]
+def assert_every_enrichment_field(out: dict[str, Any], err: dict[str, Any], c: Any) -> None:
+    """What rsyslogd parsed from a stdout and a stderr line of container ``c``, run with
+    labels app=web and com.example.team=pay]ments by an agent with --hostname
+    node-1.example.com --host-ip 10.1.2.3."""
     assert (out["facility"], out["severity"]) == ("3", "6")  # daemon.info
     assert (err["facility"], err["severity"]) == ("3", "3")  # daemon.err
     for m in (out, err):
@@ -55,6 +38,30 @@ def test_stdout_and_stderr_lines_arrive_in_rsyslog_with_every_enrichment_field(
     assert parse_structured_data(err["sd"])["logship@32473"]["stream"] == "stderr"
     assert sd["labels@32473"]["app"] == "web"
     assert sd["labels@32473"]["com.example.team"] == "pay]ments"
+
+
+def test_stdout_and_stderr_lines_arrive_in_rsyslog_with_every_enrichment_field(
+    rsyslog: Rsyslog, start_agent: Any, containers: Any
+) -> None:
+    agent: Agent = start_agent(
+        "run",
+        f"syslog+udp://127.0.0.1:{rsyslog.udp_port}",
+        "--hostname",
+        "node-1.example.com",
+        "--host-ip",
+        "10.1.2.3",
+    )
+    c = containers.run(
+        'echo "hello from stdout"; echo "oops on stderr" >&2; sleep 30',
+        labels={"app": "web", "com.example.team": "pay]ments"},
+    )
+    got = wait_until(
+        lambda: (m := messages_from(rsyslog, c.name)) and len(m) >= 2 and m,
+        what="two messages in rsyslog",
+    )
+    by_msg = {m["msg"].strip(): m for m in got}
+    out, err = by_msg["hello from stdout"], by_msg["oops on stderr"]
+    assert_every_enrichment_field(out, err, c)
     assert agent.stop() == 0
 
 

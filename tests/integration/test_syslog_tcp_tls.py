@@ -20,6 +20,7 @@ from logship.sinks.common import TlsConfig
 from logship.sinks.syslog.config import SyslogConfig
 from logship.sinks.syslog.sink import SyslogSink
 from logship.transport.tcp import StreamTransport
+from tests.integration.test_docker_to_syslog import assert_every_enrichment_field
 from tests.support import Agent, Rsyslog, parse_structured_data, run_cli, wait_until
 from tests.tls import TlsFiles
 from tests.unit.test_syslog_framing import read_octet_counted
@@ -81,28 +82,7 @@ def test_stdout_and_stderr_lines_arrive_over_tcp_with_every_enrichment_field(
     )
     by_msg = {m["msg"]: m for m in got}
     out, err = by_msg["hello over tcp"], by_msg["oops over tcp"]
-    assert (out["facility"], out["severity"]) == ("3", "6")
-    assert (err["facility"], err["severity"]) == ("3", "3")
-    for m in (out, err):
-        assert m["version"] == "1"
-        assert m["hostname"] == "node-1.example.com"
-        assert m["app"] == c.name and m["msgid"] == c.name
-        timestamp = m["raw"].split(" ")[1]
-        assert timestamp.endswith("Z") and len(timestamp) == 27
-    c.reload()
-    sd = parse_structured_data(out["sd"])
-    assert sd["logship@32473"] == {
-        "container_id": c.id,
-        "container_name": c.name,
-        "image_name": "logship-test/busybox",
-        "image_tag": "1.35",
-        "image_id": c.image.id,
-        "stream": "stdout",
-        "host_ip": "10.1.2.3",
-    }
-    assert parse_structured_data(err["sd"])["logship@32473"]["stream"] == "stderr"
-    assert sd["labels@32473"]["app"] == "web"
-    assert sd["labels@32473"]["com.example.team"] == "pay]ments"
+    assert_every_enrichment_field(out, err, c)
     assert DOWN not in agent.stderr
     assert agent.stop() == 0
 
