@@ -230,11 +230,9 @@ class ForwardSink:
             )
 
     async def close(self) -> None:
-        reader, writer = self._reader, self.transport.writer
-        self._disconnect()
+        reader, self._reader = self._reader, None
         if reader is not None:
+            reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-        if writer is not None:
-            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-                await asyncio.wait_for(writer.wait_closed(), timeout=1.0)
+        await self.transport.aclose(timeout_secs=1.0)

@@ -169,5 +169,7 @@ class GelfSink:
     async def close(self) -> None:
         if isinstance(self.transport, HttpTransport):
             await self.transport.close()
+        elif isinstance(self.transport, StreamTransport):
+            await self.transport.aclose()  # what is queued still goes out
         else:
             self.transport.close()

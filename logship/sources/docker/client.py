@@ -153,10 +153,6 @@ class DockerClient:
         result: dict[str, Any] = await self.get_json(f"/containers/{quote(container_id)}/json")
         return result
 
-    async def info(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.get_json("/info")
-        return result
-
     async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
         """Container lifecycle events, as they happen, until the stream breaks."""
         filters = json.dumps(

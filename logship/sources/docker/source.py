@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from logship.errors import DockerAPIError, DockerUnavailable, ProtocolError
@@ -59,7 +59,6 @@ class Tracked:
     wake: bool = False  # a start event came while the task was finishing
     destroyed: bool = False
     lines: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DockerSource:
