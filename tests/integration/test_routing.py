@@ -48,6 +48,7 @@ def test_a_receiver_that_stops_reading_does_not_stall_the_others(
     start_agent: Any, containers: Any
 ) -> None:
     with socket.socket() as stalled:  # accepts connections, never reads
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills up soon
         stalled.bind(("127.0.0.1", 0))
         stalled.listen()
         port = stalled.getsockname()[1]
@@ -57,9 +58,10 @@ def test_a_receiver_that_stops_reading_does_not_stall_the_others(
             "console://?format=json",
         )
         line = "x" * 2000
-        c = containers.run(f"for i in $(seq 1 3000); do echo {line}-$i; done; sleep 30")
+        # ~20 MB: more than the kernel buffers between the agent and the receiver hold
+        c = containers.run(f"for i in $(seq 1 10000); do echo {line}-$i; done; sleep 60")
         wait_until(
-            lambda: len(lines_of(agent, c.name)) == 3000, timeout=60, what="every console line"
+            lambda: len(lines_of(agent, c.name)) == 10000, timeout=90, what="every console line"
         )
         wait_until(lambda: "took no more data" in agent.stderr, timeout=60, what="the stall")
-    assert [r["message"] for r in lines_of(agent, c.name)][-1] == f"{line}-3000"
+    assert [r["message"] for r in lines_of(agent, c.name)][-1] == f"{line}-10000"
