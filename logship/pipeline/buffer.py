@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from logship.record import Record
 
@@ -17,9 +18,18 @@ RECORD_OVERHEAD_BYTES = 100
 
 
 class DropOldestBuffer:
-    def __init__(self, *, max_records: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_records: int,
+        max_bytes: int,
+        on_discard: Callable[[list[Record]], None] | None = None,
+    ) -> None:
         if max_records < 1 or max_bytes < 1:
             raise ValueError("a buffer needs room for at least one record")
+        # told of every record dropped to make room, oldest first (checkpoints count a dropped
+        # record as handled); called once per shedding, never per record
+        self.on_discard = on_discard
         self.max_records = max_records
         self.max_bytes = max_bytes
         self._queue: deque[Record] = deque()
@@ -50,13 +60,16 @@ class DropOldestBuffer:
     def _shed(self) -> None:
         queue = self._queue
         popleft = queue.popleft
-        dropped = 0
+        gone: list[Record] = []
         size = self._bytes
         while queue and (len(queue) > self.max_records or size > self.max_bytes):
-            size -= len(popleft().message) + RECORD_OVERHEAD_BYTES
-            dropped += 1
+            record = popleft()
+            size -= len(record.message) + RECORD_OVERHEAD_BYTES
+            gone.append(record)
         self._bytes = size
-        self.dropped += dropped
+        self.dropped += len(gone)
+        if self.on_discard is not None and gone:
+            self.on_discard(gone)
 
     def take(self, max_records: int) -> list[Record]:
         """Remove and return up to ``max_records`` of the oldest records (maybe none)."""

@@ -250,3 +250,14 @@ def test_put_never_waits_even_with_no_event_loop_running() -> None:
     for i in range(1000):
         buffer.put(records(str(i)))
     assert (len(buffer), buffer.dropped) == (2, 998)
+
+
+def test_records_dropped_to_make_room_are_reported_oldest_first() -> None:
+    told: list[list[str]] = []
+    buffer = DropOldestBuffer(
+        max_records=2, max_bytes=1 << 20, on_discard=lambda gone: told.append(texts(gone))
+    )
+    buffer.put(records("a", "b", "c", "d"))
+    buffer.put(records("e"))
+    assert told == [["a", "b"], ["c"]]
+    assert texts(buffer.take(10)) == ["d", "e"]
