@@ -1,5 +1,6 @@
 """One pass = one set of fresh producers read by one reader: the engine's plain follow clients,
-or the agent shipping to the UDP receiver, or the agent writing to /dev/null.
+or the agent shipping to a counting receiver (UDP syslog, GELF, syslog over TLS, forward, the
+Elasticsearch stand-in), or the agent writing to /dev/null.
 
 Every pass starts its reader first, then the producers (which wait), checks the reader is
 attached to every producer, lets the producers go, and measures from that moment.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import resource
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ RSS_TAIL_MIN_PASS_SECS = 180.0  # shorter passes use their last third instead
 RSS_GROWTH_MIN_SAMPLES = 3  # fewer samples in the second half: no growth figure
 
 
+@dataclass(frozen=True)
+class Destination:
+    """A destination whose lines a C receiver counts: which receiver, with which options, and
+    the agent's destination URI. ``{port}``, ``{ca_file}``, ``{server_cert}`` and
+    ``{server_key}`` in ``options`` and ``uri`` are filled in per pass."""
+
+    receiver: str  # "udprecv" or "streamrecv" (bench/receiver.py)
+    uri: str
+    options: tuple[str, ...] = ()
+    udp: bool = False  # the kernel's UDP drop counters mean something
+    tls: bool = False  # needs the test CA and server certificate
+
+
 @dataclass
 class Context:
     client: docker.DockerClient
@@ -39,10 +53,11 @@ class Context:
     socket_path: str
     dockerd_pid: int
     logship: str
-    receiver_binary: Path
+    receivers: dict[str, Path]  # receiver name -> binary (bench/receiver.py build())
     logs_dir: Path
     idle_secs: float
     timeout_secs: float
+    tls_files: dict[str, str] = field(default_factory=dict)  # ca_file, server_cert, server_key
 
 
 def per_mline(cpu: float, lines: int) -> float | None:
@@ -202,19 +217,27 @@ def _agent(ctx: Context, destination: str, pass_id: str, stderr_name: str) -> Ag
     return AgentProcess(argv, ctx.logs_dir / stderr_name)
 
 
-def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str) -> dict[str, Any]:
+def counted_pass(
+    ctx: Context, workload: Workload, pass_id: str, stderr_name: str, dest: Destination
+) -> dict[str, Any]:
+    """The agent shipping to ``dest``, whose receiver counts every line."""
     baseline = baseline_busy_percent()
+    if dest.tls and not ctx.tls_files:
+        raise RuntimeError(f"{dest.uri}: no TLS files in the context")
+    options = tuple(o.format(**ctx.tls_files) for o in dest.options)
     receiver = Receiver(
-        ctx.receiver_binary,
+        ctx.receivers[dest.receiver],
         workload.containers,
         workload.lines,
         delays=workload.kind == "steady",
+        options=options,
     )
     agent: AgentProcess | None = None
     sampler: RssSampler | None = None
     producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
     try:
-        agent = _agent(ctx, f"syslog+udp://127.0.0.1:{receiver.port}", pass_id, stderr_name)
+        uri = dest.uri.format(port=receiver.port, **ctx.tls_files)
+        agent = _agent(ctx, uri, pass_id, stderr_name)
         agent.wait_started()
         producers.start()
         agent.wait_following([p.name for p in producers.producers])
@@ -243,7 +266,7 @@ def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str
         receiver1 = cpu_secs(receiver.pid)
         rss_samples = sampler.stop()
         rss = agent.peak_rss_mib()
-        receiver_drops = udp_drops(receiver.port)
+        receiver_drops = udp_drops(receiver.port) if dest.udp else None
         snmp1 = udp_snmp()
         totals = receiver.stop()
         agent.stop()
@@ -257,14 +280,18 @@ def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str
             "ended_by": ended_by,
             "expected": expected,
             "received": distinct,
-            "datagrams": totals["datagrams"],
+            "datagrams": totals["datagrams"],  # stream receivers: lines (entries, documents)
             "duplicates": totals["duplicates"],
             "unparsed": totals["unparsed"],
             "loss": loss,
             "receiver_drops": receiver_drops,
             "loss_before_receiver": loss - (receiver_drops or 0),
-            "udp_rcvbuf_errors": snmp1["RcvbufErrors"] - snmp0["RcvbufErrors"],
-            "udp_sndbuf_errors": snmp1["SndbufErrors"] - snmp0["SndbufErrors"],
+            "udp_rcvbuf_errors": (snmp1["RcvbufErrors"] - snmp0["RcvbufErrors"])
+            if dest.udp
+            else None,
+            "udp_sndbuf_errors": (snmp1["SndbufErrors"] - snmp0["SndbufErrors"])
+            if dest.udp
+            else None,
             "receiver_rcvbuf_bytes": totals["rcvbuf_bytes"],
             "secs": secs,
             "lines_per_sec": distinct / secs if secs else None,
@@ -277,6 +304,13 @@ def syslog_pass(ctx: Context, workload: Workload, pass_id: str, stderr_name: str
             "dockerd_cpu_secs": dockerd1 - dockerd0,
             "dockerd_cpu_per_mline": per_mline(dockerd1 - dockerd0, distinct),
             "receiver_cpu_secs": receiver1 - receiver0,
+            "receiver_cpu_per_mline": per_mline(receiver1 - receiver0, distinct),
+            "receiver": {
+                k: v
+                for k, v in totals.items()
+                if k not in ("delay_us", "datagrams", "distinct", "duplicates", "unparsed")
+            },
+            "destination": uri,
             "machine_busy_percent": busy_percent(machine0, machine1),
             "machine_busy_before_percent": baseline,
             "peak_rss_mib": rss,

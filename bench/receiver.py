@@ -1,4 +1,5 @@
-"""Builds and runs the C syslog receiver (bench/udprecv.c) and follows its progress."""
+"""Builds and runs the C receivers (bench/udprecv.c for UDP syslog and GELF, bench/streamrecv.c
+for syslog over TLS, forward and the Elasticsearch stand-in) and follows their progress."""
 
 from __future__ import annotations
 
@@ -14,25 +15,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SOURCE = Path(__file__).with_name("udprecv.c")
+HERE = Path(__file__).resolve().parent
+COMMON = HERE / "recvcommon.h"
 BUILD_DIR = Path("/tmp/logship-bench")
+# receiver -> the libraries it links (zlib for GELF and gzip bodies, OpenSSL for TLS)
+SOURCES = {
+    "udprecv": ("udprecv.c", ["-lz"]),
+    "streamrecv": ("streamrecv.c", ["-lssl", "-lcrypto", "-lz", "-lpthread"]),
+}
 
 
-def build() -> Path:
-    """Compile udprecv.c once per source version; returns the binary's path."""
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
-    binary = BUILD_DIR / f"udprecv-{digest}"
+def build(name: str = "udprecv") -> Path:
+    """Compile a receiver once per source version; returns the binary's path."""
+    source, libs = SOURCES[name]
+    path = HERE / source
+    digest = hashlib.sha256(path.read_bytes() + COMMON.read_bytes()).hexdigest()[:12]
+    binary = BUILD_DIR / f"{name}-{digest}"
     if binary.exists():
         return binary
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None:
-        raise RuntimeError("the receiver needs a C compiler (gcc or cc) on PATH")
+        raise RuntimeError("the receivers need a C compiler (gcc or cc) on PATH")
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = binary.with_suffix(".tmp")
-    subprocess.run(
-        [compiler, "-O2", "-Wall", "-Wextra", "-o", str(tmp), str(SOURCE)],
-        check=True,
-    )
+    tmp = binary.with_suffix(f".tmp{os.getpid()}")
+    try:
+        subprocess.run(
+            [compiler, "-O2", "-Wall", "-Wextra", "-o", str(tmp), str(path), *libs],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(
+            f"cannot compile {source} (it needs zlib and OpenSSL headers: Debian's zlib1g-dev "
+            f"and libssl-dev):\n{exc.stderr}"
+        ) from None
     tmp.rename(binary)
     return binary
 
@@ -47,10 +64,21 @@ class Progress:
 
 
 class Receiver:
-    """``udprecv`` as a child process: its port, live progress, and its final totals."""
+    """A receiver (``udprecv`` or ``streamrecv``) as a child process: its port, live progress,
+    and its final totals. ``options`` are the receiver's own (``--gelf``, ``--proto bulk``)."""
 
-    def __init__(self, binary: Path, producers: int, lines: int, *, delays: bool) -> None:
-        argv = [str(binary), str(producers), str(lines)] + (["--delays"] if delays else [])
+    def __init__(
+        self,
+        binary: Path,
+        producers: int,
+        lines: int,
+        *,
+        delays: bool,
+        options: tuple[str, ...] = (),
+    ) -> None:
+        self.name = binary.name.rsplit("-", 1)[0]
+        argv = [str(binary), str(producers), str(lines), *options]
+        argv += ["--delays"] if delays else []
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, text=True, bufsize=1, start_new_session=True
         )
@@ -58,12 +86,12 @@ class Receiver:
         first = self.proc.stdout.readline().split()
         if len(first) != 3 or first[0] != "PORT":
             self.kill()
-            raise RuntimeError(f"udprecv did not start: it said {first!r}, expected PORT n n")
+            raise RuntimeError(f"{self.name} did not start: it said {first!r}, expected PORT n n")
         self.port = int(first[1])
         self.rcvbuf_bytes = int(first[2])
         self.progress = Progress()
         self.final: dict[str, Any] | None = None
-        self._thread = threading.Thread(target=self._read, name="udprecv", daemon=True)
+        self._thread = threading.Thread(target=self._read, name=self.name, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
@@ -89,7 +117,7 @@ class Receiver:
             self.kill()
         self._thread.join(5)
         if self.final is None:
-            raise RuntimeError(f"udprecv exited ({self.proc.returncode}) without its totals")
+            raise RuntimeError(f"{self.name} exited ({self.proc.returncode}) without its totals")
         return self.final
 
     def kill(self) -> None:

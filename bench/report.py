@@ -34,13 +34,13 @@ class Metric:
     key: str  # path into a run record
     label: str
     fmt: Callable[[float], str]
-    sinks: tuple[str, ...] = ("syslog", "console")
+    sinks: tuple[str, ...] = ("counted", "console")  # counted: every sink with a receiver
     kinds: tuple[str, ...] = ("flood", "steady")
 
 
 METRICS = [
     Metric("engine.lines_per_sec", "engine lines/s (plain follow clients)", _int),
-    Metric("agent.lines_per_sec", "agent lines/s delivered", _int, ("syslog",)),
+    Metric("agent.lines_per_sec", "agent lines/s delivered", _int, ("counted",)),
     Metric("agent.lines_per_sec", "agent lines/s (until idle)", _int, ("console",)),
     Metric("ratio", "ratio to engine", _f2),
     Metric(
@@ -49,11 +49,17 @@ METRICS = [
         _int,
         kinds=("steady",),
     ),
-    Metric("agent.loss", "loss (lines never received)", _int, ("syslog",)),
-    Metric("agent.receiver_drops", "  of which receiver socket drops", _int, ("syslog",)),
+    Metric("agent.loss", "loss (lines never received)", _int, ("counted",)),
+    Metric("agent.receiver_drops", "  of which receiver socket drops", _int, ("counted",)),
     Metric("agent.agent.buffer_dropped", "agent buffer drops (its own log)", _int),
-    Metric("agent.duplicates", "duplicates", _int, ("syslog",)),
+    Metric("agent.duplicates", "duplicates", _int, ("counted",)),
     Metric("agent.agent_cpu_per_mline", "agent CPU-s / M lines", _f2),
+    Metric(
+        "agent.receiver_cpu_per_mline",
+        "receiver CPU-s / M lines (not the agent's)",
+        _f2,
+        ("counted",),
+    ),
     Metric("engine.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, engine pass", _f2),
     Metric("agent.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, agent pass", _f2),
     Metric("agent.peak_rss_mib", "agent peak RSS MiB", _f1),
@@ -64,13 +70,13 @@ METRICS = [
     Metric("agent.machine_busy_percent", "machine CPU busy %, agent pass", _int),
     Metric(
         "agent.delay.p50_ms",
-        "delay p50 ms (agent, Docker ts -> UDP)",
+        "delay p50 ms (agent, Docker ts -> receiver)",
         _f1,
-        ("syslog",),
+        ("counted",),
         ("steady",),
     ),
-    Metric("agent.delay.p99_ms", "delay p99 ms (agent)", _f1, ("syslog",), ("steady",)),
-    Metric("agent.delay.max_ms", "delay max ms (agent)", _f1, ("syslog",), ("steady",)),
+    Metric("agent.delay.p99_ms", "delay p99 ms (agent)", _f1, ("counted",), ("steady",)),
+    Metric("agent.delay.max_ms", "delay max ms (agent)", _f1, ("counted",), ("steady",)),
     Metric(
         "engine.delay.p50_ms", "delay p50 ms (engine, Docker ts -> reader)", _f1, kinds=("steady",)
     ),
@@ -82,10 +88,11 @@ METRICS = [
 
 
 def metrics_for(sink: str, kind: str, engine: bool) -> list[Metric]:
+    group = "console" if sink == "console" else "counted"
     return [
         m
         for m in METRICS
-        if sink in m.sinks
+        if group in m.sinks
         and kind in m.kinds
         and (engine or not m.key.startswith(("engine", "ratio")))
     ]

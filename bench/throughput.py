@@ -5,8 +5,9 @@
     .venv/bin/python bench/throughput.py --scenario soak --runs 1   # 50 x 100 lines/s x 600 s
 
 Every run of a scenario has two passes with fresh producer containers: the engine pass (plain
-logs-API follow clients that only count) and the agent pass (logship shipping to a UDP syslog
-receiver, or to /dev/null). The soak scenario has the agent pass only and watches the agent's
+logs-API follow clients that only count) and the agent pass (logship shipping to a counting C
+receiver: syslog over UDP or TLS, GELF over UDP, forward, an Elasticsearch stand-in; or to
+/dev/null). The soak scenario has the agent pass only and watches the agent's
 memory over a long steady run. See bench/README.md for what each column means.
 """
 
@@ -15,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,13 +34,48 @@ from producers import SESSION_LABEL, Workload, remove_labelled
 from report import metrics_for, summarize, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+
+Sink = Literal["syslog", "console", "gelf", "syslog-tls", "forward", "elasticsearch"]
+
+# every sink but console: the destination URI and the receiver that counts what arrives
+DESTINATIONS: dict[str, passes.Destination] = {
+    "syslog": passes.Destination("udprecv", "syslog+udp://127.0.0.1:{port}", udp=True),
+    # Docker's gelf driver: gzip, chunks of 1420 bytes (logship's defaults too, said here anyway)
+    "gelf": passes.Destination(
+        "udprecv",
+        "gelf+udp://127.0.0.1:{port}?compression=gzip&chunk_size_bytes=1420",
+        ("--gelf",),
+        udp=True,
+    ),
+    "syslog-tls": passes.Destination(
+        "streamrecv",
+        "syslog+tls://127.0.0.1:{port}?tls.ca_file={ca_file}",
+        ("--proto", "syslog", "--tls", "{server_cert}", "{server_key}"),
+        tls=True,
+    ),
+    "forward": passes.Destination(
+        "streamrecv", "forward://127.0.0.1:{port}?ack=true", ("--proto", "forward")
+    ),
+    "elasticsearch": passes.Destination(
+        "streamrecv", "elasticsearch+http://127.0.0.1:{port}", ("--proto", "bulk")
+    ),
+}
+DESCRIPTIONS = {
+    "syslog": "syslog+udp -> C receiver",
+    "console": "console:// -> /dev/null",
+    "gelf": "gelf+udp (gzip, 1420-byte chunks) -> C receiver (reassembles, inflates)",
+    "syslog-tls": "syslog+tls -> C TLS receiver (OpenSSL)",
+    "forward": "forward (ack=true) -> C forward receiver (acks every chunk)",
+    "elasticsearch": "elasticsearch+http -> C _bulk stand-in",
+}
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     kind: Literal["flood", "steady"]
-    sink: Literal["syslog", "console"]
+    sink: Sink
     containers: int
     quick_containers: int
     secs: float = 60  # steady: seconds of writing
@@ -62,6 +100,11 @@ SCENARIOS = {
         Scenario("console-1", "flood", "console", 1, 1),
         Scenario("console-4", "flood", "console", 4, 4),
         Scenario("steady-200", "steady", "syslog", 200, 50),
+        # the other destinations, 1 flooding container each (--containers 4 for more)
+        Scenario("gelf-1", "flood", "gelf", 1, 1),
+        Scenario("syslog-tls-1", "flood", "syslog-tls", 1, 1),
+        Scenario("forward-1", "flood", "forward", 1, 1),
+        Scenario("elasticsearch-1", "flood", "elasticsearch", 1, 1),
         # memory over a long steady run: agent pass only, and only when named
         Scenario("soak", "steady", "syslog", 50, 50, 600, 180, engine=False, in_all=False),
     )
@@ -107,6 +150,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-engine", action="store_true", help="skip the engine pass (no ratio)")
     p.add_argument(
+        "--sink",
+        choices=[*DESTINATIONS, "console"],
+        help="ship to this destination in every selected scenario instead of the scenario's own "
+        "(e.g. --scenario steady-200 --sink forward)",
+    )
+    p.add_argument(
         "--logship",
         default=str(Path(sys.executable).with_name("logship")),
         help="the logship command to run (default: logship next to this Python)",
@@ -130,6 +179,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             elif name not in names:
                 names.append(name)
     args.scenarios = [SCENARIOS[n] for n in names]
+    if args.sink:
+        args.scenarios = [
+            s if s.sink == args.sink else replace(s, name=f"{s.name}.{args.sink}", sink=args.sink)
+            for s in args.scenarios
+        ]
     if args.runs < 1:
         p.error(f"--runs must be at least 1 (got {args.runs})")
     for scenario in args.scenarios:
@@ -149,7 +203,7 @@ def timeout_for(workload: Workload, args: argparse.Namespace) -> float:
 
 
 def describe(scenario: Scenario, w: Workload) -> str:
-    dest = "syslog+udp -> C receiver" if scenario.sink == "syslog" else "console:// -> /dev/null"
+    dest = DESCRIPTIONS[scenario.sink]
     if w.kind == "flood":
         what = f"{w.containers} x {w.lines:,} lines x {w.line_bytes} B as fast as possible"
     else:
@@ -184,6 +238,24 @@ def notes_for(scenario: Scenario, runs: list[dict[str, Any]]) -> list[str]:
         if by_minute:
             cells = " ".join("-" if v is None else f"{v:.1f}" for v in by_minute)
             notes.append(f"run {i}: agent RSS MiB by minute since go (median): {cells}")
+        rec = agent.get("receiver") or {}
+        if rec.get("protocol_errors") or rec.get("inflate_errors"):
+            notes.append(
+                f"run {i}: receiver refused the agent's data {rec.get('protocol_errors')}x "
+                f"(inflate errors {rec.get('inflate_errors')}): {rec.get('first_error')}"
+            )
+        gelf = rec.get("gelf") or {}
+        if gelf.get("chunked_messages") or gelf.get("incomplete") or gelf.get("bad_chunks"):
+            notes.append(
+                f"run {i}: GELF chunks {gelf['chunks']:,}, chunked messages "
+                f"{gelf['chunked_messages']:,}, incomplete {gelf['incomplete']}, "
+                f"bad chunks {gelf['bad_chunks']}, inflate errors {gelf['inflate_errors']}"
+            )
+        if rec.get("acks") is not None and scenario.sink == "forward":
+            notes.append(
+                f"run {i}: forward receiver: {rec['units']:,} messages, {rec['acks']:,} acked, "
+                f"{rec['connections']} connection(s)"
+            )
         notable = (agent.get("agent") or {}).get("notable_lines", [])
         notes += [f"run {i} agent: {line[:160]}" for line in notable[:3]]
     return notes
@@ -210,8 +282,11 @@ def run_scenario(
                 flush=True,
             )
         stderr_name = f"{scenario.name}-run{k}.agent.stderr"
-        one = passes.syslog_pass if scenario.sink == "syslog" else passes.console_pass
-        run["agent"] = one(ctx, workload, base + "-a", stderr_name)
+        if scenario.sink == "console":
+            run["agent"] = passes.console_pass(ctx, workload, base + "-a", stderr_name)
+        else:
+            dest = DESTINATIONS[scenario.sink]
+            run["agent"] = passes.counted_pass(ctx, workload, base + "-a", stderr_name, dest)
         agent = run["agent"]
         engine_rate = (run.get("engine") or {}).get("lines_per_sec")
         before = [p.get("machine_busy_before_percent") for p in (run.get("engine"), agent) if p]
@@ -238,6 +313,24 @@ def run_scenario(
         "summary": summarize(runs, metrics),
         "table": text,
     }
+
+
+def prepare(ctx: passes.Context, scenarios: list[Scenario]) -> None:
+    """Compile the receivers the scenarios need and, for TLS, make a test CA and a server
+    certificate for 127.0.0.1 (with openssl, as the tests do)."""
+    dests = [DESTINATIONS[s.sink] for s in scenarios if s.sink in DESTINATIONS]
+    for name in sorted({d.receiver for d in dests}):
+        ctx.receivers[name] = receiver.build(name)
+    if any(d.tls for d in dests):
+        sys.path.insert(1, str(REPO))
+        from tests.tls import make_test_ca  # the CA the TLS tests use
+
+        files = make_test_ca(receiver.BUILD_DIR / f"tls-{ctx.session}")
+        ctx.tls_files = {
+            "ca_file": str(files.ca_file),
+            "server_cert": str(files.server_cert),
+            "server_key": str(files.server_key),
+        }
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -275,11 +368,16 @@ def main(argv: list[str] | None = None) -> int:
         socket_path=args.docker_socket,
         dockerd_pid=dockerd,
         logship=args.logship,
-        receiver_binary=receiver.build(),
+        receivers={},
         logs_dir=args.out / stamp,
         idle_secs=args.idle_secs,
         timeout_secs=0,
     )
+    try:
+        prepare(ctx, args.scenarios)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"throughput: {exc}", file=sys.stderr)
+        return 1
     output: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine_info(engine_version),
@@ -304,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         output["error"] = f"{type(exc).__name__}: {exc}"
         code = 1
     finally:
+        shutil.rmtree(receiver.BUILD_DIR / f"tls-{session}", ignore_errors=True)
         removed = remove_labelled(client, f"{SESSION_LABEL}={session}")
         if removed:
             print(f"throughput: removed {removed} leftover containers", file=sys.stderr)

@@ -6,10 +6,15 @@
  * arrival - timestamp per datagram, the arrival being the kernel's receive time (SO_TIMESTAMPNS),
  * so a receiver that runs late does not inflate the delay.
  *
+ * With --gelf every datagram is a GELF message instead: GELF chunks (1e 0f, 8-byte message id,
+ * sequence number, count) are reassembled, gzip or zlib payloads inflated (zlib), and the delay
+ * is taken from the "timestamp" field (seconds since the epoch, with a fraction). A message's
+ * chunks still missing at the end are counted as "incomplete".
+ *
  * Written in C because on 2 cores a Python receiver competes with the agent and the engine for
  * CPU at flood rates (see bench/README.md, "Why the receiver is in C").
  *
- * Usage: udprecv PRODUCERS LINES_PER_PRODUCER [--delays]
+ * Usage: udprecv PRODUCERS LINES_PER_PRODUCER [--delays] [--gelf]
  * Binds 127.0.0.1 on a free port and prints "PORT <n>". Then, every 100 ms:
  *   "S <datagrams> <distinct> <duplicates> <unparsed> <last_arrival_ns>"
  * On SIGTERM or SIGINT it prints one line "F {json}" with the totals and exits 0.
@@ -25,6 +30,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
+
+#include "recvcommon.h"
 
 #define BATCH 256
 #define DGRAM_MAX 65536
@@ -33,96 +41,140 @@
 static volatile sig_atomic_t stopping = 0;
 static void on_signal(int sig) { (void)sig; stopping = 1; }
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+/* -- GELF: chunk reassembly and inflation ------------------------------------------------- */
+
+#define GELF_MAX_CHUNKS 128
+#define GELF_SLOTS 4096
+#define GELF_MAX_BYTES (4 * 1024 * 1024)
+
+struct gelf_slot {
+    int used;
+    unsigned char id[8];
+    int count, have;
+    char *part[GELF_MAX_CHUNKS];
+    size_t len[GELF_MAX_CHUNKS];
+};
+
+static struct gelf_slot gelf_slots[GELF_SLOTS];
+static uint64_t gelf_chunks = 0, gelf_chunked_messages = 0, gelf_evicted = 0,
+                gelf_inflate_errors = 0, gelf_bad_chunks = 0;
+static z_stream gelf_z;
+static char *gelf_out, *gelf_joined;
+
+static void gelf_free_slot(struct gelf_slot *s) {
+    for (int i = 0; i < GELF_MAX_CHUNKS; i++) { free(s->part[i]); s->part[i] = NULL; }
+    s->used = 0;
 }
 
-/* days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil) */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char *p, int n, int *out) {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return 0;
-        v = v * 10 + (p[i] - '0');
+/* One chunk in; returns the reassembled message's length in gelf_joined once every chunk of its
+   message arrived, else 0. A duplicate chunk is ignored. */
+static size_t gelf_chunk(const char *buf, size_t len) {
+    if (len < 12) { gelf_bad_chunks++; return 0; }
+    const unsigned char *id = (const unsigned char *)buf + 2;
+    int seq = (unsigned char)buf[10], count = (unsigned char)buf[11];
+    if (count < 1 || count > GELF_MAX_CHUNKS || seq >= count) { gelf_bad_chunks++; return 0; }
+    gelf_chunks++;
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 8; i++) h = (h ^ id[i]) * 1099511628211ULL;
+    size_t at = (size_t)(h % GELF_SLOTS);
+    struct gelf_slot *s = NULL;
+    for (size_t probe = 0; probe < GELF_SLOTS; probe++) {
+        struct gelf_slot *c = &gelf_slots[(at + probe) % GELF_SLOTS];
+        if (c->used && memcmp(c->id, id, 8) == 0) { s = c; break; }
+        if (!c->used) { s = c; break; }
     }
-    *out = v;
-    return 1;
+    if (!s) { /* table full: drop the slot we hashed to */
+        s = &gelf_slots[at];
+        gelf_free_slot(s);
+        gelf_evicted++;
+    }
+    if (!s->used) {
+        s->used = 1;
+        memcpy(s->id, id, 8);
+        s->count = count;
+        s->have = 0;
+    }
+    if (s->count != count) { gelf_bad_chunks++; return 0; }
+    if (s->part[seq]) return 0;
+    s->part[seq] = malloc(len - 12);
+    if (!s->part[seq]) { fprintf(stderr, "udprecv: out of memory\n"); exit(1); }
+    memcpy(s->part[seq], buf + 12, len - 12);
+    s->len[seq] = len - 12;
+    if (++s->have < s->count) return 0;
+    size_t total = 0;
+    for (int i = 0; i < s->count; i++) {
+        if (total + s->len[i] > GELF_MAX_BYTES) { gelf_free_slot(s); gelf_bad_chunks++; return 0; }
+        memcpy(gelf_joined + total, s->part[i], s->len[i]);
+        total += s->len[i];
+    }
+    gelf_free_slot(s);
+    gelf_chunked_messages++;
+    return total;
 }
 
-/* "<PRI>1 2026-11-27T05:24:33.719017Z ..." -> microseconds since the epoch, or -1 */
-static int64_t syslog_time_us(const char *buf, size_t len) {
-    const char *p = memchr(buf, '>', len < 8 ? len : 8);
+static uint64_t gelf_incomplete(void) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < GELF_SLOTS; i++) n += gelf_slots[i].used;
+    return n;
+}
+
+/* A whole GELF message (gzip, zlib or plain JSON) -> the JSON in *out; its length, or -1 */
+static long gelf_payload(const char *buf, size_t len, const char **out) {
+    const unsigned char *u = (const unsigned char *)buf;
+    if (len >= 2 && ((u[0] == 0x1f && u[1] == 0x8b) || (u[0] == 0x78))) {
+        if (inflateReset2(&gelf_z, 15 + 32) != Z_OK) return -1; /* 15 + 32: gzip or zlib */
+        gelf_z.next_in = (unsigned char *)buf;
+        gelf_z.avail_in = (uInt)len;
+        gelf_z.next_out = (unsigned char *)gelf_out;
+        gelf_z.avail_out = GELF_MAX_BYTES;
+        int rc = inflate(&gelf_z, Z_FINISH);
+        if (rc != Z_STREAM_END) { gelf_inflate_errors++; return -1; }
+        *out = gelf_out;
+        return (long)(GELF_MAX_BYTES - gelf_z.avail_out);
+    }
+    *out = buf;
+    return (long)len;
+}
+
+/* "timestamp":1764221073.719017 in a GELF message -> microseconds since the epoch, or -1 */
+static int64_t gelf_time_us(const char *buf, size_t len) {
+    static const char key[] = "\"timestamp\":";
+    const char *p = memmem(buf, len, key, sizeof key - 1);
     if (!p) return -1;
-    p += 1;
     const char *end = buf + len;
-    if (end - p < 2 + 20 || p[0] != '1' || p[1] != ' ') return -1;
-    p += 2;
-    int Y, M, D, h, m, s;
-    if (!digits(p, 4, &Y) || p[4] != '-' || !digits(p + 5, 2, &M) || p[7] != '-' ||
-        !digits(p + 8, 2, &D) || p[10] != 'T' || !digits(p + 11, 2, &h) || p[13] != ':' ||
-        !digits(p + 14, 2, &m) || p[16] != ':' || !digits(p + 17, 2, &s))
-        return -1;
-    p += 19;
-    int64_t us = 0;
-    int n = 0;
-    if (p < end && *p == '.') {
+    p += sizeof key - 1;
+    while (p < end && *p == ' ') p++;
+    int64_t secs = 0, us = 0;
+    int n = 0, any = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++, any = 1) secs = secs * 10 + (*p - '0');
+    if (!any) return -1;
+    if (p < end && *p == '.')
         for (p++; p < end && *p >= '0' && *p <= '9'; p++, n++)
             if (n < 6) us = us * 10 + (*p - '0');
-    }
     for (; n < 6; n++) us *= 10;
-    if (p >= end || *p != 'Z') return -1;
-    int64_t secs = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + s;
     return secs * 1000000 + us;
-}
-
-/* the producer's mark "~IDX:SEQ:" nearest the end of the datagram */
-static int parse_mark(const char *buf, size_t len, long *idx, long *seq) {
-    const char *p = NULL;
-    for (size_t i = len; i-- > 0;)
-        if (buf[i] == '~') { p = buf + i + 1; break; }
-    if (!p) return 0;
-    const char *end = buf + len;
-    char *q;
-    char tmp[48];
-    size_t n = (size_t)(end - p) < sizeof tmp - 1 ? (size_t)(end - p) : sizeof tmp - 1;
-    memcpy(tmp, p, n);
-    tmp[n] = 0;
-    *idx = strtol(tmp, &q, 10);
-    if (q == tmp || *q != ':') return 0;
-    char *r = q + 1;
-    *seq = strtol(r, &q, 10);
-    if (q == r || *q != ':') return 0;
-    return 1;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int64_t pct(const int64_t *v, size_t n, double q) {
-    if (n == 0) return 0;
-    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
 }
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s PRODUCERS LINES_PER_PRODUCER [--delays]\n", argv[0]);
+        fprintf(stderr, "usage: %s PRODUCERS LINES_PER_PRODUCER [--delays] [--gelf]\n", argv[0]);
         return 2;
     }
     long producers = atol(argv[1]), lines = atol(argv[2]);
-    int want_delays = argc > 3 && strcmp(argv[3], "--delays") == 0;
+    int want_delays = 0, gelf = 0;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--delays") == 0) want_delays = 1;
+        else if (strcmp(argv[i], "--gelf") == 0) gelf = 1;
+        else { fprintf(stderr, "udprecv: unknown option %s\n", argv[i]); return 2; }
+    }
+    if (gelf) {
+        gelf_out = malloc(GELF_MAX_BYTES);
+        gelf_joined = malloc(GELF_MAX_BYTES);
+        if (!gelf_out || !gelf_joined || inflateInit2(&gelf_z, 15 + 32) != Z_OK) {
+            fprintf(stderr, "udprecv: cannot set up zlib\n");
+            return 1;
+        }
+    }
     if (producers < 1 || lines < 1) {
         fprintf(stderr, "udprecv: PRODUCERS and LINES_PER_PRODUCER must be positive\n");
         return 2;
@@ -201,8 +253,21 @@ int main(int argc, char **argv) {
             if (arrival > last_ns) last_ns = arrival;
             total++;
             bytes += len;
+            const char *msg = bufs[i];
+            if (gelf) {
+                size_t whole = len;
+                if (len >= 2 && (unsigned char)msg[0] == 0x1e && (unsigned char)msg[1] == 0x0f) {
+                    whole = gelf_chunk(msg, len);
+                    if (whole == 0) continue; /* more chunks to come */
+                    msg = gelf_joined;
+                }
+                long n_json = gelf_payload(msg, whole, &msg);
+                if (n_json < 0) { unparsed++; continue; }
+                len = (size_t)n_json;
+            }
             long idx, seq;
-            if (parse_mark(bufs[i], len, &idx, &seq) && idx >= 0 && idx < producers && seq >= 0 &&
+            if ((gelf ? find_mark(msg, len, &idx, &seq) : parse_mark(msg, len, &idx, &seq)) &&
+                idx >= 0 && idx < producers && seq >= 0 &&
                 seq < lines) {
                 size_t bit = (size_t)idx * (size_t)lines + (size_t)seq;
                 if (seen[bit >> 3] & (1u << (bit & 7))) {
@@ -215,7 +280,7 @@ int main(int argc, char **argv) {
                 unparsed++;
             }
             if (want_delays) {
-                int64_t t = syslog_time_us(bufs[i], len);
+                int64_t t = gelf ? gelf_time_us(msg, len) : syslog_time_us(msg, len);
                 if (t < 0) {
                     bad_time++;
                 } else {
@@ -248,6 +313,12 @@ int main(int argc, char **argv) {
            ", \"unparsed\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"first_arrival_ns\": %" PRId64
            ", \"last_arrival_ns\": %" PRId64 ", \"rcvbuf_bytes\": %d",
            total, distinct, dups, unparsed, bytes, first_ns, last_ns, got);
+    if (gelf)
+        printf(", \"gelf\": {\"chunks\": %" PRIu64 ", \"chunked_messages\": %" PRIu64
+               ", \"incomplete\": %" PRIu64 ", \"evicted\": %" PRIu64 ", \"bad_chunks\": %" PRIu64
+               ", \"inflate_errors\": %" PRIu64 "}",
+               gelf_chunks, gelf_chunked_messages, gelf_incomplete(), gelf_evicted,
+               gelf_bad_chunks, gelf_inflate_errors);
     if (want_delays)
         printf(", \"delay_us\": {\"count\": %zu, \"bad_timestamps\": %" PRIu64 ", \"min\": %" PRId64
                ", \"p50\": %" PRId64 ", \"p90\": %" PRId64 ", \"p99\": %" PRId64
