@@ -18,6 +18,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
   || need+=(busybox-static)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v file >/dev/null 2>&1 || need+=(file)
+[ -x /usr/sbin/debootstrap ] || need+=(debootstrap)  # a local base image for the image test
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

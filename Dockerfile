@@ -1,0 +1,57 @@
+# logship's container image: one per Docker host (README "Run on a Docker host"), or the
+# DaemonSet of helm/logship.
+#
+# Build with `bash scripts/build-image.sh`: it first downloads the dependencies' wheels into
+# build/wheels on the host, so nothing here goes to the network (pip --no-index) and the image
+# holds exactly the wheels that were tested. PYTHON_IMAGE is the base of both stages, pinned by
+# version; scripts/build-image.sh --local-base swaps in a Debian base made with debootstrap, for
+# machines without a registry.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+# -- builder: logship's wheel from source, then a venv with it and its dependencies ------------
+FROM ${PYTHON_IMAGE} AS builder
+WORKDIR /src
+COPY build/wheels/ /wheels/
+COPY pyproject.toml README.md ./
+COPY logship/ ./logship/
+# pip runs from a throwaway venv, so the installed venv carries no pip (--without-pip).
+RUN python3 -m venv /opt/build \
+ && /opt/build/bin/pip wheel --disable-pip-version-check --no-cache-dir --no-index \
+      --find-links /wheels --no-deps --wheel-dir /wheels . \
+ && python3 -m venv --without-pip /opt/logship \
+ && /opt/build/bin/pip --python /opt/logship/bin/python install --disable-pip-version-check \
+      --no-cache-dir --no-index --only-binary=:all: --find-links /wheels logship \
+ && /opt/logship/bin/logship --version
+
+# -- runtime: the base, a user, and the venv; no compiler, pip, wheels or caches ---------------
+FROM ${PYTHON_IMAGE}
+ARG LOGSHIP_UID=10001
+# Containers inherit their image's labels: logship does not ship its own log unless started
+# with --label logship.ignore=false.
+LABEL org.opencontainers.image.title="logship" \
+      org.opencontainers.image.description="Ships every Docker container's logs to syslog, GELF, Elasticsearch, Fluentd or the console" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      logship.ignore="true"
+# A fixed numeric user (Kubernetes' runAsNonRoot can check a number, not a name). It reaches
+# the Docker socket through the socket's group, given at run time: --group-add.
+RUN useradd --system --uid "${LOGSHIP_UID}" --user-group --no-create-home \
+      --home-dir /var/lib/logship --shell /usr/sbin/nologin logship \
+ && install -d -o "${LOGSHIP_UID}" -g "${LOGSHIP_UID}" -m 0750 /var/lib/logship
+COPY --from=builder /opt/logship /opt/logship
+COPY docker/healthcheck.py /opt/logship/healthcheck.py
+# The root file system may be read-only (--read-only): no .pyc written at run time, and the
+# only writable place logship needs is its state directory (checkpoints), a volume.
+ENV PATH=/opt/logship/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LOGSHIP_STATE_DIR=/var/lib/logship \
+    LOGSHIP_HTTP=127.0.0.1:9880
+VOLUME ["/var/lib/logship"]
+EXPOSE 9880
+USER ${LOGSHIP_UID}:${LOGSHIP_UID}
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python3", "/opt/logship/healthcheck.py"]
+# Exec form: logship itself is PID 1 and gets docker stop's SIGTERM; it installs its own
+# handler (PID 1 has no default one) and drains its buffers before exiting 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["logship"]
+CMD ["run"]
