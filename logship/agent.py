@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from logship.errors import DockerUnavailable, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
@@ -29,6 +30,9 @@ from logship.sinks.console.config import ConsoleConfig
 from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.filters import ContainerFilter, Selector
 from logship.sources.docker.source import DockerSource
+
+if TYPE_CHECKING:
+    from logship.server.app import OperatorServer
 
 log = logging.getLogger("logship")
 
@@ -116,6 +120,11 @@ class Agent:
         )
         self._stop = asyncio.Event()
         self._signals = 0
+        # the operator's HTTP server: `logship run` only (`tail`'s own sinks never bind the port
+        # an agent on the same host holds)
+        self.http = settings.http if sinks is None else None
+        self.server: OperatorServer | None = None
+        self.stopping = False
 
     def _destination(self, sink: Sink, config: DestinationConfig | None) -> Destination:
         """A sink with its own bounded buffer, batching, retry pacing and filter."""
@@ -143,6 +152,8 @@ class Agent:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+        if self.http is not None and not await self._serve_http(self.http):
+            return 1
         for d in self.destinations:
             d.task = asyncio.create_task(d.runner.run(), name=f"sink-{d.runner.sink.name}")
         source = asyncio.create_task(self.source.run(), name="docker-source")
@@ -165,8 +176,24 @@ class Agent:
                     exit_code = 1
         finally:
             stop.cancel()
+            self.stopping = True  # /readyz says so while what is buffered drains
             await self.shutdown(source)
+            if self.server is not None:
+                await self.server.stop()
         return exit_code
+
+    async def _serve_http(self, listen: str) -> bool:
+        from logship.server.app import ListenError, OperatorServer  # aiohttp.web only if asked
+
+        self.server = OperatorServer(self, listen)
+        try:
+            await self.server.start()
+        except ListenError as exc:
+            log.error("%s", exc)  # noqa: TRY400 - the message says it all; no traceback
+            self.server = None
+            await self.client.close()
+            return False
+        return True
 
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals += 1

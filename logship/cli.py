@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also ship what running containers logged before logship started",
     )
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--http",
+        metavar="[ADDR:]PORT",
+        help="serve /healthz, /readyz, /metrics, /logs, /containers and a live page "
+        "(PORT alone: 127.0.0.1)",
+    )
     _selection_args(run)
 
     tail = sub.add_parser("tail", help="watch every container's lines live, like compose logs -f")
@@ -94,6 +100,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "hostname": getattr(args, "hostname", None),
         "host_ip": getattr(args, "host_ip", None),
         "backlog": getattr(args, "backlog", None),
+        "http": getattr(args, "http", None),
         "destinations": getattr(args, "destinations", None) or None,
     }
     for verb in ("include", "exclude"):

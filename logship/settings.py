@@ -35,6 +35,7 @@ from pydantic_settings import (
 
 from logship.errors import ConfigError
 from logship.registry import SCHEMES, SINKS
+from logship.server.address import parse_listen_address
 from logship.sinks.console.config import ConsoleConfig
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.forward.config import ForwardConfig
@@ -184,6 +185,19 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="logship's own log verbosity (to stderr)."
     )
+    http: str | None = Field(
+        default=None,
+        description="Serve the operator's window (/healthz, /readyz, /metrics, /logs, "
+        "/containers, /) on [ADDR:]PORT; PORT alone binds 127.0.0.1. Off unless given.",
+        examples=["9880", "0.0.0.0:9880", "[::1]:9880"],
+    )
+
+    @field_validator("http")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen_address(value)  # ValueError naming what was given and what is expected
+        return value
 
     @field_validator("destinations", mode="before")
     @classmethod

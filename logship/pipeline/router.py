@@ -4,6 +4,7 @@ each destination's own filter."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 
 from logship.pipeline.buffer import DropOldestBuffer
@@ -56,14 +57,24 @@ class Route:
     def put(self, records: list[Record]) -> None:
         self.buffer.put(self.select(records) if self.filter is not None else records)
 
+    def release(self, metas: Iterable[ContainerMeta]) -> None:
+        """Forget what this route noted on these containers (a route that goes away early)."""
+        for meta in metas:
+            meta.cache.pop(self._key, None)
+
 
 class Router:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
         self.records = 0
+        # also given every batch, after the routes: the HTTP server's counters and live /logs
+        # readers. A tap must not block nor keep the list; none are there unless --http is on.
+        self.taps: list[Callable[[list[Record]], None]] = []
 
     def emit(self, records: list[Record]) -> None:
         """Called by the source with each decoded batch; never blocks."""
         self.records += len(records)
         for route in self.routes:
             route.put(records)
+        for tap in self.taps:
+            tap(records)

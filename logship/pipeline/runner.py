@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from logship.errors import DeliveryError, OutputClosed
@@ -48,6 +50,11 @@ class SinkRunner:
         self.rejected = 0  # records the destination refused for good
         self.retries = 0
         self.up = True
+        self.down_since: float | None = None  # time.monotonic() when it went down
+        self.last_error = ""  # why the last attempt failed
+        self.reconnects = 0  # times it came back after being down
+        # given the seconds each successful send of a batch took (the HTTP server's histogram)
+        self.observe_send: Callable[[float], None] | None = None
         self._crashed = False  # a sink's bug was logged (with its traceback) once
 
     async def run(self) -> None:
@@ -77,10 +84,12 @@ class SinkRunner:
                 self._down(exc)
                 await asyncio.sleep(self.backoff.next_delay())
             else:
+                self._delivered()  # connected: up, even before the first record comes
                 return
 
     async def _deliver(self, batch: list[Record]) -> None:
         while True:
+            started = time.monotonic()
             try:
                 await self.sink.send(batch)
             except DeliveryError as exc:
@@ -119,16 +128,22 @@ class SinkRunner:
                 return
             else:
                 self.sent += len(batch)
+                if self.observe_send is not None:
+                    self.observe_send(time.monotonic() - started)
                 self._delivered()
                 return
 
     def _delivered(self) -> None:
         if not self.up:
             self.up = True
+            self.down_since = None
+            self.reconnects += 1
             log.warning("%s: destination is back", self.sink.name)
         self.backoff.reset()
 
     def _down(self, exc: DeliveryError) -> None:
+        self.last_error = str(exc)
         if self.up:
             self.up = False
+            self.down_since = time.monotonic()
             log.warning("%s: destination is down, will retry: %s", self.sink.name, exc)

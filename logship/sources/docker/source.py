@@ -96,6 +96,9 @@ class DockerSource:
         self.containers: dict[str, Tracked] = {}
         self.ready = asyncio.Event()
         self.stream_errors = 0
+        self.connect_errors = 0  # failed attempts to reach the engine at start
+        self.events_errors = 0  # times the events stream broke
+        self.engine_error: str | None = None  # why the engine is unreachable now, if it is
         self._pending: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -108,6 +111,8 @@ class DockerSource:
             try:
                 return await self.client.negotiate()
             except (DockerUnavailable, DockerAPIError) as exc:
+                self.connect_errors += 1
+                self.engine_error = str(exc)
                 if not self.wait_for_engine:
                     raise
                 if not waiting:
@@ -117,6 +122,7 @@ class DockerSource:
 
     async def run(self) -> None:
         info = await self._connect()
+        self.engine_error = None
         log.info(
             "connected to Docker %s (API %s) at %s",
             info.get("Version", "?"),
@@ -173,6 +179,7 @@ class DockerSource:
             try:
                 if broken:
                     await self._sync_running()
+                    self.engine_error = None  # the engine answers again
                 async for event in self.client.events(since):
                     if broken:
                         log.warning("Docker events stream is back")
@@ -184,6 +191,8 @@ class DockerSource:
                     self._on_event(event)
                 raise DockerUnavailable("the engine ended the events stream")  # noqa: TRY301
             except (DockerUnavailable, DockerAPIError, ProtocolError) as exc:
+                self.events_errors += 1
+                self.engine_error = str(exc)
                 if not broken:
                     log.warning("Docker events stream broke, reconnecting: %s", exc)
                     broken = True

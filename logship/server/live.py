@@ -1,0 +1,158 @@
+"""``/logs``: the live records, as text lines (default) or NDJSON, with destination filters.
+
+``curl -N 'http://127.0.0.1:9880/logs?filter.name=web*&filter.sources=stderr'``
+
+Each reader gets a :class:`~logship.pipeline.router.Route` of its own, with the filter from the
+query (the same ``filter.*`` keys and matching as destinations) and a small drop-oldest buffer,
+fed by a tap on the router. The router's call costs a filter pass and a put that never waits; a
+reader slower than the logs only loses the oldest records of its own buffer (the text format
+says how many), never slows the agent. With no reader there is no tap at all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.router import Route, Router
+from logship.protocol.json import JsonEncoder, TextEncoder
+from logship.record import Record
+from logship.sinks.common import DestinationFilter
+
+if TYPE_CHECKING:
+    from logship.sources.docker.source import Tracked
+
+MAX_READERS = 32
+READER_MAX_RECORDS = 10_000
+READER_MAX_BYTES = 4 * 1024 * 1024
+WRITE_MAX_RECORDS = 1_000  # records written at once
+NDJSON = "application/x-ndjson"
+_FORMATS = {"text": "text/plain; charset=utf-8", "json": NDJSON}
+
+
+class Subscriber:
+    def __init__(self, filter: DestinationFilter | None) -> None:
+        self.buffer = DropOldestBuffer(max_records=READER_MAX_RECORDS, max_bytes=READER_MAX_BYTES)
+        self.route = Route(self.buffer, filter)
+
+
+class LiveHub:
+    """The /logs readers, and the one router tap that feeds them while there are any."""
+
+    def __init__(self, router: Router, containers: dict[str, Tracked]) -> None:
+        self.router = router
+        self.containers = containers
+        self.subscribers: list[Subscriber] = []
+        self.skipped = 0  # records readers gone since missed
+        self.text = TextEncoder()
+        self.json = JsonEncoder()
+        self.closed = False
+
+    def _tap(self, records: list[Record]) -> None:
+        for subscriber in self.subscribers:
+            subscriber.route.put(records)
+
+    def subscribe(self, filter: DestinationFilter | None) -> Subscriber:
+        subscriber = Subscriber(filter)
+        if not self.subscribers:
+            self.router.taps.append(self._tap)
+        self.subscribers.append(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.remove(subscriber)
+        self.skipped += subscriber.buffer.dropped
+        if not self.subscribers:
+            self.router.taps.remove(self._tap)
+        if subscriber.route.filter is not None:
+            subscriber.route.release(t.meta for t in self.containers.values())
+
+    def skipped_total(self) -> int:
+        return self.skipped + sum(s.buffer.dropped for s in self.subscribers)
+
+    def close(self) -> None:
+        """The agent stops: every reader gets what it holds, then its response ends."""
+        self.closed = True
+        for subscriber in self.subscribers:
+            subscriber.buffer.close()
+
+    # -- the handler ---------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            format, filter = parse_query(request)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        if self.closed:
+            return web.json_response({"error": "logship is shutting down"}, status=503)
+        if len(self.subscribers) >= MAX_READERS:
+            return web.json_response(
+                {"error": f"{MAX_READERS} readers of /logs already; try again later"}, status=503
+            )
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": _FORMATS[format],
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",  # a proxy in front must not hold the stream back
+            }
+        )
+        subscriber = self.subscribe(filter)
+        try:
+            await response.prepare(request)
+            await self._pump(subscriber, response, format)
+        except (ConnectionError, OSError):
+            pass  # the reader went away
+        finally:
+            self.unsubscribe(subscriber)
+        return response
+
+    async def _pump(
+        self, subscriber: Subscriber, response: web.StreamResponse, format: str
+    ) -> None:
+        buffer = subscriber.buffer
+        encode = self.json.encode if format == "json" else self.text.encode
+        reported = 0
+        while True:
+            await buffer.wait()
+            batch = buffer.take(WRITE_MAX_RECORDS)
+            if not batch:  # closed and drained
+                return
+            parts = encode(batch)
+            if buffer.dropped != reported and format == "text":
+                parts.insert(
+                    0,
+                    f"-- logship: skipped {buffer.dropped - reported} records, this reader "
+                    "is slower than the logs --\n".encode(),
+                )
+            reported = buffer.dropped
+            await response.write(b"".join(parts))
+
+
+def parse_query(request: web.Request) -> tuple[str, DestinationFilter | None]:
+    """The output format and the filter a /logs request asks for; ValueError if it is bad."""
+    format = "json" if NDJSON in request.headers.get("Accept", "") else "text"
+    fields: dict[str, str] = {}
+    for key, value in request.query.items():
+        if key == "format":
+            if value not in _FORMATS:
+                raise ValueError(f"format={value!r}: expected text or json")
+            format = value
+        elif key.startswith("filter."):
+            fields[key.removeprefix("filter.")] = value
+        else:
+            raise ValueError(
+                f"unknown parameter {key!r}; expected format=text|json, filter.name=GLOB, "
+                "filter.id=PREFIX, filter.sources=stdout,stderr, filter.labels=KEY:VALUE,..."
+            )
+    try:
+        filter = DestinationFilter.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"filter.{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ValueError(problems) from None
+    return format, filter if filter else None

@@ -1,0 +1,256 @@
+"""``/metrics``: what the agent reads, sends, drops and retries, in Prometheus' text format.
+
+Nothing here runs per line. The components already count (buffers, routes, runners, the
+source); this collector reads those plain integers when Prometheus scrapes. The one count they
+do not keep, records read per container and stream, is taken per decoded batch by a tap on the
+router (:class:`ReadCounter`). Per-container series exist while the engine knows the container;
+when it is removed its counts move into the totals, which therefore never go down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from logship import __version__
+from logship.record import STDERR, STDOUT, Record
+
+if TYPE_CHECKING:
+    from logship.agent import Agent
+    from logship.server.live import LiveHub
+    from logship.sources.docker.source import Tracked
+
+SEND_BUCKETS_SECS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_stream_of = attrgetter("stream")
+
+
+@dataclass(eq=False)
+class _Reads:
+    tracked: Tracked | None
+    stdout: int = 0
+    stderr: int = 0
+
+
+class ReadCounter:
+    """Records read per container and stream, counted once per batch (a router tap).
+
+    Each batch the source emits comes from one container's decoder, so a batch costs one dict
+    lookup and a count of its stderr records done in C.
+    """
+
+    def __init__(self, containers: dict[str, Tracked]) -> None:
+        self.containers = containers
+        self.current: dict[str, _Reads] = {}
+        self.gone = {STDOUT: 0, STDERR: 0}
+        self.gone_truncated = 0
+
+    def __call__(self, records: list[Record]) -> None:
+        if not records:
+            return
+        meta = records[0].meta
+        if records[-1].meta is not meta:  # not one container's batch: never from the source
+            for record in records:
+                self([record])
+            return
+        entry = self.current.get(meta.id)
+        if entry is None:
+            entry = self.current[meta.id] = _Reads(self.containers.get(meta.id))
+        errors = list(map(_stream_of, records)).count(STDERR)
+        entry.stderr += errors
+        entry.stdout += len(records) - errors
+
+    def settle(self) -> None:
+        """Fold the counts of containers the engine no longer has into the totals."""
+        for container_id in [c for c in self.current if c not in self.containers]:
+            entry = self.current.pop(container_id)
+            self.gone[STDOUT] += entry.stdout
+            self.gone[STDERR] += entry.stderr
+            if entry.tracked is not None:
+                self.gone_truncated += entry.tracked.decoder.truncated
+
+    def totals(self) -> dict[str, int]:
+        out = dict(self.gone)
+        for entry in self.current.values():
+            out[STDOUT] += entry.stdout
+            out[STDERR] += entry.stderr
+        return out
+
+    def truncated(self) -> int:
+        return self.gone_truncated + sum(
+            e.tracked.decoder.truncated for e in self.current.values() if e.tracked is not None
+        )
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Destination names as metric labels: a name used twice gets ``#2``, ``#3``."""
+    out: list[str] = []
+    for name in names:
+        label, n = name, 1
+        while label in out:
+            n += 1
+            label = f"{name} #{n}"
+        out.append(label)
+    return out
+
+
+class AgentCollector(Collector):
+    """Reads the agent's counters at scrape time."""
+
+    def __init__(self, agent: Agent, names: list[str], reads: ReadCounter, hub: LiveHub) -> None:
+        self.agent = agent
+        self.names = names
+        self.reads = reads
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._source()
+        yield from self._destinations()
+        yield from self._live()
+
+    def _source(self) -> Iterator[Metric]:
+        source = self.agent.source
+        reads = self.reads
+        reads.settle()
+        info = GaugeMetricFamily("logship_info", "logship's version.", labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+
+        total = CounterMetricFamily(
+            "logship_records_read",
+            "Lines read from containers' logs, all containers ever followed.",
+            labels=["stream"],
+        )
+        for stream, count in reads.totals().items():
+            total.add_metric([stream], count)
+        yield total
+
+        per = CounterMetricFamily(
+            "logship_container_records_read",
+            "Lines read per container the engine still has (its series go when it is removed).",
+            labels=["container_id", "container_name", "image", "stream"],
+        )
+        for container_id, entry in reads.current.items():
+            tracked = source.containers.get(container_id)
+            if tracked is None:
+                continue
+            meta = tracked.meta
+            labels = [meta.short_id, meta.name, meta.image]
+            per.add_metric([*labels, STDOUT], entry.stdout)
+            per.add_metric([*labels, STDERR], entry.stderr)
+        yield per
+
+        yield CounterMetricFamily(
+            "logship_lines_truncated",
+            "Lines longer than max_line_bytes, shipped cut to it with a marker (not dropped).",
+            value=reads.truncated(),
+        )
+        yield GaugeMetricFamily(
+            "logship_containers_followed",
+            "Containers whose log is being read now.",
+            value=sum(1 for t in source.containers.values() if t.task is not None),
+        )
+        yield GaugeMetricFamily(
+            "logship_engine_up",
+            "1 while the Docker engine answers and its events stream works.",
+            value=int(source.ready.is_set() and source.engine_error is None),
+        )
+        errors = CounterMetricFamily(
+            "logship_engine_errors",
+            "Failures talking to the Docker engine: connecting at start, the events stream "
+            "breaking (then reconnected), a container's log stream failing (then read again).",
+            labels=["operation"],
+        )
+        errors.add_metric(["connect"], source.connect_errors)
+        errors.add_metric(["events"], source.events_errors)
+        errors.add_metric(["logs"], source.stream_errors)
+        yield errors
+
+    def _destinations(self) -> Iterator[Metric]:
+        label = ["destination"]
+        sent = CounterMetricFamily(
+            "logship_records_sent", "Records the destination took.", labels=label
+        )
+        dropped = CounterMetricFamily(
+            "logship_records_dropped",
+            "Records not sent, by reason: buffer_full (the oldest, to make room while the "
+            "destination was slow or down), rejected (refused for good by the destination), "
+            "filtered (not wanted by the destination's filter).",
+            labels=[*label, "reason"],
+        )
+        retries = CounterMetricFamily(
+            "logship_destination_retries",
+            "Attempts to send a batch again after a failure that a retry can fix.",
+            labels=label,
+        )
+        reconnects = CounterMetricFamily(
+            "logship_destination_reconnects",
+            "Times the destination came back after being down.",
+            labels=label,
+        )
+        up = GaugeMetricFamily(
+            "logship_destination_up", "1 while the destination takes records.", labels=label
+        )
+        fill = GaugeMetricFamily(
+            "logship_buffer_records", "Records waiting in the destination's buffer.", labels=label
+        )
+        fill_bytes = GaugeMetricFamily(
+            "logship_buffer_bytes",
+            "Bytes waiting in the destination's buffer (messages plus ~100 per record).",
+            labels=label,
+        )
+        limit = GaugeMetricFamily(
+            "logship_buffer_max_records", "The buffer's bound in records.", labels=label
+        )
+        limit_bytes = GaugeMetricFamily(
+            "logship_buffer_max_bytes", "The buffer's bound in bytes.", labels=label
+        )
+        for name, d in zip(self.names, self.agent.destinations, strict=True):
+            runner, buffer = d.runner, d.runner.buffer
+            sent.add_metric([name], runner.sent)
+            dropped.add_metric([name, "buffer_full"], buffer.dropped)
+            dropped.add_metric([name, "rejected"], runner.rejected)
+            dropped.add_metric([name, "filtered"], d.route.filtered)
+            retries.add_metric([name], runner.retries)
+            reconnects.add_metric([name], runner.reconnects)
+            up.add_metric([name], int(runner.up))
+            fill.add_metric([name], len(buffer))
+            fill_bytes.add_metric([name], buffer.bytes)
+            limit.add_metric([name], buffer.max_records)
+            limit_bytes.add_metric([name], buffer.max_bytes)
+        yield from (sent, dropped, retries, reconnects, up, fill, fill_bytes, limit, limit_bytes)
+
+    def _live(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "logship_http_logs_clients", "Readers of /logs now.", value=len(self.hub.subscribers)
+        )
+        yield CounterMetricFamily(
+            "logship_http_logs_records_skipped",
+            "Records /logs readers missed because they read slower than the logs came.",
+            value=self.hub.skipped_total(),
+        )
+
+
+def build_registry(
+    agent: Agent, names: list[str], reads: ReadCounter, hub: LiveHub
+) -> CollectorRegistry:
+    """The agent's metrics, its send-latency histograms (fed by the runners) and the process's
+    CPU and memory. A registry of its own, never the library's global one."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(agent, names, reads, hub))
+    ProcessCollector(registry=registry)
+    histogram = Histogram(
+        "logship_send_duration_seconds",
+        "Time one successful send of a batch to the destination took.",
+        ["destination"],
+        buckets=SEND_BUCKETS_SECS,
+        registry=registry,
+    )
+    for name, d in zip(names, agent.destinations, strict=True):
+        d.runner.observe_send = histogram.labels(destination=name).observe
+    return registry
