@@ -261,3 +261,176 @@ def test_records_dropped_to_make_room_are_reported_oldest_first() -> None:
     buffer.put(records("e"))
     assert told == [["a", "b"], ["c"]]
     assert texts(buffer.take(10)) == ["d", "e"]
+
+
+# -- fairness between containers -----------------------------------------------------------------
+
+
+def container(n: int) -> ContainerMeta:
+    return ContainerMeta(
+        id=f"{n:064x}", name=f"app-{n}", image="x", image_id="", host=HostMeta("vm", "::1")
+    )
+
+
+NOISY, QUIET, OTHER = container(1), container(2), container(3)
+
+
+def lines_of(meta: ContainerMeta, *messages: str) -> list[Record]:
+    return [Record(m, "stdout", TS, meta) for m in messages]
+
+
+def test_a_flooding_container_loses_its_own_oldest_lines_not_its_quiet_neighbours() -> None:
+    buffer = DropOldestBuffer(max_records=10, max_bytes=1 << 20)
+    buffer.put(lines_of(QUIET, "q1"))
+    buffer.put(lines_of(NOISY, *(f"n{i}" for i in range(8))))
+    buffer.put(lines_of(QUIET, "q2"))
+    buffer.put(lines_of(NOISY, *(f"n{i}" for i in range(8, 20))))
+    kept = texts(buffer.take(100))
+    assert kept == ["q1", "q2", *(f"n{i}" for i in range(12, 20))]
+    assert buffer.dropped == 12
+    assert buffer.dropped_by_container == {NOISY.id: 12}
+
+
+def test_lines_come_out_in_the_order_they_went_in_minus_the_dropped_ones() -> None:
+    buffer = DropOldestBuffer(max_records=6, max_bytes=1 << 20)
+    buffer.put(lines_of(NOISY, "n1", "n2"))
+    buffer.put(lines_of(QUIET, "q1"))
+    buffer.put(lines_of(NOISY, "n3", "n4"))
+    buffer.put(lines_of(OTHER, "o1"))
+    buffer.put(lines_of(NOISY, "n5", "n6"))  # 8 held: n1 and n2 go
+    assert texts(buffer.take(3)) == ["q1", "n3", "n4"]
+    assert texts(buffer.take(10)) == ["o1", "n5", "n6"]
+
+
+def test_one_batch_mixing_containers_is_split_fairly_too() -> None:
+    buffer = DropOldestBuffer(max_records=4, max_bytes=1 << 20)
+    buffer.put([*lines_of(QUIET, "q1"), *lines_of(NOISY, "n1", "n2", "n3", "n4", "n5")])
+    assert texts(buffer.take(10)) == ["q1", "n3", "n4", "n5"]
+
+
+def test_containers_equally_full_lose_alike() -> None:
+    buffer = DropOldestBuffer(max_records=8, max_bytes=1 << 20)
+    buffer.put(lines_of(NOISY, "a1", "a2", "a3", "a4"))
+    buffer.put(lines_of(OTHER, "b1", "b2", "b3", "b4"))
+    buffer.put(lines_of(QUIET, "q1", "q2"))  # 10 held: the two fullest lose one each
+    assert texts(buffer.take(100)) == ["a2", "a3", "a4", "b2", "b3", "b4", "q1", "q2"]
+    assert buffer.dropped_by_container == {NOISY.id: 1, OTHER.id: 1}
+
+
+def test_over_the_byte_bound_the_container_holding_the_most_bytes_loses() -> None:
+    buffer = DropOldestBuffer(max_records=100, max_bytes=cost("x" * 900, "s", "s", "s", "s"))
+    buffer.put(lines_of(QUIET, "s", "s", "s", "s"))  # more records, few bytes
+    buffer.put(lines_of(NOISY, "x" * 900))
+    buffer.put(lines_of(NOISY, "y" * 900))
+    assert texts(buffer.take(100)) == ["s", "s", "s", "s", "y" * 900]
+    assert buffer.dropped_by_container == {NOISY.id: 1}
+
+
+def test_what_each_container_holds_is_reported_and_its_drops_counted() -> None:
+    buffer = DropOldestBuffer(max_records=5, max_bytes=1 << 20)
+    buffer.put(lines_of(QUIET, "q1", "q2"))
+    buffer.put(lines_of(NOISY, *"abcdef"))
+    assert buffer.held_by_container() == {QUIET.id: 2, NOISY.id: 3}
+    assert buffer.dropped_by_container == {NOISY.id: 3}
+    buffer.take(100)
+    assert buffer.held_by_container() == {}
+    assert buffer.dropped_by_container == {NOISY.id: 3}  # counters outlive the records
+
+
+def test_drop_counters_are_kept_for_a_bounded_number_of_containers() -> None:
+    from logship.pipeline.buffer import MAX_DROP_COUNTERS
+
+    buffer = DropOldestBuffer(max_records=1, max_bytes=1 << 20)
+    for n in range(MAX_DROP_COUNTERS + 10):
+        buffer.put(lines_of(container(n), "a", "b"))
+        buffer.take(10)
+    counters = buffer.dropped_by_container
+    assert len(counters) == MAX_DROP_COUNTERS
+    assert container(MAX_DROP_COUNTERS + 9).id in counters  # the most recent ones are kept
+    assert container(0).id not in counters
+    assert buffer.dropped == MAX_DROP_COUNTERS + 10
+
+
+def test_every_dropped_record_of_every_container_is_reported_once() -> None:
+    told: list[Record] = []
+    buffer = DropOldestBuffer(max_records=3, max_bytes=1 << 20, on_discard=told.extend)
+    batch_a = lines_of(NOISY, "n1", "n2", "n3")
+    batch_b = lines_of(QUIET, "q1", "q2", "q3")
+    buffer.put(batch_a)
+    buffer.put(batch_b)
+    taken = buffer.take(10)
+    assert sorted(map(id, told + taken)) == sorted(map(id, batch_a + batch_b))
+    assert len(told) == buffer.dropped == 3
+
+
+def test_a_big_buffer_sheds_a_little_more_than_needed_so_tiny_puts_stay_cheap() -> None:
+    buffer = DropOldestBuffer(max_records=8192, max_bytes=1 << 30)
+    metas = [container(n) for n in range(8)]
+    for i in range(8192):
+        buffer.put(lines_of(metas[i % 8], "x"))
+    buffer.put(lines_of(metas[0], "x"))
+    assert 8192 - 8192 // 256 - 8 <= len(buffer) < 8192  # shed its slack, fairly: all lost
+    assert set(buffer.dropped_by_container) == {m.id for m in metas}
+
+
+@given(
+    st.integers(1, 12),
+    st.integers(300, 3000),
+    st.lists(
+        st.one_of(
+            st.lists(st.tuples(st.integers(0, 3), st.integers(0, 120)), min_size=1, max_size=8),
+            st.integers(0, 6),  # a take of that many
+        ),
+        max_size=40,
+    ),
+)
+def test_any_mix_of_containers_puts_and_takes_keeps_every_promise(
+    max_records: int, max_bytes: int, steps: list[list[tuple[int, int]] | int]
+) -> None:
+    metas = [container(n) for n in range(4)]
+    told: list[Record] = []
+    buffer = DropOldestBuffer(max_records=max_records, max_bytes=max_bytes, on_discard=told.extend)
+    put: list[Record] = []
+    taken: list[Record] = []
+    for step in steps:
+        if isinstance(step, int):
+            taken += buffer.take(step)
+            continue
+        batch = [
+            Record(f"{len(put) + i}".ljust(size, "x"), "stdout", TS, metas[c])
+            for i, (c, size) in enumerate(step)
+        ]
+        put += batch
+        buffer.put(batch)
+        assert len(buffer) <= max_records
+        assert buffer.bytes <= max_bytes
+    taken += buffer.take(len(put) + 1)
+    position = {id(r): i for i, r in enumerate(put)}
+    # nothing lost unreported, nothing reported twice, nothing out of order
+    assert sorted(map(id, taken + told)) == sorted(map(id, put))
+    assert [position[id(r)] for r in taken] == sorted(position[id(r)] for r in taken)
+    assert buffer.dropped == len(told)
+    assert buffer.accepted == len(put)
+    assert (len(buffer), buffer.bytes) == (0, 0)
+    assert sum(buffer.dropped_by_container.values()) == len(told)
+
+
+@given(
+    st.integers(1, 30),
+    st.lists(st.tuples(st.integers(0, 4), st.integers(1, 12), st.integers(0, 8)), max_size=40),
+)
+def test_only_the_fullest_containers_lose_and_they_keep_as_many_as_anyone_else(
+    max_records: int, steps: list[tuple[int, int, int]]
+) -> None:
+    metas = [container(n) for n in range(5)]
+    told: list[Record] = []
+    buffer = DropOldestBuffer(max_records=max_records, max_bytes=1 << 30, on_discard=told.extend)
+    for c, n, take in steps:
+        before = len(told)
+        buffer.put(lines_of(metas[c], *("x" * n)))
+        losers = {r.meta.id for r in told[before:]}
+        held = buffer.held_by_container()
+        spared = [count for key, count in held.items() if key not in losers]
+        for loser in losers:
+            assert all(held.get(loser, 0) >= count for count in spared)
+        buffer.take(take)
