@@ -132,6 +132,7 @@ class Agent:
         buffer = DropOldestBuffer(
             max_records=(config and config.buffer_max_records) or limits.max_records,
             max_bytes=(config and config.buffer_max_bytes) or limits.max_bytes,
+            name=sink.name,
         )
         batch = config.batch if config is not None else BatchConfig()
         maximum = getattr(config, "reconnect_max_secs", 30.0)
