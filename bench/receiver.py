@@ -125,3 +125,6 @@ class Receiver:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        self._thread.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

@@ -56,7 +56,8 @@ static int want_delays = 0;
 
 /* -- counting (under `lock`) ----------------------------------------------------------------- */
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* recursive: the syslog parser runs under the lock and may report a protocol error */
+static pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static unsigned char *seen;
 static uint64_t total = 0, distinct = 0, dups = 0, unparsed = 0, bytes = 0, bad_time = 0;
 static uint64_t connections = 0, units = 0, acks = 0, protocol_errors = 0, inflate_errors = 0;
@@ -501,9 +502,13 @@ static uint64_t bulk_body(const char *p, size_t n, int64_t arrival) {
         line_end = nl ? nl : end;
         int64_t t = -1;
         if (want_delays) {
-            static const char key[] = "\"@timestamp\":\"";
+            static const char key[] = "\"@timestamp\":";
             const char *ts = memmem(p, (size_t)(line_end - p), key, sizeof key - 1);
-            if (ts) t = rfc3339_us(ts + sizeof key - 1, line_end);
+            if (ts) {
+                ts += sizeof key - 1;
+                while (ts < line_end && *ts == ' ') ts++;
+                if (ts < line_end && *ts == '"') t = rfc3339_us(ts + 1, line_end);
+            }
         }
         count_line(p, (size_t)(line_end - p), t, arrival);
         p = nl ? nl + 1 : end;
