@@ -18,6 +18,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
   || need+=(busybox-static)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v file >/dev/null 2>&1 || need+=(file)
+# the page at / of the agent's HTTP server is tested in a real headless browser, with a font
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
 [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)  # a local base image for the image test
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2

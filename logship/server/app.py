@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from logship.errors import LogshipError
 from logship.server.address import format_address, parse_listen_address
@@ -56,9 +56,9 @@ class OperatorServer:
         self._monitor: asyncio.Task[None] | None = None
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        # Prometheus' text format 0.0.4, or OpenMetrics when the scraper asks for it
+        encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return web.Response(body=encode(self.registry), headers={"Content-Type": content_type})
 
     async def start(self) -> None:
         """Listen; :class:`ListenError` naming the address when that is not possible."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from logship.sources.docker.source import Tracked
 
 SEND_BUCKETS_SECS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-_stream_of = attrgetter("stream")
 
 
 @dataclass(eq=False)
@@ -41,7 +39,8 @@ class ReadCounter:
     """Records read per container and stream, counted once per batch (a router tap).
 
     Each batch the source emits comes from one container's decoder, so a batch costs one dict
-    lookup and a count of its stderr records done in C.
+    lookup and a count of its stderr records (a list comprehension, ~20 ns a line; only while
+    the HTTP server is on).
     """
 
     def __init__(self, containers: dict[str, Tracked]) -> None:
@@ -61,7 +60,7 @@ class ReadCounter:
         entry = self.current.get(meta.id)
         if entry is None:
             entry = self.current[meta.id] = _Reads(self.containers.get(meta.id))
-        errors = list(map(_stream_of, records)).count(STDERR)
+        errors = [r.stream for r in records].count(STDERR)  # ~20 ns a line, the one per-line cost
         entry.stderr += errors
         entry.stdout += len(records) - errors
 

@@ -1,0 +1,88 @@
+"""The HTTP server's parts that need no socket: where it binds, metric labels, read counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from logship.record import ContainerMeta, HostMeta, Record
+from logship.server.address import format_address, parse_listen_address
+from logship.server.metrics import ReadCounter, unique_names
+
+HOST = HostMeta("h", "10.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("given", "host", "port"),
+    [
+        ("9880", "127.0.0.1", 9880),
+        (":9880", "127.0.0.1", 9880),
+        ("0.0.0.0:9880", "0.0.0.0", 9880),
+        ("[::1]:9880", "::1", 9880),
+        ("[::]:80", "::", 80),
+        ("localhost:0", "localhost", 0),
+        (" 10.1.2.3:65535 ", "10.1.2.3", 65535),
+    ],
+)
+def test_listen_addresses_are_read_as_operators_write_them(
+    given: str, host: str, port: int
+) -> None:
+    assert parse_listen_address(given) == (host, port)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("", "expected [ADDR:]PORT"),
+        ("web", "expected [ADDR:]PORT"),
+        ("127.0.0.1:65536", "PORT 0-65535"),
+        ("127.0.0.1:-1", "expected [ADDR:]PORT"),
+        ("::1:9880", "write an IPv6 address in brackets, e.g. [::1]:9880"),
+        ("127.0.0.1:", "expected [ADDR:]PORT"),
+    ],
+)
+def test_a_bad_listen_address_is_refused_quoting_it(given: str, message: str) -> None:
+    with pytest.raises(ValueError, match=r"^'.*'") as info:
+        parse_listen_address(given)
+    assert repr(given) in str(info.value)
+    assert message in str(info.value)
+
+
+def test_addresses_are_shown_as_a_url_needs_them() -> None:
+    assert format_address("127.0.0.1", 9880) == "127.0.0.1:9880"
+    assert format_address("::1", 9880) == "[::1]:9880"
+
+
+def test_destination_names_used_twice_get_a_number() -> None:
+    assert unique_names(["console (text)", "syslog", "console (text)", "console (text)"]) == [
+        "console (text)",
+        "syslog",
+        "console (text) #2",
+        "console (text) #3",
+    ]
+
+
+def meta(container_id: str) -> ContainerMeta:
+    return ContainerMeta(
+        id=container_id, name=f"n-{container_id}", image="i", image_id="", host=HOST
+    )
+
+
+def test_reads_are_counted_per_container_and_stream_and_kept_when_it_goes() -> None:
+    a, b = meta("a" * 64), meta("b" * 64)
+    containers: dict[str, object] = {a.id: None, b.id: None}
+    reads = ReadCounter(containers)  # type: ignore[arg-type]
+    ts = "2026-01-01T00:00:00.000000000Z"
+    reads(
+        [Record("x", "stdout", ts, a), Record("y", "stderr", ts, a), Record("z", "stdout", ts, a)]
+    )
+    reads([Record("x", "stderr", ts, b)])
+    reads([])
+    assert (reads.current[a.id].stdout, reads.current[a.id].stderr) == (2, 1)
+    assert reads.totals() == {"stdout": 2, "stderr": 2}
+    del containers[a.id]  # the engine removed it
+    reads.settle()
+    assert set(reads.current) == {b.id}
+    assert reads.totals() == {"stdout": 2, "stderr": 2}
+    # a batch that mixes containers (no source makes one) is still counted right
+    reads([Record("x", "stdout", ts, b), Record("y", "stdout", ts, a)])
+    assert reads.totals() == {"stdout": 4, "stderr": 2}
