@@ -49,7 +49,7 @@ class OperatorServer:
         app.router.add_get("/readyz", health.readyz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/logs", self.hub.handle)
-        app.router.add_get("/containers", Containers(source, self.reads).handle)
+        app.router.add_get("/containers", Containers(agent, names, self.reads).handle)
         self.app = app
         self.addresses: list[str] = []  # host:port actually bound
         self._runner: web.AppRunner | None = None

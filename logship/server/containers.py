@@ -1,5 +1,5 @@
-"""``/containers``: every container the source knows, with its enrichment, what was read of it
-and where its log is being read from."""
+"""``/containers``: every container the source knows, with its enrichment, what was read of it,
+what each destination holds and dropped of it, and where its log is read from."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from aiohttp import web
 
 from logship.record import STDERR, STDOUT
 
-_dumps = functools.partial(json.dumps, default=str)  # a checkpoint of a type not known here
-
 if TYPE_CHECKING:
+    from logship.agent import Agent
     from logship.server.metrics import ReadCounter
-    from logship.sources.docker.source import DockerSource, Tracked
+    from logship.sources.docker.source import Tracked
+
+_dumps = functools.partial(json.dumps, default=str)
 
 
 def _state(tracked: Tracked) -> str:
@@ -24,48 +25,68 @@ def _state(tracked: Tracked) -> str:
     return "following" if tracked.task is not None else "stopped"
 
 
-def _position(position: tuple[str, int] | None) -> dict[str, Any] | None:
-    if position is None:
-        return None
-    timestamp, count = position
-    return {"timestamp": timestamp, "entries_at_timestamp": count}
-
-
-def describe(tracked: Tracked, reads: ReadCounter) -> dict[str, Any]:
-    meta = tracked.meta
-    k8s = meta.kubernetes
-    entry = reads.current.get(meta.id)
-    doc: dict[str, Any] = {
-        "id": meta.id,
-        "name": meta.name,
-        "image": {"name": meta.image_name, "tag": meta.image_tag, "id": meta.image_id},
-        "labels": meta.labels,
-        "kubernetes": None
-        if k8s is None
-        else {
-            "namespace": k8s.namespace,
-            "pod": {"name": k8s.pod_name, "uid": k8s.pod_uid},
-            "container": {"name": k8s.container_name},
-        },
-        "state": _state(tracked),
-        "lines_read": {STDOUT: entry.stdout if entry else 0, STDERR: entry.stderr if entry else 0},
-        "lines_truncated": tracked.decoder.truncated,
-        "position": _position(tracked.decoder.position),
-    }
-    if tracked.skip_reason is not None:
-        doc["skip_reason"] = tracked.skip_reason
-    checkpoint = getattr(tracked, "checkpoint", None)  # where a restart resumes, once saved
-    if checkpoint is not None:
-        doc["checkpoint"] = _position(checkpoint) if isinstance(checkpoint, tuple) else checkpoint
-    return doc
+def _position(position: Any) -> Any:
+    """(Docker's timestamp, entries with it consumed) as JSON; None stays None."""
+    if isinstance(position, tuple) and len(position) == 2:
+        timestamp, count = position
+        return {"timestamp": timestamp, "entries_at_timestamp": count}
+    return position
 
 
 class Containers:
-    def __init__(self, source: DockerSource, reads: ReadCounter) -> None:
-        self.source = source
+    def __init__(self, agent: Agent, names: list[str], reads: ReadCounter) -> None:
+        self.agent = agent
+        self.names = names
         self.reads = reads
 
     async def handle(self, request: web.Request) -> web.Response:
         self.reads.settle()
-        tracked = sorted(self.source.containers.values(), key=lambda t: (t.meta.name, t.meta.id))
-        return web.json_response([describe(t, self.reads) for t in tracked], dumps=_dumps)
+        agent = self.agent
+        held = [d.runner.buffer.held_by_container() for d in agent.destinations]
+        # the positions last written to the state directory, when checkpoints are on
+        checkpointer = getattr(agent, "checkpointer", None)
+        saved: dict[str, Any] = getattr(checkpointer, "saved", None) or {}
+        listing = []
+        for tracked in sorted(agent.source.containers.values(), key=lambda t: t.meta.name):
+            doc = self.describe(tracked)
+            container_id = tracked.meta.id
+            doc["destinations"] = [
+                {
+                    "name": name,
+                    "buffered": holding.get(container_id, 0),
+                    "dropped": d.runner.buffer.dropped_by_container.get(container_id, 0),
+                }
+                for name, d, holding in zip(self.names, agent.destinations, held, strict=True)
+            ]
+            if container_id in saved:
+                doc["checkpoint"] = _position(saved[container_id])
+            listing.append(doc)
+        return web.json_response(listing, dumps=_dumps)
+
+    def describe(self, tracked: Tracked) -> dict[str, Any]:
+        meta = tracked.meta
+        k8s = meta.kubernetes
+        entry = self.reads.current.get(meta.id)
+        doc: dict[str, Any] = {
+            "id": meta.id,
+            "name": meta.name,
+            "image": {"name": meta.image_name, "tag": meta.image_tag, "id": meta.image_id},
+            "labels": meta.labels,
+            "kubernetes": None
+            if k8s is None
+            else {
+                "namespace": k8s.namespace,
+                "pod": {"name": k8s.pod_name, "uid": k8s.pod_uid},
+                "container": {"name": k8s.container_name},
+            },
+            "state": _state(tracked),
+            "lines_read": {
+                STDOUT: entry.stdout if entry else 0,
+                STDERR: entry.stderr if entry else 0,
+            },
+            "lines_truncated": tracked.decoder.truncated,
+            "position": _position(tracked.decoder.position),
+        }
+        if tracked.skip_reason is not None:
+            doc["skip_reason"] = tracked.skip_reason
+        return doc

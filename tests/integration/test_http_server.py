@@ -97,6 +97,10 @@ async def test_metrics_count_what_containers_wrote_sent_and_dropped(
         assert entry["lines_read"] == {"stdout": 201, "stderr": 50}
         assert entry["lines_truncated"] == 1
         assert entry["position"]["timestamp"].endswith("Z")
+        assert entry["destinations"] == [
+            {"name": "console (json)", "buffered": 0, "dropped": 0},
+            {"name": dead_name, "buffered": 5, "dropped": 201 - 5},
+        ]
 
         # the dead destination has been down longer than its retry window: not ready
         async def not_ready() -> Any:
