@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.http_support import Scrape, base_url, get_json, scrape, until
 from tests.integration.test_docker_source import lines_of
@@ -132,6 +133,19 @@ async def test_metrics_count_what_containers_wrote_sent_and_dropped(
         status, listing = await get_json(http, f"{base}/containers")
         assert [e for e in listing if e["id"] == c.id] == []
 
+        # SIGTERM: while the dead destination's records wait out the grace period, the window
+        # stays open and says why logship is not ready; then it closes with the agent
+        agent.process.send_signal(signal.SIGTERM)
+
+        async def draining() -> Any:
+            status, body = await get_json(http, f"{base}/readyz")
+            return status == 503 and "shutting down: sending what is buffered" in body["reasons"]
+
+        await until(draining, what="/readyz to say logship is shutting down")
+        assert await asyncio.to_thread(agent.process.wait, 30) == 0
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await get_json(http, f"{base}/healthz")
+
 
 async def test_ready_only_once_the_engine_answers(start_agent: Any, tmp_path: Path) -> None:
     nowhere = tmp_path / "no-engine.sock"
@@ -194,3 +208,16 @@ def test_a_bad_http_address_is_a_configuration_error() -> None:
     result = run_cli(["run"], env={"LOGSHIP_HTTP": "::1:9880"})
     assert result.returncode == 2
     assert "write an IPv6 address in brackets, e.g. [::1]:9880" in result.stderr
+
+
+def test_tail_never_serves_http_even_when_the_environment_asks() -> None:
+    with socket.socket() as taken:  # as the running agent's port would be
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            ["tail", "--no-follow", "no-such-container-*"],
+            env={"LOGSHIP_HTTP": f"127.0.0.1:{port}"},
+        )
+    assert result.returncode == 0, result.stderr
+    assert "cannot serve HTTP" not in result.stderr
