@@ -14,6 +14,8 @@ is picked up with no line lost and none repeated.
 
 from __future__ import annotations
 
+import logging
+import re
 import struct
 
 from logship.record import (
@@ -33,15 +35,24 @@ Position = tuple[str, int]
 # but an engine that labelled output 0 would mean stdout)
 _STREAM_OF = {1 << 24: STDOUT, 2 << 24: STDERR, 0: STDOUT}
 _HEADER = struct.Struct(">LL").unpack_from
+_SYSTEMERR = 3 << 24  # the engine's own errors (Docker's stdcopy.Systemerr)
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+# Docker cuts entries at 16 KiB; a header announcing more than this is garbage, not a frame
+# to wait for.
+_MAX_FRAME_BYTES = 1024 * 1024 + 64
+# what a frame starts with: header, then Docker's timestamp (when resynchronising after garbage)
+_FRAME_START = re.compile(rb"[\x00-\x03]\x00\x00\x00[\x00-\xff]{4}\d{4}-\d\d-\d\dT")
+_FRAME_START_BYTES = 8 + 11
+
+log = logging.getLogger("logship.docker")
 
 
 class LogDecoder:
     """Incremental decoder for one container's log stream.
 
     ``feed(chunks)`` takes the HTTP body chunks as received and returns the complete lines as
-    records. ``error`` is set (and decoding stops) when the bytes cannot be a Docker log stream;
-    the caller then asks the engine again from :attr:`position` after :meth:`resume`.
+    records. Bad input never stops it: bytes that are no frame are skipped up to the next
+    frame, lines too long are cut, invalid UTF-8 is replaced; each is counted (and logged once).
     """
 
     def __init__(
@@ -55,10 +66,19 @@ class LogDecoder:
         self.meta = meta
         self.tty = tty
         self.max_line_bytes = max_line_bytes
-        self.error: str | None = None
         self.entries = 0  # entries consumed since construction, skipped ones excluded
         self.truncated = 0  # lines cut to max_line_bytes
-        self.bad_timestamps = 0
+        self.bad_timestamps = 0  # entries without Docker's timestamp (kept, with the last time)
+        # Bad input, counted (and logged once per decoder, the first time): stretches of bytes
+        # that were no Docker log frame, skipped up to the next frame; their bytes; error
+        # frames from the engine itself ("Error grabbing logs: ..."); frames cut off by the end
+        # of the stream.
+        self.malformed_frames = 0
+        self.skipped_bytes = 0
+        self.engine_errors = 0
+        self.truncated_frames = 0
+        self._garbage_end = -1  # where in the read the last skipping of garbage stopped
+        self._logged: set[str] = set()
         self._last_ts = ""
         self._last_count = 0
         self.position: Position | None = position
@@ -73,8 +93,8 @@ class LogDecoder:
     def resume(self) -> None:
         """Prepare for a new request made with ``since=position``: forget half-read state."""
         self._rest = b""
+        self._garbage_end = -1
         self._pending.clear()
-        self.error = None
         self._skip = self.position
         self._skipping_entry = False
         if self.position is not None:
@@ -89,12 +109,11 @@ class LogDecoder:
 
     def feed(self, chunks: list[bytes]) -> list[Record]:
         out: list[Record] = []
-        if self.error is None:
-            if self.tty:
-                for chunk in chunks:
-                    self._feed_tty(chunk, out)
-            else:
-                self._feed_mux(chunks, out)
+        if self.tty:
+            for chunk in chunks:
+                self._feed_tty(chunk, out)
+        else:
+            self._feed_mux(chunks, out)
         return out
 
     def flush(self) -> list[Record]:
@@ -102,6 +121,13 @@ class LogDecoder:
         out: list[Record] = []
         for stream in sorted(self._pending):
             self._finish(stream, b"", out)
+        if self._rest and not self.tty:
+            self.truncated_frames += 1
+            self._problem(
+                "truncated_frames",
+                f"the stream ended inside a frame; its {len(self._rest)} bytes were dropped: "
+                f"{self._rest[:40]!r}",
+            )
         self._rest = b""
         if self._last_ts:
             self.position = (self._last_ts, self._last_count)
@@ -125,21 +151,26 @@ class LogDecoder:
         meta = self.meta
         last_ts, count = self._last_ts, self._last_count
         lines = 0
+        limit = self.max_line_bytes  # a longer line, even in one frame, takes the slow path
         prev_ts, prev_count = last_ts, count
         while n - pos >= 8:
             kind, size = header(buf, pos)
             stream = _STREAM_OF.get(kind)
-            if stream is None:
-                self._last_ts, self._last_count = last_ts, count
-                self.entries += lines
-                if not pending and last_ts:
-                    self.position = (last_ts, count)
-                self.error = f"not a Docker log frame header at byte {pos}: {buf[pos : pos + 8]!r}"
-                self._rest = b""
-                return
             start = pos + 8
             end = start + size
+            if stream is None:
+                if kind == _SYSTEMERR and size <= _MAX_FRAME_BYTES:
+                    if end > n:
+                        break
+                    self._engine_error(buf[start:end])
+                    pos = end
+                else:
+                    pos = self._resync(buf, pos)
+                continue
             if end > n:
+                if size > _MAX_FRAME_BYTES:  # no engine sends that: this is not a header
+                    pos = self._resync(buf, pos)
+                    continue
                 break
             pos = end
             ts = text[start : start + 30]
@@ -155,7 +186,7 @@ class LogDecoder:
                 count = 1
             if self._skip is not None and self._skipped(ts, count):
                 continue
-            if buf[end - 1] == 10 and not pending:
+            if buf[end - 1] == 10 and not pending and end - body <= limit:
                 message = text[body : end - 1]
                 if not message.isascii():
                     message = buf[body : end - 1].decode("utf-8", "replace")
@@ -177,6 +208,8 @@ class LogDecoder:
         if not pending and last_ts:
             self.position = (last_ts, count)
         self._rest = buf[pos:] if pos < n else b""
+        # garbage running on into the next read is the same garbage
+        self._garbage_end = 0 if self._garbage_end == pos and pos < n else -1
 
     # -- TTY raw stream ------------------------------------------------------------------------
 
@@ -217,6 +250,47 @@ class LogDecoder:
             if complete:
                 self._finish(STDOUT, b"\r", out)
 
+    # -- bad input -----------------------------------------------------------------------------
+
+    def _resync(self, buf: bytes, pos: int) -> int:
+        """``buf[pos:]`` does not start with a frame header: skip to the next place that looks
+        like one (a stream byte, three zeros, a size, Docker's timestamp), so the frames after
+        the garbage are not lost. Returns where to go on; at the end of ``buf`` keeps the last
+        few bytes, which could be the start of a header cut by the read."""
+        if pos != self._garbage_end:  # not where the last skip stopped: new garbage
+            self.malformed_frames += 1
+            self._problem(
+                "malformed_frames",
+                f"skipping bytes that are not a Docker log frame, from {buf[pos : pos + 16]!r}; "
+                "expected an 8-byte header: stream 1 or 2, three zero bytes, a big-endian size",
+            )
+        search = _FRAME_START.search
+        at = pos + 1
+        while True:
+            found = search(buf, at)
+            if found is None:
+                new = max(at, len(buf) - _FRAME_START_BYTES + 1)
+                break
+            new = found.start()
+            if _HEADER(buf, new)[1] <= _MAX_FRAME_BYTES:
+                break
+            at = new + 1
+        self.skipped_bytes += new - pos
+        self._garbage_end = new
+        return new
+
+    def _engine_error(self, payload: bytes) -> None:
+        """A frame on the engine's own error stream (3): it says why it cannot go on."""
+        self.engine_errors += 1
+        text = payload.decode("utf-8", "replace").strip()
+        self._problem("engine_errors", f"the engine reported in the log stream: {text[:300]}")
+
+    def _problem(self, kind: str, text: str) -> None:
+        """Log bad input once per kind and container; the counters say how often."""
+        if kind not in self._logged:
+            self._logged.add(kind)
+            log.warning("log stream of %s: %s (counted in %s)", self.meta.name, text, kind)
+
     # -- shared helpers ------------------------------------------------------------------------
 
     def _skipped(self, ts: str, count: int) -> bool:
@@ -242,12 +316,16 @@ class LogDecoder:
     def _append_partial(self, stream: str, ts: str, seq: int, body: bytes) -> None:
         partial = self._pending.get(stream)
         if partial is None:
-            self._pending[stream] = _Partial(ts, seq, body)
-            return
+            if len(body) <= self.max_line_bytes:
+                self._pending[stream] = _Partial(ts, seq, body)
+                return
+            partial = self._pending[stream] = _Partial(ts, seq, b"")
         room = self.max_line_bytes - partial.size
         if room > 0:
             partial.parts.append(body[:room] if len(body) > room else body)
         partial.size += len(body)
+        if body:
+            partial.last = body[-1:]
 
     def _finish(self, stream: str, strip: bytes, out: list[Record]) -> None:
         partial = self._pending.pop(stream, None)
@@ -255,8 +333,9 @@ class LogDecoder:
             return
         raw = b"".join(partial.parts)
         size = partial.size
-        if strip and raw.endswith(strip):
-            raw = raw[: -len(strip)]
+        if strip and partial.last == strip:
+            if raw.endswith(strip) and size <= self.max_line_bytes:
+                raw = raw[: -len(strip)]
             size -= len(strip)
         message = raw.decode("utf-8", "replace")
         if size > self.max_line_bytes:
@@ -271,10 +350,11 @@ class LogDecoder:
 class _Partial:
     """A line Docker split into several entries, gathered until its last entry comes."""
 
-    __slots__ = ("parts", "seq", "size", "ts")
+    __slots__ = ("last", "parts", "seq", "size", "ts")
 
     def __init__(self, ts: str, seq: int, body: bytes) -> None:
         self.ts = ts
         self.seq = seq
         self.parts = [body]
         self.size = len(body)
+        self.last = body[-1:]  # the line's last byte so far, even when cut

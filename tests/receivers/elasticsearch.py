@@ -241,6 +241,7 @@ class ElasticsearchStandIn:
         self._data_streams: dict[str, str] = {}  # name -> backing index
         self._seq_no = 0
         self._failing_requests: list[int] = []
+        self._nonsense_answers = 0
         self._item_failures: list[_ItemFailure] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -313,6 +314,12 @@ class ElasticsearchStandIn:
         """Answer the next ``count`` ``_bulk`` requests with ``status`` (nothing is stored)."""
         with self._lock:
             self._failing_requests += [status] * count
+
+    def answer_nonsense(self, count: int) -> None:
+        """Answer the next ``count`` ``_bulk`` requests ``200`` with a body that is no ``_bulk``
+        answer, as a misconfigured proxy would (nothing is stored)."""
+        with self._lock:
+            self._nonsense_answers += count
 
     def fail_items(
         self,
@@ -480,6 +487,10 @@ class ElasticsearchStandIn:
             return web.Response(status=413)
         with self._lock:
             failing = self._failing_requests.pop(0) if self._failing_requests else None
+            nonsense = self._nonsense_answers > 0
+            self._nonsense_answers -= nonsense
+        if nonsense:
+            return web.Response(status=200, text="<html><body>It works!</body></html>")
         if failing is not None:
             kind = "es_rejected_execution_exception" if failing == 429 else "unavailable_shards"
             raise _RequestError(failing, kind, "rejected by the test (fail_requests)")

@@ -181,6 +181,7 @@ class _Knobs:
     keep_dropped: bool = True  # store the events of a dropped request (then a resend duplicates)
     ack: bool = True  # False: take requests, answer nothing, keep the connection
     wrong_pong_key: bytes | None = None  # answer PONG as a server with this key would
+    nonsense: int = 0  # requests with a chunk to answer with bytes that are no msgpack
 
 
 @dataclass
@@ -234,6 +235,12 @@ class ForwardReceiver:
         with self._lock:
             self.knobs.drop, self.knobs.keep_dropped = connections, keep
             self.knobs.drop_after = after
+
+    def answer_nonsense(self, requests: int = 1) -> None:
+        """Answer the next ``requests`` requests with a chunk with bytes that are not msgpack
+        (their events are not kept: the client must send them again)."""
+        with self._lock:
+            self.knobs.nonsense += requests
 
     def hold_acks(self, hold: bool = True) -> None:
         """Take requests but answer nothing (and keep the connection), until told otherwise."""
@@ -323,6 +330,12 @@ class ForwardReceiver:
                 continue
             request = decode_request(message)
             request.connection = number
+            with self._lock:
+                nonsense = request.chunk is not None and self.knobs.nonsense > 0
+                self.knobs.nonsense -= nonsense
+            if nonsense:
+                conn.sendall(b"\xc1 this is not msgpack")
+                continue
             with self._lock:
                 drop = request.chunk is not None and self.knobs.drop > 0
                 if drop and self.knobs.drop_after > 0:

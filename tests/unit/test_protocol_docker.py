@@ -117,14 +117,12 @@ def test_resume_drops_a_half_read_partial_line_and_rereads_it_whole() -> None:
     assert [r.message for r in d.feed([again])] == ["partial"]
 
 
-def test_a_corrupt_frame_header_stops_decoding_and_keeps_what_came_before() -> None:
+def test_garbage_between_frames_is_skipped_counted_and_the_frames_after_it_kept() -> None:
     d = LogDecoder(META)
-    out = d.feed([frame(1, T1, b"good\n") + b"\x07garbage" + frame(1, T2, b"lost\n")])
-    assert [r.message for r in out] == ["good"]
-    assert d.error is not None and "frame header" in d.error
-    assert d.position == (T1, 1)
-    d.resume()
-    assert d.error is None
+    out = d.feed([frame(1, T1, b"good\n") + b"\x07garbage" + frame(1, T2, b"after\n")])
+    assert [r.message for r in out] == ["good", "after"]
+    assert (d.malformed_frames, d.skipped_bytes) == (1, len(b"\x07garbage"))
+    assert d.position == (T2, 1)
 
 
 def test_an_entry_without_a_timestamp_is_kept_with_the_last_known_time() -> None:
@@ -184,3 +182,121 @@ def test_any_lines_cut_anywhere_come_out_whole_and_in_order(
         ("stdout" if s == 1 else "stderr", body.decode("utf-8", "replace")) for s, body in entries
     ]
     assert [r.seq for r in out] == list(range(len(entries)))
+
+
+# -- bad input: handled, counted, logged once, and the stream goes on --------------------------
+
+
+def test_nul_bytes_ansi_escapes_and_carriage_returns_are_kept_as_the_container_wrote_them() -> None:
+    body = b"a\x00b \x1b[31mred\x1b[0m progress\r50%\r100%\r"
+    d = LogDecoder(META)
+    (record,) = d.feed([frame(1, T1, body + b"\n")])
+    assert record.message == body.decode()
+
+
+def test_a_line_of_more_than_a_mib_is_cut_with_a_marker_and_the_next_line_is_whole() -> None:
+    piece = b"z" * 16384
+    pieces = 70  # 1.09 MiB in Docker's 16 KiB entries
+    data = b"".join(frame(1, T1, piece) for _ in range(pieces)) + frame(1, T1, b"end\n")
+    data += frame(1, T2, b"next\n")
+    d = LogDecoder(META)  # the default limit, 1 MiB
+    out = []
+    for i in range(0, len(data), 65536):
+        out += d.feed([data[i : i + 65536]])
+    first, second = out
+    total = pieces * 16384 + 3
+    assert first.message == "z" * (1024 * 1024) + f" [truncated {total - 1024 * 1024} bytes]"
+    assert second.message == "next"
+    assert d.truncated == 1
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_a_limit_below_one_entry_still_cuts_a_line_that_fits_in_one_entry(tty: bool) -> None:
+    d = LogDecoder(META, tty=tty, max_line_bytes=1024)
+    body = "é" * 1500  # 3000 bytes, cut in the middle of a character
+    if tty:
+        out = d.feed([f"{T1} {body}\r\n".encode(), f"{T2} short\r\n".encode()])
+    else:
+        out = d.feed([frame(1, T1, body.encode() + b"\n") + frame(1, T2, b"short\n")])
+    assert [r.message for r in out] == ["é" * 512 + " [truncated 1976 bytes]", "short"]
+    assert d.truncated == 1
+
+
+def docker_entries(output: bytes) -> list[bytes]:
+    """What the engine makes of a container's output: one entry per line (newline kept),
+    lines longer than 16 KiB in 16 KiB pieces without newline."""
+    entries = []
+    for line in output.splitlines(keepends=True):
+        entries += [line[i : i + 16384] for i in range(0, len(line), 16384)]
+    return entries
+
+
+def test_a_binary_flood_becomes_lines_and_the_text_after_it_arrives_intact() -> None:
+    import random
+
+    noise = random.Random(7).randbytes(200_000) + b"\n"
+    data = b"".join(frame(1, T1, e) for e in docker_entries(noise))
+    data += frame(1, T2, b"after the flood\n")
+    d = LogDecoder(META)
+    out = []
+    for i in range(0, len(data), 4096):
+        out += d.feed([data[i : i + 4096]])
+    assert out[-1].message == "after the flood"
+    assert out[-1].timestamp == T2
+    assert [r.message for r in out[:-1]] == [
+        line.decode("utf-8", "replace") for line in noise.split(b"\n")[:-1]
+    ]
+    assert (d.malformed_frames, d.skipped_bytes) == (0, 0)
+
+
+def test_garbage_spread_over_many_reads_is_one_malformed_stretch_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    garbage = b"\xff" * 5000
+    data = frame(1, T1, b"before\n") + garbage + frame(2, T2, b"after\n") + b"\x09" * 30
+    data += frame(1, T3, b"again\n")
+    d = LogDecoder(META)
+    out = []
+    for i in range(0, len(data), 7):
+        out += d.feed([data[i : i + 7]])
+    assert [r.message for r in out] == ["before", "after", "again"]
+    assert (d.malformed_frames, d.skipped_bytes) == (2, 5030)
+    warnings = [r for r in caplog.records if "not a Docker log frame" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "web-2" in warnings[0].getMessage()
+
+
+def test_a_header_announcing_a_huge_frame_is_not_waited_for() -> None:
+    bogus = struct.pack(">BxxxL", 1, 0xFFFFFFF0)
+    d = LogDecoder(META)
+    out = d.feed([frame(1, T1, b"one\n") + bogus + frame(1, T2, b"two\n")])
+    assert [r.message for r in out] == ["one", "two"]
+    assert d.malformed_frames == 1
+
+
+def test_an_error_frame_from_the_engine_is_counted_logged_and_not_a_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    error = b"Error grabbing logs: invalid character '\\x00' looking for beginning of value\n"
+    err_frame = struct.pack(">BxxxL", 3, len(error)) + error
+    d = LogDecoder(META)
+    out = d.feed([frame(1, T1, b"one\n") + err_frame + frame(2, T2, b"two\n")])
+    assert [r.message for r in out] == ["one", "two"]
+    assert d.engine_errors == 1
+    assert "Error grabbing logs" in caplog.text
+
+
+def test_a_frame_cut_off_by_the_end_of_the_stream_is_counted_when_it_is_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = LogDecoder(META)
+    cut = frame(1, T2, b"never finished\n")[:20]
+    assert [r.message for r in d.feed([frame(1, T1, b"one\n") + cut])] == ["one"]
+    assert d.flush() == []
+    assert d.truncated_frames == 1
+    assert "ended inside a frame" in caplog.text
+    # a header cut at the end is no different
+    d = LogDecoder(META)
+    d.feed([frame(1, T1, b"one\n") + cut[:5]])
+    d.flush()
+    assert d.truncated_frames == 1

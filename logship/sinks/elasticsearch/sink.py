@@ -99,6 +99,7 @@ class ElasticsearchSink:
         )
         self.rejected_total = 0  # records refused for good
         self.existing_total = 0  # records answered 409: sent before and already there
+        self.unreadable_answers = 0  # 200 answers that were no _bulk answer (retried)
         self._unlogged_rejections = 0
         self._next_rejection_log = 0.0
 
@@ -201,6 +202,7 @@ class ElasticsearchSink:
             try:
                 return _Answer(verdict, "", parse_bulk_response(response.body, end - start))
             except RemoteProtocolError as exc:
+                self.unreadable_answers += 1
                 return _Answer("retry", f"unreadable answer: {exc}")
         error = describe_error_body(status, response.body)
         if verdict == "credentials":

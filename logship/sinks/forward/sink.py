@@ -64,6 +64,7 @@ class ForwardSink:
         self.shared_key = config.shared_key
         self.self_hostname = config.self_hostname or socket.gethostname()
         self.handshakes = 0  # completed shared-key handshakes, for tests and metrics
+        self.bad_answers = 0  # connections dropped because the server sent no forward answer
         self._decoder = ResponseDecoder()
         self._reader: asyncio.Task[None] | None = None
         self._acked: set[str] = set()
@@ -159,6 +160,7 @@ class ForwardSink:
                 self._answered.set()
             self._lost = f"{self.transport.address} closed the connection"
         except RemoteProtocolError as exc:
+            self.bad_answers += 1
             self._lost = self._problem = f"{self.transport.address}: {exc}"
         except (OSError, ssl.SSLError) as exc:
             self._lost = f"reading from {self.transport.address} failed: {exc}"

@@ -19,6 +19,7 @@ from logship.errors import ConfigError, DockerAPIError, DockerUnavailable
 log = logging.getLogger("logship.docker")
 
 MIN_API_VERSION = (1, 24)
+_MAX_EVENT_BYTES = 1024 * 1024
 MAX_API_VERSION = (1, 51)
 USER_AGENT = f"logship/{__version__}"
 
@@ -61,6 +62,7 @@ class DockerClient:
         self.endpoint = endpoint
         self.api_version = "{}.{}".format(*MIN_API_VERSION)
         self._session: aiohttp.ClientSession | None = None
+        self.events_errors = 0  # events-stream lines that were no container event, skipped
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -172,20 +174,38 @@ class DockerClient:
                 async for chunk in resp.content.iter_any():
                     buf += chunk
                     *complete, buf = buf.split(b"\n")
+                    if len(buf) > _MAX_EVENT_BYTES:  # no event is that long: garbage
+                        complete.append(buf)
+                        buf = b""
                     for line in complete:
                         if line.strip():
-                            yield _parse_event(line)
+                            event = self._parse_event(line)
+                            if event is not None:
+                                yield event
         except aiohttp.ClientError as exc:
             raise DockerUnavailable(f"the Docker events stream broke: {exc}") from exc
 
-
-def _parse_event(line: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(line)
-    except ValueError:
-        log.warning("ignoring an events-stream line that is not JSON: %.200r", line)
-        return {}
-    return event if isinstance(event, dict) else {}
+    def _parse_event(self, line: bytes) -> dict[str, Any] | None:
+        """A container event, or None (counted, logged the first time) for anything else."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        if isinstance(event, dict):
+            actor = event.get("Actor") or {}
+            action = event.get("Action") or event.get("status")
+            if isinstance(actor, dict):
+                container_id = actor.get("ID") or event.get("id")
+                if isinstance(container_id, str) and container_id and isinstance(action, str):
+                    return event
+        self.events_errors += 1
+        if self.events_errors == 1:
+            log.warning(
+                "ignoring an events-stream line that is not a container event: %.200r "
+                "(further ones are only counted)",
+                line,
+            )
+        return None
 
 
 def _error_message(body: bytes) -> str:

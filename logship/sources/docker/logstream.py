@@ -65,8 +65,6 @@ class _LogStreamProtocol(asyncio.Protocol):
             chunks.clear()
             if records:
                 self.emit(records)
-            if self.decoder.error is not None:
-                self._finish(RemoteProtocolError(self.decoder.error))
         self._pace(len(data))
 
     def _pace(self, size: int) -> None:
