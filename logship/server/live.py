@@ -11,7 +11,7 @@ says how many), never slows the agent. With no reader there is no tap at all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -34,8 +34,10 @@ _FORMATS = {"text": "text/plain; charset=utf-8", "json": NDJSON}
 
 
 class Subscriber:
-    def __init__(self, filter: DestinationFilter | None) -> None:
-        self.buffer = DropOldestBuffer(max_records=READER_MAX_RECORDS, max_bytes=READER_MAX_BYTES)
+    def __init__(self, filter: DestinationFilter | None, who: str) -> None:
+        self.buffer = DropOldestBuffer(
+            max_records=READER_MAX_RECORDS, max_bytes=READER_MAX_BYTES, name=who
+        )
         self.route = Route(self.buffer, filter)
 
 
@@ -55,8 +57,8 @@ class LiveHub:
         for subscriber in self.subscribers:
             subscriber.route.put(records)
 
-    def subscribe(self, filter: DestinationFilter | None) -> Subscriber:
-        subscriber = Subscriber(filter)
+    def subscribe(self, filter: DestinationFilter | None, who: str = "/logs reader") -> Subscriber:
+        subscriber = Subscriber(filter, who)
         if not self.subscribers:
             self.router.taps.append(self._tap)
         self.subscribers.append(subscriber)
@@ -99,7 +101,7 @@ class LiveHub:
                 "X-Accel-Buffering": "no",  # a proxy in front must not hold the stream back
             }
         )
-        subscriber = self.subscribe(filter)
+        subscriber = self.subscribe(filter, f"/logs reader at {request.remote}")
         try:
             await response.prepare(request)
             await self._pump(subscriber, response, format)
@@ -150,9 +152,15 @@ def parse_query(request: web.Request) -> tuple[str, DestinationFilter | None]:
     try:
         filter = DestinationFilter.model_validate(fields)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"filter.{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ValueError(problems) from None
+        raise ValueError("; ".join(_problem(e) for e in exc.errors())) from None
     return format, filter if filter else None
+
+
+def _problem(error: Any) -> str:
+    key = f"filter.{error['loc'][0]}"
+    if error["type"] == "extra_forbidden":
+        return (
+            f"unknown filter {key!r}; expected filter.name, filter.id, filter.sources or "
+            "filter.labels"
+        )
+    return f"{key}: {error['msg'].removeprefix('Value error, ')} (got {error['input']!r})"

@@ -106,7 +106,8 @@ async def test_a_bad_filter_is_answered_400_naming_it(start_agent: Any) -> None:
         for query, expected in (
             ("filter.sources=stdin", "filter.sources"),
             ("filter.labels=novalue", "label filter 'novalue' must be key:value"),
-            ("filter.nope=1", "filter.nope"),
+            ("filter.nope=1", "unknown filter 'filter.nope'; expected filter.name, filter.id"),
+            ("filter.sources=stdin", "(got 'stdin')"),
             ("format=xml", "format='xml': expected text or json"),
             ("name=web", "unknown parameter 'name'"),
         ):
