@@ -22,6 +22,10 @@ command -v file >/dev/null 2>&1 || need+=(file)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
 [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)  # a local base image for the image test
+# the benchmark's C receivers (bench/*.c, also built by tests/unit/test_bench_receivers.py)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+[ -e /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
