@@ -34,9 +34,26 @@ class _Reads:
     stdout: int = 0
     stderr: int = 0
 
+    @property
+    def read(self) -> int:
+        return self.stdout + self.stderr
+
+
+# what each container's decoder counts of its stream, summed over containers (bad input is
+# counted and skipped by the decoder; see logship.protocol.docker)
+DECODER_COUNTS = (
+    "truncated",
+    "bad_timestamps",
+    "malformed_frames",
+    "skipped_bytes",
+    "engine_errors",
+    "truncated_frames",
+)
+
 
 class ReadCounter:
-    """Records read per container and stream, counted once per batch (a router tap).
+    """Records read per container and stream, counted once per batch (a router tap), and the
+    containers' decoder counts; what a removed container counted moves into the totals.
 
     Each batch the source emits comes from one container's decoder, so a batch costs one dict
     lookup and a count of its stderr records (a list comprehension, ~20 ns a line; only while
@@ -47,7 +64,7 @@ class ReadCounter:
         self.containers = containers
         self.current: dict[str, _Reads] = {}
         self.gone = {STDOUT: 0, STDERR: 0}
-        self.gone_truncated = 0
+        self.gone_decoded = dict.fromkeys(DECODER_COUNTS, 0)
 
     def __call__(self, records: list[Record]) -> None:
         if not records:
@@ -65,13 +82,18 @@ class ReadCounter:
         entry.stdout += len(records) - errors
 
     def settle(self) -> None:
-        """Fold the counts of containers the engine no longer has into the totals."""
+        """Fold the counts of containers the engine no longer has into the totals, and start
+        keeping those of containers that read nothing yet."""
         for container_id in [c for c in self.current if c not in self.containers]:
             entry = self.current.pop(container_id)
             self.gone[STDOUT] += entry.stdout
             self.gone[STDERR] += entry.stderr
             if entry.tracked is not None:
-                self.gone_truncated += entry.tracked.decoder.truncated
+                for name in DECODER_COUNTS:
+                    self.gone_decoded[name] += getattr(entry.tracked.decoder, name, 0)
+        for container_id, tracked in self.containers.items():
+            if container_id not in self.current:
+                self.current[container_id] = _Reads(tracked)
 
     def totals(self) -> dict[str, int]:
         out = dict(self.gone)
@@ -80,10 +102,14 @@ class ReadCounter:
             out[STDERR] += entry.stderr
         return out
 
-    def truncated(self) -> int:
-        return self.gone_truncated + sum(
-            e.tracked.decoder.truncated for e in self.current.values() if e.tracked is not None
-        )
+    def decoded(self) -> dict[str, int]:
+        """Each of DECODER_COUNTS over every container ever followed."""
+        out = dict(self.gone_decoded)
+        for entry in self.current.values():
+            if entry.tracked is not None:
+                for name in DECODER_COUNTS:
+                    out[name] += getattr(entry.tracked.decoder, name, 0)
+        return out
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -131,23 +157,45 @@ class AgentCollector(Collector):
 
         per = CounterMetricFamily(
             "logship_container_records_read",
-            "Lines read per container the engine still has (its series go when it is removed).",
+            "Lines read per container followed (its series go when it is removed).",
             labels=["container_id", "container_name", "image", "stream"],
         )
         for container_id, entry in reads.current.items():
             tracked = source.containers.get(container_id)
-            if tracked is None:
-                continue
+            if tracked is None or (tracked.skip_reason is not None and not entry.read):
+                continue  # gone, or never followed
             meta = tracked.meta
             labels = [meta.short_id, meta.name, meta.image]
             per.add_metric([*labels, STDOUT], entry.stdout)
             per.add_metric([*labels, STDERR], entry.stderr)
         yield per
 
+        decoded = reads.decoded()
         yield CounterMetricFamily(
             "logship_lines_truncated",
             "Lines longer than max_line_bytes, shipped cut to it with a marker (not dropped).",
-            value=reads.truncated(),
+            value=decoded["truncated"],
+        )
+        problems = CounterMetricFamily(
+            "logship_log_stream_problems",
+            "What in containers' log streams was not as Docker writes it, each counted and "
+            "skipped or kept: bad_timestamp (an entry kept with the last time), "
+            "malformed_frame (bytes skipped up to the next frame), engine_error (an error the "
+            "engine wrote into the stream), truncated_frame (a frame cut off by the stream's end).",
+            labels=["problem"],
+        )
+        for problem, name in (
+            ("bad_timestamp", "bad_timestamps"),
+            ("malformed_frame", "malformed_frames"),
+            ("engine_error", "engine_errors"),
+            ("truncated_frame", "truncated_frames"),
+        ):
+            problems.add_metric([problem], decoded[name])
+        yield problems
+        yield CounterMetricFamily(
+            "logship_log_stream_skipped_bytes",
+            "Bytes of containers' log streams that were no Docker log frame, skipped.",
+            value=decoded["skipped_bytes"],
         )
         yield GaugeMetricFamily(
             "logship_containers_followed",
@@ -169,6 +217,11 @@ class AgentCollector(Collector):
         errors.add_metric(["events"], source.events_errors)
         errors.add_metric(["logs"], source.stream_errors)
         yield errors
+        yield CounterMetricFamily(
+            "logship_engine_events_skipped",
+            "Lines of the engine's events stream that were no container event, skipped.",
+            value=getattr(source.client, "events_errors", 0),
+        )
 
     def _destinations(self) -> Iterator[Metric]:
         label = ["destination"]

@@ -51,6 +51,10 @@ async def test_metrics_count_what_containers_wrote_sent_and_dropped(
         assert m.value("logship_container_records_read_total", stream="stdout", **mine) == 201
         assert m.value("logship_container_records_read_total", stream="stderr", **mine) == 50
         assert m.value("logship_lines_truncated_total") == 1
+        for problem in ("bad_timestamp", "malformed_frame", "engine_error", "truncated_frame"):
+            assert m.value("logship_log_stream_problems_total", problem=problem) == 0
+        assert m.value("logship_log_stream_skipped_bytes_total") == 0
+        assert m.value("logship_engine_events_skipped_total") == 0
         assert m.value("logship_containers_followed") == 1
         assert m.value("logship_engine_up") == 1
         # the console took everything, the dead destination kept 5 and dropped the rest of

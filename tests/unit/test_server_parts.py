@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from logship.record import ContainerMeta, HostMeta, Record
@@ -86,3 +88,29 @@ def test_reads_are_counted_per_container_and_stream_and_kept_when_it_goes() -> N
     # a batch that mixes containers (no source makes one) is still counted right
     reads([Record("x", "stdout", ts, b), Record("y", "stdout", ts, a)])
     assert reads.totals() == {"stdout": 4, "stderr": 2}
+
+
+def test_decoder_counts_are_summed_and_kept_when_a_container_goes() -> None:
+    def tracked(**counts: int) -> SimpleNamespace:
+        return SimpleNamespace(decoder=SimpleNamespace(**counts))
+
+    containers: dict[str, object] = {
+        "a": tracked(truncated=2, malformed_frames=1, skipped_bytes=10),
+        "b": tracked(truncated=1, engine_errors=3),
+        "c": tracked(),  # read nothing: counted all the same
+    }
+    reads = ReadCounter(containers)  # type: ignore[arg-type]
+    reads.settle()
+    expected = {
+        "truncated": 3,
+        "bad_timestamps": 0,
+        "malformed_frames": 1,
+        "skipped_bytes": 10,
+        "engine_errors": 3,
+        "truncated_frames": 0,
+    }
+    assert reads.decoded() == expected
+    containers["a"].decoder.truncated = 4  # type: ignore[attr-defined]  # its last lines, then it goes
+    del containers["a"]
+    reads.settle()
+    assert reads.decoded() == {**expected, "truncated": 5}
