@@ -22,7 +22,8 @@ from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route, Router
 from logship.pipeline.runner import Sink, SinkRunner
-from logship.record import HostMeta, format_timestamp_ns
+from logship.protocol.docker import Position
+from logship.record import HostMeta, format_timestamp_ns, timestamp_ns
 from logship.registry import sink_class
 from logship.settings import Settings
 from logship.sinks.common import BatchConfig, DestinationConfig
@@ -30,11 +31,18 @@ from logship.sinks.console.config import ConsoleConfig
 from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.filters import ContainerFilter, Selector
 from logship.sources.docker.source import DockerSource
+from logship.state.checkpointer import Checkpointer
+from logship.state.checkpoints import CheckpointStore
+from logship.state.progress import Progress
 
 if TYPE_CHECKING:
     from logship.server.app import OperatorServer
 
 log = logging.getLogger("logship")
+
+# how long finding a new container may take (events, inspect) on a busy engine; see
+# Agent._load_checkpoints
+_FIND_MARGIN_SECS = 10.0
 
 
 def primary_ip() -> str:
@@ -107,6 +115,10 @@ class Agent:
         self.router = Router([d.route for d in self.destinations])
         if since is None and not settings.backlog:
             since = format_timestamp_ns(time.time_ns())
+        # checkpoints: `logship run` only (`tail` never touches an agent's state directory)
+        state_dir = settings.state_dir if sinks is None else None
+        self.store = CheckpointStore(state_dir) if state_dir is not None else None
+        resume, created_after = self._load_checkpoints()
         self.source = DockerSource(
             self.client,
             self.router.emit,
@@ -117,7 +129,20 @@ class Agent:
             stopped=stopped,
             wait_for_engine=wait_for_engine,
             max_line_bytes=settings.max_line_bytes,
+            resume=resume,
+            created_after=created_after,
+            quiet_stream_secs=settings.quiet_stream_secs if follow else 0,
         )
+        self.checkpointer: Checkpointer | None = None
+        if self.store is not None:
+            progresses = [self._track_progress(d) for d in self.destinations]
+            self.checkpointer = Checkpointer(
+                self.store,
+                self.source,
+                progresses,
+                interval_secs=settings.checkpoint_interval_secs,
+            )
+        self._checkpoints: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._signals = 0
         # the operator's HTTP server: `logship run` only (`tail`'s own sinks never bind the port
@@ -145,6 +170,41 @@ class Agent:
         )
         return Destination(runner, Route(buffer, config.filter if config else None))
 
+    def _load_checkpoints(self) -> tuple[dict[str, Position | None] | None, str | None]:
+        """Positions saved by the last run, and since when containers are new to us.
+
+        A container with no saved position is one the last run never followed, or found
+        less than one checkpoint interval before it stopped. So one created after the file
+        was last written (minus an interval and a margin for finding it) appeared while
+        logship was away, or just before: its whole log is read. An older one was not
+        followed then (it was excluded, or ignored): the usual rule applies (from now, or
+        its whole log with --backlog).
+        """
+        if self.store is None:
+            return None, None
+        self.store.open()
+        saved = self.store.load()
+        if saved.written_at is None:
+            return saved.positions, None
+        margin_ns = int((self.settings.checkpoint_interval_secs + _FIND_MARGIN_SECS) * 1e9)
+        created_after = format_timestamp_ns(timestamp_ns(saved.written_at) - margin_ns)
+        log.info(
+            "resuming %d containers from %s (last written %s)",
+            len(saved.positions),
+            self.store.path,
+            saved.written_at,
+        )
+        return saved.positions, created_after
+
+    @staticmethod
+    def _track_progress(destination: Destination) -> Progress:
+        """What the destination has handled: sent, refused for good, dropped, filtered out."""
+        progress = Progress()
+        destination.route.progress = progress
+        destination.runner.progress = progress
+        destination.runner.buffer.on_discard = progress.discarded
+        return progress
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self) -> int:
@@ -158,6 +218,8 @@ class Agent:
         for d in self.destinations:
             d.task = asyncio.create_task(d.runner.run(), name=f"sink-{d.runner.sink.name}")
         source = asyncio.create_task(self.source.run(), name="docker-source")
+        if self.checkpointer is not None:
+            self._checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
         stop = asyncio.create_task(self._stop.wait(), name="stop")
         watched = {source, stop, *(d.task for d in self.destinations if d.task)}
         exit_code = 0
@@ -232,4 +294,12 @@ class Agent:
                     len(buffer),
                     buffer.dropped,
                 )
+        if self.checkpointer is not None:
+            # only what every destination handled: unsent records are read again next time
+            if self._checkpoints is not None:
+                self._checkpoints.cancel()
+                await asyncio.gather(self._checkpoints, return_exceptions=True)
+            self.checkpointer.save()
+        if self.store is not None:
+            self.store.close()
         await self.client.close()

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also ship what running containers logged before logship started",
     )
+    run.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep checkpoints here and resume from them after a restart (no line lost)",
+    )
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     run.add_argument(
         "--http",
@@ -100,6 +106,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "hostname": getattr(args, "hostname", None),
         "host_ip": getattr(args, "host_ip", None),
         "backlog": getattr(args, "backlog", None),
+        "state_dir": getattr(args, "state_dir", None),
         "http": getattr(args, "http", None),
         "destinations": getattr(args, "destinations", None) or None,
     }

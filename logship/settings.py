@@ -182,6 +182,27 @@ class Settings(BaseSettings):
     shutdown_grace_secs: float = Field(
         default=5.0, ge=0, description="On SIGTERM, how long to keep sending what is buffered."
     )
+    state_dir: Path | None = Field(
+        default=None,
+        description="Directory where logship keeps how far each container's log was shipped "
+        "(checkpoints.json), to resume there after a restart with no line lost (a hostPath "
+        "in Kubernetes). None: no checkpoints; a restart starts from now (or --backlog).",
+        examples=["/var/lib/logship"],
+    )
+    checkpoint_interval_secs: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="How often checkpoints are written (when they changed) with state_dir; "
+        "after a crash, at most this long's lines are shipped a second time.",
+    )
+    quiet_stream_secs: float = Field(
+        default=10.0,
+        ge=0,
+        description="A container's log stream silent this long is checked: if the log has "
+        "newer lines (Docker 20.10 can stall after log rotation), it is read again from where "
+        "it was. Quiet containers are checked at doubling intervals. 0: never.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="logship's own log verbosity (to stderr)."
     )

@@ -10,6 +10,7 @@ from fnmatch import fnmatchcase
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.record import ContainerMeta, Record
 from logship.sinks.common import DestinationFilter
+from logship.state.progress import Progress
 
 _route_ids = itertools.count()
 
@@ -21,6 +22,7 @@ class Route:
         self.buffer = buffer
         self.filter = filter if filter else None
         self.filtered = 0  # records this destination did not want
+        self.progress: Progress | None = None  # told what was routed here (checkpoints)
         self._key = ("route", next(_route_ids))
         self._sources = frozenset(filter.sources) if filter and filter.sources else None
         self._labels = [item.partition(":")[::2] for item in filter.labels] if filter else []
@@ -55,7 +57,10 @@ class Route:
         return out
 
     def put(self, records: list[Record]) -> None:
-        self.buffer.put(self.select(records) if self.filter is not None else records)
+        selected = self.select(records) if self.filter is not None else records
+        if self.progress is not None:
+            self.progress.routed(records, selected)
+        self.buffer.put(selected)
 
     def release(self, metas: Iterable[ContainerMeta]) -> None:
         """Forget what this route noted on these containers (a route that goes away early)."""

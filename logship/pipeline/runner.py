@@ -12,6 +12,7 @@ from logship.errors import DeliveryError, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.record import Record
+from logship.state.progress import Progress
 
 log = logging.getLogger("logship.sink")
 
@@ -56,6 +57,8 @@ class SinkRunner:
         # given the seconds each successful send of a batch took (the HTTP server's histogram)
         self.observe_send: Callable[[float], None] | None = None
         self._crashed = False  # a sink's bug was logged (with its traceback) once
+        # told when a batch is being sent and when it is handled (checkpoints; None: off)
+        self.progress: Progress | None = None
 
     async def run(self) -> None:
         """Send until the buffer is closed and empty."""
@@ -65,7 +68,13 @@ class SinkRunner:
             while True:
                 batch = buffer.take(self.max_batch)
                 if batch:
-                    await self._deliver(batch)
+                    progress = self.progress
+                    if progress is None:
+                        await self._deliver(batch)
+                    else:
+                        progress.sending()
+                        await self._deliver(batch)  # sent, refused or dropped: handled
+                        progress.done(batch)
                 elif buffer.closed:
                     return
                 else:

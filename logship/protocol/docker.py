@@ -342,9 +342,30 @@ class LogDecoder:
             self.truncated += 1
             # cut on a character boundary: drop a replacement char made by the cut itself
             message = message.removesuffix("\ufffd") + truncation_marker(size - len(raw))
-        out.append(Record(message, stream, partial.ts, self.meta, partial.seq))
+        record = JoinedRecord(message, stream, partial.ts, self.meta, partial.seq)
         if not self._pending:
-            self.position = (self._last_ts, self._last_count)
+            self.position = record.end = (self._last_ts, self._last_count)
+        else:  # another stream's line is still open: resuming must read it again
+            record.end = self.position
+        out.append(record)
+
+
+class JoinedRecord(Record):
+    """A line finished from gathered entries (Docker's 16 KiB pieces, a TTY chunk, a line
+    that ended while another stream's line was open): its own timestamp and ``seq`` are those
+    of its first entry, so ``end`` says where reading resumes after it."""
+
+    __slots__ = ("end",)
+    end: Position | None
+
+
+def resume_position(record: Record) -> Position | None:
+    """The position to ask the engine from (``since`` + skip) to get the lines after
+    ``record`` and nothing before it; None: from the start of the container's log."""
+    if type(record) is Record:
+        return (record.timestamp, record.seq + 1)
+    end: Position | None = getattr(record, "end", (record.timestamp, record.seq + 1))
+    return end
 
 
 class _Partial:

@@ -30,6 +30,8 @@ _START_RATE = 16 * 1024 * 1024  # bytes/s assumed at first: a short pause until 
 
 
 class _LogStreamProtocol(asyncio.Protocol):
+    """One logs response being read; see :data:`LogStream`."""
+
     def __init__(self, request: bytes, decoder: LogDecoder, emit: Emit) -> None:
         self.request = request
         self.decoder = decoder
@@ -39,7 +41,7 @@ class _LogStreamProtocol(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.loop = asyncio.get_running_loop()
-        self._last_read = self.loop.time()
+        self.last_read = self.loop.time()  # loop time of the last read from the socket
         self._rate = float(_START_RATE)
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.transport: asyncio.Transport | None = None
@@ -81,8 +83,8 @@ class _LogStreamProtocol(asyncio.Protocol):
         """
         transport = self.transport
         now = self.loop.time()
-        elapsed = now - self._last_read
-        self._last_read = now
+        elapsed = now - self.last_read
+        self.last_read = now
         if elapsed > 0:
             self._rate += (size / elapsed - self._rate) * 0.3
         if size >= _BEHIND_BYTES or transport is None or self.done.done():
@@ -95,6 +97,10 @@ class _LogStreamProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.resume_reading()
+
+    def reopen(self) -> None:
+        """End this response as if the engine had: the reader asks again from its position."""
+        self._finish(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
@@ -115,6 +121,10 @@ class _LogStreamProtocol(asyncio.Protocol):
             self.transport.close()
 
 
+LogStream = _LogStreamProtocol
+"""An open logs response: ``last_read`` (event loop time) and ``reopen()``."""
+
+
 async def read_logs(
     client: DockerClient,
     container_id: str,
@@ -122,8 +132,13 @@ async def read_logs(
     emit: Emit,
     *,
     follow: bool = True,
+    tail: int | None = None,
+    watch: Callable[[LogStream | None], None] | None = None,
 ) -> None:
     """Stream the container's log from ``decoder.position`` until the engine ends the response.
+
+    ``tail``: only the last N lines (before following), as ``docker logs --tail``.
+    ``watch`` is given the open stream (its ``last_read`` time and ``reopen()``), then None.
 
     Returns normally when the engine finished the response; raises :class:`DockerAPIError` for
     an error status (404 once the container is gone), :class:`RemoteProtocolError` when the bytes
@@ -134,6 +149,8 @@ async def read_logs(
         params["follow"] = "1"
     if decoder.position is not None:
         params["since"] = since_parameter(decoder.position[0])
+    if tail is not None:
+        params["tail"] = str(tail)
     decoder.resume()
     target = client.path(f"/containers/{quote(container_id)}/logs") + "?" + urlencode(params)
     host = (
@@ -145,9 +162,13 @@ async def read_logs(
     ).encode()
     protocol = _LogStreamProtocol(request, decoder, emit)
     transport, _ = await client.open_connection(lambda: protocol)
+    if watch is not None:
+        watch(protocol)
     try:
         await protocol.done
     finally:
+        if watch is not None:
+            watch(None)
         if not protocol.done.done():
             protocol.done.cancel()
         transport.close()

@@ -19,10 +19,16 @@ from typing import Any
 from logship.errors import DockerAPIError, DockerUnavailable, ProtocolError
 from logship.pipeline.retry import Backoff
 from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES, LogDecoder, Position
-from logship.record import ContainerMeta, HostMeta, Record, format_timestamp_ns
+from logship.record import (
+    ContainerMeta,
+    HostMeta,
+    Record,
+    format_timestamp_ns,
+    normalize_timestamp,
+)
 from logship.sources.docker.client import DockerClient
 from logship.sources.docker.filters import ContainerFilter
-from logship.sources.docker.logstream import read_logs
+from logship.sources.docker.logstream import LogStream, read_logs
 
 log = logging.getLogger("logship.docker")
 
@@ -59,6 +65,12 @@ class Tracked:
     wake: bool = False  # a start event came while the task was finishing
     destroyed: bool = False
     lines: int = 0
+    # where reading this container began (None: its whole log); checkpoints fall back to it
+    start: Position | None = None
+    stream: LogStream | None = None  # the follow stream open now, if any
+    quiet_probes: int = 0  # checks of a quiet stream that found nothing newer, in a row
+    probed_read: float = -1.0  # the stream's last read when it was last checked
+    checking: bool = False  # a check of its quiet stream is under way
 
 
 class DockerSource:
@@ -69,6 +81,12 @@ class DockerSource:
     container seen before resumes where it was left. With ``follow=False`` the source reads
     what is there and returns. ``stopped=True`` also reads containers that are not running.
     ``wait_for_engine=False`` gives up at once when the engine cannot be reached.
+
+    ``resume``: positions saved by an earlier run (container id -> position, None for the
+    whole log); those containers are read from there, stopped ones too (what they wrote while
+    logship was away). ``created_after``: a container seen for the first time, with no saved
+    position, that was created at or after this canonical time is read from its start (it
+    appeared while logship was away). ``quiet_stream_secs``: see :meth:`_watch_quiet`.
     """
 
     def __init__(
@@ -83,6 +101,9 @@ class DockerSource:
         stopped: bool = False,
         wait_for_engine: bool = True,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        resume: dict[str, Position | None] | None = None,
+        created_after: str | None = None,
+        quiet_stream_secs: float = 0,
     ) -> None:
         self.client = client
         self.emit = emit
@@ -93,6 +114,10 @@ class DockerSource:
         self.stopped = stopped
         self.wait_for_engine = wait_for_engine
         self.max_line_bytes = max_line_bytes
+        self.resume = dict(resume or {})
+        self.created_after = created_after
+        self.quiet_stream_secs = quiet_stream_secs
+        self.quiet_streams = 0  # follow streams found stuck and opened again
         self.containers: dict[str, Tracked] = {}
         self.ready = asyncio.Event()
         self.stream_errors = 0
@@ -136,6 +161,9 @@ class DockerSource:
             return
         events_since = f"{time.time():.9f}"
         events = asyncio.create_task(self._watch_events(events_since), name="docker-events")
+        quiet = None
+        if self.quiet_stream_secs > 0:
+            quiet = asyncio.create_task(self._watch_quiet(), name="docker-quiet-streams")
         try:
             await self._sync_running()
             self.ready.set()
@@ -146,6 +174,8 @@ class DockerSource:
             await events
         finally:
             events.cancel()
+            if quiet is not None:
+                quiet.cancel()
             await self.stop()
 
     async def stop(self) -> None:
@@ -166,8 +196,13 @@ class DockerSource:
     # -- discovery -----------------------------------------------------------------------------
 
     async def _sync_running(self) -> None:
-        """Follow every running container (and stopped ones, if asked) not followed yet."""
-        for summary in await self.client.list_containers(stopped=self.stopped):
+        """Follow every running container (and stopped ones, if asked) not followed yet, and
+        read the rest of the log of stopped ones an earlier run had saved positions for."""
+        resume = self.resume
+        for summary in await self.client.list_containers(stopped=self.stopped or bool(resume)):
+            if not self.stopped and summary.get("State") != "running":
+                if summary["Id"] not in resume:
+                    continue
             tracked = self.containers.get(summary["Id"])
             if tracked is None or (tracked.task is None and tracked.skip_reason is None):
                 await self._consider(summary["Id"])
@@ -237,14 +272,11 @@ class DockerSource:
         meta = meta_from_inspect(data, self.host)
         if tracked is None:
             reason = self.filter.reason_to_skip(meta)
-            # Never seen before: every line since the source started is new to us, whether
-            # the container was running then or started later (its earlier runs' lines are
-            # older than that); ``since=None`` (backlog) means its whole log.
-            position = (self.since, 0) if self.since is not None else None
+            position = self._first_position(meta)
             decoder = LogDecoder(
                 meta, tty=meta.tty, position=position, max_line_bytes=self.max_line_bytes
             )
-            tracked = Tracked(meta=meta, decoder=decoder, skip_reason=reason)
+            tracked = Tracked(meta=meta, decoder=decoder, skip_reason=reason, start=position)
             self.containers[container_id] = tracked
             if reason is not None:
                 log.info("not following %s (%s): %s", meta.name, meta.short_id, reason)
@@ -252,6 +284,22 @@ class DockerSource:
         elif tracked.skip_reason is not None:
             return
         self._start(tracked)
+
+    def _first_position(self, meta: ContainerMeta) -> Position | None:
+        """Where to begin reading a container seen for the first time in this run."""
+        if meta.id in self.resume:  # an earlier run shipped up to here
+            return self.resume.pop(meta.id)
+        if self.created_after is not None:
+            try:
+                created = normalize_timestamp(meta.created)
+            except ValueError:
+                created = ""
+            if created >= self.created_after:
+                return None  # born while logship was away: all of it is new
+        # Every line since the source started is new to us, whether the container was
+        # running then or started later (its earlier runs' lines are older than that);
+        # ``since=None`` (backlog) means its whole log.
+        return (self.since, 0) if self.since is not None else None
 
     def _start(self, tracked: Tracked) -> None:
         log.info(
@@ -294,13 +342,19 @@ class DockerSource:
             tracked.lines += len(records)
             self.emit(records)
 
+        def watch(stream: LogStream | None) -> None:
+            tracked.stream = stream
+
         try:
             while True:
                 tracked.wake = False
                 try:
-                    await read_logs(self.client, container_id, decoder, emit, follow=self.follow)
+                    await read_logs(
+                        self.client, container_id, decoder, emit, follow=self.follow, watch=watch
+                    )
                 except DockerAPIError as exc:
                     if exc.status in _GONE:
+                        tracked.destroyed = exc.status == 404  # no such container any more
                         return
                     if exc.status in _UNREADABLE_DRIVER:
                         log.warning("cannot read the log of %s: %s", tracked.meta.name, exc)
@@ -340,6 +394,70 @@ class DockerSource:
             tracked.task = None
             if tracked.destroyed:
                 self.containers.pop(container_id, None)
+
+    # -- streams that go quiet -------------------------------------------------------------------
+
+    async def _watch_quiet(self) -> None:
+        """Find follow streams that went silent while their container kept writing.
+
+        Docker 20.10 can stop delivering a follow stream after json-file rotates the log (the
+        reader misses the rotation): the container keeps writing, the stream says nothing,
+        forever. A stream silent for ``quiet_stream_secs`` is checked with one cheap request
+        (the log's last line, ``tail=1``); if that line is newer than what the stream
+        delivered, the stream is opened again from its position, so nothing is read twice.
+        A container that is really quiet is checked at doubling intervals (up to 32x), so
+        idle containers cost almost nothing. Per line this costs nothing: the stream already
+        notes the time of each socket read for its pacing.
+        """
+        period = self.quiet_stream_secs
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period / 2)
+            now = loop.time()
+            for tracked in list(self.containers.values()):
+                stream = tracked.stream
+                if stream is None or tracked.checking:
+                    continue
+                if stream.last_read != tracked.probed_read:
+                    tracked.quiet_probes = 0  # it spoke since the last check
+                if now - stream.last_read >= period * (1 << tracked.quiet_probes):
+                    tracked.checking = True
+                    self._spawn(self._check_quiet(tracked, stream))
+
+    async def _check_quiet(self, tracked: Tracked, stream: LogStream) -> None:
+        last_read = stream.last_read
+        newest: list[Record] = []
+        probe = LogDecoder(tracked.meta, tty=tracked.meta.tty, max_line_bytes=1024)
+        try:
+            await read_logs(
+                self.client, tracked.meta.id, probe, newest.extend, follow=False, tail=1
+            )
+            newest += probe.flush()
+        except (DockerAPIError, ProtocolError, DockerUnavailable, OSError):
+            return  # the follow stream itself will notice what is wrong
+        finally:
+            tracked.probed_read = last_read
+            tracked.checking = False
+        seen = tracked.decoder.seen
+        if (
+            newest
+            and tracked.stream is stream
+            and stream.last_read == last_read
+            and (seen is None or newest[-1].timestamp > seen[0])
+        ):
+            self.quiet_streams += 1
+            log.warning(
+                "log stream of %s delivered nothing for %.0fs while the log has newer lines "
+                "(up to %s): reading it again from %s",
+                tracked.meta.name,
+                asyncio.get_running_loop().time() - last_read,
+                newest[-1].timestamp,
+                seen[0] if seen else "its start",
+            )
+            tracked.quiet_probes = 0
+            stream.reopen()
+        else:
+            tracked.quiet_probes = min(tracked.quiet_probes + 1, 5)
 
     def _stream_failed(self, tracked: Tracked, exc: BaseException, failing: bool) -> bool:
         self.stream_errors += 1

@@ -1,0 +1,118 @@
+"""How far each destination has *handled* each container's lines, and the checkpoint that
+follows from it.
+
+A destination has handled a record once it sent it, refused it for good, dropped it from its
+full buffer, or did not want it (its filter). A container's checkpoint is the oldest of the
+destinations' positions, so after a restart no destination misses a line.
+
+The work is per batch and per container, never per line: for each batch the runner hands
+over, a C-level pass (``dict(zip(...))``) finds each container's newest record, and only that
+record's position is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from operator import attrgetter
+
+from logship.protocol.docker import Position, resume_position
+from logship.record import Record
+
+_meta = attrgetter("meta")
+
+
+def _note_newest(records: list[Record], into: dict[str, Position]) -> None:
+    """For each container in ``records``, where reading resumes after its last record."""
+    if not records:
+        return
+    first = records[0].meta
+    if records[-1].meta is first and len(records) == 1:
+        newest = {first: records[0]}
+    else:
+        newest = dict(zip(map(_meta, records), records, strict=True))
+    for meta, record in newest.items():
+        position = resume_position(record)
+        if position is not None:
+            into[meta.id] = position
+
+
+class Progress:
+    """One destination's progress, per container id.
+
+    ``offered``: position after the newest record routed to this destination (wanted or not);
+    ``accepted``: after the newest record put into its buffer; ``handled``: after the newest
+    record of its buffer it is done with. A destination's buffer gives out (and drops) each
+    container's records oldest first, so every accepted record up to ``handled`` is done too,
+    and once ``handled`` reaches ``accepted`` everything offered is: the rest was filtered out.
+
+    While a batch is being sent, a drop of newer records of the same container must not count
+    yet (the batch may still fail): drops then wait in ``_later`` until the batch is done.
+    """
+
+    __slots__ = ("_busy", "_later", "accepted", "handled", "offered")
+
+    def __init__(self) -> None:
+        self.offered: dict[str, Position] = {}
+        self.accepted: dict[str, Position] = {}
+        self.handled: dict[str, Position] = {}
+        self._busy = False
+        self._later: dict[str, Position] = {}
+
+    # -- told by the route, the runner and the buffer ------------------------------------------
+
+    def routed(self, records: list[Record], selected: list[Record]) -> None:
+        """A source batch reached this destination; ``selected`` went into its buffer."""
+        _note_newest(records, self.offered)
+        _note_newest(selected, self.accepted)
+
+    def sending(self) -> None:
+        """The runner took a batch and is sending it."""
+        self._busy = True
+
+    def done(self, batch: list[Record]) -> None:
+        """The batch was sent, or refused for good: handled either way."""
+        _note_newest(batch, self.handled)
+        self._busy = False
+        if self._later:
+            self.handled.update(self._later)
+            self._later.clear()
+
+    def discarded(self, records: list[Record]) -> None:
+        """The buffer dropped these to make room (each container's oldest first)."""
+        _note_newest(records, self._later if self._busy else self.handled)
+
+    # -- read by the checkpointer --------------------------------------------------------------
+
+    def position(self, container_id: str) -> Position | None:
+        """Where this destination needs the container read from again; None: no record of it
+        has reached this destination yet."""
+        accepted = self.accepted.get(container_id)
+        handled = self.handled.get(container_id)
+        if accepted is None or (handled is not None and handled >= accepted):
+            return self.offered.get(container_id)
+        return handled
+
+    def forget(self, keep: Iterable[str]) -> None:
+        """Drop what is known of containers not in ``keep`` (gone from the engine)."""
+        keep = set(keep)
+        for table in (self.offered, self.accepted, self.handled, self._later):
+            for key in [k for k in table if k not in keep]:
+                del table[key]
+
+
+def checkpoint(
+    container_id: str, start: Position | None, progresses: list[Progress]
+) -> Position | None:
+    """The container's checkpoint: the oldest position any destination still needs.
+
+    ``start`` is where the source began reading the container (None: its whole log); a
+    destination that has seen none of its records needs everything from there.
+    """
+    oldest: Position | None = None
+    for progress in progresses:
+        position = progress.position(container_id)
+        if position is None:
+            return start
+        if oldest is None or position < oldest:
+            oldest = position
+    return start if oldest is None else oldest
