@@ -8,19 +8,21 @@
 # machines without a registry.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
-# -- builder: logship's wheel from source, then a venv with it and its dependencies ------------
+# -- builder: a venv with the dependencies, then logship's wheel built from source into it -----
 FROM ${PYTHON_IMAGE} AS builder
-WORKDIR /src
-COPY build/wheels/ /wheels/
-COPY pyproject.toml README.md ./
-COPY logship/ ./logship/
+# Dependencies first: this layer is rebuilt only when build/wheels changes, not with the code.
 # pip runs from a throwaway venv, so the installed venv carries no pip (--without-pip).
+COPY build/wheels/ /wheels/
 RUN python3 -m venv /opt/build \
- && /opt/build/bin/pip wheel --disable-pip-version-check --no-cache-dir --no-index \
-      --find-links /wheels --no-deps --wheel-dir /wheels . \
  && python3 -m venv --without-pip /opt/logship \
  && /opt/build/bin/pip --python /opt/logship/bin/python install --disable-pip-version-check \
-      --no-cache-dir --no-index --only-binary=:all: --find-links /wheels logship \
+      --no-cache-dir --no-index --only-binary=:all: --find-links /wheels -r /wheels/requirements.txt
+WORKDIR /src
+COPY . ./
+RUN /opt/build/bin/pip wheel --disable-pip-version-check --no-cache-dir --no-index \
+      --find-links /wheels --no-deps --wheel-dir /tmp/dist . \
+ && /opt/build/bin/pip --python /opt/logship/bin/python install --disable-pip-version-check \
+      --no-cache-dir --no-index --no-deps /tmp/dist/logship-*.whl \
  && /opt/logship/bin/logship --version
 
 # -- runtime: the base, a user, and the venv; no compiler, pip, wheels or caches ---------------
@@ -37,8 +39,6 @@ LABEL org.opencontainers.image.title="logship" \
 RUN useradd --system --uid "${LOGSHIP_UID}" --user-group --no-create-home \
       --home-dir /var/lib/logship --shell /usr/sbin/nologin logship \
  && install -d -o "${LOGSHIP_UID}" -g "${LOGSHIP_UID}" -m 0750 /var/lib/logship
-COPY --from=builder /opt/logship /opt/logship
-COPY docker/healthcheck.py /opt/logship/healthcheck.py
 # The root file system may be read-only (--read-only): no .pyc written at run time, and the
 # only writable place logship needs is its state directory (checkpoints), a volume.
 ENV PATH=/opt/logship/bin:$PATH \
@@ -47,7 +47,6 @@ ENV PATH=/opt/logship/bin:$PATH \
     LOGSHIP_HTTP=127.0.0.1:9880
 VOLUME ["/var/lib/logship"]
 EXPOSE 9880
-USER ${LOGSHIP_UID}:${LOGSHIP_UID}
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python3", "/opt/logship/healthcheck.py"]
 # Exec form: logship itself is PID 1 and gets docker stop's SIGTERM; it installs its own
@@ -55,3 +54,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["logship"]
 CMD ["run"]
+USER ${LOGSHIP_UID}:${LOGSHIP_UID}
+# Last, so that a change of the code rebuilds nothing above (with some storage drivers every
+# step is a full copy of the file system).
+COPY docker/healthcheck.py /opt/logship/healthcheck.py
+COPY --from=builder /opt/logship /opt/logship

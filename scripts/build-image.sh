@@ -35,7 +35,7 @@ print("\n".join(project["project"]["dependencies"] + project["build-system"]["re
 EOF
 )
 key=$(printf '%s\n%s\n' "$ARCH" "$requirements" | sha256sum | cut -c1-16)
-if [ "$(cat build/wheels/.key 2>/dev/null)" != "$key" ]; then
+if [ "$(cat build/wheels/.key 2>/dev/null)" != "$key" ] || [ ! -f build/wheels/requirements.txt ]; then
   echo "build-image: downloading wheels into build/wheels" >&2
   rm -rf build/wheels
   mkdir -p build/wheels
@@ -55,6 +55,11 @@ if [ "$(cat build/wheels/.key 2>/dev/null)" != "$key" ]; then
     exit 1
   fi
   rm -f "$log"
+  "$PY" - >build/wheels/requirements.txt <<'EOF'
+import tomllib
+with open("pyproject.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["project"]["dependencies"]))
+EOF
   echo "$key" >build/wheels/.key
 fi
 

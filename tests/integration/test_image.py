@@ -1,0 +1,201 @@
+"""The container image, built and run as the README's "Run on a Docker host" says.
+
+``scripts/build-image.sh --local-base`` builds it on a Debian base made by debootstrap (no
+registry here; the base image and the wheels are kept between runs, and Docker's layer cache
+does the rest). Then the README's own ``docker run`` line starts it, with only the names, the
+image tag and the destination changed: the socket mounted read-only, the socket's group added,
+a read-only root, the state in a volume. It must ship its neighbours' lines to a real rsyslogd,
+report healthy, run as a non-root PID 1, and on ``docker stop`` drain, exit 0 and leave its
+checkpoints in the volume.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RUN_ID, TEST_LABEL
+from tests.support import IMAGE, ROOT, Rsyslog, parse_structured_data, wait_until
+
+# the first run on a new machine makes the base (debootstrap, ~45 s) and builds every layer
+pytestmark = pytest.mark.timeout(900)
+
+TAG = "logship-test/logship:dev"
+README = ROOT / "README.md"
+LINES = 300  # what the short-lived neighbour writes before it exits
+
+
+def docker(*args: str, check: bool = True, timeout: float = 60) -> str:
+    done = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: exit {done.returncode}: {done.stderr}")
+    return done.stdout.strip()
+
+
+def logs(container: str) -> str:
+    """What the container wrote, stdout and stderr (logship's own log is on stderr)."""
+    done = subprocess.run(
+        ["docker", "logs", container], capture_output=True, text=True, timeout=60, check=False
+    )
+    return done.stdout + done.stderr
+
+
+def readme_command(section: str, starts: str) -> str:
+    """The shell command of the README's ``section`` that starts with ``starts``, with its
+    continuation lines joined."""
+    text = README.read_text()
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(rf"^{re.escape(starts)}(?:.*\\\n)*.*$", body, re.MULTILINE)
+    assert match, f"README section {section!r} has no command starting {starts!r}"
+    return match.group(0).replace("\\\n", " ")
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """The image, built by the README's build command on the local base."""
+    build = readme_command("Run on a Docker host", "bash scripts/build-image.sh --local-base")
+    assert "--local-base" in build  # this machine reaches no registry
+    done = subprocess.run(
+        [*build.split("#", 1)[0].split(), "--tag", TAG],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert done.returncode == 0, f"build failed:\n{done.stderr[-4000:]}"
+    return TAG
+
+
+@dataclass
+class Run:
+    agent: str
+    volume: str
+    rsyslog: Rsyslog
+    short: Any  # the neighbour that writes LINES lines and exits
+    steady: Any  # the neighbour that keeps writing, to stderr
+    stop_exit_code: int | None = None
+
+
+@pytest.fixture(scope="module")
+def run(image: str, docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    label = f"{RUN_ID}-img-{uuid.uuid4().hex[:6]}"
+    agent = f"lt-agent-{uuid.uuid4().hex[:8]}"
+    volume = f"lt-state-{uuid.uuid4().hex[:8]}"
+    workdir = tmp_path_factory.mktemp("rsyslog")
+    rsyslog = Rsyslog(workdir, tcp=True).start()
+    command = readme_command("Run on a Docker host", "docker run")
+    for readme, ours in (
+        ("--name logship ", f"--name {agent} --label {TEST_LABEL}={label}-agent "),
+        (" logship-state:", f" {volume}:"),
+        ("logship:0.1.0 run ", f"--health-interval 2s {image} run "),
+        ("syslog+tcp://logs.example.com:514", f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}"),
+    ):
+        assert readme in command, f"the README's docker run line changed: {command}"
+        command = command.replace(readme, ours)
+    command += f" --include-label {TEST_LABEL}={label}"
+    started: list[Any] = []
+    try:
+        subprocess.run(["bash", "-c", command], check=True, capture_output=True, timeout=60)
+        wait_until(
+            lambda: (
+                re.search(r"following \d+ containers", logs(agent))
+                or docker("inspect", "-f", "{{.State.Running}}", agent) == "false"
+            ),
+            timeout=60,
+            what="the agent in its container to start",
+        )
+        assert docker("inspect", "-f", "{{.State.Running}}", agent) == "true", logs(agent)
+
+        def neighbour(script: str) -> Any:
+            container = docker_client.containers.run(
+                IMAGE,
+                ["sh", "-c", script],
+                name=f"lt-{uuid.uuid4().hex[:8]}",
+                labels={TEST_LABEL: label},
+                network_mode="none",
+                detach=True,
+            )
+            started.append(container)
+            return container
+
+        short = neighbour(f"i=0; while [ $i -lt {LINES} ]; do i=$((i+1)); echo short $i; done")
+        steady = neighbour("i=0; while true; do i=$((i+1)); echo steady $i >&2; sleep 0.2; done")
+        yield Run(agent, volume, rsyslog, short, steady)
+    finally:
+        docker("rm", "-f", agent, check=False)
+        for container in started:
+            container.remove(force=True)
+        docker("volume", "rm", "-f", volume, check=False)
+        rsyslog.stop()
+
+
+def by_container(rsyslog: Rsyslog, name: str) -> list[dict[str, Any]]:
+    return [m for m in rsyslog.messages() if m["app"] == name]
+
+
+def test_the_image_ships_its_neighbours_lines_to_a_real_rsyslogd(run: Run) -> None:
+    short = wait_until(
+        lambda: len(got := by_container(run.rsyslog, run.short.name)) >= LINES and got,
+        timeout=60,
+        what=f"{LINES} lines of the short-lived neighbour at rsyslogd",
+    )
+    assert [m["msg"] for m in short] == [f"short {i}" for i in range(1, LINES + 1)]
+    steady = wait_until(
+        lambda: by_container(run.rsyslog, run.steady.name), what="the steady neighbour's lines"
+    )
+    assert steady[0]["severity"] == "3"  # stderr
+    sd = parse_structured_data(short[0]["sd"])["logship@32473"]
+    assert sd["container_id"] == run.short.id
+    assert sd["image_name"] == IMAGE.split(":")[0]
+    # --network host: the host's own name, not the container's
+    assert short[0]["hostname"] == socket.gethostname()
+
+
+def test_the_agent_runs_as_a_non_root_pid_1(run: Run) -> None:
+    cmdline = docker("exec", run.agent, "cat", "/proc/1/cmdline").split("\0")
+    assert cmdline[1:3] == ["/opt/logship/bin/logship", "run"], cmdline
+    status = docker("exec", run.agent, "cat", "/proc/1/status")
+    uid = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)
+    groups = re.search(r"^Groups:(.*)$", status, re.MULTILINE)
+    assert uid and uid.group(1) != "0", status
+    socket_gid = str(Path("/var/run/docker.sock").stat().st_gid)
+    assert groups and socket_gid in groups.group(1).split(), status
+    assert docker("inspect", "-f", "{{.HostConfig.ReadonlyRootfs}}", run.agent) == "true"
+
+
+def test_the_healthcheck_reports_healthy(run: Run) -> None:
+    def status() -> str:
+        return docker("inspect", "-f", "{{.State.Health.Status}}", run.agent)
+
+    wait_until(lambda: status() != "starting", timeout=40, what="a first health check")
+    assert status() == "healthy", docker("inspect", "-f", "{{json .State.Health.Log}}", run.agent)
+
+
+def test_docker_stop_drains_exits_0_and_leaves_checkpoints_in_the_volume(run: Run) -> None:
+    wait_until(lambda: by_container(run.rsyslog, run.steady.name), what="steady lines")
+    docker("stop", run.agent, timeout=30)
+    state = docker("inspect", "-f", "{{.State.ExitCode}} {{.State.OOMKilled}}", run.agent)
+    log = logs(run.agent)
+    assert state == "0 false", log[-3000:]
+    assert "SIGTERM" in log
+    assert "left unsent" not in log, log[-3000:]
+    saved = docker(
+        "run", "--rm", "--network", "none", "-v", f"{run.volume}:/state:ro", IMAGE,
+        "cat", "/state/checkpoints.json",
+        check=False,
+    )  # fmt: skip
+    assert saved, f"no checkpoints.json in the state volume; agent log:\n{log[-3000:]}"
+    json.loads(saved)
+    assert run.short.id in saved and run.steady.id in saved, saved
