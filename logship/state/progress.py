@@ -5,9 +5,10 @@ A destination has handled a record once it sent it, refused it for good, dropped
 full buffer, or did not want it (its filter). A container's checkpoint is the oldest of the
 destinations' positions, so after a restart no destination misses a line.
 
-The work is per batch and per container, never per line: for each batch the runner hands
-over, a C-level pass (``dict(zip(...))``) finds each container's newest record, and only that
-record's position is kept.
+The work is per batch: a source batch (one container's records) is noted by its last record;
+for each batch a destination is done with, one C-level pass (``dict(zip(...))``) finds each
+container's newest record, and only that record's position is kept. Measured (bench note in
+the README): about 0.05-0.1 us per line, with checkpoints on only.
 """
 
 from __future__ import annotations
@@ -25,15 +26,26 @@ def _note_newest(records: list[Record], into: dict[str, Position]) -> None:
     """For each container in ``records``, where reading resumes after its last record."""
     if not records:
         return
-    first = records[0].meta
-    if records[-1].meta is first and len(records) == 1:
-        newest = {first: records[0]}
-    else:
+    last = records[-1]
+    if len(records) == 1:
+        newest = {last.meta: last}
+    else:  # one C-level pass; the last record of each container wins
         newest = dict(zip(map(_meta, records), records, strict=True))
     for meta, record in newest.items():
         position = resume_position(record)
         if position is not None:
             into[meta.id] = position
+
+
+def _note_last(records: list[Record], into: dict[str, Position]) -> None:
+    """Like :func:`_note_newest` for a batch of one container (as the source emits them),
+    in O(1). Should a batch hold several, the others are not noted: their checkpoint then
+    lags (more is read again after a restart), it never runs ahead."""
+    if records:
+        last = records[-1]
+        position = resume_position(last)
+        if position is not None:
+            into[last.meta.id] = position
 
 
 class Progress:
@@ -61,9 +73,10 @@ class Progress:
     # -- told by the route, the runner and the buffer ------------------------------------------
 
     def routed(self, records: list[Record], selected: list[Record]) -> None:
-        """A source batch reached this destination; ``selected`` went into its buffer."""
-        _note_newest(records, self.offered)
-        _note_newest(selected, self.accepted)
+        """A source batch (one container's records) reached this destination; ``selected``
+        went into its buffer."""
+        _note_last(records, self.offered)
+        _note_last(selected, self.accepted)
 
     def sending(self) -> None:
         """The runner took a batch and is sending it."""
