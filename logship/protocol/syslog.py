@@ -113,23 +113,27 @@ class SyslogEncoder:
         self._stamps: dict[str, str] = {}
 
     def _pieces(
-        self, meta: ContainerMeta, labels: LabelSelection | None = None
+        self, meta: ContainerMeta, labels: LabelSelection | None = None, *, sd: bool = True
     ) -> dict[str, tuple[str, str]]:
-        """Per stream: the text before the timestamp and the text between it and the message."""
+        """Per stream: the text before the timestamp and the text between it and the message.
+        ``labels`` other than the encoder's own, or ``sd=False`` (no structured data at all):
+        for one message whose header would not fit, not kept."""
         tag = self.tag.render(meta)
         pieces = {}
         for stream, severity in SEVERITY.items():
             pri = f"<{self.facility * 8 + severity}>"
             if self.format == "rfc5424":
-                sd = structured_data(meta, stream, self.sd_id, labels or self.labels)
+                sd_text = (
+                    structured_data(meta, stream, self.sd_id, labels or self.labels) if sd else "-"
+                )
                 host = _printusascii(meta.host.name, 255)
                 app = _printusascii(tag, 48)
                 msgid = _printusascii(tag, 32)
-                pieces[stream] = (pri + "1 ", f"Z {host} {app} - {msgid} {sd} ")
+                pieces[stream] = (pri + "1 ", f"Z {host} {app} - {msgid} {sd_text} ")
             else:
                 host = _printusascii(meta.host.name, 255)
                 pieces[stream] = (pri, f" {host} {_printusascii(tag, 32)}: ")
-        if labels is None:
+        if labels is None and sd:
             meta.cache[self._key] = pieces
         return pieces
 
@@ -162,14 +166,22 @@ class SyslogEncoder:
             else:
                 data = f"{head}{self._rfc3164_time(r.timestamp)}{middle}{r.message}".encode()
             if len(data) > limit:
-                header = len(data) - len(r.message.encode())
-                if rfc5424 and header + _ROOM_FOR_MARKER > limit and self.labels != "none":
-                    # the labels alone fill the message: send this one without them
-                    head, middle = self._pieces(meta, "none")[r.stream]
-                    data = f"{head}{r.timestamp[:26]}{middle}{r.message}".encode()
+                if rfc5424:
+                    data = self._fit_header(r, data, limit)
                 data = self._truncate(data, limit) if len(data) > limit else data
             append(data)
         return out
+
+    def _fit_header(self, r: Record, data: bytes, limit: int) -> bytes:
+        """A header too long for ``limit`` (many labels, long names and a small limit) loses
+        its labels, then all its structured data (``-``), rather than be cut in the middle."""
+        message = r.message.encode()
+        for labels, sd in (("none", True), ("none", False)):
+            if len(data) - len(message) + _ROOM_FOR_MARKER <= limit:
+                break
+            head, middle = self._pieces(r.meta, labels, sd=sd)[r.stream]  # type: ignore[arg-type]
+            data = f"{head}{r.timestamp[:26]}{middle}".encode() + message
+        return data
 
     def _truncate(self, data: bytes, limit: int) -> bytes:
         self.truncated += 1

@@ -603,3 +603,17 @@ def test_labels_too_long_for_the_limit_are_left_out_rather_than_cutting_the_head
     # with room enough, the labels are there
     (roomy,) = SyslogEncoder(max_message_bytes=8192).encode([Record("m", "stdout", TS, meta)])
     assert [sd_id for sd_id, _ in parse_rfc5424(roomy)["sd"]] == ["logship@32473", "labels@32473"]
+
+
+def test_long_names_and_a_small_limit_leave_out_the_structured_data_not_cut_the_header() -> None:
+    long = "n" * 200
+    meta = make_meta(name=long, image=f"registry.example.com/{long}:1", labels={"app": "web"})
+    encoder = SyslogEncoder(max_message_bytes=480)
+    (data,) = encoder.encode([Record("x" * 600, "stdout", TS, meta)])
+    fields = parse_rfc5424(data)
+    assert fields["sd"] == []  # "-": no structured data for this one message
+    assert fields["msg"].startswith("xxx") and fields["msg"].endswith(" bytes]")
+    assert len(data) <= 480
+    # the cache keeps the full header for messages that fit a larger limit
+    (roomy,) = SyslogEncoder(max_message_bytes=8192).encode([Record("m", "stdout", TS, meta)])
+    assert [sd_id for sd_id, _ in parse_rfc5424(roomy)["sd"]] == ["logship@32473", "labels@32473"]
