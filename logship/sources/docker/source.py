@@ -166,6 +166,7 @@ class DockerSource:
             quiet = asyncio.create_task(self._watch_quiet(), name="docker-quiet-streams")
         try:
             await self._sync_running()
+            self.resume.clear()  # saved positions of containers that are gone: not needed
             self.ready.set()
             log.info(
                 "following %d containers",
