@@ -1,0 +1,412 @@
+"""The Helm chart, rendered and linted by real Helm (helm-python-sdk embeds it), every manifest
+validated against the Kubernetes schemas of the versions we support, and the ConfigMap it
+renders loaded by logship's own settings loader, so chart and agent cannot drift apart.
+
+The value sets are the README's own commands ("Run on Kubernetes") and a few realistic
+overrides: syslog over TLS with the chart's Secret, Elasticsearch with an existing Secret,
+forward with a shared key from the environment, a private registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import pytest
+import yaml
+
+from logship.registry import SCHEMES, SINKS
+from logship.settings import Settings, load_settings
+from tests.support import ROOT
+from tests.tls import TlsFiles
+
+CHART = ROOT / "helm" / "logship"
+README = ROOT / "README.md"
+KUBE_VERSIONS = ["1.25.0", "1.31.0", "1.37.0"]  # the oldest, one between, the newest
+MOUNT = "/etc/logship/secrets"
+# settings the chart sets itself, through the DaemonSet's environment
+SET_BY_CHART = {
+    "hostname",
+    "host_ip",
+    "state_dir",
+    "http",
+    "docker_host",
+    "docker_tls_verify",
+    "docker_cert_path",
+}
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Helm's merge of values: maps deeply, everything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def readme_section(title: str) -> str:
+    return README.read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def readme_helm_values(command_start: str) -> dict[str, Any]:
+    """The values a README ``helm`` command gives: its --set and --set-json flags, and the
+    values file it names (the README's YAML block that starts with ``# FILE``)."""
+    section = readme_section("Run on Kubernetes")
+    match = re.search(rf"^{re.escape(command_start)}(?:.*\\\n)*.*$", section, re.MULTILINE)
+    assert match, f"no command {command_start!r} in the README"
+    words = shlex.split(match.group(0).replace("\\\n", " "))
+    values: dict[str, Any] = {}
+    for flag, argument in itertools.pairwise(words):
+        if flag == "--set":
+            values = merge(values, helm_python.parse_set_string(argument))
+        elif flag == "--set-json":
+            values = merge(values, helm_python.parse_set_json(argument))
+        elif flag in ("-f", "--values"):
+            block = re.search(rf"```yaml\n# {re.escape(argument)}\n(.*?)```", section, re.DOTALL)
+            assert block, f"the README shows no {argument}"
+            values = merge(values, yaml.safe_load(block.group(1)))
+    return values
+
+
+def value_sets(ca: TlsFiles) -> dict[str, dict[str, Any]]:
+    return {
+        "defaults": {},
+        "readme-install": readme_helm_values("helm install logship helm/logship"),
+        "readme-values-file": readme_helm_values("helm upgrade --install logship helm/logship"),
+        "syslog-tls-with-the-charts-secret": {
+            "image": {"repository": "registry.example.com/ops/logship", "tag": "0.1.0"},
+            "docker": {"socketGroupId": 105},
+            "config": {
+                "destinations": [
+                    f"syslog+tls://logs.example.com:6514?tls.ca_file={MOUNT}/ca.crt"
+                    f"&tls.cert_file={MOUNT}/client.crt&tls.key_file={MOUNT}/client.key",
+                    "console://?format=json&filter.labels=io.kubernetes.pod.namespace:payments",
+                ],
+                "include": {"labels": ["io.kubernetes.pod.namespace"]},
+                "buffer": {"max_records": 100000, "max_bytes": 33554432},
+                "log_level": "warning",
+            },
+            "secret": {
+                "create": True,
+                "files": {
+                    "ca.crt": ca.ca_file.read_text(),
+                    "client.crt": ca.client_cert.read_text(),
+                    "client.key": ca.client_key.read_text(),
+                },
+            },
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "128Mi"},
+                "limits": {"cpu": 1, "memory": "512Mi"},
+            },
+            "tolerations": [{"operator": "Exists"}],
+            "nodeSelector": {"kubernetes.io/os": "linux", "node.example.com/logs": "true"},
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "node.kubernetes.io/instance-type",
+                                        "operator": "NotIn",
+                                        "values": ["fargate"],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+            "priorityClassName": "system-node-critical",
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "20%"}},
+            "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+            "podLabels": {"team": "platform"},
+        },
+        "forward-with-a-key-from-the-environment": {
+            "fullnameOverride": "logs-agent",
+            "image": {"repository": "registry.example.com/logship", "pullPolicy": "Always"},
+            "imagePullSecrets": [{"name": "registry-credentials"}],
+            "config": {
+                "destinations": [
+                    {
+                        "type": "forward",
+                        "host": "fluentd.logging.svc",
+                        "port": 24224,
+                        "ack": True,
+                        "shared_key_env": "FORWARD_SHARED_KEY",
+                    }
+                ],
+                "backlog": True,
+                "checkpoint_interval_secs": 2,
+            },
+            "extraEnv": [
+                {
+                    "name": "FORWARD_SHARED_KEY",
+                    "valueFrom": {"secretKeyRef": {"name": "fluentd", "key": "shared-key"}},
+                }
+            ],
+            "metrics": {"podAnnotations": False},
+            "stateDir": {"hostPath": "/var/lib/logs-agent"},
+            "http": {"port": 2020},
+            "updateStrategy": {"type": "OnDelete"},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def chart() -> helm_python.Chart:
+    return helm_python.Chart.load(CHART)
+
+
+@pytest.fixture(scope="module")
+def sets(test_ca: TlsFiles) -> dict[str, dict[str, Any]]:
+    return value_sets(test_ca)
+
+
+def render(chart: helm_python.Chart, values: dict[str, Any]) -> list[dict[str, Any]]:
+    out = chart.render(values, name="logship", namespace="logging", is_install=True)
+    return [
+        doc
+        for path, text in sorted(out.items())
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def find(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    matches = [m for m in manifests if m["kind"] == kind]
+    assert len(matches) == 1, f"{len(matches)} {kind}s rendered"
+    return matches[0]
+
+
+NAMES = [
+    "defaults",
+    "readme-install",
+    "readme-values-file",
+    "syslog-tls-with-the-charts-secret",
+    "forward-with-a-key-from-the-environment",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_rendered_manifest_is_valid_for_every_supported_kubernetes(
+    chart: helm_python.Chart, sets: dict[str, dict[str, Any]], name: str
+) -> None:
+    manifests = render(chart, sets[name])
+    assert {m["kind"] for m in manifests} >= {"DaemonSet", "ConfigMap"}
+    for manifest in manifests:
+        if manifest["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # a CRD: checked against the Service below
+        for version in KUBE_VERSIONS:
+            kubernetes_validate.validate(manifest, version, strict=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("kube_version", ["v1.25.0", "v1.37.0"])
+def test_helm_lint_strict_finds_nothing(
+    sets: dict[str, dict[str, Any]], name: str, kube_version: str
+) -> None:
+    report = helm_python.lint(CHART, sets[name], strict=True, kube_version=kube_version)
+    problems = [m for m in report["messages"] if m["severity"] >= 2]  # warnings and errors
+    assert not problems and not report["errors"], report
+
+
+def emulate_the_pod(
+    manifests: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ca: TlsFiles,
+) -> Settings:
+    """What logship loads in the pod: the ConfigMap's file, the Secret's files at their mount
+    path (here a temporary directory), and the container's environment, with the downward
+    API's values for a node called node-1."""
+    config = find(manifests, "ConfigMap")["data"]["logship.yaml"]
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    secret = [m for m in manifests if m["kind"] == "Secret"]
+    files = secret[0]["data"] if secret else {}
+    for file, content in files.items():
+        (secrets / file).write_bytes(base64.b64decode(content))
+    for path in re.findall(rf"{MOUNT}/([-._a-zA-Z0-9]+)", config):  # an existing Secret's
+        if not (secrets / path).exists():
+            real = {".crt": ca.ca_file, ".key": ca.client_key}.get(Path(path).suffix)
+            (secrets / path).write_text(real.read_text() if real else f"secret of {path}\n")
+    config_file = tmp_path / "logship.yaml"
+    config_file.write_text(config.replace(MOUNT, str(secrets)))
+
+    container = find(manifests, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    downward = {"spec.nodeName": "node-1", "status.hostIP": "10.0.0.7"}
+    for var in container["env"]:
+        if "value" in var:
+            monkeypatch.setenv(var["name"], var["value"])
+        elif "fieldRef" in var["valueFrom"]:
+            monkeypatch.setenv(var["name"], downward[var["valueFrom"]["fieldRef"]["fieldPath"]])
+        else:
+            monkeypatch.setenv(var["name"], "from-a-secret")
+    return load_settings(config_file)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_logship_loads_the_config_the_chart_renders(
+    chart: helm_python.Chart,
+    sets: dict[str, dict[str, Any]],
+    name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    test_ca: TlsFiles,
+) -> None:
+    values = sets[name]
+    manifests = render(chart, values)
+    settings = emulate_the_pod(manifests, tmp_path, monkeypatch, test_ca)
+    port = values.get("http", {}).get("port", 9880)
+    assert settings.hostname == "node-1"
+    assert settings.host_ip == "10.0.0.7"
+    assert settings.http == f"0.0.0.0:{port}"
+    assert settings.state_dir == Path("/var/lib/logship")
+    assert settings.docker_host == "unix:///var/run/docker.sock"
+    wanted = values.get("config", {}).get("destinations", [])
+    assert len(settings.destinations) == len(wanted)
+    for destination, given in zip(settings.destinations, wanted, strict=True):
+        kind = given["type"] if isinstance(given, dict) else SCHEMES[given.split(":")[0]][0]
+        assert destination.type == kind
+
+
+def test_the_readme_install_command_filters_on_the_pod_namespace(
+    chart: helm_python.Chart,
+    sets: dict[str, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    test_ca: TlsFiles,
+) -> None:
+    manifests = render(chart, sets["readme-install"])
+    settings = emulate_the_pod(manifests, tmp_path, monkeypatch, test_ca)
+    (destination,) = settings.destinations
+    assert destination.filter.labels == ["io.kubernetes.pod.namespace:payments"]
+
+
+def test_the_daemonset_is_as_tight_as_the_socket_allows(chart: helm_python.Chart) -> None:
+    manifests = render(chart, {"docker": {"socketGroupId": 105}})
+    daemonset = find(manifests, "DaemonSet")
+    pod = daemonset["spec"]["template"]
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert spec["securityContext"]["supplementalGroups"] == [105]
+    assert spec["automountServiceAccountToken"] is False
+    (init,) = spec["initContainers"]  # the one root step: the state directory's owner
+    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "FOWNER"]}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert mounts["docker-socket"]["readOnly"] is True
+    assert volumes["docker-socket"]["hostPath"] == {
+        "path": "/var/run/docker.sock",
+        "type": "Socket",
+    }
+    assert volumes["state"]["hostPath"]["path"] == "/var/lib/logship"
+    assert mounts["state"]["mountPath"] == "/var/lib/logship"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LOGSHIP_HOSTNAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["ports"] == [{"name": "http", "containerPort": 9880, "protocol": "TCP"}]
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "9880"
+    assert {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+            "effect": "NoSchedule"} in spec["tolerations"]  # fmt: skip
+    assert daemonset["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 1},
+    }
+    assert container["resources"]["limits"]["memory"] == "256Mi"
+
+
+def test_a_config_change_rolls_the_pods(chart: helm_python.Chart) -> None:
+    def checksum(values: dict[str, Any]) -> str:
+        pod = find(render(chart, values), "DaemonSet")["spec"]["template"]
+        return str(pod["metadata"]["annotations"]["checksum/config"])
+
+    assert checksum({}) != checksum({"config": {"log_level": "debug"}})
+
+
+def test_the_service_monitor_scrapes_the_metrics_port_of_every_pod(
+    chart: helm_python.Chart, sets: dict[str, dict[str, Any]]
+) -> None:
+    manifests = render(chart, sets["syslog-tls-with-the-charts-secret"])
+    monitor, service = find(manifests, "ServiceMonitor"), find(manifests, "Service")
+    pod = find(manifests, "DaemonSet")["spec"]["template"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert service["spec"]["clusterIP"] == "None"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["port"] in [p["name"] for p in service["spec"]["ports"]]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["logging"]}
+
+
+def test_without_a_service_monitor_there_is_no_service(chart: helm_python.Chart) -> None:
+    kinds = [m["kind"] for m in render(chart, {})]
+    assert "Service" not in kinds and "ServiceMonitor" not in kinds and "Secret" not in kinds
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"docker": {"socketGroupId": "docker"}},
+         "at '/docker/socketGroupId': got string, want integer"),
+        ({"config": {"destinatons": []}},
+         "at '/config': additional properties 'destinatons' not allowed"),
+        ({"config": {"hostname": "node-1"}},
+         "at '/config': additional properties 'hostname' not allowed"),
+        ({"config": {"destinations": ["sylog://logs:514"]}}, "at '/config/destinations/0'"),
+        ({"config": {"destinations": [{"type": "splunk"}]}}, "at '/config/destinations/0'"),
+        ({"config": {"log_level": "verbose"}}, "at '/config/log_level'"),
+        ({"image": {"repository": "logship", "pullPolicy": "always"}}, "at '/image/pullPolicy'"),
+        ({"securityContext": {"runAsUser": 0}}, "at '/securityContext/runAsUser'"),
+        ({"resources": {"limits": {"memory": "256MB"}}}, "at '/resources/limits/memory'"),
+        ({"updateStrategy": {"type": "Rolling"}}, "at '/updateStrategy/type'"),
+        ({"http": {"port": 98800}}, "at '/http/port'"),
+        ({"tolerations": {"operator": "Exists"}}, "at '/tolerations': got object, want array"),
+    ],
+)  # fmt: skip
+def test_a_wrong_value_fails_at_install_time_naming_it(
+    chart: helm_python.Chart, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm_python.HelmValuesError) as failure:
+        chart.render(values, name="logship", namespace="logging", is_install=True)
+    assert message in str(failure.value)
+
+
+def test_the_schema_knows_every_setting_of_logship_and_nothing_else() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    config = schema["properties"]["config"]["properties"]
+    assert set(config) | SET_BY_CHART == set(Settings.model_fields)
+    assert not set(config) & SET_BY_CHART
+    destination = config["destinations"]["items"]["oneOf"]
+    assert set(destination[1]["properties"]["type"]["enum"]) == set(SINKS)
+    uri = re.compile(destination[0]["pattern"])
+    assert all(uri.match(f"{scheme}://host") for scheme in SCHEMES)
+    assert not uri.match("sylog://host")
