@@ -12,6 +12,7 @@ checkpoints in the volume.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import RUN_ID, TEST_LABEL
 from tests.support import IMAGE, ROOT, Rsyslog, parse_structured_data, wait_until
@@ -199,3 +201,64 @@ def test_docker_stop_drains_exits_0_and_leaves_checkpoints_in_the_volume(run: Ru
     assert saved, f"no checkpoints.json in the state volume; agent log:\n{log[-3000:]}"
     json.loads(saved)
     assert run.short.id in saved and run.steady.id in saved, saved
+
+
+def test_the_readme_compose_file_runs_the_same_agent(
+    image: str, docker_client: Any, tmp_path: Path
+) -> None:
+    block = re.search(
+        r"With Docker Compose \(`(.*?)`\):\n\n```yaml\n(.*?)```",
+        README.read_text(),
+        re.DOTALL,
+    )
+    assert block, "the README's compose example is missing"
+    up, compose = block.group(1), yaml.safe_load(block.group(2))
+    assert up == "DOCKER_GID=$(stat -c %g /var/run/docker.sock) docker compose up -d"
+    service = compose["services"]["logship"]
+    assert service["read_only"] is True and service["network_mode"] == "host"
+    assert "/var/run/docker.sock:/var/run/docker.sock:ro" in service["volumes"]
+    assert "logship-state:/var/lib/logship" in service["volumes"]
+    label = f"{RUN_ID}-compose-{uuid.uuid4().hex[:6]}"
+    rsyslog = Rsyslog(tmp_path, tcp=True).start()
+    project = f"lt{uuid.uuid4().hex[:8]}"
+    assert service["command"] == ["run", "syslog+tcp://logs.example.com:514"]
+    service["command"] = [
+        "run",
+        f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}",
+        "--include-label",
+        f"{TEST_LABEL}={label}",
+    ]
+    service["image"] = image
+    service["labels"] = {TEST_LABEL: f"{label}-agent"}
+    (tmp_path / "compose.yaml").write_text(yaml.safe_dump(compose))
+    env = {**os.environ, "DOCKER_GID": str(Path("/var/run/docker.sock").stat().st_gid)}
+
+    def compose_cli(*args: str) -> str:
+        # docker-compose (v1, Debian's): this docker client has no compose plugin
+        done = subprocess.run(
+            ["docker-compose", "-p", project, "-f", str(tmp_path / "compose.yaml"), *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    neighbour = None
+    try:
+        compose_cli("up", "-d")
+        agent = compose_cli("ps", "-q", "logship").strip()
+        wait_until(lambda: re.search(r"following \d+ containers", logs(agent)), what="the agent")
+        neighbour = docker_client.containers.run(
+            IMAGE, ["sh", "-c", "echo from compose; sleep 30"], labels={TEST_LABEL: label},
+            network_mode="none", detach=True,
+        )  # fmt: skip
+        wait_until(lambda: by_container(rsyslog, neighbour.name), what="the neighbour's line")
+        compose_cli("stop")
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", agent) == "0", logs(agent)
+    finally:
+        if neighbour is not None:
+            neighbour.remove(force=True)
+        subprocess.run(
+            ["docker-compose", "-p", project, "-f", str(tmp_path / "compose.yaml"), "down", "-v"],
+            capture_output=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        rsyslog.stop()
