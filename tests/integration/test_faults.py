@@ -167,6 +167,39 @@ def test_kill_9_mid_flood_loses_nothing_and_repeats_at_most_one_interval(
     assert result.duplicated <= bound
 
 
+def test_containers_that_wrote_started_or_stopped_while_the_agent_was_away_are_caught_up(
+    start_agent: Any, containers: Any, tmp_path: Path
+) -> None:
+    """While no agent runs, one followed container writes its last lines and exits, and a new
+    container starts, writes and exits: the next agent ships all of it, from its checkpoint
+    for the first and from its creation for the second."""
+    state = tmp_path / "state"
+    first = start_agent(*state_args(state), env=STATE_ENV)
+    known = containers.run("seq 1 100; sleep 3; seq 101 200")
+    wait_until(lambda: len(messages([first], known.name)) >= 100, what="its first lines")
+    assert first.stop() == 0
+    newcomer = containers.run("seq 1 300")
+    wait_until(lambda: exited(known) and exited(newcomer), timeout=30, what="both to exit")
+    second = start_agent(*state_args(state), env=STATE_ENV)
+    wait_until(
+        lambda: (
+            len(messages([first, second], known.name)) >= 200
+            and len(messages([second], newcomer.name)) >= 300
+        ),
+        timeout=30,
+        what="what they wrote while no agent ran",
+    )
+    assert second.stop() == 0
+    for container, total in ((known, 200), (newcomer, 300)):
+        result = figures(
+            f"{'followed' if container is known else 'new'} container that wrote and exited "
+            "while the agent was away",
+            [str(n) for n in range(1, total + 1)],
+            messages([first, second], container.name),
+        )
+        assert result.lost == 0 and result.duplicated == 0
+
+
 @pytest.fixture
 def es() -> Iterator[ElasticsearchStandIn]:
     server = ElasticsearchStandIn().start()

@@ -25,6 +25,7 @@ from logship.record import (
     Record,
     format_timestamp_ns,
     normalize_timestamp,
+    timestamp_ns,
 )
 from logship.sources.docker.client import DockerClient
 from logship.sources.docker.filters import ContainerFilter
@@ -197,12 +198,22 @@ class DockerSource:
     # -- discovery -----------------------------------------------------------------------------
 
     async def _sync_running(self) -> None:
-        """Follow every running container (and stopped ones, if asked) not followed yet, and
-        read the rest of the log of stopped ones an earlier run had saved positions for."""
+        """Follow every running container (and stopped ones, if asked) not followed yet.
+
+        At start after an earlier run, stopped containers too, when they have lines that run
+        did not ship: those it saved a position for, and those created since it last saved.
+        """
         resume = self.resume
-        for summary in await self.client.list_containers(stopped=self.stopped or bool(resume)):
+        born_after = None
+        if self.created_after is not None and not self.ready.is_set():
+            born_after = timestamp_ns(self.created_after) // 1_000_000_000
+        catch_up = bool(resume) or born_after is not None
+        for summary in await self.client.list_containers(stopped=self.stopped or catch_up):
             if not self.stopped and summary.get("State") != "running":
-                if summary["Id"] not in resume:
+                created = summary.get("Created")  # Unix seconds
+                if summary["Id"] not in resume and not (
+                    born_after is not None and isinstance(created, int) and created >= born_after
+                ):
                     continue
             tracked = self.containers.get(summary["Id"])
             if tracked is None or (tracked.task is None and tracked.skip_reason is None):
