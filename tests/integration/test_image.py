@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from tests.conftest import RUN_ID, TEST_LABEL
-from tests.support import IMAGE, ROOT, Rsyslog, parse_structured_data, wait_until
+from tests.support import IMAGE, ROOT, Rsyslog, free_port, parse_structured_data, wait_until
 
 # the first run on a new machine makes the base (debootstrap, ~45 s) and builds every layer
 pytestmark = pytest.mark.timeout(900)
@@ -98,10 +98,12 @@ def run(image: str, docker_client: Any, tmp_path_factory: pytest.TempPathFactory
     workdir = tmp_path_factory.mktemp("rsyslog")
     rsyslog = Rsyslog(workdir, tcp=True).start()
     command = readme_command("Run on a Docker host", "docker run")
+    http = f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"
     for readme, ours in (
         ("--name logship ", f"--name {agent} --label {TEST_LABEL}={label}-agent "),
         (" logship-state:", f" {volume}:"),
-        ("logship:0.1.0 run ", f"--health-interval 2s {image} run "),
+        # the host's network: an HTTP port of its own, in case 9880 is taken on this machine
+        ("logship:0.1.0 run ", f"--health-interval 2s -e LOGSHIP_HTTP={http} {image} run "),
         ("syslog+tcp://logs.example.com:514", f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}"),
     ):
         assert readme in command, f"the README's docker run line changed: {command}"
@@ -230,6 +232,7 @@ def test_the_readme_compose_file_runs_the_same_agent(
     ]
     service["image"] = image
     service["labels"] = {TEST_LABEL: f"{label}-agent"}
+    service["environment"] = {"LOGSHIP_HTTP": f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"}
     (tmp_path / "compose.yaml").write_text(yaml.safe_dump(compose))
     env = {**os.environ, "DOCKER_GID": str(Path("/var/run/docker.sock").stat().st_gid)}
 
