@@ -410,3 +410,18 @@ def test_the_schema_knows_every_setting_of_logship_and_nothing_else() -> None:
     uri = re.compile(destination[0]["pattern"])
     assert all(uri.match(f"{scheme}://host") for scheme in SCHEMES)
     assert not uri.match("sylog://host")
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ({"create": True, "files": {"a": "b"}, "existingSecret": "mine"}, "not both"),
+        ({"create": True}, "secret.files is empty"),
+    ],
+)
+def test_an_ambiguous_secret_fails_saying_why(
+    chart: helm_python.Chart, secret: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm_python.HelmError) as failure:
+        chart.render({"secret": secret}, name="logship", namespace="logging", is_install=True)
+    assert message in str(failure.value)

@@ -33,6 +33,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The Secret mounted at secret.mountPath: the chart's own, an existing one, or none. */}}
 {{- define "logship.secretName" -}}
+{{- if and .Values.secret.create .Values.secret.existingSecret }}
+{{- fail "secret: set either create (with files) or existingSecret, not both" }}
+{{- end }}
+{{- if and .Values.secret.create (not .Values.secret.files) }}
+{{- fail "secret.create is true but secret.files is empty: give the files (name: content)" }}
+{{- end }}
 {{- if .Values.secret.create }}
 {{- include "logship.fullname" . }}
 {{- else }}
