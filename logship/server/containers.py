@@ -3,8 +3,6 @@ what each destination holds and dropped of it, and where its log is read from.""
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -13,10 +11,9 @@ from logship.record import STDERR, STDOUT
 
 if TYPE_CHECKING:
     from logship.agent import Agent
+    from logship.protocol.docker import Position
     from logship.server.metrics import ReadCounter
     from logship.sources.docker.source import Tracked
-
-_dumps = functools.partial(json.dumps, default=str)
 
 
 def _state(tracked: Tracked) -> str:
@@ -25,12 +22,12 @@ def _state(tracked: Tracked) -> str:
     return "following" if tracked.task is not None else "stopped"
 
 
-def _position(position: Any) -> Any:
-    """(Docker's timestamp, entries with it consumed) as JSON; None stays None."""
-    if isinstance(position, tuple) and len(position) == 2:
-        timestamp, count = position
-        return {"timestamp": timestamp, "entries_at_timestamp": count}
-    return position
+def _position(position: Position | None) -> dict[str, Any] | None:
+    """(Docker's timestamp, entries with it consumed) as JSON."""
+    if position is None:
+        return None
+    timestamp, count = position
+    return {"timestamp": timestamp, "entries_at_timestamp": count}
 
 
 class Containers:
@@ -44,8 +41,8 @@ class Containers:
         agent = self.agent
         held = [d.runner.buffer.held_by_container() for d in agent.destinations]
         # the positions last written to the state directory, when checkpoints are on
-        checkpointer = getattr(agent, "checkpointer", None)
-        saved: dict[str, Any] = getattr(checkpointer, "saved", None) or {}
+        checkpointer = agent.checkpointer
+        saved = (checkpointer.saved if checkpointer is not None else None) or {}
         listing = []
         for tracked in sorted(agent.source.containers.values(), key=lambda t: t.meta.name):
             doc = self.describe(tracked)
@@ -61,7 +58,7 @@ class Containers:
             if container_id in saved:
                 doc["checkpoint"] = _position(saved[container_id])
             listing.append(doc)
-        return web.json_response(listing, dumps=_dumps)
+        return web.json_response(listing)
 
     def describe(self, tracked: Tracked) -> dict[str, Any]:
         meta = tracked.meta

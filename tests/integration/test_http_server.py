@@ -151,6 +151,28 @@ async def test_metrics_count_what_containers_wrote_sent_and_dropped(
             await get_json(http, f"{base}/healthz")
 
 
+async def test_containers_shows_the_checkpoint_once_everything_was_shipped(
+    start_agent: Any, containers: Any, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    agent = start_agent("run", "console://?format=json", "--state-dir", str(state), "--http", "0")
+    base = base_url(agent)
+    c = containers.run("for i in 1 2 3; do echo line-$i; done; sleep 60")
+    async with aiohttp.ClientSession() as http:
+
+        async def checkpointed() -> Any:
+            _, listing = await get_json(http, f"{base}/containers")
+            found = [e for e in listing if e["id"] == c.id and e["lines_read"]["stdout"] == 3]
+            # everything read was sent: the checkpoint saved reaches where the log was read to
+            return (
+                found[0] if found and found[0].get("checkpoint") == found[0]["position"] else None
+            )
+
+        entry = await until(checkpointed, what="the checkpoint to reach the position read")
+    assert entry["checkpoint"]["timestamp"] == lines_of(agent, c.name)[-1]["@timestamp"]
+    assert c.id in (state / "checkpoints.json").read_text()
+
+
 async def test_ready_only_once_the_engine_answers(start_agent: Any, tmp_path: Path) -> None:
     nowhere = tmp_path / "no-engine.sock"
     agent = start_agent("run", "--http", "0", env={"DOCKER_HOST": f"unix://{nowhere}"}, ready=None)
