@@ -265,3 +265,31 @@ def test_the_readme_compose_file_runs_the_same_agent(
             capture_output=True, env=env, timeout=120, check=False,
         )  # fmt: skip
         rsyslog.stop()
+
+
+def test_a_read_only_agent_with_the_readme_tmpfs_for_its_state_starts_and_stops_cleanly(
+    image: str,
+) -> None:
+    tmpfs = re.search(r"`(--tmpfs /var/lib/logship:\S+)`", README.read_text())
+    assert tmpfs, "the README's tmpfs option is missing"
+    agent = f"lt-agent-{uuid.uuid4().hex[:8]}"
+    gid = str(Path("/var/run/docker.sock").stat().st_gid)
+    try:
+        docker(
+            "run", "-d", "--name", agent, "--label", f"{TEST_LABEL}={RUN_ID}-tmpfs",
+            "--read-only", *tmpfs.group(1).split(), "--network", "none", "--group-add", gid,
+            "-v", "/var/run/docker.sock:/var/run/docker.sock:ro", image,
+            "run", "console://", "--include-label", f"{TEST_LABEL}={RUN_ID}-nobody",
+        )  # fmt: skip
+        wait_until(
+            lambda: (
+                re.search(r"following \d+ containers", logs(agent))
+                or docker("inspect", "-f", "{{.State.Running}}", agent) == "false"
+            ),
+            what="the agent to start",
+        )
+        docker("stop", agent, timeout=30)
+        # a state directory logship cannot write stops it at start, with exit status 2
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", agent) == "0", logs(agent)
+    finally:
+        docker("rm", "-f", agent, check=False)
