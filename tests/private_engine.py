@@ -1,129 +1,170 @@
-"""A Docker engine of the tests' own, listening on TCP with ``--tlsverify`` like a remote host's,
-next to the shared one and never touching it: its own unix socket, data root, exec root (and
-so its own containerd), pidfile and containerd namespace."""
+"""A Docker engine of the test's own, which it may stop, kill and start again.
+
+The shared engine (``/var/run/docker.sock``) must never be stopped: other tests use it. This
+one has its own socket, data root, exec root (and so its own containerd), pid file and
+containerd namespace, no network setup (``--iptables=false --bridge=none``, containers use
+``--network none``) and the test image imported from the shared engine. ``live_restore`` keeps
+its containers running while it is stopped.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from tests.support import IMAGE, free_port, wait_until
-from tests.tls import TlsFiles
+from tests.support import IMAGE, wait_until
 
 
 class PrivateEngine:
-    def __init__(self, tls: TlsFiles) -> None:
-        self.tls = tls
-        # short: containerd's sockets live under the exec root (unix paths max 108 bytes)
-        self.root = Path(tempfile.mkdtemp(prefix="lsd-", dir="/tmp"))
-        self.socket = self.root / "docker.sock"
-        self.port = free_port(socket.SOCK_STREAM)
-        self.log = self.root / "dockerd.log"
+    def __init__(self, *, live_restore: bool) -> None:
+        # short: a unix socket path must fit in 108 bytes
+        self.root = Path(tempfile.mkdtemp(prefix="lse-", dir="/tmp"))
+        self.socket = self.root / "d.sock"
+        self.live_restore = live_restore
         self.process: subprocess.Popen[bytes] | None = None
+        self.log = self.root / "dockerd.log"
+        self._clients: list[Any] = []
 
     @property
-    def unix_url(self) -> str:
+    def url(self) -> str:
         return f"unix://{self.socket}"
 
-    @property
-    def tcp_url(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
-
-    def client_cert_dir(self, ca_file: Path | None = None) -> Path:
-        """A DOCKER_CERT_PATH as the docker CLI expects: ca.pem, cert.pem, key.pem."""
-        directory = Path(tempfile.mkdtemp(prefix="certs-", dir=self.root))
-        shutil.copy(ca_file or self.tls.ca_file, directory / "ca.pem")
-        shutil.copy(self.tls.client_cert, directory / "cert.pem")
-        shutil.copy(self.tls.client_key, directory / "key.pem")
-        return directory
+    def argv(self) -> list[str]:
+        argv = [
+            "dockerd",
+            "-H",
+            self.url,
+            "--data-root",
+            str(self.root / "data"),
+            "--exec-root",
+            str(self.root / "exec"),
+            "--pidfile",
+            str(self.root / "d.pid"),
+            "--containerd-namespace",
+            self.root.name,
+            "--containerd-plugins-namespace",
+            f"{self.root.name}-plugins",
+            "--iptables=false",
+            "--ip-masq=false",
+            "--bridge=none",
+            "--storage-driver=vfs",
+            "--shutdown-timeout=1",  # stopping it kills its containers at once, mid-write
+        ]
+        return [*argv, "--live-restore"] if self.live_restore else argv
 
     def docker(self, *args: str, input: bytes | None = None) -> str:
-        """The docker CLI against this engine (over its unix socket)."""
-        result = subprocess.run(
-            ["docker", "-H", self.unix_url, *args],
+        done = subprocess.run(
+            ["docker", "-H", self.url, *args],
             input=input,
             capture_output=True,
+            timeout=60,
             check=True,
-            timeout=120,
         )
-        return result.stdout.decode().strip()
+        return done.stdout.decode()
+
+    def up(self) -> bool:
+        return (
+            subprocess.run(
+                ["docker", "-H", self.url, "version", "--format", "{{.Server.Version}}"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            ).returncode
+            == 0
+        )
 
     def start(self) -> PrivateEngine:
-        with open(self.log, "wb") as log:
+        """Start (or start again, on the same socket and data); return once it answers."""
+        with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [
-                    "dockerd",
-                    "-H",
-                    self.unix_url,
-                    "-H",
-                    self.tcp_url,
-                    "--tlsverify",
-                    "--tlscacert",
-                    str(self.tls.ca_file),
-                    "--tlscert",
-                    str(self.tls.server_cert),
-                    "--tlskey",
-                    str(self.tls.server_key),
-                    "--data-root",
-                    str(self.root / "data"),
-                    "--exec-root",
-                    str(self.root / "exec"),
-                    "--pidfile",
-                    str(self.root / "docker.pid"),
-                    "--containerd-namespace",
-                    f"lsd-{self.port}",
-                    "--containerd-plugins-namespace",
-                    f"lsd-{self.port}-plugins",
-                    "--iptables=false",
-                    "--ip-masq=false",
-                    "--bridge=none",
-                    "--storage-driver=vfs",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                self.argv(), stdout=log, stderr=log, start_new_session=True
             )
-        wait_until(self._answers, timeout=60, interval=0.3, what="the private dockerd")
-        # the test image, copied from the shared engine (read-only there)
-        image = subprocess.run(
-            ["docker", "save", IMAGE], capture_output=True, check=True, timeout=120
-        ).stdout
-        self.docker("load", input=image)
+        wait_until(self._alive_and_up, timeout=60, interval=0.3, what="the private dockerd")
         return self
 
-    def _answers(self) -> bool:
+    def _alive_and_up(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"private dockerd exited: {self.log.read_text()[-3000:]}")
-        result = subprocess.run(
-            ["docker", "-H", self.unix_url, "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            check=False,
-            timeout=30,
-        )
-        return result.returncode == 0
+            raise AssertionError(f"private dockerd exited: {self.log.read_text()[-2000:]}")
+        return self.up()
+
+    def load_test_image(self) -> None:
+        """The test image, copied from the shared engine (only read there)."""
+        image = subprocess.run(
+            ["docker", "save", IMAGE], capture_output=True, timeout=120, check=True
+        ).stdout
+        self.docker("load", input=image)
 
     def stop(self) -> None:
+        """SIGTERM, as ``systemctl stop docker`` does; returns once it has exited."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def client(self) -> Any:
+        """A Docker SDK client for this engine (closed with it)."""
+        import docker
+
+        client = docker.DockerClient(base_url=self.url, timeout=60)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Remove every container, stop the engine and its containerd, delete its files."""
+        for client in self._clients:
+            with contextlib.suppress(Exception):
+                client.close()
+        try:
+            if self.process is None or self.process.poll() is not None:
+                self.start()  # stopped by the test: its containers may still run
+            ids = self.docker("ps", "-aq").split()
+            if ids:
+                self.docker("rm", "-f", *ids)
+        except Exception:  # noqa: BLE001 - best effort: the engine is stopped below anyway
+            pass
         if self.process is not None and self.process.poll() is None:
-            try:  # containers first, so that the engine stops quickly
-                ids = self.docker("ps", "-aq").split()
-                if ids:
-                    self.docker("rm", "-f", *ids)
-            except subprocess.SubprocessError:
-                pass
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for _ in range(50):  # its containerd leaves a moment after it
+            self.stop()
+        # with live restore the engine leaves its containerd running: stop the one it started
+        pidfile = self.root / "exec" / "containerd" / "containerd.pid"
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+        for pid in _shims_of(self.root):  # shims of containers that outlived it, if any
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        # dockerd mounts its data root on itself and may leave mounts behind
+        for mount in ("exec", "data"):
+            subprocess.run(
+                ["umount", "-R", str(self.root / mount)], capture_output=True, check=False
+            )
+        for _ in range(50):  # containerd and its shims leave a moment later
             try:
                 shutil.rmtree(self.root)
                 break
             except OSError:
                 time.sleep(0.2)
+
+
+def _shims_of(root: Path) -> list[int]:
+    """Processes of containerd shims started for this engine (their command line names it)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "containerd-shim" in cmdline and str(root) in cmdline:
+            pids.append(int(proc.name))
+    return pids
