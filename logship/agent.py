@@ -26,9 +26,9 @@ from logship.protocol.docker import Position
 from logship.record import HostMeta, format_timestamp_ns, timestamp_ns
 from logship.registry import sink_class
 from logship.settings import Settings
-from logship.sinks.common import BatchConfig, DestinationConfig
+from logship.sinks.common import BatchConfig, DestinationConfig, DestinationFilter
 from logship.sinks.console.config import ConsoleConfig
-from logship.sources.docker.client import DockerClient, Endpoint
+from logship.sources.docker.client import DockerClient
 from logship.sources.docker.filters import ContainerFilter, Selector
 from logship.sources.docker.source import DockerSource
 from logship.state.checkpointer import Checkpointer
@@ -102,16 +102,19 @@ class Agent:
         follow: bool = True,
         stopped: bool = False,
         wait_for_engine: bool = True,
+        sink_filter: DestinationFilter | None = None,
+        tail: int | None = None,
+        until: str | None = None,
     ) -> None:
         self.settings = settings
-        self.client = DockerClient(Endpoint.parse(settings.docker_host))
+        self.client = DockerClient.from_settings(settings)
         if sinks is None:
             self.destinations = [
                 self._destination(sink_class(config.type)(config), config)
                 for config in settings.destinations or [ConsoleConfig()]
             ]
         else:
-            self.destinations = [self._destination(sink, None) for sink in sinks]
+            self.destinations = [self._destination(sink, None, sink_filter) for sink in sinks]
         self.router = Router([d.route for d in self.destinations])
         if since is None and not settings.backlog:
             since = format_timestamp_ns(time.time_ns())
@@ -132,6 +135,8 @@ class Agent:
             resume=resume,
             created_after=created_after,
             quiet_stream_secs=settings.quiet_stream_secs if follow else 0,
+            tail=tail,
+            until=until,
         )
         self.checkpointer: Checkpointer | None = None
         if self.store is not None:
@@ -151,7 +156,12 @@ class Agent:
         self.server: OperatorServer | None = None
         self.stopping = False
 
-    def _destination(self, sink: Sink, config: DestinationConfig | None) -> Destination:
+    def _destination(
+        self,
+        sink: Sink,
+        config: DestinationConfig | None,
+        sink_filter: DestinationFilter | None = None,
+    ) -> Destination:
         """A sink with its own bounded buffer, batching, retry pacing and filter."""
         limits = self.settings.buffer
         buffer = DropOldestBuffer(
@@ -168,7 +178,7 @@ class Agent:
             linger_secs=batch.timeout_secs,
             backoff=Backoff(initial_secs=0.2, maximum_secs=maximum),
         )
-        return Destination(runner, Route(buffer, config.filter if config else None))
+        return Destination(runner, Route(buffer, config.filter if config else sink_filter))
 
     def _load_checkpoints(self) -> tuple[dict[str, Position | None] | None, str | None]:
         """Positions saved by the last run, and since when containers are new to us.

@@ -84,7 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION|TIME",
         help="start this long ago (10m, 1h30m) or at this time (RFC 3339); default: whole log",
     )
+    tail.add_argument(
+        "--until",
+        metavar="DURATION|TIME",
+        help="stop at this time, or this long ago (as --since); lines after it are not shown",
+    )
+    tail.add_argument(
+        "-n",
+        "--tail",
+        metavar="N",
+        help="the last N lines of each container first, like docker logs --tail (default: all)",
+    )
     tail.add_argument("--no-follow", action="store_true", help="print what is there and exit")
+    tail.add_argument(
+        "--grep", metavar="REGEX", help="only lines matching this (Python) regular expression"
+    )
+    tail.add_argument(
+        "--stream", choices=["stdout", "stderr"], help="only what containers write to this one"
+    )
+    tail.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="as a destination's filter.*: name=GLOB, id=PREFIX, sources=stdout|stderr, "
+        "labels=KEY:VALUE[,KEY:VALUE] (repeatable; every one must match)",
+    )
     tail.add_argument(
         "-a",
         "--all",
@@ -95,6 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
     tail.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], default="warning"
+    )
+
+    # check takes run's options, so that `logship run ...` becomes `logship check ...`
+    check = sub.add_parser(
+        "check",
+        parents=[run],
+        add_help=False,
+        help="show the effective settings, try the engine and every destination once",
+        description="Read the configuration as `run` would, print it (secrets masked), try the "
+        "engine and every destination once. Exit 0: all passed; 1: something failed; "
+        "2: the configuration is invalid.",
+    )
+    check.add_argument(
+        "--timeout-secs",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long each check may take (default: 5)",
     )
     return parser
 
@@ -162,43 +205,135 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_async(lambda: Agent(settings).run())
 
 
+def _time_option(option: str, text: str | None, now_ns: int) -> str | None:
+    from logship.record import parse_since
+
+    if not text:
+        return None
+    try:
+        return parse_since(text, now_ns)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from logship.agent import Agent
-    from logship.record import parse_since
+    from logship.record import timestamp_ns
     from logship.settings import load_settings, wants_colour
-    from logship.sinks.console.tail import TailSink
+    from logship.sinks.console.tail import (
+        StatusLine,
+        TailContainers,
+        TailSink,
+        TailStats,
+        compile_grep,
+        parse_filters,
+        parse_tail_lines,
+    )
 
     overrides = _overrides(args)
     overrides["backlog"] = True  # each container's whole log, unless --since says otherwise
     if args.names:
         overrides["include"] = {"names": args.names}
     settings = load_settings(None, **overrides)
-    since = None
-    if args.since:
-        try:
-            since = parse_since(args.since, time.time_ns())
-        except ValueError as exc:
-            raise ConfigError(f"--since: {exc}") from None
+    now_ns = time.time_ns()
+    since = _time_option("--since", args.since, now_ns)
+    until = _time_option("--until", args.until, now_ns)
+    # nothing after a past `until` can come: no need to follow then
+    follow = not args.no_follow and (until is None or timestamp_ns(until) > now_ns)
+    try:
+        tail_lines = parse_tail_lines(args.tail)
+        grep = compile_grep(args.grep)
+        selection = parse_filters(args.filter, args.stream)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     _setup_logging(settings.log_level)
-    sink = TailSink(json=args.json, colour=wants_colour(sys.stdout), timestamps=args.timestamps)
+    # the status line only where somebody watches both outputs: never into a pipe or a file
+    status = None
+    if sys.stdout.isatty() and sys.stderr.isatty():
+        status = StatusLine(sys.stderr, lambda: TailStats(0, 0, 0))
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(status.guard(handler.stream))
+    sink = TailSink(
+        json=args.json,
+        colour=wants_colour(sys.stdout),
+        timestamps=args.timestamps,
+        grep=grep,
+        status=status,
+    )
+
+    async def until_passed(agent: Agent, until: str) -> None:
+        """At ``until`` every follow stream is ended; each container's reader then reads
+        what is left up to ``until`` once, without following, and stops; then so does tail."""
+        await asyncio.sleep(max(timestamp_ns(until) - time.time_ns(), 0) / 1e9 + 0.05)
+        await agent.source.ready.wait()
+        while followers := [t for t in agent.source.containers.values() if t.task]:
+            for tracked in followers:
+                if tracked.stream is not None:
+                    tracked.stream.reopen()
+            await asyncio.wait([t.task for t in followers if t.task], timeout=0.5)
+        agent.request_stop()
 
     async def main() -> int:
         agent = Agent(
             settings,
             sinks=[sink],
             since=since,
-            follow=not args.no_follow,
+            follow=follow,
             stopped=args.all or bool(args.names),
             wait_for_engine=False,
+            sink_filter=selection,
+            tail=tail_lines,
+            until=until,
         )
-        return await agent.run()
+        source_filter = agent.source.filter
+        agent.source.filter = TailContainers(
+            source_filter.include, source_filter.exclude, route=agent.destinations[0].route
+        )
+        helpers = []
+        if until is not None and follow:
+            helpers.append(asyncio.create_task(until_passed(agent, until)))
+        if status is not None:
+            buffer = agent.destinations[0].runner.buffer
+            status.stats = lambda: TailStats(
+                followed=sum(1 for t in agent.source.containers.values() if t.task is not None),
+                lines=agent.router.records,
+                dropped=buffer.dropped,
+            )
+            helpers.append(asyncio.create_task(status.run()))
+        try:
+            return await agent.run()
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
-    code = _run_async(main)
+    try:
+        code = _run_async(main)
+    finally:
+        if status is not None:
+            status.close()
     _silence_stdout()
     return code
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": cmd_run, "tail": cmd_tail}
+def cmd_check(args: argparse.Namespace) -> int:
+    from logship.check import run_checks
+    from logship.settings import load_settings
+
+    if not args.timeout_secs > 0:
+        raise ConfigError(f"--timeout-secs: expected more than 0 seconds, got {args.timeout_secs}")
+    settings = load_settings(args.config, **_overrides(args))
+    _setup_logging("error")  # the checks' lines say it all; sinks' own info would repeat it
+    timeout_secs = args.timeout_secs
+    return _run_async(lambda: run_checks(settings, timeout_secs=timeout_secs, out=sys.stdout))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "tail": cmd_tail,
+    "check": cmd_check,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

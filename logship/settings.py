@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -23,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import (
@@ -133,6 +135,39 @@ class BufferSettings(BaseModel):
     )
 
 
+@dataclass(frozen=True)
+class DockerTlsFiles:
+    """TLS towards the engine, as the docker CLI finds it in DOCKER_CERT_PATH."""
+
+    ca_file: Path | None  # None: the system's CAs
+    cert_file: Path | None  # with key_file: the client certificate dockerd --tlsverify asks for
+    key_file: Path | None
+
+
+def docker_tls_files(cert_path: Path | None) -> DockerTlsFiles:
+    """The docker CLI's TLS files: ca.pem, cert.pem, key.pem in DOCKER_CERT_PATH (default
+    ~/.docker), each used when it exists; ValueError for a missing directory or half a pair."""
+    directory = cert_path or Path.home() / ".docker"
+    if cert_path is not None and not directory.is_dir():
+        raise ValueError(f"docker_cert_path {str(directory)!r} is not a directory")
+    ca, cert, key = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
+    if cert.is_file() != key.is_file():
+        have, missing = (cert, key) if cert.is_file() else (key, cert)
+        raise ValueError(
+            f"{str(directory)!r} has {have.name} but no {missing.name}; "
+            "a client certificate needs both"
+        )
+    return DockerTlsFiles(
+        ca_file=ca if ca.is_file() else None,
+        cert_file=cert if cert.is_file() else None,
+        key_file=key if key.is_file() else None,
+    )
+
+
+def _tcp(docker_host: object) -> bool:
+    return isinstance(docker_host, str) and docker_host.startswith("tcp://")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LOGSHIP_",
@@ -147,6 +182,26 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LOGSHIP_DOCKER_HOST", "DOCKER_HOST", "docker_host"),
         description="Where the Docker engine listens: unix:///path or tcp://host:port "
         "(DOCKER_HOST is honoured, as by the docker CLI).",
+    )
+    docker_tls_verify: bool = Field(
+        default=False,
+        validation_alias=AliasChoices(
+            "LOGSHIP_DOCKER_TLS_VERIFY", "DOCKER_TLS_VERIFY", "docker_tls_verify"
+        ),
+        description="Talk TLS to a tcp:// engine, check its certificate against ca.pem in "
+        "docker_cert_path and present cert.pem/key.pem (DOCKER_TLS_VERIFY is honoured, as by "
+        "the docker CLI; its default port becomes 2376).",
+    )
+    docker_cert_path: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "LOGSHIP_DOCKER_CERT_PATH", "DOCKER_CERT_PATH", "docker_cert_path"
+        ),
+        description="Directory holding ca.pem, cert.pem and key.pem for docker_tls_verify "
+        "(default: ~/.docker; DOCKER_CERT_PATH is honoured). Missing files are not used, as "
+        "with the docker CLI.",
+        examples=["/etc/logship/docker-tls"],
+        validate_default=True,
     )
     hostname: str | None = Field(
         default=None,
@@ -219,6 +274,24 @@ class Settings(BaseSettings):
         if value is not None:
             parse_listen_address(value)  # ValueError naming what was given and what is expected
         return value
+
+    @field_validator("docker_tls_verify", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return False if value == "" else value  # DOCKER_TLS_VERIFY= means off, as for docker
+
+    @field_validator("docker_cert_path")
+    @classmethod
+    def _docker_cert_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if info.data.get("docker_tls_verify") and _tcp(info.data.get("docker_host")):
+            docker_tls_files(value)  # ValueError naming the directory or the file
+        return value
+
+    def docker_tls(self) -> DockerTlsFiles | None:
+        """The PEM files for TLS to a tcp:// engine; None when docker_tls_verify is off."""
+        if not self.docker_tls_verify or not _tcp(self.docker_host):
+            return None
+        return docker_tls_files(self.docker_cert_path)
 
     @field_validator("destinations", mode="before")
     @classmethod

@@ -39,6 +39,10 @@ class Route:
             for key, value in self._labels
         )
 
+    def wants_container(self, meta: ContainerMeta) -> bool:
+        """Whether this route may take any record of this container (name, id, labels)."""
+        return self.filter is None or self._wants_container(meta)
+
     def select(self, records: list[Record]) -> list[Record]:
         key = self._key
         sources = self._sources

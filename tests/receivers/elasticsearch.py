@@ -150,7 +150,10 @@ def _filter(value: Any, patterns: list[list[str]]) -> Any:
 
 
 def _open(transport: asyncio.Transport) -> bool:
-    sock = transport.get_extra_info("socket")
+    try:
+        sock = transport.get_extra_info("socket")
+    except AttributeError:  # a TLS transport whose connection is gone has no protocol left
+        return False
     return sock is not None and sock.fileno() != -1
 
 

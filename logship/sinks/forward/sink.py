@@ -80,6 +80,11 @@ class ForwardSink:
     def ready(self) -> bool:
         return self._lost is None and self._reader is not None and self.transport.connected
 
+    @property
+    def lost(self) -> str | None:
+        """Why the current connection ended (the server closed it, asked for a key...)."""
+        return self._lost
+
     async def open(self) -> None:
         await self._connect()
 

@@ -1,20 +1,25 @@
 """The Docker Engine API client: aiohttp for requests and the events stream, over the unix
-socket or TCP. Log streams, the hot path, go through :mod:`logship.sources.docker.logstream`."""
+socket or TCP (with TLS, as ``DOCKER_TLS_VERIFY`` asks). Log streams, the hot path, go through
+:mod:`logship.sources.docker.logstream`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 
 from logship import __version__
 from logship.errors import ConfigError, DockerAPIError, DockerUnavailable
+
+if TYPE_CHECKING:
+    from logship.settings import DockerTlsFiles, Settings
 
 log = logging.getLogger("logship.docker")
 
@@ -33,7 +38,8 @@ class Endpoint:
     port: int | None = None
 
     @classmethod
-    def parse(cls, docker_host: str) -> Endpoint:
+    def parse(cls, docker_host: str, *, tls: bool = False) -> Endpoint:
+        """``tls``: the engine's TLS port (2376) is the default, as for the docker CLI."""
         url = urlsplit(docker_host)
         if url.scheme == "unix":
             if not url.path:
@@ -42,7 +48,7 @@ class Endpoint:
         if url.scheme in ("tcp", "http"):
             if not url.hostname:
                 raise ConfigError(f"docker_host {docker_host!r}: expected tcp://HOST:PORT")
-            return cls(host=url.hostname, port=url.port or 2375)
+            return cls(host=url.hostname, port=url.port or (2376 if tls else 2375))
         raise ConfigError(
             f"docker_host {docker_host!r}: unsupported scheme {url.scheme!r}; "
             "expected unix:// or tcp://"
@@ -57,25 +63,49 @@ def _version_tuple(text: str) -> tuple[int, int]:
     return int(major), int(minor or 0)
 
 
+def tls_context(files: DockerTlsFiles) -> ssl.SSLContext:
+    """What ``docker --tlsverify`` does: the engine's certificate checked against ``ca.pem``
+    (or the system's CAs) and its name, and ``cert.pem``/``key.pem`` presented when there."""
+    try:
+        context = ssl.create_default_context(
+            cafile=str(files.ca_file) if files.ca_file is not None else None
+        )
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if files.cert_file is not None and files.key_file is not None:
+            context.load_cert_chain(str(files.cert_file), str(files.key_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"docker_cert_path: cannot set up TLS to the engine: {exc}") from exc
+    return context
+
+
 class DockerClient:
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.endpoint = endpoint
+        self.ssl_context = ssl_context if endpoint.host is not None else None
         self.api_version = "{}.{}".format(*MIN_API_VERSION)
         self._session: aiohttp.ClientSession | None = None
         self.events_errors = 0  # events-stream lines that were no container event, skipped
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DockerClient:
+        """The client for ``docker_host``, with TLS when ``docker_tls_verify`` asks for it."""
+        files = settings.docker_tls()
+        endpoint = Endpoint.parse(settings.docker_host, tls=files is not None)
+        return cls(endpoint, ssl_context=tls_context(files) if files is not None else None)
 
     # -- connection ----------------------------------------------------------------------------
 
     def _connector(self) -> aiohttp.BaseConnector:
         if self.endpoint.unix_path:
             return aiohttp.UnixConnector(path=self.endpoint.unix_path, limit=0)
-        return aiohttp.TCPConnector(limit=0)
+        return aiohttp.TCPConnector(limit=0, ssl=self.ssl_context or False)
 
     @property
     def _base(self) -> str:
         if self.endpoint.unix_path:
             return "http://docker"
-        return f"http://{self.endpoint.host}:{self.endpoint.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.endpoint.host}:{self.endpoint.port}"
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -102,9 +132,18 @@ class DockerClient:
                 return await loop.create_unix_connection(protocol_factory, self.endpoint.unix_path)
             assert self.endpoint.host is not None and self.endpoint.port is not None
             return await loop.create_connection(
-                protocol_factory, self.endpoint.host, self.endpoint.port
+                protocol_factory,
+                self.endpoint.host,
+                self.endpoint.port,
+                ssl=self.ssl_context,
+                server_hostname=self.endpoint.host if self.ssl_context is not None else None,
             )
-        except OSError as exc:
+        except ssl.SSLCertVerificationError as exc:
+            raise DockerUnavailable(
+                f"TLS with the Docker engine at {self.endpoint} failed: "
+                f"certificate verify failed: {exc.verify_message}"
+            ) from exc
+        except (OSError, ssl.SSLError) as exc:
             raise DockerUnavailable(
                 f"cannot connect to the Docker engine at {self.endpoint}: {exc}"
             ) from exc
@@ -124,6 +163,14 @@ class DockerClient:
                 if resp.status >= 400:
                     raise DockerAPIError(resp.status, _error_message(body), path=path)
                 return json.loads(body)
+        except aiohttp.ClientConnectorCertificateError as exc:
+            error = exc.certificate_error
+            reason = str(error)
+            if isinstance(error, ssl.SSLCertVerificationError):
+                reason = f"certificate verify failed: {error.verify_message}"
+            raise DockerUnavailable(
+                f"TLS with the Docker engine at {self.endpoint} failed: {reason}"
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             reason = exc.os_error.strerror or str(exc.os_error)
             raise DockerUnavailable(

@@ -32,8 +32,11 @@ _START_RATE = 16 * 1024 * 1024  # bytes/s assumed at first: a short pause until 
 class _LogStreamProtocol(asyncio.Protocol):
     """One logs response being read; see :data:`LogStream`."""
 
-    def __init__(self, request: bytes, decoder: LogDecoder, emit: Emit) -> None:
+    def __init__(
+        self, request: bytes, decoder: LogDecoder, emit: Emit, *, paced: bool = True
+    ) -> None:
         self.request = request
+        self.paced = paced
         self.decoder = decoder
         self.emit = emit
         self.chunks: list[bytes] = []
@@ -67,7 +70,10 @@ class _LogStreamProtocol(asyncio.Protocol):
             chunks.clear()
             if records:
                 self.emit(records)
-        self._pace(len(data))
+        if self.paced:
+            self._pace(len(data))
+        else:
+            self.last_read = self.loop.time()
 
     def _pace(self, size: int) -> None:
         """Let the engine's writes pile up for a moment before the next read.
@@ -79,7 +85,8 @@ class _LogStreamProtocol(asyncio.Protocol):
         (reads become ~40 KiB, 0.8 us per line, bench/README.md), up to 50 ms for a quiet
         container (a few lines per wakeup). A read that filled the socket's buffer means more
         is waiting: no pause then. Nothing is lost by pausing: the engine reads its log file,
-        so only this stream waits, never the container.
+        so only this stream waits, never the container. Not over TLS: a TLS transport whose
+        reading is paused drops what it holds when the engine closes the connection.
         """
         transport = self.transport
         now = self.loop.time()
@@ -133,11 +140,13 @@ async def read_logs(
     *,
     follow: bool = True,
     tail: int | None = None,
+    until: str | None = None,
     watch: Callable[[LogStream | None], None] | None = None,
 ) -> None:
     """Stream the container's log from ``decoder.position`` until the engine ends the response.
 
-    ``tail``: only the last N lines (before following), as ``docker logs --tail``.
+    ``tail``: only the last N lines (before following), as ``docker logs --tail``. ``until``
+    (a canonical timestamp): nothing newer; the engine ends even a follow stream then.
     ``watch`` is given the open stream (its ``last_read`` time and ``reopen()``), then None.
 
     Returns normally when the engine finished the response; raises :class:`DockerAPIError` for
@@ -151,6 +160,8 @@ async def read_logs(
         params["since"] = since_parameter(decoder.position[0])
     if tail is not None:
         params["tail"] = str(tail)
+    if until is not None:
+        params["until"] = since_parameter(until)
     decoder.resume()
     target = client.path(f"/containers/{quote(container_id)}/logs") + "?" + urlencode(params)
     host = (
@@ -160,7 +171,7 @@ async def read_logs(
         f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
-    protocol = _LogStreamProtocol(request, decoder, emit)
+    protocol = _LogStreamProtocol(request, decoder, emit, paced=client.ssl_context is None)
     transport, _ = await client.open_connection(lambda: protocol)
     if watch is not None:
         watch(protocol)

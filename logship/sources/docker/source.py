@@ -37,6 +37,10 @@ _UNREADABLE_DRIVER = (400, 501)  # "configured logging driver does not support r
 _GONE = (404, 409)  # no such container; "dead or marked for removal"
 
 
+def _now() -> str:
+    return format_timestamp_ns(time.time_ns())
+
+
 def meta_from_inspect(data: dict[str, Any], host: HostMeta) -> ContainerMeta:
     config = data.get("Config") or {}
     path = data.get("Path") or ""
@@ -105,6 +109,8 @@ class DockerSource:
         resume: dict[str, Position | None] | None = None,
         created_after: str | None = None,
         quiet_stream_secs: float = 0,
+        tail: int | None = None,
+        until: str | None = None,
     ) -> None:
         self.client = client
         self.emit = emit
@@ -118,6 +124,8 @@ class DockerSource:
         self.resume = dict(resume or {})
         self.created_after = created_after
         self.quiet_stream_secs = quiet_stream_secs
+        self.tail = tail  # only the last N lines of a container read for the first time
+        self.until = until  # a canonical timestamp: no line newer than it
         self.quiet_streams = 0  # follow streams found stuck and opened again
         self.containers: dict[str, Tracked] = {}
         self.ready = asyncio.Event()
@@ -349,6 +357,7 @@ class DockerSource:
         backoff = Backoff(initial_secs=0.1, maximum_secs=5)
         last_seen: Position | None = None
         failing = False
+        follow = self.follow
 
         def emit(records: list[Record]) -> None:
             tracked.lines += len(records)
@@ -360,9 +369,18 @@ class DockerSource:
         try:
             while True:
                 tracked.wake = False
+                if follow and self.until is not None and _now() > self.until:
+                    follow = False  # past `until`: what is left up to it, once, then stop
                 try:
                     await read_logs(
-                        self.client, container_id, decoder, emit, follow=self.follow, watch=watch
+                        self.client,
+                        container_id,
+                        decoder,
+                        emit,
+                        follow=follow,
+                        watch=watch,
+                        tail=self.tail if tracked.lines == 0 else None,
+                        until=self.until,
                     )
                 except DockerAPIError as exc:
                     if exc.status in _GONE:
@@ -383,7 +401,7 @@ class DockerSource:
                     log.info("reading the log of %s again", tracked.meta.name)
                     failing = False
                 backoff.reset()
-                if not self.follow:
+                if not follow:
                     return
                 seen = decoder.seen
                 if seen != last_seen or tracked.wake:

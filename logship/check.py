@@ -1,0 +1,291 @@
+"""``logship check``: the configuration as ``run`` would read it, shown with its secrets masked,
+then the engine and every destination tried once, one line each with OK or the precise reason.
+
+Each destination is tried through its own sink's code (``open()`` connects, handshakes and, for
+forward, runs the shared-key exchange), so what passes here is what ``run`` does. Nothing is
+sent that a receiver would store: UDP destinations are resolved and a socket connected (UDP
+cannot tell whether anybody listens), HTTP destinations are asked for something harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import aiohttp
+import orjson
+import yaml
+
+from logship.errors import DeliveryError, DockerAPIError, DockerUnavailable, LogshipError
+from logship.protocol.bulk import CONTENT_TYPE, describe_error_body
+from logship.registry import sink_class
+from logship.settings import Destination, Settings, redact
+from logship.sinks.common import NetworkDestinationConfig
+from logship.sinks.console.config import ConsoleConfig
+from logship.sinks.elasticsearch.sink import ElasticsearchSink
+from logship.sinks.forward.sink import ForwardSink
+from logship.sinks.gelf.sink import GelfSink
+from logship.sinks.syslog.sink import SyslogSink
+from logship.sources.docker.client import DockerClient
+from logship.transport.http import HttpTransport
+from logship.transport.tcp import StreamTransport
+from logship.transport.udp import UdpTransport
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+HANGUP_WAIT_SECS = 0.3
+"""How long a new stream connection is watched: a receiver that turns a client away after
+accepting it (no client certificate, sender not allowed) closes it at once."""
+
+
+class CheckFailed(LogshipError):
+    """A check found a problem; the message is the reason, as precise as we know it."""
+
+
+@dataclass(frozen=True)
+class Result:
+    what: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'OK  ' if self.ok else 'FAIL'} {self.what}: {self.detail}"
+
+
+# -- what the configuration is ----------------------------------------------------------------
+
+
+def effective_settings(settings: Settings) -> str:
+    """Every setting, defaults included, as YAML; secrets masked (``**********``)."""
+    data = settings.model_dump(mode="json")
+    return redact(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+
+
+# -- why something failed ---------------------------------------------------------------------
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def reason(exc: BaseException) -> str:
+    """The most precise reason in ``exc`` and its causes: the TLS verification error, the
+    name-resolution error, the socket error (``connection refused``), else the message."""
+    for cause in _causes(exc):
+        if isinstance(cause, aiohttp.ClientConnectorCertificateError):
+            cause = cause.certificate_error
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause.reason or cause}"
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            cause = cause.os_error
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name: {cause.strerror}"
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno).lower()
+    return str(exc)
+
+
+async def _attempt(what: str, timeout_secs: float, probe: Any) -> Result:
+    try:
+        async with asyncio.timeout(timeout_secs):
+            detail = await probe
+    except TimeoutError:
+        return Result(what, False, f"no answer within {timeout_secs:g}s")
+    except (LogshipError, OSError, ssl.SSLError, aiohttp.ClientError) as exc:
+        return Result(what, False, reason(exc))
+    return Result(what, True, detail)
+
+
+# -- the engine -------------------------------------------------------------------------------
+
+
+async def check_engine(settings: Settings, timeout_secs: float) -> Result:
+    client = DockerClient.from_settings(settings)
+    what = f"engine {client.endpoint}" + (" (TLS)" if client.ssl_context is not None else "")
+
+    async def probe() -> str:
+        try:
+            info = await client.negotiate()
+            running = await client.list_containers()
+        except DockerAPIError as exc:
+            raise CheckFailed(f"HTTP {exc.status}: {exc.message}") from exc
+        except DockerUnavailable as exc:
+            raise CheckFailed(reason(exc) if exc.__cause__ else str(exc)) from exc
+        return (
+            f"Docker {info.get('Version', '?')}, API {client.api_version}, "
+            f"{len(running)} containers running"
+        )
+
+    try:
+        return await _attempt(what, timeout_secs, probe())
+    finally:
+        await client.close()
+
+
+# -- destinations -----------------------------------------------------------------------------
+
+
+def _tls_detail(transport: StreamTransport, verify: bool) -> str:
+    writer = transport.writer
+    ssl_object = writer.get_extra_info("ssl_object") if writer is not None else None
+    version = ssl_object.version() if ssl_object is not None else "TLS"
+    checked = "server certificate verified" if verify else "certificate NOT verified (verify off)"
+    return f"{version} handshake done, {checked}"
+
+
+async def _stream(transport: StreamTransport, *, tls: bool, verify: bool) -> str:
+    """The sink has connected: is the connection still open a moment later?"""
+    await asyncio.sleep(HANGUP_WAIT_SECS)
+    if not transport.connected:
+        raise CheckFailed(
+            f"{transport.address} closed the connection right after accepting it "
+            "(does it refuse this client: TLS client certificate, allowed senders?)"
+        )
+    connected = f"connected to {transport.address}"
+    return f"{connected}, {_tls_detail(transport, verify)}" if tls else connected
+
+
+def _udp(transport: UdpTransport) -> str:
+    return (
+        f"{transport.host} resolved, datagram socket connected to port {transport.port} "
+        "(UDP cannot confirm that a receiver listens)"
+    )
+
+
+def _refused(status: int) -> bool:
+    return status in (401, 403, 407)
+
+
+async def _probe_syslog(sink: SyslogSink, config: Any) -> str:
+    await sink.open()
+    transport = sink.channel.transport
+    if isinstance(transport, UdpTransport):
+        return _udp(transport)
+    return await _stream(transport, tls=config.transport == "tls", verify=config.tls.verify)
+
+
+async def _probe_gelf(sink: GelfSink, config: Any) -> str:
+    transport = sink.transport
+    if isinstance(transport, UdpTransport):
+        await sink.open()
+        return _udp(transport)
+    if isinstance(transport, StreamTransport):
+        await sink.open()
+        return await _stream(transport, tls=False, verify=False)
+    # HEAD stores nothing; any answer proves the address, the port and TLS
+    response = await transport.request("HEAD", config.path)
+    if _refused(response.status) or response.status >= 500:
+        raise CheckFailed(f"HEAD {config.path} answered HTTP {response.status}")
+    return f"HEAD {config.path} answered HTTP {response.status}{_https(transport, config)}"
+
+
+def _https(transport: HttpTransport, config: Any) -> str:
+    if not transport.base_url.startswith("https"):
+        return ""
+    return ", server certificate verified" if config.tls.verify else ", certificate NOT verified"
+
+
+async def _probe_elasticsearch(sink: ElasticsearchSink, config: Any) -> str:
+    transport = sink.transport
+    response = await transport.request("GET", sink.root_path)
+    if response.status != 200:
+        problem = describe_error_body(response.status, response.body)
+        hint = ": check the credentials" if _refused(response.status) else ""
+        raise CheckFailed(f"GET / answered {problem}{hint}")
+    try:
+        info = orjson.loads(response.body)
+        version = info["version"]
+        product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch"
+        server = f"{product} {version.get('number', '?')}"
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise CheckFailed(
+            f"GET / did not answer like Elasticsearch: {response.body[:200]!r}"
+        ) from None
+    # An empty _bulk request adds nothing: Elasticsearch checks the credentials first (401),
+    # then refuses the empty body (400 "request body is required"/"no requests added").
+    bulk = await transport.request(
+        "POST", sink.bulk_path, data=b"", headers={"Content-Type": CONTENT_TYPE}
+    )
+    if bulk.status in (200, 400):
+        return f"{server}, _bulk reachable, credentials accepted{_https(transport, config)}"
+    problem = describe_error_body(bulk.status, bulk.body)
+    if _refused(bulk.status):
+        raise CheckFailed(f"POST _bulk answered {problem}: check the credentials")
+    raise CheckFailed(f"POST _bulk answered {problem}")
+
+
+async def _probe_forward(sink: ForwardSink, config: Any) -> str:
+    await sink.open()  # TLS, and the shared-key handshake when a key is configured
+    await asyncio.sleep(HANGUP_WAIT_SECS)  # a server that wants a key says HELO at once
+    if not sink.ready:
+        raise CheckFailed(sink.lost or f"{sink.transport.address} closed the connection")
+    tls = config.transport == "tls"
+    parts = [f"connected to {sink.transport.address}"]
+    if tls:
+        parts.append(_tls_detail(sink.transport, config.tls.verify))
+    parts.append("shared-key handshake done" if sink.handshakes else "no shared key asked")
+    return ", ".join(parts)
+
+
+async def _probe(sink: Any, config: Destination) -> str:
+    if isinstance(config, ConsoleConfig):
+        return "writes to standard output"
+    if isinstance(sink, SyslogSink):
+        return await _probe_syslog(sink, config)
+    if isinstance(sink, GelfSink):
+        return await _probe_gelf(sink, config)
+    if isinstance(sink, ElasticsearchSink):
+        return await _probe_elasticsearch(sink, config)
+    if isinstance(sink, ForwardSink):
+        return await _probe_forward(sink, config)
+    await sink.open()
+    return "opened"
+
+
+async def check_destination(index: int, config: Destination, timeout_secs: float) -> Result:
+    what = f"destination {index} {config.describe()}"
+    if isinstance(config, NetworkDestinationConfig) and config.name:
+        what += f" ({config.host})"
+    try:
+        sink = sink_class(config.type)(config)
+    except LogshipError as exc:
+        return Result(what, False, str(exc))
+    try:
+        return await _attempt(what, timeout_secs, _probe(sink, config))
+    finally:
+        try:
+            async with asyncio.timeout(timeout_secs):
+                await sink.close()
+        except (TimeoutError, DeliveryError, OSError, ssl.SSLError):
+            pass
+
+
+async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) -> int:
+    """Print the settings and one line per check; EXIT_OK when every check passed."""
+    print("effective settings (secrets masked):", file=out)
+    for line in effective_settings(settings).splitlines():
+        print(f"  {line}", file=out)
+    print("checks:", file=out)
+    destinations = list(settings.destinations) or [ConsoleConfig()]
+    results = await asyncio.gather(
+        check_engine(settings, timeout_secs),
+        *(check_destination(i, c, timeout_secs) for i, c in enumerate(destinations)),
+    )
+    for result in results:
+        print(f"  {result.line()}", file=out)
+    failed = sum(not r.ok for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed", file=out)
+    return EXIT_FAILED if failed else EXIT_OK

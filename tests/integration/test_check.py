@@ -1,0 +1,170 @@
+"""`logship check` as an operator runs it: against live receivers (a real rsyslogd over UDP,
+TCP and TLS, the Elasticsearch stand-in, the forward receiver), dead and misconfigured ones,
+an unreachable engine, and an invalid configuration."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.receivers.elasticsearch import ElasticsearchStandIn
+from tests.receivers.forward import ForwardReceiver
+from tests.support import Rsyslog, free_port, run_cli
+from tests.tls import TlsFiles
+
+SECRET = "s3cret-Pa55"
+
+
+@pytest.fixture
+def rsyslog_tls(tmp_path: Path, test_ca: TlsFiles) -> Iterator[Rsyslog]:
+    workdir = tmp_path / "rsyslog"
+    workdir.mkdir()
+    server = Rsyslog(workdir, tcp=True, tls=test_ca).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def es(test_ca: TlsFiles) -> Iterator[ElasticsearchStandIn]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(test_ca.server_cert, test_ca.server_key)
+    with ElasticsearchStandIn(users={"writer": SECRET}, ssl_context=context) as server:
+        yield server
+
+
+def check_lines(stdout: str) -> dict[str, str]:
+    """``{"destination 1 syslog+tcp://...": "OK   ..."}`` from the checks section."""
+    lines = stdout.split("\nchecks:\n", 1)[1].splitlines()
+    out = {}
+    for line in lines:
+        match = re.match(r"  (OK  |FAIL) ((?:engine|destination \d+) .+?): ", line)
+        if match:
+            out[match.group(2)] = line.strip()
+    return out
+
+
+def closed_port() -> int:
+    return free_port(socket.SOCK_STREAM)  # bound a moment ago, listened on by nobody
+
+
+def test_every_live_destination_passes_and_nothing_is_delivered(
+    rsyslog_tls: Rsyslog, es: ElasticsearchStandIn, test_ca: TlsFiles, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "shared.key"
+    key_file.write_text("forward-key\n")
+    with ForwardReceiver(shared_key=b"forward-key") as forward:
+        uris = [
+            f"syslog+udp://127.0.0.1:{rsyslog_tls.udp_port}",
+            f"syslog+tcp://127.0.0.1:{rsyslog_tls.tcp_port}",
+            f"syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}?tls.ca_file={test_ca.ca_file}",
+            f"elasticsearch+https://writer:{SECRET}@localhost:{es.port}"
+            f"?tls.ca_file={test_ca.ca_file}",
+            f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}",
+        ]
+        result = run_cli(["check", *uris])
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = check_lines(result.stdout)
+        assert len(lines) == 1 + len(uris)
+        assert all(line.startswith("OK") for line in lines.values()), lines
+        assert (
+            "UDP cannot confirm"
+            in lines[f"destination 0 syslog+udp://127.0.0.1:{rsyslog_tls.udp_port}"]
+        )
+        assert (
+            "server certificate verified"
+            in lines[f"destination 2 syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}"]
+        )
+        assert (
+            "Elasticsearch 8.13.4"
+            in lines[f"destination 3 elasticsearch+https://localhost:{es.port}"]
+        )
+        assert (
+            "shared-key handshake done"
+            in lines[f"destination 4 forward://127.0.0.1:{forward.port}"]
+        )
+        assert forward.handshakes == 1 and forward.requests == []
+    # the settings are shown, the password masked
+    assert "effective settings (secrets masked):" in result.stdout
+    assert "user: writer" in result.stdout and "password: '**********'" in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+    # and nothing reached the receivers: no syslog message, no document
+    assert rsyslog_tls.messages() == []
+    assert es.documents() == []
+
+
+def test_a_dead_destination_fails_with_connection_refused_and_exit_1() -> None:
+    port = closed_port()
+    result = run_cli(["check", f"syslog+tcp://127.0.0.1:{port}", "console://"])
+    assert result.returncode == 1
+    lines = check_lines(result.stdout)
+    assert lines[f"destination 0 syslog+tcp://127.0.0.1:{port}"].endswith(": connection refused")
+    assert lines["destination 1 console (text)"].startswith("OK")
+    assert lines["engine unix:///var/run/docker.sock"].startswith("OK")
+    assert "2 passed, 1 failed" in result.stdout
+
+
+def test_tls_with_a_ca_that_did_not_sign_the_server_says_why(
+    rsyslog_tls: Rsyslog, test_ca: TlsFiles
+) -> None:
+    uri = f"syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}?tls.ca_file={test_ca.other_ca_file}"
+    result = run_cli(["check", uri])
+    assert result.returncode == 1
+    line = check_lines(result.stdout)[
+        f"destination 0 syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}"
+    ]
+    assert line.startswith("FAIL")
+    assert "certificate verify failed: " in line
+
+
+def test_wrong_credentials_show_the_http_status(
+    es: ElasticsearchStandIn, test_ca: TlsFiles
+) -> None:
+    uri = f"elasticsearch+https://writer:wrong@localhost:{es.port}?tls.ca_file={test_ca.ca_file}"
+    result = run_cli(["check", uri])
+    assert result.returncode == 1
+    line = check_lines(result.stdout)[f"destination 0 elasticsearch+https://localhost:{es.port}"]
+    assert line.startswith("FAIL") and "HTTP 401" in line, line
+    assert "wrong" not in result.stdout.replace("'**********'", "")
+
+
+def test_a_forward_server_with_another_key_fails_the_handshake(tmp_path: Path) -> None:
+    key_file = tmp_path / "shared.key"
+    key_file.write_text("not-the-key\n")
+    with ForwardReceiver(shared_key=b"the-key") as forward:
+        result = run_cli(
+            ["check", f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}"]
+        )
+    assert result.returncode == 1
+    line = check_lines(result.stdout)[f"destination 0 forward://127.0.0.1:{forward.port}"]
+    assert line.startswith("FAIL") and "shared_key mismatch" in line, line
+
+
+def test_an_unreachable_engine_fails_the_engine_check() -> None:
+    result = run_cli(["check", "console://"], env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert result.returncode == 1
+    line = check_lines(result.stdout)["engine unix:///nonexistent.sock"]
+    assert line.startswith("FAIL") and "no such file or directory" in line, line
+
+
+def test_an_invalid_config_exits_2_naming_the_field_and_checks_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "logship.yaml"
+    config.write_text("destinations:\n  - syslog+tcp://127.0.0.1:514\nbuffer:\n  max_records: -5\n")
+    result = run_cli(["check", "--config", str(config)])
+    assert result.returncode == 2
+    assert "buffer.max_records" in result.stderr and "-5" in result.stderr
+    assert "checks:" not in result.stdout
+
+
+def test_the_config_file_is_read_as_run_reads_it(tmp_path: Path) -> None:
+    port = closed_port()
+    config = tmp_path / "logship.yaml"
+    config.write_text(f"destinations:\n  - syslog+tcp://127.0.0.1:{port}\n")
+    result = run_cli(["check", "--config", str(config)], env={"LOGSHIP_BUFFER__MAX_RECORDS": "123"})
+    assert result.returncode == 1
+    assert "max_records: 123" in result.stdout
+    assert f"destination 0 syslog+tcp://127.0.0.1:{port}: connection refused" in result.stdout
