@@ -1,8 +1,12 @@
 """The agent: builds the source, buffers and sinks from settings, runs them, shuts down cleanly.
 
 ``serve -> startup -> main loop -> shutdown``: SIGTERM or SIGINT stops reading, lets every
-destination send what it holds for up to ``shutdown_grace_secs``, then exits 0; a second signal
-exits at once.
+destination send what it holds for up to ``shutdown_grace_secs``, saves the checkpoints of what
+was handled (with ``state_dir``), then exits 0; a second signal exits at once.
+
+With ``state_dir``, each destination's route, runner and buffer report what it handled to a
+:class:`~logship.state.progress.Progress`, and a :class:`~logship.state.checkpointer.Checkpointer`
+saves every container's oldest needed position; the next start resumes from there.
 """
 
 from __future__ import annotations
