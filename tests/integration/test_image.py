@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from logship.record import normalize_timestamp
 from tests.conftest import RUN_ID, TEST_LABEL
 from tests.support import IMAGE, ROOT, Rsyslog, free_port, parse_structured_data, wait_until
 
@@ -201,8 +202,23 @@ def test_docker_stop_drains_exits_0_and_leaves_checkpoints_in_the_volume(run: Ru
         check=False,
     )  # fmt: skip
     assert saved, f"no checkpoints.json in the state volume; agent log:\n{log[-3000:]}"
-    json.loads(saved)
-    assert run.short.id in saved and run.steady.id in saved, saved
+    checkpoints = json.loads(saved)["containers"]
+    assert run.short.id in checkpoints and run.steady.id in checkpoints, saved
+    # what the checkpoint says was handled is exactly what reached rsyslogd: the drain sent
+    # everything read, and a restart would go on with the next line, none lost or sent twice
+    position = checkpoints[run.steady.id]
+    lines = []
+    for line in run.steady.logs(stdout=False, stderr=True, timestamps=True).decode().splitlines():
+        timestamp, _, text = line.partition(" ")
+        lines.append((normalize_timestamp(timestamp), text))
+    at = [text for ts, text in lines if ts == position["timestamp"]]
+    handled = [text for ts, text in lines if ts < position["timestamp"]] + at[: position["skip"]]
+    assert handled, saved
+
+    def shipped() -> list[str]:
+        return [m["msg"] for m in by_container(run.rsyslog, run.steady.name)]
+
+    wait_until(lambda: shipped() == handled, timeout=10, what=f"{handled[-3:]} at rsyslogd")
 
 
 def test_the_readme_compose_file_runs_the_same_agent(
