@@ -196,7 +196,8 @@ ruleset(name="in") {{
 
     def messages(self, *, include_probe: bool = False) -> list[dict[str, Any]]:
         out = []
-        for line in self.output.read_text(errors="replace").splitlines():
+        # not splitlines(): a message may hold U+2028 or U+0085, which rsyslogd leaves as they are
+        for line in self.output.read_text(errors="replace").split("\n"):
             if line.strip():
                 message = json.loads(line)
                 if include_probe or message.get("app") != "probe":
