@@ -56,7 +56,7 @@ class ReadCounter:
     containers' decoder counts; what a removed container counted moves into the totals.
 
     Each batch the source emits comes from one container's decoder, so a batch costs one dict
-    lookup and a count of its stderr records (a list comprehension, ~20 ns a line; only while
+    lookup and a count of its stderr records (a list comprehension, 20-40 ns a line; only while
     the HTTP server is on).
     """
 
@@ -77,7 +77,7 @@ class ReadCounter:
         entry = self.current.get(meta.id)
         if entry is None:
             entry = self.current[meta.id] = _Reads(self.containers.get(meta.id))
-        errors = [r.stream for r in records].count(STDERR)  # ~20 ns a line, the one per-line cost
+        errors = [r.stream for r in records].count(STDERR)  # the one per-line cost
         entry.stderr += errors
         entry.stdout += len(records) - errors
 
