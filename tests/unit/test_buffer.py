@@ -431,6 +431,6 @@ def test_only_the_fullest_containers_lose_and_they_keep_as_many_as_anyone_else(
         losers = {r.meta.id for r in told[before:]}
         held = buffer.held_by_container()
         spared = [count for key, count in held.items() if key not in losers]
-        for loser in losers:
-            assert all(held.get(loser, 0) >= count for count in spared)
+        for loser in losers:  # among equally full ones, one may lose a record the other keeps
+            assert all(held.get(loser, 0) >= count - 1 for count in spared)
         buffer.take(take)
