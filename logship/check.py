@@ -112,8 +112,7 @@ async def _attempt(what: str, timeout_secs: float, probe: Any) -> Result:
 # -- the engine -------------------------------------------------------------------------------
 
 
-async def check_engine(settings: Settings, timeout_secs: float) -> Result:
-    client = DockerClient.from_settings(settings)
+async def check_engine(client: DockerClient, timeout_secs: float) -> Result:
     what = f"engine {client.endpoint}" + (" (TLS)" if client.ssl_context is not None else "")
 
     async def probe() -> str:
@@ -255,14 +254,12 @@ async def _probe(sink: Any, config: Destination) -> str:
     return "opened"
 
 
-async def check_destination(index: int, config: Destination, timeout_secs: float) -> Result:
+async def check_destination(
+    index: int, config: Destination, sink: Any, timeout_secs: float
+) -> Result:
     what = f"destination {index} {config.describe()}"
     if isinstance(config, NetworkDestinationConfig) and config.name:
-        what += f" ({config.host})"
-    try:
-        sink = sink_class(config.type)(config)
-    except LogshipError as exc:
-        return Result(what, False, str(exc))
+        what += f" ({config.model_copy(update={'name': None}).describe()})"
     try:
         return await _attempt(what, timeout_secs, _probe(sink, config))
     finally:
@@ -278,11 +275,17 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     print("effective settings (secrets masked):", file=out)
     for line in effective_settings(settings).splitlines():
         print(f"  {line}", file=out)
-    print("checks:", file=out)
+    # built as `run` builds them: a TLS file that cannot be used is a ConfigError (exit 2)
+    client = DockerClient.from_settings(settings)
     destinations = list(settings.destinations) or [ConsoleConfig()]
+    sinks = [sink_class(config.type)(config) for config in destinations]
+    print("checks:", file=out)
     results = await asyncio.gather(
-        check_engine(settings, timeout_secs),
-        *(check_destination(i, c, timeout_secs) for i, c in enumerate(destinations)),
+        check_engine(client, timeout_secs),
+        *(
+            check_destination(i, config, sink, timeout_secs)
+            for i, (config, sink) in enumerate(zip(destinations, sinks, strict=True))
+        ),
     )
     for result in results:
         print(f"  {result.line()}", file=out)

@@ -1,0 +1,141 @@
+"""`logship tail`'s options and status line, and the engine's TLS settings, without an engine."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from logship.errors import ConfigError
+from logship.settings import load_settings
+from logship.sinks.common import DestinationFilter
+from logship.sinks.console.tail import (
+    StatusLine,
+    TailStats,
+    compile_grep,
+    parse_filters,
+    parse_tail_lines,
+)
+
+
+def test_filters_are_a_destinations_filter() -> None:
+    selection = parse_filters(
+        ["name=web-*", "labels=tier:web", "filter.labels=team:pay*,env:prod", "id=5f9a"]
+    )
+    assert selection == DestinationFilter(
+        name="web-*", id="5f9a", labels=["tier:web", "team:pay*", "env:prod"]
+    )
+
+
+def test_stream_becomes_the_sources_filter_and_no_option_no_filter() -> None:
+    assert parse_filters([], "stderr") == DestinationFilter(sources=["stderr"])
+    assert parse_filters([]) is None
+    assert parse_filters(["sources=stdout"], "stdout") == DestinationFilter(sources=["stdout"])
+
+
+@pytest.mark.parametrize(
+    ("items", "stream", "message"),
+    [
+        (["name"], None, "expected KEY=VALUE"),
+        (["image=nginx"], None, "KEY one of name, id, sources, labels"),
+        (["labels=tier"], None, "label filter 'tier' must be key:value"),
+        (["sources=stdin"], None, "--filter: sources.0"),
+        (["name=a", "name=b"], None, "given twice"),
+        (["sources=stdout"], "stderr", "disagree"),
+    ],
+)
+def test_bad_filters_say_what_is_wrong(items: list[str], stream: str | None, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_filters(items, stream)
+
+
+def test_tail_lines_are_a_count_or_all() -> None:
+    assert parse_tail_lines("20") == 20
+    assert parse_tail_lines("0") == 0
+    assert parse_tail_lines("all") is None
+    assert parse_tail_lines(None) is None
+    for bad in ("-1", "ten", "1.5"):
+        with pytest.raises(ValueError, match="--tail"):
+            parse_tail_lines(bad)
+
+
+def test_grep_is_a_python_regular_expression() -> None:
+    pattern = compile_grep(r"ERROR|WARN\b")
+    assert pattern is not None and pattern.search("a WARN here")
+    assert compile_grep(None) is None
+    with pytest.raises(ValueError, match=r"--grep '\[a-' is not a valid regular expression"):
+        compile_grep("[a-")
+
+
+def test_status_line_measures_lines_per_second_over_its_updates() -> None:
+    status = StatusLine(io.StringIO(), lambda: TailStats(0, 0, 0), interval_secs=0.5)
+    status.render(TailStats(2, 0, 0), now=10.0)
+    text = status.render(TailStats(2, 300, 7), now=11.0)
+    assert text == "following 2 containers, 300 lines/s, 7 dropped"
+    assert status.render(TailStats(1, 300, 7), now=12.0).startswith("following 1 container, 150")
+
+
+def test_status_line_is_erased_around_each_write_and_at_the_end() -> None:
+    terminal = io.StringIO()
+    status = StatusLine(terminal, lambda: TailStats(1, 10, 0))
+    status.update()
+    status.around(lambda: terminal.write("a line\n"))
+    status.close()
+    out = terminal.getvalue()
+    drawn = "\x1b[7mfollowing 1 container, 0 lines/s, 0 dropped\x1b[0m"
+    assert out == f"\r\x1b[K{drawn}\r\x1b[Ka line\n\r\x1b[K{drawn}\r\x1b[K"
+
+
+# -- TLS to the engine, as DOCKER_TLS_VERIFY / DOCKER_CERT_PATH say -----------------------------
+
+
+def test_tls_files_are_found_in_the_cert_path(tmp_path: Path) -> None:
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("x")
+    settings = load_settings(
+        None, docker_host="tcp://node:2376", docker_tls_verify=True, docker_cert_path=tmp_path
+    )
+    files = settings.docker_tls()
+    assert files is not None
+    assert (files.ca_file, files.cert_file, files.key_file) == (
+        tmp_path / "ca.pem",
+        tmp_path / "cert.pem",
+        tmp_path / "key.pem",
+    )
+
+
+def test_tls_is_off_unless_asked_and_for_a_unix_socket(tmp_path: Path) -> None:
+    assert load_settings(None, docker_host="tcp://node:2375").docker_tls() is None
+    unix = load_settings(
+        None,
+        docker_host="unix:///run/docker.sock",
+        docker_tls_verify=True,
+        docker_cert_path=tmp_path,
+    )
+    assert unix.docker_tls() is None
+
+
+def test_a_missing_cert_path_or_half_a_key_pair_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="docker_cert_path '/nonexistent' is not a directory"):
+        load_settings(
+            None, docker_host="tcp://n:1", docker_tls_verify=True, docker_cert_path="/nonexistent"
+        )
+    (tmp_path / "cert.pem").write_text("x")
+    with pytest.raises(ConfigError, match=r"has cert\.pem but no key\.pem"):
+        load_settings(
+            None, docker_host="tcp://n:1", docker_tls_verify=True, docker_cert_path=tmp_path
+        )
+
+
+def test_docker_tls_verify_comes_from_the_docker_cli_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://node:2376")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
+    settings = load_settings(None)
+    assert settings.docker_tls_verify and settings.docker_cert_path == tmp_path
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "")  # set but empty: off, as for the docker CLI
+    assert load_settings(None).docker_tls() is None
