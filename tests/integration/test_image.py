@@ -11,6 +11,7 @@ checkpoints in the volume.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -64,9 +65,10 @@ def readme_command(section: str, starts: str) -> str:
     return match.group(0).replace("\\\n", " ")
 
 
+@functools.cache  # once per test session
 def build_image() -> str:
-    """The image, built by the README's build command on the local base (cached: when
-    nothing changed, this takes a second)."""
+    """The image, built by the README's build command on the local base (Docker's layer
+    cache: when nothing changed, this takes a second)."""
     build = readme_command("Run on a Docker host", "bash scripts/build-image.sh --local-base")
     assert "--local-base" in build  # this machine reaches no registry
     done = subprocess.run(
