@@ -3,7 +3,7 @@
 #
 # Build with `bash scripts/build-image.sh`: it first downloads the dependencies' wheels into
 # build/wheels on the host, so nothing here goes to the network (pip --no-index) and the image
-# holds exactly the wheels that were tested. PYTHON_IMAGE is the base of both stages, pinned by
+# holds exactly the wheels found there. PYTHON_IMAGE is the base of both stages, pinned by
 # version; scripts/build-image.sh --local-base swaps in a Debian base made with debootstrap, for
 # machines without a registry.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
