@@ -358,6 +358,8 @@ class DockerSource:
         last_seen: Position | None = None
         failing = False
         follow = self.follow
+        # --tail: the first request only, for a container nothing was read of yet
+        tail = self.tail if decoder.position == tracked.start else None
 
         def emit(records: list[Record]) -> None:
             tracked.lines += len(records)
@@ -371,6 +373,7 @@ class DockerSource:
                 tracked.wake = False
                 if follow and self.until is not None and _now() > self.until:
                     follow = False  # past `until`: what is left up to it, once, then stop
+                requested = _now() if tail is not None else ""
                 try:
                     await read_logs(
                         self.client,
@@ -379,7 +382,7 @@ class DockerSource:
                         emit,
                         follow=follow,
                         watch=watch,
-                        tail=self.tail if tracked.lines == 0 else None,
+                        tail=tail,
                         until=self.until,
                     )
                 except DockerAPIError as exc:
@@ -397,6 +400,10 @@ class DockerSource:
                     failing = self._stream_failed(tracked, exc, failing)
                     await asyncio.sleep(backoff.next_delay())
                     continue
+                if tail is not None:
+                    tail = None
+                    if decoder.position == tracked.start:  # none of the last N lines came:
+                        decoder.position = (requested, 0)  # the next request goes on from then
                 if failing:
                     log.info("reading the log of %s again", tracked.meta.name)
                     failing = False
