@@ -24,6 +24,7 @@ import yaml
 from logship.errors import DeliveryError, DockerAPIError, DockerUnavailable, LogshipError
 from logship.protocol.bulk import CONTENT_TYPE, describe_error_body
 from logship.registry import sink_class
+from logship.server.address import format_address, parse_listen_address
 from logship.settings import Destination, Settings, redact
 from logship.sinks.common import NetworkDestinationConfig
 from logship.sinks.console.config import ConsoleConfig
@@ -132,6 +133,23 @@ async def check_engine(client: DockerClient, timeout_secs: float) -> Result:
         return await _attempt(what, timeout_secs, probe())
     finally:
         await client.close()
+
+
+# -- the operator's HTTP server ------------------------------------------------------------------
+
+
+async def check_http(listen: str, timeout_secs: float) -> Result:
+    """Whether ``--http`` can bind its address (in use, or not this host's, is a common slip)."""
+    host, port = parse_listen_address(listen)
+    what = f"http {format_address(host, port)}"
+
+    async def probe() -> str:
+        server = await asyncio.start_server(lambda r, w: w.close(), host, port)
+        server.close()
+        await server.wait_closed()
+        return "the address can be bound"
+
+    return await _attempt(what, timeout_secs, probe())
 
 
 # -- destinations -----------------------------------------------------------------------------
@@ -280,8 +298,10 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     destinations = list(settings.destinations) or [ConsoleConfig()]
     sinks = [sink_class(config.type)(config) for config in destinations]
     print("checks:", file=out)
+    http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
     results = await asyncio.gather(
         check_engine(client, timeout_secs),
+        *http,
         *(
             check_destination(i, config, sink, timeout_secs)
             for i, (config, sink) in enumerate(zip(destinations, sinks, strict=True))

@@ -42,7 +42,7 @@ def check_lines(stdout: str) -> dict[str, str]:
     lines = stdout.split("\nchecks:\n", 1)[1].splitlines()
     out = {}
     for line in lines:
-        match = re.match(r"  (OK  |FAIL) ((?:engine|destination \d+) .+?): ", line)
+        match = re.match(r"  (OK  |FAIL) ((?:engine|http|destination \d+) .+?): ", line)
         if match:
             out[match.group(2)] = line.strip()
     return out
@@ -168,3 +168,14 @@ def test_the_config_file_is_read_as_run_reads_it(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "max_records: 123" in result.stdout
     assert f"destination 0 syslog+tcp://127.0.0.1:{port}: connection refused" in result.stdout
+
+
+def test_an_http_address_in_use_fails_its_check() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(["check", "--http", str(port), "console://"])
+    assert result.returncode == 1
+    line = check_lines(result.stdout)[f"http 127.0.0.1:{port}"]
+    assert line == f"FAIL http 127.0.0.1:{port}: address already in use"
