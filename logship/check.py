@@ -206,7 +206,10 @@ async def _probe_gelf(sink: GelfSink, config: Any) -> str:
     response = await transport.request("HEAD", config.path)
     if _refused(response.status) or response.status >= 500:
         raise CheckFailed(f"HEAD {config.path} answered HTTP {response.status}")
-    return f"HEAD {config.path} answered HTTP {response.status}{_https(transport, config)}"
+    return (
+        f"HTTP server reached{_https(transport, config)} (HEAD {config.path} answered "
+        f"{response.status}; GELF inputs take POST only, so the path is not confirmed)"
+    )
 
 
 def _https(transport: HttpTransport, config: Any) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.receivers.elasticsearch import ElasticsearchStandIn
 from tests.receivers.forward import ForwardReceiver
+from tests.receivers.gelf import GelfReceiver
 from tests.support import Rsyslog, free_port, run_cli
 from tests.tls import TlsFiles
 
@@ -179,3 +180,15 @@ def test_an_http_address_in_use_fails_its_check() -> None:
     assert result.returncode == 1
     line = check_lines(result.stdout)[f"http 127.0.0.1:{port}"]
     assert line == f"FAIL http 127.0.0.1:{port}: address already in use"
+
+
+def test_gelf_over_tcp_and_http_pass_and_receive_no_message() -> None:
+    with GelfReceiver() as gelf:
+        tcp = f"gelf+tcp://127.0.0.1:{gelf.tcp_port}"
+        http = f"gelf+http://127.0.0.1:{gelf.http_port}"
+        result = run_cli(["check", tcp, http])
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = check_lines(result.stdout)
+        assert lines[f"destination 0 {tcp}"].endswith(f"connected to 127.0.0.1:{gelf.tcp_port}")
+        assert "HTTP server reached (HEAD /gelf answered" in lines[f"destination 1 {http}/gelf"]
+        assert gelf.messages() == []
