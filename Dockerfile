@@ -10,6 +10,8 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 # -- builder: a venv with the dependencies, then logship's wheel built from source into it -----
 FROM ${PYTHON_IMAGE} AS builder
+# scripts/build-image.sh removes this stage's images that a newer build left behind
+LABEL logship.image.stage="builder"
 # Dependencies first: this layer is rebuilt only when build/wheels changes, not with the code.
 # pip runs from a throwaway venv, so the installed venv carries no pip (--without-pip).
 COPY build/wheels/ /wheels/

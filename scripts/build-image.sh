@@ -73,5 +73,13 @@ if ! docker buildx version >/dev/null 2>&1; then
   export DOCKER_BUILDKIT=0  # the legacy builder: no buildx plugin with this client
 fi
 echo "build-image: docker build -t $TAG" >&2
+# The builder stage gets a tag of its own, so that its layers stay as cache for the next build
+# and what an earlier build left untagged (of either stage) can be removed: with some storage
+# drivers (vfs) each layer is a whole copy of the file system.
+docker build --quiet "${base_args[@]}" "${build_args[@]}" --target builder --tag "$TAG-builder" . \
+  >/dev/null
 docker build --quiet "${base_args[@]}" "${build_args[@]}" --tag "$TAG" . >/dev/null
+for stage in "logship.image.stage=builder" "org.opencontainers.image.title=logship"; do
+  docker image prune --force --filter "label=$stage" >/dev/null
+done
 echo "build-image: $TAG ready" >&2
