@@ -7,7 +7,8 @@
 # 2. With --local-base, makes a Debian base with Python by debootstrap (scripts/make-base-image.sh)
 #    and builds on it, for machines that reach Debian's mirror but no container registry.
 #    Otherwise the Dockerfile's pinned python:3.11 slim image is the base.
-# 3. docker build (BuildKit when the docker client has buildx, else the legacy builder).
+# 3. docker build (BuildKit when the docker client has buildx, else the legacy builder): TAG,
+#    and TAG-builder for the builder stage (the next build's cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
