@@ -58,7 +58,7 @@ class StatusLine:
         self.interval_secs = interval_secs
         self.text = ""
         self._shown = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a log line written while drawing must not deadlock
         # (time, lines) of the last few updates: the rate is measured over about 2 s
         self._samples: deque[tuple[float, int]] = deque(maxlen=max(int(2 / interval_secs), 1) + 1)
 
