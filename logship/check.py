@@ -86,12 +86,14 @@ def reason(exc: BaseException) -> str:
     for cause in _causes(exc):
         if isinstance(cause, aiohttp.ClientConnectorCertificateError):
             cause = cause.certificate_error
+        elif isinstance(cause, aiohttp.ClientConnectorError):  # its SSL variant too
+            cause = cause.os_error
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"certificate verify failed: {cause.verify_message}"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS failed: {cause.reason or cause}"
-        if isinstance(cause, aiohttp.ClientConnectorError):
-            cause = cause.os_error
+            why = getattr(cause, "reason", None) or str(cause)
+            hint = " (the server does not speak TLS there)" if why == "WRONG_VERSION_NUMBER" else ""
+            return f"TLS handshake failed: {why}{hint}"
         if isinstance(cause, socket.gaierror):
             return f"cannot resolve the host name: {cause.strerror}"
         if isinstance(cause, OSError) and cause.errno:
@@ -107,6 +109,8 @@ async def _attempt(what: str, timeout_secs: float, probe: Any) -> Result:
         return Result(what, False, f"no answer within {timeout_secs:g}s")
     except (LogshipError, OSError, ssl.SSLError, aiohttp.ClientError) as exc:
         return Result(what, False, reason(exc))
+    except Exception as exc:  # noqa: BLE001 - a check reports what went wrong, never crashes
+        return Result(what, False, f"unexpected error: {exc!r}")
     return Result(what, True, detail)
 
 

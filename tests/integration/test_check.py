@@ -4,9 +4,11 @@ an unreachable engine, and an invalid configuration."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,3 +194,25 @@ def test_gelf_over_tcp_and_http_pass_and_receive_no_message() -> None:
         assert lines[f"destination 0 {tcp}"].endswith(f"connected to 127.0.0.1:{gelf.tcp_port}")
         assert "HTTP server reached (HEAD /gelf answered" in lines[f"destination 1 {http}/gelf"]
         assert gelf.messages() == []
+
+
+def test_a_tls_destination_on_a_plain_port_says_it_does_not_speak_tls() -> None:
+    with socket.socket() as plain:
+        plain.bind(("127.0.0.1", 0))
+        plain.listen()
+        port = plain.getsockname()[1]
+
+        def answer_in_plain_text() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = plain.accept()
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                    conn.close()
+
+        threading.Thread(target=answer_in_plain_text, daemon=True).start()
+        result = run_cli(["check", f"syslog+tls://127.0.0.1:{port}"])
+    assert result.returncode == 1
+    line = check_lines(result.stdout)[f"destination 0 syslog+tls://127.0.0.1:{port}"]
+    assert line.endswith(
+        "TLS handshake failed: WRONG_VERSION_NUMBER (the server does not speak TLS there)"
+    )
