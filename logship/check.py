@@ -40,6 +40,8 @@ from logship.transport.udp import UdpTransport
 EXIT_OK = 0
 EXIT_FAILED = 1
 
+_GRACE_SECS = 1.0  # beyond --timeout-secs, for a destination's own timeout to say what it was
+
 HANGUP_WAIT_SECS = 0.3
 """How long a new stream connection is watched: a receiver that turns a client away after
 accepting it (no client certificate, sender not allowed) closes it at once."""
@@ -103,7 +105,7 @@ def reason(exc: BaseException) -> str:
 
 async def _attempt(what: str, timeout_secs: float, probe: Any) -> Result:
     try:
-        async with asyncio.timeout(timeout_secs):
+        async with asyncio.timeout(timeout_secs + _GRACE_SECS):
             detail = await probe
     except TimeoutError:
         return Result(what, False, f"no answer within {timeout_secs:g}s")
@@ -295,6 +297,19 @@ async def check_destination(
             pass
 
 
+_TIMEOUTS = ("connect_timeout_secs", "request_timeout_secs", "write_timeout_secs")
+
+
+def _within(config: Destination, timeout_secs: float) -> Destination:
+    """The destination with its own timeouts no longer than the check's, so that its own,
+    more precise message (which handshake step did not answer) is what the check reports."""
+    fields = type(config).model_fields
+    update = {
+        name: min(getattr(config, name), timeout_secs) for name in _TIMEOUTS if name in fields
+    }
+    return config.model_copy(update=update) if update else config
+
+
 async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) -> int:
     """Print the settings and one line per check; EXIT_OK when every check passed."""
     print("effective settings (secrets masked):", file=out)
@@ -303,7 +318,7 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     # built as `run` builds them: a TLS file that cannot be used is a ConfigError (exit 2)
     client = DockerClient.from_settings(settings)
     destinations = list(settings.destinations) or [ConsoleConfig()]
-    sinks = [sink_class(config.type)(config) for config in destinations]
+    sinks = [sink_class(config.type)(_within(config, timeout_secs)) for config in destinations]
     print("checks:", file=out)
     http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
     results = await asyncio.gather(

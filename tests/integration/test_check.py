@@ -216,3 +216,14 @@ def test_a_tls_destination_on_a_plain_port_says_it_does_not_speak_tls() -> None:
     assert line.endswith(
         "TLS handshake failed: WRONG_VERSION_NUMBER (the server does not speak TLS there)"
     )
+
+
+def test_a_key_for_a_forward_server_without_security_names_the_handshake(tmp_path: Path) -> None:
+    key_file = tmp_path / "shared.key"
+    key_file.write_text("a-key\n")
+    with ForwardReceiver() as forward:  # no <security>: it never says HELO
+        uri = f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}"
+        result = run_cli(["check", "--timeout-secs", "1", uri])
+    assert result.returncode == 1
+    line = check_lines(result.stdout)[f"destination 0 forward://127.0.0.1:{forward.port}"]
+    assert "did not complete the shared-key handshake within 1.0s" in line, line
