@@ -139,3 +139,16 @@ def test_docker_tls_verify_comes_from_the_docker_cli_variables(
     assert settings.docker_tls_verify and settings.docker_cert_path == tmp_path
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "")  # set but empty: off, as for the docker CLI
     assert load_settings(None).docker_tls() is None
+
+
+def test_a_tls_engine_defaults_to_port_2376_as_for_the_docker_cli(tmp_path: Path) -> None:
+    from logship.sources.docker.client import DockerClient, Endpoint
+
+    assert Endpoint.parse("tcp://node", tls=True).port == 2376
+    assert Endpoint.parse("tcp://node").port == 2375
+    settings = load_settings(
+        None, docker_host="tcp://node", docker_tls_verify=True, docker_cert_path=tmp_path
+    )
+    client = DockerClient.from_settings(settings)  # no ca.pem there: the system's CAs
+    assert client.ssl_context is not None
+    assert str(client.endpoint) == "tcp://node:2376"
