@@ -385,3 +385,27 @@ async def test_an_http_failure_mid_batch_resends_only_what_was_not_taken(receive
     await asyncio.wait_for(runner.run(), WAIT_SECS)
     assert [m["short_message"] for m in r.messages()] == ["a", "b", "c"]
     assert (runner.sent, runner.rejected, runner.retries, r.http_requests) == (3, 0, 1, 4)
+
+
+async def test_a_udp_message_too_big_for_128_chunks_even_cut_is_counted_rejected_not_sent(
+    receiver: Any,
+) -> None:
+    r = receiver()
+    config = GelfConfig(
+        transport="udp",
+        host="127.0.0.1",
+        port=r.udp_port,
+        compression="none",
+        labels=["huge"],
+    )
+    runner = SinkRunner(GelfSink(config), DropOldestBuffer(max_records=100, max_bytes=1 << 22))
+    host = HostMeta("h", "ip")
+    huge = ContainerMeta("d" * 64, "big-1", "busybox", "", host, labels={"huge": "y" * 200_000})
+    small = ContainerMeta("e" * 64, "web-1", "busybox", "", host, labels={"huge": "n"})
+    ts = "2026-11-23T19:43:24.373123456Z"
+    runner.buffer.put([Record("lost", "stdout", ts, huge), Record("kept", "stdout", ts, small)])
+    runner.buffer.close()
+    await asyncio.wait_for(runner.run(), WAIT_SECS)
+    wait_until(r.messages, timeout=WAIT_SECS, what="the kept message")
+    assert [m["short_message"] for m in r.messages()] == ["kept"]
+    assert (runner.sent, runner.rejected) == (1, 1)

@@ -79,6 +79,7 @@ class GelfSink:
             encoding = _CONTENT_ENCODING.get(self.compression)
             self._http_headers = {"Content-Encoding": encoding} if encoding else None
         self._truncation_logged = False
+        self._drop_logged = False
         self._refusal_logged = False
 
     @property
@@ -95,8 +96,14 @@ class GelfSink:
         if isinstance(transport, UdpTransport):
             assert self.udp is not None
             datagrams = self.udp.encode(batch)
-            self._note_truncation()
+            dropped = self._note_truncation()
             await transport.send_many(datagrams)
+            if dropped:  # refused for good by the format itself: counted as rejected, not sent
+                raise DeliveryError(
+                    f"{dropped} messages whose fields alone need more than 128 chunks",
+                    remaining=[],
+                    rejected=dropped,
+                )
         elif isinstance(transport, StreamTransport):
             await transport.write(frame_tcp(self.encoder.encode(batch)))
         elif self.config.bulk:
@@ -104,7 +111,8 @@ class GelfSink:
         else:
             await self._post_each(transport, batch)
 
-    def _note_truncation(self) -> None:
+    def _note_truncation(self) -> int:
+        """Log the first cut and the first drop; return how many messages this batch dropped."""
         udp = self.udp
         assert udp is not None
         if udp.truncated and not self._truncation_logged:
@@ -115,13 +123,17 @@ class GelfSink:
                 self.name,
                 udp.chunk_size_bytes,
             )
-        if udp.dropped:
+        dropped = udp.dropped
+        udp.dropped = 0
+        if dropped and not self._drop_logged:
+            self._drop_logged = True
             log.warning(
-                "%s: dropped %d messages whose fields alone need more than 128 chunks",
+                "%s: dropped %d messages whose fields alone need more than 128 chunks "
+                "(counted as rejected, logged once)",
                 self.name,
-                udp.dropped,
+                dropped,
             )
-            udp.dropped = 0
+        return dropped
 
     async def _post(self, transport: HttpTransport, body: bytes) -> HttpResponse:
         if self._http_headers is not None:
