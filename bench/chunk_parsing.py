@@ -22,7 +22,8 @@ import httptools
 import uvloop
 
 from logship.protocol.docker import LogDecoder
-from logship.record import ContainerMeta, HostMeta
+from logship.record import ContainerMeta, HostMeta, Record
+from logship.sources.docker.logstream import log_stream
 
 SOCKET = "/var/run/docker.sock"
 IMAGE = "logship-test/busybox:1.35"
@@ -81,6 +82,22 @@ async def with_httptools(path: str, decoder: LogDecoder | None = None, pause: fl
     return reader.records or reader.bytes
 
 
+async def with_logstream(path: str, decoder: LogDecoder) -> int:
+    """logship's own stream (``log_stream``, paced as in the agent), records counted."""
+    request = f"GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n".encode()
+    count = 0
+
+    def emit(records: list[Record]) -> None:
+        nonlocal count
+        count += len(records)
+
+    stream = log_stream(request, decoder, emit)
+    transport, _ = await asyncio.get_running_loop().create_unix_connection(lambda: stream, SOCKET)
+    await stream.done
+    transport.close()
+    return count + len(decoder.flush())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=300_000)
@@ -88,13 +105,16 @@ def main() -> None:
     args = parser.parse_args()
     name = f"logship-bench-chunks-{uuid.uuid4().hex[:6]}"
     script = f"yes $(printf %099d 0) | head -n {args.lines}"
-    subprocess.run(
-        ["docker", "run", "--network", "none", "--name", name, IMAGE, "sh", "-c", script],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    for container, flags in ((name, []), (f"{name}-tty", ["-t"])):
+        command = ["docker", "run", *flags, "--network", "none", "--label", "logship.test"]
+        subprocess.run(
+            [*command, "--name", container, IMAGE, "sh", "-c", script],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     try:
         path = f"/v1.41/containers/{name}/logs?stdout=1&stderr=1&timestamps=1&follow=1"
+        tty_path = path.replace(name, f"{name}-tty")
         meta = ContainerMeta(
             id="0" * 64, name=name, image=IMAGE, image_id="", host=HostMeta("h", "ip")
         )
@@ -104,6 +124,8 @@ def main() -> None:
             "httptools + LogDecoder": lambda: with_httptools(path, LogDecoder(meta)),
             "  ... + 1 ms pause": lambda: with_httptools(path, LogDecoder(meta), 0.001),
             "httptools, 1 ms pause": lambda: with_httptools(path, None, 0.001),
+            "logship LogStream": lambda: with_logstream(path, LogDecoder(meta)),
+            "  ... TTY container": lambda: with_logstream(tty_path, LogDecoder(meta, tty=True)),
         }
         print(f"{args.lines} entries of 100 bytes, CPU us per entry (min of {args.runs} runs):")
         for label, way in ways.items():
@@ -114,7 +136,9 @@ def main() -> None:
                 best = min(best, time.process_time() - start)
             print(f"  {label:24s} {best / args.lines * 1e6:6.2f}")
     finally:
-        subprocess.run(["docker", "rm", "-f", name], check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["docker", "rm", "-f", name, f"{name}-tty"], check=False, stdout=subprocess.DEVNULL
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 The logs endpoint (``/containers/{id}/logs?timestamps=1``) sends, per log entry, Docker's
 timestamp, a space and the entry. Without a TTY each entry sits in a frame with an 8-byte header
 (stream: 1 stdout / 2 stderr, three zero bytes, big-endian payload size). With a TTY there is no
-header: the HTTP body chunks are the entries. Docker splits lines longer than 16 KiB into several
+header: the engine writes each entry as one HTTP chunk, and only the chunk boundaries say where an
+entry starts, so in TTY mode ``feed`` takes whole HTTP chunks (the stream protocol joins the pieces
+a read cut), never a read's bytes as they came. Docker splits lines longer than 16 KiB into several
 entries; all but the last lack the trailing newline, and this decoder joins them back into one line.
 
 The decoder also keeps the *position*: Docker's timestamp of the last entry consumed and how many
@@ -43,6 +45,8 @@ _MAX_FRAME_BYTES = 1024 * 1024 + 64
 # what a frame starts with: header, then Docker's timestamp (when resynchronising after garbage)
 _FRAME_START = re.compile(rb"[\x00-\x03]\x00\x00\x00[\x00-\xff]{4}\d{4}-\d\d-\d\dT")
 _FRAME_START_BYTES = 8 + 11
+# what the engine writes, as a chunk of its own, when it cannot read a TTY container's log
+_TTY_ENGINE_ERROR = b"Error grabbing logs: "
 
 log = logging.getLogger("logship.docker")
 
@@ -108,6 +112,8 @@ class LogDecoder:
         return (self._last_ts, self._last_count) if self._last_ts else self.position
 
     def feed(self, chunks: list[bytes]) -> list[Record]:
+        """Records of the lines completed by ``chunks``: the body bytes of one read as they
+        came (multiplexed), or whole HTTP chunks, one entry each (TTY)."""
         out: list[Record] = []
         if self.tty:
             for chunk in chunks:
@@ -214,6 +220,9 @@ class LogDecoder:
     # -- TTY raw stream ------------------------------------------------------------------------
 
     def _feed_tty(self, chunk: bytes, out: list[Record]) -> None:
+        """One HTTP chunk: Docker writes one entry per chunk (``<time> <up to 16 KiB>``, the
+        newline only at the end of a line). Several entries in one chunk (split at a newline
+        followed by a time) and a chunk without a time (the rest of an entry) are taken too."""
         pieces = chunk.split(b"\n")
         last = len(pieces) - 1
         for i, piece in enumerate(pieces):
@@ -226,18 +235,13 @@ class LogDecoder:
                     ts, body_start = self._parse_timestamp(piece, 0, len(piece), self._last_ts)
                 else:
                     body_start = 31
-                if ts == self._last_ts:
-                    self._last_count += 1
-                else:
-                    self._last_ts, self._last_count = ts, 1
-                self._skipping_entry = self._skip is not None and self._skipped(
-                    ts, self._last_count
-                )
-                if self._skipping_entry:
-                    continue
-                self.entries += 1
-                body = piece[body_start:]
-                self._append_partial(STDOUT, ts, self._last_count - 1, body)
+            elif i == 0 and piece[4:5] == b"-" and piece[10:11] == b"T":
+                # a chunk starts with its time: here one in another zone (the local driver
+                # gives the daemon's local time), or no time at all (counted, the last used)
+                ts, body_start = self._parse_timestamp(piece, 0, len(piece), self._last_ts)
+            elif i == 0 and chunk.startswith(_TTY_ENGINE_ERROR):
+                self._engine_error(chunk)  # without frames, the engine's errors are raw text
+                return
             else:
                 # the rest of an entry whose start came in an earlier chunk
                 if self._skipping_entry:
@@ -247,6 +251,18 @@ class LogDecoder:
                     self._append_partial(STDOUT, ts, max(self._last_count - 1, 0), piece)
                 else:
                     self._append_partial(STDOUT, "", 0, piece)
+                if complete:
+                    self._finish(STDOUT, b"\r", out)
+                continue
+            if ts == self._last_ts:
+                self._last_count += 1
+            else:
+                self._last_ts, self._last_count = ts, 1
+            self._skipping_entry = self._skip is not None and self._skipped(ts, self._last_count)
+            if self._skipping_entry:
+                continue
+            self.entries += 1
+            self._append_partial(STDOUT, ts, self._last_count - 1, piece[body_start:])
             if complete:
                 self._finish(STDOUT, b"\r", out)
 

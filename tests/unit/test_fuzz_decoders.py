@@ -3,6 +3,7 @@ any garbage between frames, TTY chunks in any grouping. A model says what must c
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import struct
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from logship.protocol.docker import LogDecoder
 from logship.record import ContainerMeta, HostMeta, Record, truncation_marker
+from logship.sources.docker.logstream import log_stream
 
 META = ContainerMeta(id="f" * 64, name="fuzz", image="x", image_id="", host=HostMeta("vm", "::1"))
 TIMES = [f"2026-11-27T05:24:33.{n:09d}Z" for n in (1, 2, 3, 500_000_000)]
@@ -208,4 +210,41 @@ def test_tty_chunks_in_any_grouping_and_split_after_the_time_give_what_the_model
         out += decoder.feed(chunks[i : i + size])
         i += size
     out += decoder.flush()
+    assert as_tuples(out) == tty_model(items)
+
+
+# -- TTY through the stream protocol: HTTP chunks cut by the socket's reads anywhere ------------
+
+# bodies that may begin with a time of their own, as many applications write
+tty_bodies = st.tuples(
+    st.sampled_from([b"", TIMES[2].encode() + b" ", b"2026-11-27T"]),
+    st.binary(max_size=120).map(lambda b: b.replace(b"\n", b"")),
+).map(b"".join)
+tty_stream_entries = st.lists(
+    st.tuples(st.integers(0, len(TIMES) - 1), tty_bodies, st.booleans()), max_size=20
+).map(lambda es: sorted(es, key=lambda e: e[0]))
+
+
+async def read_http(response: bytes, points: list[int]) -> list[Record]:
+    decoder = LogDecoder(META, tty=True)
+    out: list[Record] = []
+    stream = log_stream(b"", decoder, out.extend, paced=False)
+    for a, b in itertools.pairwise(points):
+        stream.data_received(response[a:b])
+    assert stream.done.done() and stream.done.exception() is None
+    return out + decoder.flush()
+
+
+@FUZZ
+@given(tty_stream_entries, st.lists(st.integers(0, 10_000), max_size=12))
+def test_tty_http_chunks_cut_by_reads_anywhere_give_what_the_model_says(
+    items: list[tuple[int, bytes, bool]], cuts: list[int]
+) -> None:
+    chunks = [
+        TIMES[t].encode() + b" " + body + (b"\r\n" if ends else b"") for t, body, ends in items
+    ]
+    response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    response += b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    points = sorted({0, len(response), *(c % (len(response) + 1) for c in cuts)})
+    out = asyncio.run(read_http(response, points))
     assert as_tuples(out) == tty_model(items)

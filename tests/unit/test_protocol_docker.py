@@ -152,6 +152,40 @@ def test_tty_last_line_without_newline_is_flushed() -> None:
     assert [r.message for r in d.flush()] == ["prompt$ "]
 
 
+def test_tty_a_line_starting_with_the_applications_own_time_keeps_dockers() -> None:
+    d = LogDecoder(META, tty=True)
+    (record,) = d.feed([f"{T2} {T3} GET /health 200\r\n".encode()])
+    assert (record.message, record.timestamp) == (f"{T3} GET /health 200", T2)
+
+
+def test_tty_a_chunk_holding_several_entries_gives_each_its_own_time() -> None:
+    d = LogDecoder(META, tty=True)
+    chunk = f"{T1} one\r\n{T2} two\r\n{T2} thr".encode()
+    assert lines(d.feed([chunk, f"{T3} ee\r\n".encode()])) == [
+        ("one", "stdout", T1, 0),
+        ("two", "stdout", T2, 0),
+        ("three", "stdout", T2, 1),
+    ]
+
+
+def test_tty_a_time_in_another_zone_is_converted_to_utc() -> None:
+    d = LogDecoder(META, tty=True)
+    local = "2026-11-27T06:24:33.719017066+01:00"  # the local driver, daemon not in UTC
+    (record,) = d.feed([f"{local} hello\r\n".encode()])
+    assert (record.message, record.timestamp, d.bad_timestamps) == ("hello", T1, 0)
+
+
+def test_tty_an_error_from_the_engine_is_counted_logged_and_not_a_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = LogDecoder(META, tty=True)
+    error = b"Error grabbing logs: log message is too large (2097152 > 1048576)\n"
+    out = d.feed([f"{T1} before\r\n".encode(), error, f"{T2} after\r\n".encode()])
+    assert [r.message for r in out] == ["before", "after"]
+    assert d.engine_errors == 1
+    assert "log message is too large" in caplog.text
+
+
 @given(st.binary(max_size=2000), st.integers(min_value=1, max_value=64))
 def test_arbitrary_bytes_never_raise(data: bytes, step: int) -> None:
     for tty in (False, True):

@@ -27,6 +27,7 @@ _GATHER_BYTES = 16 * 1024  # what a paced read aims to collect
 _MIN_PAUSE_SECS = 0.001
 _MAX_PAUSE_SECS = 0.25
 _START_RATE = 16 * 1024 * 1024  # bytes/s assumed at first: a short pause until measured
+_MAX_CHUNK_BYTES = 1024 * 1024  # a TTY entry is at most 16 KiB and a timestamp
 
 
 class _LogStreamProtocol(asyncio.Protocol):
@@ -40,7 +41,7 @@ class _LogStreamProtocol(asyncio.Protocol):
         self.decoder = decoder
         self.emit = emit
         self.chunks: list[bytes] = []
-        self.on_body = self.chunks.append  # httptools calls this per HTTP chunk
+        self.on_body = self._body_sink()  # httptools calls this per piece of an HTTP chunk
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.loop = asyncio.get_running_loop()
@@ -48,6 +49,11 @@ class _LogStreamProtocol(asyncio.Protocol):
         self._rate = float(_START_RATE)
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.transport: asyncio.Transport | None = None
+
+    def _body_sink(self) -> Callable[[bytes], None]:
+        # Frames carry their own length, so the bytes of one read go to the decoder as they
+        # are: an HTTP chunk cut by the read needs no joining.
+        return self.chunks.append
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
@@ -128,8 +134,57 @@ class _LogStreamProtocol(asyncio.Protocol):
             self.transport.close()
 
 
+class _TtyLogStreamProtocol(_LogStreamProtocol):
+    """A TTY container's logs response: the decoder is given whole HTTP chunks.
+
+    There are no frame headers; the engine writes each log entry (its timestamp, a space, up
+    to 16 KiB of the terminal's output) as one HTTP chunk, and only the chunk's start says
+    where an entry starts. A read can end anywhere in a chunk, even inside the timestamp,
+    so the pieces of a chunk are kept until its end has been parsed (``on_chunk_complete``).
+    A body that is not chunked has no such boundaries: its reads go on as they come. A chunk
+    larger than any entry (no engine sends one) is not waited for beyond ``_MAX_CHUNK_BYTES``.
+    """
+
+    def __init__(
+        self, request: bytes, decoder: LogDecoder, emit: Emit, *, paced: bool = True
+    ) -> None:
+        self.parts: list[bytes] = []  # the pieces of the HTTP chunk being read
+        self.parts_bytes = 0
+        self.chunked = False
+        super().__init__(request, decoder, emit, paced=paced)
+
+    def _body_sink(self) -> Callable[[bytes], None]:
+        return self._on_piece
+
+    def _on_piece(self, piece: bytes) -> None:
+        if not self.chunked:
+            self.chunks.append(piece)
+            return
+        self.parts.append(piece)
+        self.parts_bytes += len(piece)
+        if self.parts_bytes > _MAX_CHUNK_BYTES:
+            self.on_chunk_complete()
+
+    def on_chunk_header(self) -> None:
+        self.chunked = True
+
+    def on_chunk_complete(self) -> None:
+        parts = self.parts
+        if parts:
+            self.chunks.append(parts[0] if len(parts) == 1 else b"".join(parts))
+            parts.clear()
+            self.parts_bytes = 0
+
+
 LogStream = _LogStreamProtocol
 """An open logs response: ``last_read`` (event loop time) and ``reopen()``."""
+
+
+def log_stream(request: bytes, decoder: LogDecoder, emit: Emit, *, paced: bool = True) -> LogStream:
+    """The protocol that reads one logs response into ``decoder``: a TTY container's (whole
+    HTTP chunks) or a multiplexed one's (the reads as they come)."""
+    kind = _TtyLogStreamProtocol if decoder.tty else _LogStreamProtocol
+    return kind(request, decoder, emit, paced=paced)
 
 
 async def read_logs(
@@ -171,7 +226,7 @@ async def read_logs(
         f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
-    protocol = _LogStreamProtocol(request, decoder, emit, paced=client.ssl_context is None)
+    protocol = log_stream(request, decoder, emit, paced=client.ssl_context is None)
     transport, _ = await client.open_connection(lambda: protocol)
     if watch is not None:
         watch(protocol)
