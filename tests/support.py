@@ -197,7 +197,9 @@ ruleset(name="in") {{
     def messages(self, *, include_probe: bool = False) -> list[dict[str, Any]]:
         out = []
         # not splitlines(): a message may hold U+2028 or U+0085, which rsyslogd leaves as they are
-        for line in self.output.read_text(errors="replace").split("\n"):
+        lines = self.output.read_text(errors="replace").split("\n")
+        # the last piece is "" after a complete line, or a line rsyslogd is still writing
+        for line in lines[:-1]:
             if line.strip():
                 message = json.loads(line)
                 if include_probe or message.get("app") != "probe":
