@@ -289,7 +289,9 @@ class Agent:
         return self.stderr_path.read_text(errors="replace")
 
     def stdout_json(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+        # the last piece is "" after a complete line, or one the agent is still writing
+        lines = self.stdout.split("\n")[:-1]
+        return [json.loads(line) for line in lines if line.strip()]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.process is not None
