@@ -329,7 +329,9 @@ def run_cli(
 
 class EngineProxy:
     """``tcp://127.0.0.1:PORT`` in front of the engine's unix socket, whose connections a test
-    can cut (as a daemon restart or a network blip would)."""
+    can cut (as a daemon restart or a network blip would) or freeze (from then on they deliver
+    nothing and stay open, as a follow stream does when Docker 20.10 misses a log rotation;
+    connections opened later work)."""
 
     def __init__(self, socket_path: str = "/var/run/docker.sock") -> None:
         import threading
@@ -342,6 +344,8 @@ class EngineProxy:
         self.port: int = self.listener.getsockname()[1]
         self.connections: list[socket.socket] = []
         self.accepted = 0
+        self.generation = 0  # connections of a generation <= frozen deliver nothing
+        self.frozen = -1
         self._lock = threading.Lock()
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -363,13 +367,22 @@ class EngineProxy:
             with self._lock:
                 self.accepted += 1
                 self.connections += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            generation = self.generation
+            for a, b, freezes in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(
+                    target=self._pipe, args=(a, b, generation if freezes else None), daemon=True
+                ).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, target: socket.socket) -> None:
+    def freeze(self) -> None:
+        """From now on, the connections open now deliver nothing from the engine."""
+        self.frozen = self.generation
+        self.generation += 1
+
+    def _pipe(self, source: socket.socket, target: socket.socket, generation: int | None) -> None:
         try:
             while data := source.recv(65536):
+                while generation is not None and generation <= self.frozen and not self._closed:
+                    time.sleep(0.05)  # frozen: hold on to it, say nothing, keep it open
                 target.sendall(data)
         except OSError:
             pass

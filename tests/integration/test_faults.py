@@ -5,11 +5,8 @@ README's Guarantees table quotes them)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,7 +19,7 @@ import pytest
 from tests.conftest import TEST_LABEL
 from tests.private_engine import PrivateEngine
 from tests.receivers.elasticsearch import ElasticsearchStandIn
-from tests.support import IMAGE, Agent, wait_until
+from tests.support import IMAGE, Agent, EngineProxy, wait_until
 
 INTERVAL_SECS = 1.0
 # lines 1..batches*per, `per` at a time with a pause between: a flood the 2-core machine
@@ -361,64 +358,10 @@ def test_after_log_rotation_during_a_flood_the_stream_does_not_fall_silent(
     assert result.lost == 0 and result.duplicated == 0
 
 
-class FreezingProxy:
-    """``tcp://127.0.0.1:PORT`` in front of the engine whose open connections a test can
-    freeze: from then on they deliver nothing and stay open, as a follow stream does when
-    Docker 20.10 misses a rotation. Connections opened later work."""
-
-    def __init__(self, socket_path: str = "/var/run/docker.sock") -> None:
-        self.socket_path = socket_path
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
-        self.generation = 0  # connections of a generation <= frozen deliver nothing
-        self.frozen = -1
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
-
-    def freeze(self) -> None:
-        self.frozen = self.generation
-        self.generation += 1
-
-    def _accept(self) -> None:
-        while not self.closed:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(self.socket_path)
-            generation = self.generation
-            for a, b, freezes in ((client, upstream, False), (upstream, client, True)):
-                threading.Thread(
-                    target=self._pipe, args=(a, b, generation if freezes else None), daemon=True
-                ).start()
-
-    def _pipe(self, source: socket.socket, target: socket.socket, generation: int | None) -> None:
-        try:
-            while data := source.recv(65536):
-                while generation is not None and generation <= self.frozen and not self.closed:
-                    time.sleep(0.05)  # frozen: hold on to it, say nothing, keep it open
-                target.sendall(data)
-        except OSError:
-            pass
-        for s in (source, target):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-
-    def close(self) -> None:
-        self.closed = True
-        self.listener.close()
-
-
 def test_a_follow_stream_that_goes_silent_while_the_container_writes_is_read_again(
     start_agent: Any, containers: Any
 ) -> None:
-    proxy = FreezingProxy()
+    proxy = EngineProxy()
     try:
         agent = start_agent(
             "run",
