@@ -19,13 +19,15 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from logship.errors import DockerUnavailable, OutputClosed
+from logship.errors import ConfigError, DockerUnavailable, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route, Router
 from logship.pipeline.runner import Sink, SinkRunner
+from logship.pipeline.spool import Spool, destination_key
 from logship.protocol.docker import Position
 from logship.record import HostMeta, format_timestamp_ns, timestamp_ns
 from logship.registry import sink_class
@@ -93,6 +95,7 @@ def container_filter(settings: Settings) -> ContainerFilter:
 class Destination:
     runner: SinkRunner
     route: Route
+    config: DestinationConfig | None = None
     task: asyncio.Task[None] | None = None
 
 
@@ -126,6 +129,8 @@ class Agent:
         state_dir = settings.state_dir if sinks is None else None
         self.store = CheckpointStore(state_dir) if state_dir is not None else None
         resume, created_after = self._load_checkpoints()
+        if state_dir is not None:
+            self._open_spools(state_dir)
         self.source = DockerSource(
             self.client,
             self.router.emit,
@@ -182,7 +187,7 @@ class Agent:
             linger_secs=batch.timeout_secs,
             backoff=Backoff(initial_secs=0.2, maximum_secs=maximum),
         )
-        return Destination(runner, Route(buffer, config.filter if config else sink_filter))
+        return Destination(runner, Route(buffer, config.filter if config else sink_filter), config)
 
     def _load_checkpoints(self) -> tuple[dict[str, Position | None] | None, str | None]:
         """Positions saved by the last run, and since when containers are new to us.
@@ -210,13 +215,58 @@ class Agent:
         )
         return saved.positions, created_after
 
+    def _open_spools(self, state_dir: Path) -> None:
+        """The disk spool of each destination that has one, in <state_dir>/spool/<key>/."""
+        keys: set[str] = set()
+        for d in self.destinations:
+            if d.config is None or not d.config.spool.enabled:
+                continue
+            key = base = destination_key(d.config)
+            n = 1
+            while key in keys:  # the same destination twice: a spool each
+                n += 1
+                key = f"{base}-{n}"
+            keys.add(key)
+            options = d.config.spool
+            spool = Spool(
+                state_dir / "spool" / key,
+                max_bytes=options.max_bytes,
+                segment_bytes=options.segment_bytes,
+                name=d.runner.sink.name,
+            )
+            try:
+                spool.open()
+            except OSError as exc:
+                raise ConfigError(
+                    f"destinations: cannot use the disk spool {str(spool.dir)!r} of "
+                    f"{d.runner.sink.name!r}: {exc.strerror or exc}"
+                ) from None
+            d.runner.spool = spool
+            d.runner.buffer.on_discard = spool.add
+            d.runner.buffer.spills = True
+        spools = state_dir / "spool"
+        if spools.is_dir():
+            for orphan in sorted(p for p in spools.iterdir() if p.name not in keys):
+                if any(orphan.glob("*.seg")):
+                    log.warning(
+                        "disk spool %s belongs to no destination configured now; what it "
+                        "holds is not sent (give a destination a name to keep its spool "
+                        "across changes of its options)",
+                        orphan,
+                    )
+
     @staticmethod
     def _track_progress(destination: Destination) -> Progress:
-        """What the destination has handled: sent, refused for good, dropped, filtered out."""
+        """What the destination has handled: sent, refused for good, dropped (or spooled),
+        filtered out."""
         progress = Progress()
         destination.route.progress = progress
         destination.runner.progress = progress
-        destination.runner.buffer.on_discard = progress.discarded
+        spool = destination.runner.spool
+        if spool is None:
+            destination.runner.buffer.on_discard = progress.discarded
+        else:  # what the buffer sheds is handled once it is on disk
+            spool.on_stored = progress.discarded
         return progress
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -287,6 +337,30 @@ class Agent:
     def request_stop(self) -> None:
         self._stop.set()
 
+    @staticmethod
+    def _park(d: Destination) -> None:
+        """What the destination could not send in time goes to its spool, on disk before the
+        checkpoints are saved: a batch it was sending first, then what its buffer holds."""
+        runner, spool = d.runner, d.runner.spool
+        assert spool is not None
+        buffer = runner.buffer
+        front = runner.unsent if runner.in_flight is not None else []
+        spool.park(front, buffer.take(len(buffer)) if len(buffer) else [])
+        if runner.in_flight is not None and runner.progress is not None:
+            runner.progress.done(runner.in_flight)  # sent in part, on disk for the rest
+        runner.in_flight = None
+        spool.close()
+        if spool.records or spool.dropped or spool.damaged:
+            log.warning(
+                "%s: %d records kept in the disk spool for the next start (%d bytes); "
+                "%d dropped because it was full, %d lost to damage",
+                runner.sink.name,
+                spool.records,
+                spool.bytes,
+                spool.dropped,
+                spool.damaged,
+            )
+
     async def shutdown(self, source: asyncio.Task[None]) -> None:
         source.cancel()
         await asyncio.gather(source, return_exceptions=True)
@@ -300,7 +374,12 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         for d in self.destinations:
+            if d.runner.spool is not None:
+                self._park(d)
+        for d in self.destinations:
             buffer = d.runner.buffer
+            if d.runner.spool is not None:
+                continue
             if len(buffer) or buffer.dropped:
                 log.warning(
                     "%s: %d records left unsent, %d dropped while the buffer was full",

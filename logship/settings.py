@@ -26,6 +26,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -267,6 +268,18 @@ class Settings(BaseSettings):
         "/containers, /) on [ADDR:]PORT; PORT alone binds 127.0.0.1. Off unless given.",
         examples=["9880", "0.0.0.0:9880", "[::1]:9880"],
     )
+
+    @model_validator(mode="after")
+    def _spool_needs_state_dir(self) -> Settings:
+        if self.state_dir is None:
+            for i, destination in enumerate(self.destinations):
+                if destination.spool.enabled:
+                    raise ValueError(
+                        f"destinations.{i}.spool.enabled needs state_dir (--state-dir, "
+                        f"LOGSHIP_STATE_DIR): the disk spool of {destination.describe()!r} "
+                        "lives in <state_dir>/spool/"
+                    )
+        return self
 
     @field_validator("http")
     @classmethod

@@ -72,6 +72,7 @@ class DropOldestBuffer:
         # per record
         self.on_discard = on_discard
         self.name = name  # the destination, for the log
+        self.spills = False  # on_discard keeps what is shed (a disk spool): say so in the log
         self.max_records = max_records
         self.max_bytes = max_bytes
         # A large buffer that overflows sheds 1/256 of its bound more than needed (195 records
@@ -187,11 +188,12 @@ class DropOldestBuffer:
         if not self._shedding:
             self._shedding = True
             log.warning(
-                "%s: buffer full (%d records / %d bytes): dropping the oldest lines of the "
+                "%s: buffer full (%d records / %d bytes): %s the oldest lines of the "
                 "containers holding the most, first of container %s",
                 self.name,
                 self.max_records,
                 self.max_bytes,
+                "moving to the disk spool" if self.spills else "dropping",
                 gone[0].meta.name,
             )
         if self._dead > max(self._len, _COMPACT_MIN):
@@ -375,9 +377,10 @@ class DropOldestBuffer:
         if self._shedding:
             self._shedding = False
             log.warning(
-                "%s: buffer caught up; %d records were dropped while it was full",
+                "%s: buffer caught up; %d records were %s while it was full",
                 self.name,
                 self._episode_dropped,
+                "moved to the disk spool" if self.spills else "dropped",
             )
             self._episode_dropped = 0
 

@@ -11,6 +11,7 @@ from typing import Protocol
 from logship.errors import DeliveryError, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
+from logship.pipeline.spool import Spool
 from logship.record import Record
 from logship.state.progress import Progress
 
@@ -59,22 +60,42 @@ class SinkRunner:
         self._crashed = False  # a sink's bug was logged (with its traceback) once
         # told when a batch is being sent and when it is handled (checkpoints; None: off)
         self.progress: Progress | None = None
+        # the disk spool, sent from before the buffer while it holds records (None: off)
+        self.spool: Spool | None = None
+        # a batch taken from the buffer while it is being sent (for the spool at shutdown),
+        # and what of it is still unsent
+        self.in_flight: list[Record] | None = None
+        self.unsent: list[Record] = []
 
     async def run(self) -> None:
         """Send until the buffer is closed and empty."""
         buffer = self.buffer
+        spool = self.spool
         await self._open()
+        flusher = None if spool is None else asyncio.create_task(spool.run(), name="spool")
         try:
             while True:
+                if spool is not None and spool.records:
+                    # the spool holds each container's older lines: it goes first
+                    batch = await spool.take(self.max_batch)
+                    if batch:
+                        await self._deliver(batch)  # handled already: no progress to tell
+                        spool.ack()
+                        continue
                 batch = buffer.take(self.max_batch)
                 if batch:
                     progress = self.progress
-                    if progress is None:
+                    if progress is None and spool is None:
                         await self._deliver(batch)
                     else:
-                        progress.sending()
-                        await self._deliver(batch)  # sent, refused or dropped: handled
-                        progress.done(batch)
+                        self.in_flight = batch
+                        if progress is not None:
+                            progress.sending()
+                        # sent, refused or dropped: handled; refused for now: to the spool
+                        await self._deliver(batch, spool)
+                        self.in_flight = None
+                        if progress is not None:
+                            progress.done(batch)
                 elif buffer.closed:
                     return
                 else:
@@ -83,6 +104,8 @@ class SinkRunner:
                         # a trickle: let a batch gather rather than wake per record
                         await asyncio.sleep(self.linger_secs)
         finally:
+            if flusher is not None:
+                flusher.cancel()
             await self.sink.close()
 
     async def _open(self) -> None:
@@ -96,7 +119,11 @@ class SinkRunner:
                 self._delivered()  # connected: up, even before the first record comes
                 return
 
-    async def _deliver(self, batch: list[Record]) -> None:
+    async def _deliver(self, batch: list[Record], spool: Spool | None = None) -> None:
+        """Send until sent or refused for good. With ``spool`` (a batch from the buffer), a
+        batch the destination refuses for now goes to the spool instead, before all it holds:
+        it is retried from there, and meanwhile the checkpoints can move."""
+        self.unsent = batch
         while True:
             started = time.monotonic()
             try:
@@ -107,7 +134,7 @@ class SinkRunner:
                 if exc.remaining is not None:
                     taken = len(batch) - len(exc.remaining) - exc.rejected
                     self.sent += taken
-                    batch = exc.remaining
+                    batch = self.unsent = exc.remaining
                     if not batch:  # all taken or refused for good: nothing to retry
                         self._delivered()
                         return
@@ -122,6 +149,8 @@ class SinkRunner:
                 else:
                     self._down(exc)
                 self.retries += 1
+                if spool is not None and await spool.prepend(batch):
+                    return
                 await asyncio.sleep(self.backoff.next_delay())
             except OutputClosed:
                 raise

@@ -232,7 +232,9 @@ class AgentCollector(Collector):
             "logship_records_dropped",
             "Records not sent, by reason: buffer_full (the oldest, to make room while the "
             "destination was slow or down), rejected (refused for good by the destination), "
-            "filtered (not wanted by the destination's filter).",
+            "filtered (not wanted by the destination's filter), spool_full (the disk spool's "
+            "oldest segment, deleted to make room), spool_damaged (a torn or corrupt spool "
+            "segment, or a disk that refused a write).",
             labels=[*label, "reason"],
         )
         retries = CounterMetricFamily(
@@ -262,10 +264,26 @@ class AgentCollector(Collector):
         limit_bytes = GaugeMetricFamily(
             "logship_buffer_max_bytes", "The buffer's bound in bytes.", labels=label
         )
+        spool_records = GaugeMetricFamily(
+            "logship_spool_records",
+            "Records in the destination's disk spool (waiting to be written, or to be sent).",
+            labels=label,
+        )
+        spool_bytes = GaugeMetricFamily(
+            "logship_spool_bytes", "Bytes of the destination's disk spool files.", labels=label
+        )
         for name, d in zip(self.names, self.agent.destinations, strict=True):
             runner, buffer = d.runner, d.runner.buffer
             sent.add_metric([name], runner.sent)
-            dropped.add_metric([name, "buffer_full"], buffer.dropped)
+            spool = runner.spool
+            if spool is None:
+                dropped.add_metric([name, "buffer_full"], buffer.dropped)
+            else:  # what the buffer shed went to the spool, not away
+                dropped.add_metric([name, "buffer_full"], buffer.dropped - spool.received)
+                dropped.add_metric([name, "spool_full"], spool.dropped)
+                dropped.add_metric([name, "spool_damaged"], spool.damaged)
+                spool_records.add_metric([name], spool.records)
+                spool_bytes.add_metric([name], spool.bytes)
             dropped.add_metric([name, "rejected"], runner.rejected)
             dropped.add_metric([name, "filtered"], d.route.filtered)
             retries.add_metric([name], runner.retries)
@@ -276,6 +294,7 @@ class AgentCollector(Collector):
             limit.add_metric([name], buffer.max_records)
             limit_bytes.add_metric([name], buffer.max_bytes)
         yield from (sent, dropped, retries, reconnects, up, fill, fill_bytes, limit, limit_bytes)
+        yield from (spool_records, spool_bytes)
 
     def _live(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

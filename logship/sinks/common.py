@@ -1,4 +1,5 @@
-"""What every destination's config shares: name, buffer bounds, batching, filters, TLS."""
+"""What every destination's config shares: name, buffer bounds, batching, filters, disk spool,
+TLS."""
 
 from __future__ import annotations
 
@@ -131,6 +132,40 @@ class BatchConfig(BaseModel):
     )
 
 
+class SpoolConfig(BaseModel):
+    """A disk spool for what the memory buffer would drop (see logship/pipeline/spool.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        default=False,
+        description="Keep the records a full buffer would drop in <state_dir>/spool/<key>/ "
+        "instead, and send them first when the destination is back, across agent restarts "
+        "too. Needs state_dir.",
+    )
+    max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Disk the spool may use; beyond it its oldest segment is deleted and its "
+        "records counted as dropped (reason spool_full).",
+    )
+    segment_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=16 * 1024,
+        description="Size of each spool file (segment); the spool drops a whole segment at a "
+        "time when full. At most a quarter of max_bytes.",
+    )
+
+    @model_validator(mode="after")
+    def _segments_fit(self) -> SpoolConfig:
+        if self.segment_bytes * 4 > self.max_bytes:
+            raise ValueError(
+                f"segment_bytes ({self.segment_bytes}) must be at most a quarter of max_bytes "
+                f"({self.max_bytes}), so that dropping the oldest segment frees room"
+            )
+        return self
+
+
 class DestinationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -156,6 +191,11 @@ class DestinationConfig(BaseModel):
         default_factory=DestinationFilter,
         description="Only records matching this go to this destination (filter.name=..., "
         "filter.id=..., filter.sources=..., filter.labels=... in a URI).",
+    )
+    spool: SpoolConfig = Field(
+        default_factory=SpoolConfig,
+        description="Disk spool for what the buffer would drop (spool.enabled=true, "
+        "spool.max_bytes=..., spool.segment_bytes=... in a URI). Needs state_dir.",
     )
 
     def describe(self) -> str:

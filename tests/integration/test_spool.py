@@ -1,0 +1,129 @@
+"""The disk spool against the real engine and a real rsyslogd over TCP (fault scenario 3 with
+``spool.enabled=true``): the receiver killed for 10 s behind a small memory buffer, and the
+agent stopped (SIGTERM) and started again while the receiver is down. Figures are printed as
+``FAULT <scenario>: produced N, shipped N, lost N, duplicated N`` like the fault suite's."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_faults_load import dropped_counted, report, syslog_messages
+from tests.support import Agent, Rsyslog, wait_until
+
+# numbered lines, `per` every 0.25 s: a steady stream the 2-core machine takes beside others
+FLOOD = (
+    "i=0; while [ $i -lt {batches} ]; do seq $((i*{per}+1)) $((i*{per}+{per})); "
+    "i=$((i+1)); sleep 0.25; done"
+)
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[Rsyslog]:
+    workdir = tmp_path / "rsyslog"
+    workdir.mkdir()
+    server = Rsyslog(workdir, tcp=True).start()
+    yield server
+    server.stop()
+
+
+def destination(rsyslog: Rsyslog, buffer_records: int) -> str:
+    return (
+        f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}?reconnect_max_secs=1"
+        f"&buffer_max_records={buffer_records}&spool.enabled=true"
+        "&spool.max_bytes=16777216&spool.segment_bytes=262144"
+    )
+
+
+def spool_files(state: Path) -> list[Path]:
+    return sorted(state.glob("spool/*/*.seg"))
+
+
+def checkpoint(state: Path, container_id: str) -> str:
+    saved = json.loads((state / "checkpoints.json").read_text())["containers"][container_id]
+    return str(saved["timestamp"])
+
+
+def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
+    receiver: Rsyslog, start_agent: Callable[..., Agent], containers: Any, tmp_path: Path
+) -> None:
+    rsyslog = receiver
+    state = tmp_path / "state"
+    agent = start_agent("run", destination(rsyslog, 500), "--state-dir", str(state))
+    flood = containers.run(FLOOD.format(batches=60, per=200))  # 12000 lines in ~15 s
+    wait_until(lambda: len(syslog_messages(rsyslog)) >= 200, timeout=60, what="the first lines")
+    rsyslog.kill()
+    time.sleep(2)  # the agent finds it down; its checkpoint then stands at what went out
+    before = checkpoint(state, flood.id)
+    time.sleep(8)
+    written = spool_files(state)
+    during = checkpoint(state, flood.id)
+    rsyslog.start()  # the same port
+    flood.wait(timeout=120)
+    produced = [str(i) for i in range(1, 12001)]
+    wait_until(
+        lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
+        timeout=90,
+        what="every line, the spooled ones too",
+    )
+    time.sleep(1)  # anything sent twice would show by now
+    assert agent.stop() == 0
+    shipped = syslog_messages(rsyslog, flood.name)
+    figures = report(
+        "3 rsyslog TCP killed 10 s, disk spool on",
+        produced,
+        shipped,
+        "buffer 500 records; what it would have dropped went to the spool",
+    )
+    assert figures["lost"] == figures["duplicated"] == 0
+    assert shipped == produced  # and in the order written
+    assert written  # the outage did overflow into the spool ...
+    assert during > before  # ... and checkpoints moved on meanwhile
+    assert dropped_counted(agent) == 0
+    assert "moving to the disk spool" in agent.stderr
+    assert not spool_files(state)  # all sent, nothing left
+
+
+def test_with_the_spool_an_agent_restart_while_the_receiver_is_down_loses_nothing(
+    receiver: Rsyslog, start_agent: Callable[..., Agent], containers: Any, tmp_path: Path
+) -> None:
+    rsyslog = receiver
+    state = tmp_path / "state"
+    args = ("run", destination(rsyslog, 300), "--state-dir", str(state))
+    first = start_agent(*args)
+    flood = containers.run(FLOOD.format(batches=40, per=200))  # 8000 lines in ~10 s
+    wait_until(lambda: len(syslog_messages(rsyslog)) >= 200, timeout=60, what="the first lines")
+    rsyslog.kill()
+    time.sleep(3)
+    assert first.stop() == 0  # SIGTERM while the destination is down
+    assert "kept in the disk spool for the next start" in first.stderr
+    kept = spool_files(state)
+    second = start_agent(*args)
+    time.sleep(2)  # still down: the new agent spools too
+    rsyslog.start()
+    flood.wait(timeout=120)
+    produced = [str(i) for i in range(1, 8001)]
+    wait_until(
+        lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
+        timeout=90,
+        what="every line, the ones the first agent spooled too",
+    )
+    time.sleep(1)
+    assert second.stop() == 0
+    shipped = syslog_messages(rsyslog, flood.name)
+    figures = report(
+        "3 agent restarted (SIGTERM) while rsyslog TCP is down, disk spool on",
+        produced,
+        shipped,
+        "buffer 300 records; the first agent spooled what it could not send",
+    )
+    assert kept  # the first agent left records on disk ...
+    assert "from the last run go first" in second.stderr  # ... and the second sent them
+    assert figures["lost"] == 0
+    assert figures["duplicated"] == 0
+    assert not spool_files(state)

@@ -1,0 +1,353 @@
+"""The disk spool without sockets: its segment format, its bounds, what it replays after a
+restart, what it makes of a torn or corrupt segment, and a runner sending from it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from logship.errors import DeliveryError
+from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.retry import Backoff
+from logship.pipeline.runner import SinkRunner
+from logship.pipeline.spool import CURSOR_NAME, Spool, destination_key
+from logship.pipeline.spool_format import (
+    HEADER,
+    MAGIC,
+    CorruptFrame,
+    SegmentEncoder,
+    chunks,
+    decode_frame,
+    walk,
+)
+from logship.record import ContainerMeta, HostMeta, Record
+from logship.sinks.common import SpoolConfig
+from logship.sinks.syslog.config import SyslogConfig
+from logship.state.progress import Progress
+
+HOST = HostMeta("node-1", "10.0.0.12")
+WEB = ContainerMeta(
+    id="a" * 64,
+    name="web-1",
+    image="registry:5000/nginx:1.25",
+    image_id="sha256:" + "b" * 64,
+    host=HOST,
+    labels={"app": "web", "io.kubernetes.pod.name": "web-7f", "io.kubernetes.pod.namespace": "x"},
+    env=("APP_ENV=prod",),
+    command="nginx -g daemon off;",
+    created="2026-11-27T08:00:00.000000000Z",
+    tty=True,
+)
+DB = ContainerMeta(id="c" * 64, name="db", image="postgres", image_id="sha256:d", host=HOST)
+
+
+def ts(i: int) -> str:
+    return f"2026-11-27T09:{i // 60 % 60:02d}:{i % 60:02d}.{i:09d}Z"
+
+
+def lines(n: int, meta: ContainerMeta = WEB, start: int = 0) -> list[Record]:
+    return [
+        Record(
+            f"{meta.name} line {i} caf\u00e9", "stdout" if i % 3 else "stderr", ts(i), meta, i % 2
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def fields(records: list[Record]) -> list[tuple[object, ...]]:
+    return [(r.message, r.stream, r.timestamp, r.seq, r.meta.id) for r in records]
+
+
+def segment_data(records: list[Record]) -> bytes:
+    encoder = SegmentEncoder()
+    return MAGIC + b"".join(encoder.frame(chunk) for chunk in chunks(records))
+
+
+def read_segment(data: bytes) -> list[Record]:
+    metas: dict[int, ContainerMeta] = {}
+    hosts: dict[tuple[str, str], HostMeta] = {}
+    return [r for f in walk(data).frames for r in decode_frame(data, f, metas, hosts)]
+
+
+def spool_at(directory: Path, *, max_bytes: int = 1 << 20, segment_bytes: int = 64 << 10) -> Spool:
+    spool = Spool(directory, max_bytes=max_bytes, segment_bytes=segment_bytes, name="dest")
+    spool.open()
+    return spool
+
+
+async def take_all(spool: Spool, batch: int = 500) -> list[Record]:
+    out = []
+    while spool.records:
+        got = await spool.take(batch)
+        if not got:
+            break
+        out += got
+        spool.ack()
+    return out
+
+
+def segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.seg"))
+
+
+# -- the format ---------------------------------------------------------------------------------
+
+
+def test_records_come_back_from_a_segment_with_every_field_and_their_containers_metadata() -> None:
+    records = [*lines(3), *lines(2, DB), *lines(2, start=3)]
+    records.append(Record("lone surrogate \udcff kept", "stdout", ts(9), DB, 0))
+    back = read_segment(segment_data(records))
+    assert fields(back) == fields(records)
+    web = back[0].meta
+    assert back[5].meta is web  # one metadata object per container, shared by its records
+    for name in ("id", "name", "image", "image_id", "labels", "env", "command", "created", "tty"):
+        assert getattr(web, name) == getattr(WEB, name), name
+    assert (web.image_name, web.image_tag) == ("registry:5000/nginx", "1.25")
+    assert web.kubernetes == WEB.kubernetes and web.kubernetes is not None
+    assert web.host == HOST
+
+
+def test_each_container_is_described_once_per_segment_not_once_per_frame() -> None:
+    encoder = SegmentEncoder()
+    first = encoder.frame(lines(10))
+    second = encoder.frame(lines(10, start=10))
+    assert b"registry:5000/nginx" in first
+    assert b"registry:5000/nginx" not in second  # referenced by its index
+    assert len(second) < len(first)
+
+
+def test_many_or_long_records_are_cut_into_several_frames() -> None:
+    assert [len(c) for c in chunks(lines(5000))] == [2048, 2048, 904]
+    long = [Record("x" * 200_000, "stdout", ts(i), WEB) for i in range(3)]
+    assert [len(c) for c in chunks(long)] == [2, 1]
+
+
+def test_a_torn_tail_leaves_the_good_frames_and_says_how_much_is_torn() -> None:
+    data = segment_data(lines(3000))  # two frames: 2048 + 952
+    frames = walk(data).frames
+    cut = data[: frames[1].offset + 100]
+    found = walk(cut)
+    assert [f.records for f in found.frames] == [2048]
+    assert found.end == frames[1].offset
+    assert found.torn_bytes == 100 and found.torn_records == 952
+    assert walk(data[: frames[1].offset + 5]).torn_records == 0  # the header itself was cut
+
+
+def test_a_frame_whose_bytes_changed_is_refused() -> None:
+    data = bytearray(segment_data(lines(10)))
+    data[len(MAGIC) + HEADER.size + 20] ^= 0xFF
+    frame = walk(bytes(data)).frames[0]
+    with pytest.raises(CorruptFrame, match="CRC"):
+        decode_frame(bytes(data), frame, {}, {})
+
+
+# -- the spool on disk -----------------------------------------------------------------------------
+
+
+async def test_what_the_buffer_sheds_is_written_in_batches_and_given_back_oldest_first(
+    tmp_path: Path,
+) -> None:
+    spool = spool_at(tmp_path)
+    stored: list[Record] = []
+    spool.on_stored = stored.extend
+    web, db = lines(1000), lines(500, DB)
+    for i in range(0, 1000, 100):
+        spool.add(web[i : i + 100])
+        spool.add(db[i // 2 : i // 2 + 50])
+    assert spool.records == 1500 and not segments(tmp_path)  # nothing written per record
+    await spool.flush()
+    assert len(stored) == 1500  # on disk and fsync'd: handled, for checkpoints
+    assert len(segments(tmp_path)) == 1
+    back = await take_all(spool, batch=300)
+    assert [r.message for r in back if r.meta.id == WEB.id] == [r.message for r in web]
+    assert [r.message for r in back if r.meta.id == DB.id] == [r.message for r in db]
+    assert spool.records == 0 and spool.sent == 1500 and not segments(tmp_path)
+
+
+async def test_the_spool_stays_within_max_bytes_by_deleting_its_oldest_segments(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = spool_at(tmp_path, max_bytes=256 << 10, segment_bytes=32 << 10)
+    with caplog.at_level(logging.WARNING):
+        for i in range(0, 20_000, 500):
+            spool.add(lines(500, start=i))
+            await spool.flush()
+            assert spool.bytes <= 256 << 10
+            assert sum(p.stat().st_size for p in segments(tmp_path)) == spool.bytes
+    sizes = [p.stat().st_size for p in segments(tmp_path)]
+    assert max(sizes) < (32 << 10) + 40 << 10  # a segment: its bound plus one frame
+    assert spool.dropped > 0
+    back = await take_all(spool)
+    assert spool.dropped + len(back) == 20_000  # each record delivered or counted
+    assert [r.message for r in back] == [r.message for r in lines(20_000)][-len(back) :]
+    full = [r for r in caplog.records if "disk spool full" in r.getMessage()]
+    assert len(full) == 1  # one episode, logged once
+
+
+async def test_a_reopened_spool_sends_what_the_last_run_left_and_not_what_was_delivered(
+    tmp_path: Path,
+) -> None:
+    spool = spool_at(tmp_path, segment_bytes=16 << 10)
+    spool.add(lines(3000))
+    await spool.flush()
+    first = await spool.take(1100)
+    spool.ack()
+    unacked = await spool.take(100)  # being sent when the agent stopped: not delivered
+    assert unacked
+    spool.close()
+
+    again = spool_at(tmp_path, segment_bytes=16 << 10)
+    assert again.records == again.replayed == 3000 - len(first)
+    rest = await take_all(again)
+    assert fields(first + rest) == fields(lines(3000))  # nothing twice, nothing missing
+    assert rest[0].meta.name == "web-1" and rest[0].meta.labels == WEB.labels
+
+
+async def test_after_a_crash_a_cursor_that_names_a_deleted_segment_is_ignored(
+    tmp_path: Path,
+) -> None:
+    spool = spool_at(tmp_path, segment_bytes=16 << 10)
+    spool.add(lines(2000))
+    await spool.flush()
+    await take_all(spool)
+    spool.add(lines(10, start=5000))
+    await spool.flush()
+    spool.close()
+    again = spool_at(tmp_path)
+    assert [r.message for r in await take_all(again)] == [r.message for r in lines(10, start=5000)]
+    assert len((tmp_path / CURSOR_NAME).read_bytes()) == 24
+
+
+async def test_a_segment_torn_by_a_crash_keeps_its_good_part_and_counts_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = spool_at(tmp_path, segment_bytes=256 << 10)
+    spool.add(lines(3000))
+    await spool.flush()
+    (path,) = segments(tmp_path)
+    frames = walk(path.read_bytes()).frames
+    os.truncate(path, frames[1].offset + 50)  # the second frame cut mid-write
+    with caplog.at_level(logging.ERROR):
+        again = spool_at(tmp_path)
+    assert again.records == 2048 and again.damaged == 952
+    assert sum("torn tail" in r.getMessage() for r in caplog.records) == 1
+    assert path.stat().st_size == frames[1].offset  # the torn part is cut off
+    assert fields(await take_all(again)) == fields(lines(2048))
+    again.add(lines(5, start=9000))  # and the spool goes on working
+    await again.flush()
+    assert len(await take_all(again)) == 5
+
+
+async def test_a_corrupt_frame_loses_only_the_rest_of_its_segment(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = spool_at(tmp_path, segment_bytes=64 << 10)
+    for i in range(0, 3000, 1000):
+        spool.add(lines(1000, start=i))
+        await spool.flush()
+    spool.close()
+    first, second, *_ = segments(tmp_path)
+    data = bytearray(first.read_bytes())
+    frames = walk(bytes(data)).frames
+    data[frames[1].offset + HEADER.size + 10] ^= 0xFF
+    first.write_bytes(bytes(data))
+    again = spool_at(tmp_path, segment_bytes=64 << 10)
+    with caplog.at_level(logging.ERROR):
+        back = await take_all(again)
+    lost = sum(f.records for f in frames[1:])
+    assert lost == 1000 and second.name > first.name
+    assert again.damaged == lost
+    assert len(back) == 3000 - lost
+    assert fields(back[: frames[0].records]) == fields(lines(frames[0].records))
+    assert fields(back[frames[0].records :]) == fields(lines(3000))[frames[0].records + lost :]
+    assert sum("is damaged" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_a_batch_being_sent_at_shutdown_goes_before_everything_spooled(
+    tmp_path: Path,
+) -> None:
+    spool = spool_at(tmp_path)
+    spool.add(lines(100, start=100))  # shed while the batch of 0..99 was being sent
+    await spool.flush()
+    spool.park(lines(100), lines(50, start=200))
+    spool.close()
+    again = spool_at(tmp_path)
+    assert fields(await take_all(again)) == fields(lines(250))
+
+
+def test_the_spool_directory_is_found_again_after_option_changes_that_do_not_matter() -> None:
+    a = SyslogConfig(type="syslog", host="127.0.0.1", port=514, transport="tcp")
+    b = a.model_copy(update={"buffer_max_records": 10, "reconnect_max_secs": 3.0})
+    c = a.model_copy(update={"port": 515})
+    assert destination_key(a) == destination_key(b)
+    assert destination_key(a).startswith("syslog-127.0.0.1-514-")
+    assert destination_key(a) != destination_key(c)
+    assert destination_key(a.model_copy(update={"name": "central/1"})) == "name-central_1"
+
+
+def test_a_segment_larger_than_a_quarter_of_the_spool_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most a quarter of max_bytes"):
+        SpoolConfig(enabled=True, max_bytes=1 << 20, segment_bytes=512 << 10)
+
+
+# -- a runner sending from the spool ---------------------------------------------------------
+
+
+class OutageSink:
+    """Down (refusing every batch) until ``up`` is set; keeps what it gets."""
+
+    name = "outage"
+
+    def __init__(self) -> None:
+        self.up = asyncio.Event()
+        self.received: list[Record] = []
+
+    async def open(self) -> None:
+        return None
+
+    async def send(self, batch: list[Record]) -> None:
+        if not self.up.is_set():
+            raise DeliveryError("connection refused")
+        self.received += batch
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_runner_sends_the_spool_first_so_each_containers_lines_stay_in_order(
+    tmp_path: Path,
+) -> None:
+    sink = OutageSink()
+    buffer = DropOldestBuffer(max_records=100, max_bytes=1 << 20)
+    runner = SinkRunner(
+        sink, buffer, max_batch=64, backoff=Backoff(initial_secs=0.01, maximum_secs=0.01)
+    )
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=64 << 10, flush_interval_secs=0.01)
+    spool.open()
+    progress = Progress()
+    runner.spool, runner.progress = spool, progress
+    buffer.on_discard = spool.add
+    spool.on_stored = progress.discarded
+    task = asyncio.create_task(runner.run())
+    web, db = lines(2000), lines(300, DB)
+    for i in range(0, 2000, 50):
+        buffer.put(web[i : i + 50])
+        if i % 200 == 0:
+            buffer.put(db[i // 200 * 30 : i // 200 * 30 + 30])
+        await asyncio.sleep(0)
+    for _ in range(200):  # while the destination is down, the spool takes what overflows
+        if spool.stored >= 2000:
+            break
+        await asyncio.sleep(0.01)
+    assert spool.stored >= 2000 and not sink.received
+    assert WEB.id in progress.handled  # checkpoints move on during the outage
+    sink.up.set()
+    buffer.close()
+    await asyncio.wait_for(task, timeout=10)
+    assert [r.message for r in sink.received if r.meta.id == WEB.id] == [r.message for r in web]
+    assert [r.message for r in sink.received if r.meta.id == DB.id] == [r.message for r in db]
+    assert spool.records == 0 and spool.dropped == spool.damaged == 0
