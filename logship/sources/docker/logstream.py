@@ -140,40 +140,36 @@ class _TtyLogStreamProtocol(_LogStreamProtocol):
     There are no frame headers; the engine writes each log entry (its timestamp, a space, up
     to 16 KiB of the terminal's output) as one HTTP chunk, and only the chunk's start says
     where an entry starts. A read can end anywhere in a chunk, even inside the timestamp,
-    so the pieces of a chunk are kept until its end has been parsed (``on_chunk_complete``).
-    A body that is not chunked has no such boundaries: its reads go on as they come. A chunk
-    larger than any entry (no engine sends one) is not waited for beyond ``_MAX_CHUNK_BYTES``.
+    so the pieces of a chunk wait in ``parts`` until its end has been parsed. One Python call
+    per chunk (``on_chunk_complete``); the pieces themselves go to ``list.append``. A chunk
+    larger than any entry (no engine sends one) waits no longer than a read past
+    ``_MAX_CHUNK_BYTES``; a body that is not chunked (no engine sends one) goes on at its end.
     """
 
     def __init__(
         self, request: bytes, decoder: LogDecoder, emit: Emit, *, paced: bool = True
     ) -> None:
         self.parts: list[bytes] = []  # the pieces of the HTTP chunk being read
-        self.parts_bytes = 0
-        self.chunked = False
         super().__init__(request, decoder, emit, paced=paced)
 
     def _body_sink(self) -> Callable[[bytes], None]:
-        return self._on_piece
-
-    def _on_piece(self, piece: bytes) -> None:
-        if not self.chunked:
-            self.chunks.append(piece)
-            return
-        self.parts.append(piece)
-        self.parts_bytes += len(piece)
-        if self.parts_bytes > _MAX_CHUNK_BYTES:
-            self.on_chunk_complete()
-
-    def on_chunk_header(self) -> None:
-        self.chunked = True
+        return self.parts.append
 
     def on_chunk_complete(self) -> None:
         parts = self.parts
         if parts:
             self.chunks.append(parts[0] if len(parts) == 1 else b"".join(parts))
             parts.clear()
-            self.parts_bytes = 0
+
+    def on_message_complete(self) -> None:
+        self.on_chunk_complete()  # what a body without chunks held
+        super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        parts = self.parts
+        if parts and sum(map(len, parts)) > _MAX_CHUNK_BYTES:
+            self.on_chunk_complete()  # to the decoder with the next read
 
 
 LogStream = _LogStreamProtocol
