@@ -231,7 +231,7 @@ class Agent:
             spool = Spool(
                 state_dir / "spool" / key,
                 max_bytes=options.max_bytes,
-                segment_bytes=options.segment_bytes,
+                segment_bytes=options.segment_size(),
                 name=d.runner.sink.name,
             )
             try:

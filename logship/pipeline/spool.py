@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -189,7 +190,7 @@ class Spool:
         self.on_stored: Callable[[list[Record]], None] | None = None
         self.records = 0  # held: waiting to be written, on disk, or being sent
         self.bytes = 0  # of the segment files
-        self.received = 0  # records handed over by the buffer
+        self.received = 0  # records the buffer shed into the spool (its on_discard)
         self.stored = 0  # records written to disk
         self.sent = 0  # records delivered from the spool
         self.dropped = 0  # records of segments deleted because the spool was full
@@ -592,7 +593,6 @@ class Spool:
         if back:
             self._pending += back
             self.records += len(back)
-            self.received += len(back)
 
     def _path(self, seq: int) -> Path:
         return self.dir / f"{seq:020d}{SUFFIX}"
@@ -637,9 +637,12 @@ class Spool:
                 os.close(dir_fd)
 
 
+_tmp_names = itertools.count()
+
+
 def _write_file(path: Path, data: bytes) -> None:
     """Write a whole file atomically and durably (temporary file, fsync, rename)."""
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{next(_tmp_names)}.tmp")  # never shared with a write going on
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -149,16 +149,21 @@ class SpoolConfig(BaseModel):
         description="Disk the spool may use; beyond it its oldest segment is deleted and its "
         "records counted as dropped (reason spool_full).",
     )
-    segment_bytes: int = Field(
-        default=4 * 1024 * 1024,
+    segment_bytes: int | None = Field(
+        default=None,
         ge=16 * 1024,
         description="Size of each spool file (segment); the spool drops a whole segment at a "
-        "time when full. At most a quarter of max_bytes.",
+        "time when full. At most a quarter of max_bytes (default: 4 MiB, or an eighth of "
+        "max_bytes when that is less).",
     )
+
+    def segment_size(self) -> int:
+        """segment_bytes, or its default for this max_bytes."""
+        return self.segment_bytes or min(4 * 1024 * 1024, self.max_bytes // 8)
 
     @model_validator(mode="after")
     def _segments_fit(self) -> SpoolConfig:
-        if self.segment_bytes * 4 > self.max_bytes:
+        if self.segment_bytes is not None and self.segment_bytes * 4 > self.max_bytes:
             raise ValueError(
                 f"segment_bytes ({self.segment_bytes}) must be at most a quarter of max_bytes "
                 f"({self.max_bytes}), so that dropping the oldest segment frees room"

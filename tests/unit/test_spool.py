@@ -351,3 +351,38 @@ async def test_a_runner_sends_the_spool_first_so_each_containers_lines_stay_in_o
     assert [r.message for r in sink.received if r.meta.id == WEB.id] == [r.message for r in web]
     assert [r.message for r in sink.received if r.meta.id == DB.id] == [r.message for r in db]
     assert spool.records == 0 and spool.dropped == spool.damaged == 0
+
+
+async def test_a_restart_in_the_middle_of_a_segment_still_knows_its_containers(
+    tmp_path: Path,
+) -> None:
+    spool = spool_at(tmp_path)
+    records = [*lines(300), *lines(300, DB), *lines(300, start=300)]
+    for i in range(0, 900, 300):  # three frames in one segment; each container described once
+        spool.add(records[i : i + 300])
+        await spool.flush()
+    assert len(segments(tmp_path)) == 1
+    first = await spool.take(700)  # into the third frame
+    spool.ack()
+    spool.close()
+    again = spool_at(tmp_path)
+    rest = await take_all(again)
+    assert fields(first + rest) == fields(records)
+    assert rest[0].meta.labels == WEB.labels and rest[0].meta.image_tag == "1.25"
+
+
+def test_spool_options_come_from_a_uri_and_a_spool_without_a_state_dir_is_refused(
+    tmp_path: Path,
+) -> None:
+    from logship.errors import ConfigError
+    from logship.settings import load_settings
+
+    uri = "syslog+tcp://127.0.0.1:514?spool.enabled=true&spool.max_bytes=8388608"
+    settings = load_settings(destinations=uri, state_dir=tmp_path)
+    spool = settings.destinations[0].spool
+    assert spool.enabled and spool.max_bytes == 8 << 20 and spool.segment_size() == 1 << 20
+    with pytest.raises(ConfigError, match=r"destinations\.0\.spool\.enabled needs state_dir"):
+        load_settings(destinations=uri)
+    assert (
+        not load_settings(destinations="syslog+tcp://127.0.0.1:514").destinations[0].spool.enabled
+    )
