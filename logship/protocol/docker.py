@@ -47,6 +47,7 @@ _FRAME_START = re.compile(rb"[\x00-\x03]\x00\x00\x00[\x00-\xff]{4}\d{4}-\d\d-\d\
 _FRAME_START_BYTES = 8 + 11
 # what the engine writes, as a chunk of its own, when it cannot read a TTY container's log
 _TTY_ENGINE_ERROR = b"Error grabbing logs: "
+_TIME_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").match
 
 log = logging.getLogger("logship.docker")
 
@@ -235,9 +236,10 @@ class LogDecoder:
                     ts, body_start = self._parse_timestamp(piece, 0, len(piece), self._last_ts)
                 else:
                     body_start = 31
-            elif i == 0 and piece[4:5] == b"-" and piece[10:11] == b"T":
+            elif i == 0 and _TIME_START(piece):
                 # a chunk starts with its time: here one in another zone (the local driver
-                # gives the daemon's local time), or no time at all (counted, the last used)
+                # gives the daemon's local time), or one that does not parse (counted, the
+                # last time used)
                 ts, body_start = self._parse_timestamp(piece, 0, len(piece), self._last_ts)
             elif i == 0 and chunk.startswith(_TTY_ENGINE_ERROR):
                 self._engine_error(chunk)  # without frames, the engine's errors are raw text
