@@ -3,8 +3,9 @@
 This is the agent's hot path. aiohttp hands every HTTP chunk through a Python stream reader,
 which costs more than the rest of a line's processing together, and the engine sends one chunk
 per log entry. Here the response is parsed by httptools (llhttp) straight from the socket's
-reads, the bodies of all chunks in one read go to the sans-IO :class:`LogDecoder` as a list,
-and the resulting records are handed on before the next read.
+reads, the bodies of all chunks in one read go to the sans-IO :class:`LogDecoder` as a list
+(a TTY container's chunks only once whole: :class:`_TtyLogStreamProtocol`), and the resulting
+records are handed on before the next read.
 """
 
 from __future__ import annotations
