@@ -4,7 +4,9 @@ The engine sends every log entry as its own HTTP chunk. This reads the same fini
 (N lines, 100 bytes) through the engine's socket three ways, doing nothing with the bytes:
 aiohttp's response stream (``readany``), an asyncio protocol feeding httptools (llhttp), and
 that protocol plus logship's whole decoder (records made), and both again pausing 1 ms after
-each small read as logship does. It prints CPU microseconds per entry.
+each small read as logship does; then logship's own stream (``log_stream``, paced), for that
+log and for the same log of a TTY container (whole HTTP chunks to the decoder). It prints CPU
+microseconds per entry.
 
     .venv/bin/python bench/chunk_parsing.py [--lines 300000]
 """
