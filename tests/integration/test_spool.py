@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.http_support import Scrape, base_url
 from tests.integration.test_faults_load import dropped_counted, report, syslog_messages
 from tests.support import Agent, Rsyslog, wait_until
 
@@ -44,6 +46,11 @@ def spool_files(state: Path) -> list[Path]:
     return sorted(state.glob("spool/*/*.seg"))
 
 
+def metrics(base: str) -> Scrape:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
+        return Scrape(resp.read().decode())
+
+
 def checkpoint(state: Path, container_id: str) -> str:
     saved = json.loads((state / "checkpoints.json").read_text())["containers"][container_id]
     return str(saved["timestamp"])
@@ -54,7 +61,8 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
 ) -> None:
     rsyslog = receiver
     state = tmp_path / "state"
-    agent = start_agent("run", destination(rsyslog, 500), "--state-dir", str(state))
+    agent = start_agent("run", destination(rsyslog, 500), "--state-dir", str(state), "--http", "0")
+    base = base_url(agent)
     flood = containers.run(FLOOD.format(batches=60, per=200))  # 12000 lines in ~15 s
     wait_until(lambda: len(syslog_messages(rsyslog)) >= 200, timeout=60, what="the first lines")
     rsyslog.kill()
@@ -63,6 +71,7 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
     time.sleep(8)
     written = spool_files(state)
     during = checkpoint(state, flood.id)
+    outage = metrics(base)
     rsyslog.start()  # the same port
     flood.wait(timeout=120)
     produced = [str(i) for i in range(1, 12001)]
@@ -72,6 +81,7 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
         what="every line, the spooled ones too",
     )
     time.sleep(1)  # anything sent twice would show by now
+    after = metrics(base)
     assert agent.stop() == 0
     shipped = syslog_messages(rsyslog, flood.name)
     figures = report(
@@ -85,6 +95,11 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
     assert written  # the outage did overflow into the spool ...
     assert during > before  # ... and checkpoints moved on meanwhile
     assert dropped_counted(agent) == 0
+    assert (outage.value("logship_spool_records") or 0) > 0  # the operator sees it on disk
+    assert (outage.value("logship_spool_bytes") or 0) > 0
+    for reason in ("buffer_full", "spool_full", "spool_damaged"):
+        assert after.value("logship_records_dropped_total", reason=reason) == 0, reason
+    assert after.value("logship_spool_records") == 0
     assert "moving to the disk spool" in agent.stderr
     assert not spool_files(state)  # all sent, nothing left
 
