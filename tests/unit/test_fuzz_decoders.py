@@ -1,5 +1,6 @@
 """Hypothesis against the Docker log stream decoder: any cut of the bytes, any partial lines,
-any garbage between frames, TTY chunks in any grouping. A model says what must come out."""
+any garbage between frames, TTY chunks in any grouping, a TTY response cut by reads anywhere
+and cut off and asked again. A model says what must come out."""
 
 from __future__ import annotations
 
@@ -248,3 +249,45 @@ def test_tty_http_chunks_cut_by_reads_anywhere_give_what_the_model_says(
     points = sorted({0, len(response), *(c % (len(response) + 1) for c in cuts)})
     out = asyncio.run(read_http(response, points))
     assert as_tuples(out) == tty_model(items)
+
+
+def http_response(chunks: list[bytes]) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+@FUZZ
+@given(
+    tty_stream_entries,
+    st.integers(0, 10_000),
+    st.lists(st.integers(0, 10_000), max_size=8),
+)
+def test_tty_a_stream_cut_off_anywhere_and_asked_again_since_its_position_loses_and_repeats_nothing(
+    items: list[tuple[int, bytes, bool]], stop: int, cuts: list[int]
+) -> None:
+    entries = [
+        (TIMES[t], TIMES[t].encode() + b" " + body + (b"\r\n" if ends else b""))
+        for t, body, ends in items
+    ]
+    first = http_response([chunk for _, chunk in entries])
+    stop %= len(first) + 1
+
+    async def read_twice() -> list[Record]:
+        decoder = LogDecoder(META, tty=True)
+        out: list[Record] = []
+        stream = log_stream(b"", decoder, out.extend, paced=False)
+        points = sorted({0, stop, *(c % (stop + 1) for c in cuts)})
+        for a, b in itertools.pairwise(points):
+            stream.data_received(first[a:b])
+        stream.reopen()  # the connection ends here; the source asks again from the position
+        stream.done.exception()  # cut before the status line: an error the source would see
+        decoder.resume()
+        since = decoder.position[0] if decoder.position else ""
+        again = http_response([chunk for ts, chunk in entries if ts >= since])  # as the engine
+        stream = log_stream(b"", decoder, out.extend, paced=False)
+        points = sorted({0, len(again), *(c % (len(again) + 1) for c in cuts)})
+        for a, b in itertools.pairwise(points):
+            stream.data_received(again[a:b])
+        return out + decoder.flush()
+
+    assert as_tuples(asyncio.run(read_twice())) == tty_model(items)
