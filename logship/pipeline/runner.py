@@ -105,7 +105,8 @@ class SinkRunner:
                         await asyncio.sleep(self.linger_secs)
         finally:
             if flusher is not None:
-                flusher.cancel()
+                flusher.cancel()  # what it holds is written by Spool.close at shutdown
+                await asyncio.gather(flusher, return_exceptions=True)
             await self.sink.close()
 
     async def _open(self) -> None:

@@ -242,6 +242,9 @@ class Spool:
 
     def _scan(self, seq: int, path: Path) -> None:
         data = path.read_bytes()
+        if not data:  # created, never written (a crash, or a disk that refused)
+            path.unlink(missing_ok=True)
+            return
         if not data.startswith(MAGIC):
             self._damage_found(path, len(data), 0, "not a spool segment (no magic)")
             path.unlink(missing_ok=True)
@@ -520,11 +523,14 @@ class Spool:
         segment.remaining -= n
         self.records -= n
         head = self._head
-        if head is not None and head.segment is segment and not head.exhausted:
-            offset, skip = head.position()
-            self._write_cursor(segment.seq, offset, skip)
-        else:
+        if head is None or head.segment is not segment:  # not expected: see _add_front
+            if not segment.remaining:
+                self._finish(segment)
+        elif head.exhausted:
             self._finish(segment)
+        else:
+            segment.start = (head.index, head.skip)  # should it be loaded again
+            self._write_cursor(segment.seq, *head.position())
 
     def _finish(self, segment: _Segment) -> None:
         if segment.remaining:  # frames said more than they held: nothing more to read
