@@ -386,3 +386,36 @@ def test_spool_options_come_from_a_uri_and_a_spool_without_a_state_dir_is_refuse
     assert (
         not load_settings(destinations="syslog+tcp://127.0.0.1:514").destinations[0].spool.enabled
     )
+
+
+async def test_a_full_disk_loses_only_what_it_refused_counted_and_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import logship.pipeline.spool as spool_module
+
+    spool = spool_at(tmp_path)
+    handled: list[Record] = []
+    spool.on_stored = handled.extend
+    spool.add(lines(100))
+    await spool.flush()
+
+    def no_space(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with caplog.at_level(logging.WARNING):
+        monkeypatch.setattr(spool_module.os, "write", no_space)
+        for start in (100, 200):
+            spool.add(lines(100, start=start))
+            await spool.flush()
+        monkeypatch.undo()
+        spool.add(lines(100, start=300))
+        await spool.flush()
+    assert spool.damaged == 200 and len(handled) == 400  # lost, counted, not waited for
+    assert [r.message for r in await take_all(spool)] == [
+        r.message for r in [*lines(100), *lines(100, start=300)]
+    ]
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("No space left on device" in m for m in messages) == 1
+    assert sum("works again" in m for m in messages) == 1
