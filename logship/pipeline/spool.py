@@ -8,7 +8,8 @@ Design
 full buffer sheds (fairly: the container holding the most first, its oldest first). While the
 destination keeps up nothing is written, and the per-line path is the same as without a spool.
 Records are collected in memory and appended together every ``FLUSH_INTERVAL_SECS`` (0.2 s)
-or sooner when many are waiting: one ``write`` and one ``fsync`` per flush, never per record.
+or sooner when many are waiting: one ``write`` and one ``fsync`` per flush (and one of the
+directory when a segment file was created), never per record.
 
 *On disk.* ``<state_dir>/spool/<destination key>/`` holds segment files ``<seq>.seg`` in the
 format of :mod:`logship.pipeline.spool_format` (msgpack frames with length, count and CRC; the
@@ -32,10 +33,15 @@ container's lines, kept in memory, wait until the spool is sent. What goes to di
 the buffer's fairness chose (mostly the flooding containers' lines); when the spool itself is
 full it drops its oldest segment, whichever containers' lines it holds.
 
+*A refused batch.* A batch taken from the buffer is older than anything spooled (the runner
+takes from the buffer only when the spool is empty). When the destination refuses it for now
+(down), it goes to disk as a segment placed *before* all others and is retried from there, so
+order holds and no batch from memory is held during an outage (a checkpoint cannot move past
+a batch being sent; this way it moves on).
+
 *Shutdown and restart.* After the drain grace, what is still in the memory buffer goes to the
-spool, and so does a batch the runner was still trying to send: as a segment placed *before*
-the others, since it is older than anything spooled (the runner takes from the buffer only
-when the spool is empty). Everything is fsync'd before the checkpoints are saved, so a clean
+spool, and so does a batch from it the runner was still sending (placed before the others, as
+above). Everything is fsync'd before the checkpoints are saved, so a clean
 restart loses nothing even when the destination is down. At start, the segments found are
 sent first, from the cursor on; a record is rebuilt with its container's full metadata even
 when that container is gone. A crash between a delivery and the cursor's write sends at most
@@ -212,6 +218,7 @@ class Spool:
         self._wake = asyncio.Event()
         self._full = False  # a spool-full episode is going on (logged at its start)
         self._failing = False  # writes are failing (logged once per streak)
+        self._new_files = False  # a segment was created: the directory needs an fsync too
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -330,7 +337,8 @@ class Spool:
                 self._write(records)
             if self._unsynced or self._to_close:
                 fds = [*self._to_close, *([self._fd] if self._fd is not None else [])]
-                await asyncio.to_thread(_fsync_all, fds)
+                directory, self._new_files = self._new_files, False
+                await asyncio.to_thread(_fsync_all, fds, self.dir if directory else None)
                 self._close_done()
                 self._report()
 
@@ -401,6 +409,7 @@ class Spool:
         self._active = segment
         self._encoder = SegmentEncoder()
         self._segments.append(segment)
+        self._new_files = True
         self._unwritten.append(MAGIC)
         segment.size = len(MAGIC)
         self.bytes += len(MAGIC)
@@ -626,7 +635,7 @@ class Spool:
             records, self._pending = self._pending, []
             self._write(records)
         self._rotate()
-        _fsync_all(self._to_close)
+        _fsync_all(self._to_close, self.dir)
         self._close_done()
         self._report()
         # the cursor was written at each delivery (a batch being sent when stopped is not)
@@ -635,12 +644,6 @@ class Spool:
                 os.fsync(self._cursor_fd)
             os.close(self._cursor_fd)
             self._cursor_fd = None
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
 
 
 _tmp_names = itertools.count()
@@ -654,9 +657,22 @@ def _write_file(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
-def _fsync_all(fds: list[int]) -> None:
+def _fsync_all(fds: list[int], directory: Path | None = None) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
             os.fsync(fd)
+    if directory is not None:
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the creation (or renaming) of files in ``directory`` durable."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
