@@ -51,7 +51,10 @@ class Containers:
                 {
                     "name": name,
                     "buffered": holding.get(container_id, 0),
-                    "dropped": d.runner.buffer.dropped_by_container.get(container_id, 0),
+                    # what a full buffer shed went to the disk spool, when there is one
+                    ("dropped" if d.runner.spool is None else "spooled"): (
+                        d.runner.buffer.dropped_by_container.get(container_id, 0)
+                    ),
                 }
                 for name, d, holding in zip(self.names, agent.destinations, held, strict=True)
             ]

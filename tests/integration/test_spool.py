@@ -72,6 +72,8 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
     written = spool_files(state)
     during = checkpoint(state, flood.id)
     outage = metrics(base)
+    with urllib.request.urlopen(f"{base}/containers", timeout=10) as resp:
+        (entry,) = [c for c in json.load(resp) if c["id"] == flood.id]
     rsyslog.start()  # the same port
     flood.wait(timeout=120)
     produced = [str(i) for i in range(1, 12001)]
@@ -97,6 +99,8 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
     assert dropped_counted(agent) == 0
     assert (outage.value("logship_spool_records") or 0) > 0  # the operator sees it on disk
     assert (outage.value("logship_spool_bytes") or 0) > 0
+    (shed,) = entry["destinations"]
+    assert shed["spooled"] > 0 and "dropped" not in shed  # per container: moved, not lost
     for reason in ("buffer_full", "spool_full", "spool_damaged"):
         assert after.value("logship_records_dropped_total", reason=reason) == 0, reason
     assert after.value("logship_spool_records") == 0
