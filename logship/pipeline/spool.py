@@ -354,6 +354,9 @@ class Spool:
                     self._start_segment()
                 frame = self._encoder.frame(chunk)
                 self._make_room(len(frame))
+                if self._active is None:  # the frame is larger than all the rest: it alone
+                    self._start_segment()
+                    frame = self._encoder.frame(chunk)  # for the new segment's table
                 active = self._active
                 assert active is not None
                 self._unwritten.append(frame)

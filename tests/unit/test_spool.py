@@ -179,7 +179,7 @@ async def test_the_spool_stays_within_max_bytes_by_deleting_its_oldest_segments(
             assert spool.bytes <= 256 << 10
             assert sum(p.stat().st_size for p in segments(tmp_path)) == spool.bytes
     sizes = [p.stat().st_size for p in segments(tmp_path)]
-    assert max(sizes) < (32 << 10) + 40 << 10  # a segment: its bound plus one frame
+    assert max(sizes) < (32 << 10) + (40 << 10)  # a segment: its bound plus one frame
     assert spool.dropped > 0
     back = await take_all(spool)
     assert spool.dropped + len(back) == 20_000  # each record delivered or counted
@@ -419,3 +419,19 @@ async def test_a_full_disk_loses_only_what_it_refused_counted_and_said_once(
     messages = [r.getMessage() for r in caplog.records]
     assert sum("No space left on device" in m for m in messages) == 1
     assert sum("works again" in m for m in messages) == 1
+
+
+async def test_lines_longer_than_the_spool_itself_push_out_everything_else_but_nothing_breaks(
+    tmp_path: Path,
+) -> None:
+    spool = spool_at(tmp_path, max_bytes=256 << 10, segment_bytes=64 << 10)
+    spool.add(lines(1000))
+    await spool.flush()
+    huge = [Record("L" * 300_000, "stdout", ts(i), WEB, 0) for i in range(3)]
+    for record in huge:
+        spool.add([record])
+        await spool.flush()
+        assert spool.bytes < (256 << 10) + 310_000  # the bound, or one frame alone
+    back = await take_all(spool)
+    assert [r.timestamp for r in back] == [huge[-1].timestamp]
+    assert spool.dropped == 1002 and spool.records == 0
