@@ -435,3 +435,33 @@ async def test_lines_longer_than_the_spool_itself_push_out_everything_else_but_n
     back = await take_all(spool)
     assert [r.timestamp for r in back] == [huge[-1].timestamp]
     assert spool.dropped == 1002 and spool.records == 0
+
+
+async def test_the_agent_gives_each_destination_its_own_spool_and_names_a_forgotten_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from logship.agent import Agent
+    from logship.settings import load_settings
+
+    forgotten = tmp_path / "spool" / "syslog-old-host-514-0123456789ab"
+    forgotten.mkdir(parents=True)
+    (forgotten / "00000000004294967296.seg").write_bytes(segment_data(lines(3)))
+    uri = "syslog+tcp://127.0.0.1:9?spool.enabled=true"
+    settings = load_settings(destinations=f"{uri} {uri} console://", state_dir=tmp_path)
+    with caplog.at_level(logging.WARNING):
+        agent = Agent(settings)
+    try:
+        spools = [d.runner.spool for d in agent.destinations]
+        assert spools[2] is None  # the console has none
+        assert spools[0] is not None and spools[1] is not None
+        assert spools[0].dir != spools[1].dir  # the same destination twice: a spool each
+        assert spools[1].dir.name == spools[0].dir.name + "-2"
+        assert agent.destinations[0].runner.buffer.on_discard == spools[0].add
+        assert sum(str(forgotten) in r.getMessage() for r in caplog.records) == 1
+    finally:
+        for d in agent.destinations:
+            if d.runner.spool is not None:
+                d.runner.spool.close()
+        assert agent.store is not None
+        agent.store.close()
+        await agent.client.close()
