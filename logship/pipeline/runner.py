@@ -71,43 +71,49 @@ class SinkRunner:
         """Send until the buffer is closed and empty."""
         buffer = self.buffer
         spool = self.spool
-        await self._open()
+        # the spool takes what overflows from the start, while the destination is not yet up too
         flusher = None if spool is None else asyncio.create_task(spool.run(), name="spool")
         try:
-            while True:
-                if spool is not None and spool.records:
-                    # the spool holds each container's older lines: it goes first
-                    batch = await spool.take(self.max_batch)
-                    if batch:
-                        await self._deliver(batch)  # handled already: no progress to tell
-                        spool.ack()
-                        continue
-                batch = buffer.take(self.max_batch)
-                if batch:
-                    progress = self.progress
-                    if progress is None and spool is None:
-                        await self._deliver(batch)
-                    else:
-                        self.in_flight = batch
-                        if progress is not None:
-                            progress.sending()
-                        # sent, refused or dropped: handled; refused for now: to the spool
-                        await self._deliver(batch, spool)
-                        self.in_flight = None
-                        if progress is not None:
-                            progress.done(batch)
-                elif buffer.closed:
-                    return
-                else:
-                    await buffer.wait()
-                    if len(buffer) < self.max_batch and not buffer.closed:
-                        # a trickle: let a batch gather rather than wake per record
-                        await asyncio.sleep(self.linger_secs)
+            await self._open()
+            try:
+                await self._loop(buffer, spool)
+            finally:
+                await self.sink.close()
         finally:
             if flusher is not None:
                 flusher.cancel()  # what it holds is written by Spool.close at shutdown
                 await asyncio.gather(flusher, return_exceptions=True)
-            await self.sink.close()
+
+    async def _loop(self, buffer: DropOldestBuffer, spool: Spool | None) -> None:
+        while True:
+            if spool is not None and spool.records:
+                # the spool holds each container's older lines: it goes first
+                batch = await spool.take(self.max_batch)
+                if batch:
+                    await self._deliver(batch)  # handled already: no progress to tell
+                    spool.ack()
+                    continue
+            batch = buffer.take(self.max_batch)
+            if batch:
+                progress = self.progress
+                if progress is None and spool is None:
+                    await self._deliver(batch)
+                else:
+                    self.in_flight = batch
+                    if progress is not None:
+                        progress.sending()
+                    # sent, refused or dropped: handled; refused for now: to the spool
+                    await self._deliver(batch, spool)
+                    self.in_flight = None
+                    if progress is not None:
+                        progress.done(batch)
+            elif buffer.closed:
+                return
+            else:
+                await buffer.wait()
+                if len(buffer) < self.max_batch and not buffer.closed:
+                    # a trickle: let a batch gather rather than wake per record
+                    await asyncio.sleep(self.linger_secs)
 
     async def _open(self) -> None:
         while True:

@@ -465,3 +465,34 @@ async def test_the_agent_gives_each_destination_its_own_spool_and_names_a_forgot
         assert agent.store is not None
         agent.store.close()
         await agent.client.close()
+
+
+class UnreachableSink(OutageSink):
+    """Cannot even connect until ``up`` is set."""
+
+    async def open(self) -> None:
+        if not self.up.is_set():
+            raise DeliveryError("connection refused")
+
+
+async def test_the_spool_takes_the_overflow_while_the_destination_was_never_reached(
+    tmp_path: Path,
+) -> None:
+    sink = UnreachableSink()
+    buffer = DropOldestBuffer(max_records=50, max_bytes=1 << 20)
+    runner = SinkRunner(sink, buffer, backoff=Backoff(initial_secs=0.01, maximum_secs=0.01))
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=64 << 10, flush_interval_secs=0.01)
+    spool.open()
+    runner.spool = spool
+    buffer.on_discard = spool.add
+    task = asyncio.create_task(runner.run())
+    buffer.put(lines(500))
+    for _ in range(200):
+        if spool.stored == 450:
+            break
+        await asyncio.sleep(0.01)
+    assert spool.stored == 450 and segments(tmp_path)  # on disk, not piling up in memory
+    sink.up.set()
+    buffer.close()
+    await asyncio.wait_for(task, timeout=10)
+    assert fields(sink.received) == fields(lines(500))
