@@ -1,6 +1,8 @@
 """A destination's disk spool: what its full memory buffer would drop goes to disk instead.
 
 Off by default; ``spool.enabled`` on a destination turns it on (it needs ``state_dir``).
+The bytes of a segment are :mod:`logship.pipeline.spool_format` (no I/O); its files, the
+cursor and durable writes are :mod:`logship.pipeline.spool_disk`; this module is the spool.
 
 Design
 ------
@@ -58,32 +60,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import itertools
-import json
 import logging
 import os
-import re
-import struct
 import zlib
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from logship.pipeline.spool_format import (
-    MAGIC,
-    CorruptFrame,
-    FrameInfo,
-    SegmentEncoder,
-    chunks,
-    decode_frame,
-    walk,
+from logship.pipeline.spool_disk import (
+    CURSOR,
+    CURSOR_NAME,
+    Reading,
+    Segment,
+    destination_key,
+    fsync_all,
+    write_file,
 )
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.pipeline.spool_format import MAGIC, CorruptFrame, SegmentEncoder, chunks, walk
+from logship.record import Record
 
-if TYPE_CHECKING:
-    from logship.sinks.common import DestinationConfig
+__all__ = ["CURSOR_NAME", "Spool", "destination_key"]
 
 log = logging.getLogger("logship.spool")
 
@@ -91,88 +87,6 @@ FLUSH_INTERVAL_SECS = 0.2
 FLUSH_RECORDS = 8192  # this many waiting: flush now
 FIRST_SEQ = 1 << 32  # room below for segments put before the others at shutdown
 SUFFIX = ".seg"
-CURSOR_NAME = "cursor"
-_CURSOR = struct.Struct(">QQI")  # segment seq, frame offset, records of that frame delivered
-# what the key of a destination does not depend on: changing these keeps its spool
-_TUNING = {"name", "buffer_max_records", "buffer_max_bytes", "batch", "filter", "spool"}
-
-
-def destination_key(config: DestinationConfig) -> str:
-    """A directory name that a restart with the same destination finds again."""
-    if config.name:
-        return "name-" + _safe(config.name)
-    options = config.model_dump(mode="json", exclude=_TUNING)
-    options = {k: v for k, v in options.items() if not k.endswith("_secs")}
-    digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]
-    kind = str(options.get("type", "destination"))
-    host = str(options.get("host") or "")
-    port = str(options.get("port") or "")
-    return _safe("-".join(p for p in (kind, host, port) if p)) + "-" + digest
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:80] or "_"
-
-
-class _Segment:
-    __slots__ = ("deleted", "path", "records", "remaining", "seq", "size", "start")
-
-    def __init__(self, seq: int, path: Path) -> None:
-        self.seq = seq
-        self.path = path
-        self.size = 0  # bytes in the file (and, for the one being written, about to be)
-        self.records = 0
-        self.remaining = 0  # records not yet delivered
-        self.start = (0, 0)  # (frame index, records of it) delivered before this run
-        self.deleted = False
-
-
-class _Reading:
-    """The oldest segment, loaded to be sent."""
-
-    __slots__ = ("data", "frames", "hosts", "index", "metas", "records", "segment", "skip")
-
-    def __init__(self, segment: _Segment, data: bytes, frames: list[FrameInfo]) -> None:
-        self.segment = segment
-        self.data = data
-        self.frames = frames
-        self.index, self.skip = segment.start
-        self.metas: dict[int, ContainerMeta] = {}
-        self.hosts: dict[tuple[str, str], HostMeta] = {}
-        self.records: list[Record] | None = None  # frames[index], decoded
-
-    def position(self) -> tuple[int, int]:
-        """(offset of the frame the next record is in, records of it already taken)."""
-        if self.index < len(self.frames):
-            return self.frames[self.index].offset, self.skip
-        return len(self.data), 0
-
-    def take(self, n: int) -> list[Record]:
-        out: list[Record] = []
-        while len(out) < n and self.index < len(self.frames):
-            records = self.records
-            if records is None:
-                records = self.records = self._decode(self.frames[self.index])
-            chunk = records[self.skip : self.skip + n - len(out)]
-            out += chunk
-            self.skip += len(chunk)
-            if self.skip >= len(records):
-                self.index += 1
-                self.skip = 0
-                self.records = None
-        return out
-
-    def skip_delivered(self) -> None:
-        """Read the containers defined by the frames delivered before this run."""
-        for frame in self.frames[: self.index]:
-            self._decode(frame)
-
-    def _decode(self, frame: FrameInfo) -> list[Record]:
-        return decode_frame(self.data, frame, self.metas, self.hosts)
-
-    @property
-    def exhausted(self) -> bool:
-        return self.index >= len(self.frames)
 
 
 class Spool:
@@ -202,17 +116,17 @@ class Spool:
         self.dropped = 0  # records of segments deleted because the spool was full
         self.damaged = 0  # records lost to a torn or corrupt segment, or a failing disk
         self.replayed = 0  # records found at start
-        self._segments: deque[_Segment] = deque()
+        self._segments: deque[Segment] = deque()
         self._next_seq = FIRST_SEQ
-        self._active: _Segment | None = None  # being written
+        self._active: Segment | None = None  # being written
         self._fd: int | None = None
         self._encoder = SegmentEncoder()
         self._unwritten: list[bytes] = []  # frames of the active segment not yet written
         self._to_close: list[int] = []  # fds of segments done, to fsync and close
         self._pending: list[Record] = []
         self._unsynced: list[Record] = []  # written, not yet fsync'd and reported
-        self._head: _Reading | None = None
-        self._taken: tuple[_Segment, int] | None = None
+        self._head: Reading | None = None
+        self._taken: tuple[Segment, int] | None = None
         self._cursor_fd: int | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -263,7 +177,7 @@ class Spool:
         if not found.frames:
             path.unlink(missing_ok=True)
             return
-        segment = _Segment(seq, path)
+        segment = Segment(seq, path)
         segment.size = found.end
         segment.records = segment.remaining = sum(f.records for f in found.frames)
         self._segments.append(segment)
@@ -275,11 +189,11 @@ class Spool:
             raw = (self.dir / CURSOR_NAME).read_bytes()
         except FileNotFoundError:
             return
-        if len(raw) < _CURSOR.size + 4 or zlib.crc32(raw[: _CURSOR.size]) != int.from_bytes(
-            raw[_CURSOR.size : _CURSOR.size + 4]
+        if len(raw) < CURSOR.size + 4 or zlib.crc32(raw[: CURSOR.size]) != int.from_bytes(
+            raw[CURSOR.size : CURSOR.size + 4]
         ):
             return
-        seq, offset, skip = _CURSOR.unpack_from(raw)
+        seq, offset, skip = CURSOR.unpack_from(raw)
         first = self._segments[0]
         if seq != first.seq:
             return  # the segment it was about is gone: the first one left starts anew
@@ -338,14 +252,14 @@ class Spool:
             if self._unsynced or self._to_close:
                 fds = [*self._to_close, *([self._fd] if self._fd is not None else [])]
                 directory, self._new_files = self._new_files, False
-                await asyncio.to_thread(_fsync_all, fds, self.dir if directory else None)
+                await asyncio.to_thread(fsync_all, fds, self.dir if directory else None)
                 self._close_done()
                 self._report()
 
     def _write(self, records: list[Record]) -> None:
         """Append ``records`` to the segments (rotating, deleting the oldest when over
         ``max_bytes``); one ``write`` per segment touched."""
-        added: list[tuple[_Segment, int, int]] = []
+        added: list[tuple[Segment, int, int]] = []
         try:
             for chunk in chunks(records):
                 if self._active is not None and self._active.size >= self.segment_bytes:
@@ -406,7 +320,7 @@ class Spool:
     def _start_segment(self) -> None:
         seq = self._next_seq
         self._next_seq += 1
-        segment = _Segment(seq, self._path(seq))
+        segment = Segment(seq, self._path(seq))
         fd = os.open(segment.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._fd = fd
         self._active = segment
@@ -458,7 +372,7 @@ class Spool:
                 )
             self._delete(oldest)
 
-    def _delete(self, segment: _Segment) -> None:
+    def _delete(self, segment: Segment) -> None:
         segment.deleted = True
         if self._head is not None and self._head.segment is segment:
             self._head = None
@@ -503,7 +417,7 @@ class Spool:
                 except OSError as exc:
                     self._damaged(segment, segment.size, f"cannot read it: {exc}")
                     continue
-                head = _Reading(segment, data, walk(data).frames)
+                head = Reading(segment, data, walk(data).frames)
                 self._head = head
                 self._reconcile(head)
                 try:
@@ -544,7 +458,7 @@ class Spool:
             segment.start = (head.index, head.skip)  # should it be loaded again
             self._write_cursor(segment.seq, *head.position())
 
-    def _finish(self, segment: _Segment) -> None:
+    def _finish(self, segment: Segment) -> None:
         if segment.remaining:  # frames said more than they held: nothing more to read
             self.damaged += segment.remaining
             self.records -= segment.remaining
@@ -553,7 +467,7 @@ class Spool:
         if not self.records and self._full:
             self._full = False
 
-    def _reconcile(self, head: _Reading) -> None:
+    def _reconcile(self, head: Reading) -> None:
         """After a failed write the file may hold fewer (or more) records than counted."""
         segment = head.segment
         actual = sum(f.records for f in head.frames)
@@ -563,11 +477,11 @@ class Spool:
             segment.remaining += diff
             self.records += diff
 
-    def _corrupt(self, head: _Reading, exc: CorruptFrame) -> None:
+    def _corrupt(self, head: Reading, exc: CorruptFrame) -> None:
         offset = head.frames[head.index].offset if not head.exhausted else len(head.data)
         self._damaged(head.segment, len(head.data) - offset, str(exc))
 
-    def _damaged(self, segment: _Segment, nbytes: int, why: str) -> None:
+    def _damaged(self, segment: Segment, nbytes: int, why: str) -> None:
         """The rest of this segment cannot be read: counted, logged, the segment deleted."""
         self._damage_found(segment.path, nbytes, segment.remaining, why)
         self.records -= segment.remaining
@@ -577,7 +491,7 @@ class Spool:
     def _write_cursor(self, seq: int, offset: int, skip: int) -> None:
         if self._cursor_fd is None:
             return
-        body = _CURSOR.pack(seq, offset, skip)
+        body = CURSOR.pack(seq, offset, skip)
         with contextlib.suppress(OSError):
             os.pwrite(self._cursor_fd, body + zlib.crc32(body).to_bytes(4), 0)
 
@@ -589,7 +503,7 @@ class Spool:
         async with self._lock:
             seq, data = self._front_segment(records)
             try:
-                await asyncio.to_thread(_write_file, self._path(seq), data)
+                await asyncio.to_thread(write_file, self._path(seq), data)
             except OSError as exc:
                 self._failed_once(exc)
                 return False
@@ -602,7 +516,7 @@ class Spool:
         if front:
             seq, data = self._front_segment(front)
             try:
-                _write_file(self._path(seq), data)
+                write_file(self._path(seq), data)
             except OSError as exc:
                 self.records += len(front)
                 self._lost(front, exc)
@@ -624,7 +538,7 @@ class Spool:
     def _add_front(self, seq: int, data: bytes, n: int) -> None:
         if self._head is not None:  # not expected (the runner takes from the buffer only
             self._head = None  # when the spool is empty): the head is read again from start
-        segment = _Segment(seq, self._path(seq))
+        segment = Segment(seq, self._path(seq))
         segment.size = len(data)
         segment.records = segment.remaining = n
         self._segments.appendleft(segment)
@@ -638,7 +552,7 @@ class Spool:
             records, self._pending = self._pending, []
             self._write(records)
         self._rotate()
-        _fsync_all(self._to_close, self.dir)
+        fsync_all(self._to_close, self.dir)
         self._close_done()
         self._report()
         # the cursor was written at each delivery (a batch being sent when stopped is not)
@@ -647,35 +561,3 @@ class Spool:
                 os.fsync(self._cursor_fd)
             os.close(self._cursor_fd)
             self._cursor_fd = None
-
-
-_tmp_names = itertools.count()
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    """Write a whole file atomically and durably (temporary file, fsync, rename)."""
-    tmp = path.with_suffix(f".{next(_tmp_names)}.tmp")  # never shared with a write going on
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_all(fds: list[int], directory: Path | None = None) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    if directory is not None:
-        _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the creation (or renaming) of files in ``directory`` durable."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
