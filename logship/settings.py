@@ -400,7 +400,8 @@ def format_validation_error(exc: ValidationError, path: Path | None = None) -> s
         loc = ".".join(str(p) for p in error["loc"] if not _is_union_tag(p))
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
-        got = "" if error["type"] == "missing" else f" (got {value!r})"
+        # a check over the whole configuration names its fields itself: its input is everything
+        got = "" if error["type"] == "missing" or not loc else f" (got {value!r})"
         lines.append(redact(f"  {loc or 'settings'}: {message}{got}"))
     return "\n".join(lines)
 
