@@ -197,3 +197,13 @@ def test_opting_out_beats_being_included_by_name() -> None:
     flt = include(names=("web-*",))
     assert flt.reason_to_skip(container(labels={"logship.ignore": "true"})) is not None
     assert flt.reason_to_skip(container(env=("LOGSPOUT=ignore",))) is not None
+
+
+def test_a_kubernetes_pod_sandbox_is_never_followed_but_its_pods_containers_are() -> None:
+    sandbox = {"io.kubernetes.docker.type": "podsandbox", "io.kubernetes.pod.name": "web-0"}
+    app = {"io.kubernetes.docker.type": "container", "io.kubernetes.pod.name": "web-0"}
+    flt = include(labels=("io.kubernetes.pod.name",))
+    assert flt.reason_to_skip(container(labels=sandbox)) == (
+        "a Kubernetes pod sandbox (pause container)"
+    )
+    assert flt.reason_to_skip(container(labels=app)) is None

@@ -3,7 +3,9 @@
 A container is followed when it matches every *include* list that is not empty (any entry of a
 list will do) and no entry of any *exclude* list. Whatever the lists say, a container opts out
 with the label ``logship.ignore=true`` or the environment variable ``LOGSHIP=ignore`` (or
-``LOGSPOUT=ignore``, for people coming from logspout).
+``LOGSPOUT=ignore``, for people coming from logspout). The kubelet's pod sandboxes ("pause"
+containers, label ``io.kubernetes.docker.type=podsandbox``) are never followed: they write
+nothing, and following them would double the log streams on a Kubernetes node.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from logship.record import ContainerMeta
 
 IGNORE_LABEL = "logship.ignore"
 IGNORE_ENV = ("LOGSHIP=ignore", "LOGSPOUT=ignore")
+K8S_SANDBOX = ("io.kubernetes.docker.type", "podsandbox")
 
 
 def label_matches(spec: str, labels: dict[str, str]) -> bool:
@@ -53,6 +56,8 @@ class ContainerFilter:
         for opt_out in IGNORE_ENV:
             if opt_out in meta.env:
                 return f"environment {opt_out}"
+        if meta.labels.get(K8S_SANDBOX[0]) == K8S_SANDBOX[1]:
+            return "a Kubernetes pod sandbox (pause container)"
         inc, exc = self.include, self.exclude
         if inc.names and not any(fnmatchcase(meta.name, g) for g in inc.names):
             return "name not included"
