@@ -368,6 +368,12 @@ class Agent:
         for d in self.destinations:
             d.runner.buffer.close()
         tasks = [d.task for d in self.destinations if d.task is not None and not d.task.done()]
+        # a destination that is down and has a disk spool loses nothing by not waiting for it:
+        # what it holds goes to disk now, rather than after the whole grace period
+        for d in self.destinations:
+            if d.task is not None and d.runner.spool is not None and not d.runner.up:
+                log.info("%s: down; what it holds goes to the disk spool now", d.runner.sink.name)
+                d.task.cancel()
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_secs)
             for task in pending:

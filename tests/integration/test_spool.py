@@ -121,6 +121,7 @@ def test_with_the_spool_an_agent_restart_while_the_receiver_is_down_loses_nothin
     time.sleep(3)
     assert first.stop() == 0  # SIGTERM while the destination is down
     assert "kept in the disk spool for the next start" in first.stderr
+    assert "down; what it holds goes to the disk spool now" in first.stderr  # no grace wait
     kept = spool_files(state)
     second = start_agent(*args)
     time.sleep(2)  # still down: the new agent spools too
