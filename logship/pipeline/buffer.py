@@ -39,6 +39,8 @@ _SLACK_MIN_RECORDS = 4096
 _SLACK_MIN_BYTES = 4 * 1024 * 1024
 _COMPACT_MIN = 1024
 _PRUNE_MIN = 64  # dropped run entries tolerated before compacting, whatever the size
+# a lead not known: so far below any excess that a victim's puts cannot raise it into use
+_UNKNOWN = -(1 << 62)
 
 _message = attrgetter("message")
 _meta = attrgetter("meta")
@@ -96,11 +98,11 @@ class DropOldestBuffer:
         self.closed = False
         self._shedding = False  # a drop episode is going on (logged at its start and end)
         # The lane that held the most at the last shedding, and lower bounds of its lead over
-        # every other lane in records and in bytes (-1: not known): while the lead covers what
+        # every other lane in records and in bytes (_UNKNOWN): while the lead covers what
         # must go, that lane is the fullest still and shedding needs no look at the others.
         self._victim: _Lane | None = None
-        self._lead_n = -1
-        self._lead_b = -1
+        self._lead_n = _UNKNOWN
+        self._lead_b = _UNKNOWN
         self._episode_dropped = 0
 
     def __len__(self) -> int:
@@ -251,7 +253,7 @@ class DropOldestBuffer:
     def _set_victim(self, lane: _Lane | None, lead: int, *, by_bytes: bool) -> None:
         if lane is not self._victim:
             self._victim = lane
-            self._lead_n = self._lead_b = -1
+            self._lead_n = self._lead_b = _UNKNOWN
         if by_bytes:
             self._lead_b = lead
         else:

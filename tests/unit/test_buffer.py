@@ -326,6 +326,19 @@ def test_over_the_byte_bound_the_container_holding_the_most_bytes_loses() -> Non
     assert buffer.dropped_by_container == {NOISY.id: 1}
 
 
+def test_after_a_byte_shed_the_record_bound_still_sheds_the_one_holding_most_records() -> None:
+    # the byte shed picks NOISY (most bytes) and learns nothing of its lead in records: its
+    # next lines must not make it look far enough ahead in records to lose alone
+    buffer = DropOldestBuffer(max_records=10, max_bytes=2000)
+    buffer.put(lines_of(QUIET, *"abcdefgh"))  # 8 records, 800 bytes
+    buffer.put(lines_of(NOISY, "x" * 1199))  # 1300 bytes: over the byte bound, NOISY loses it
+    assert buffer.dropped_by_container == {NOISY.id: 1}
+    for n in ("n1", "n2", "n3"):  # the third is one record too many: QUIET holds the most
+        buffer.put(lines_of(NOISY, n))
+    assert buffer.held_by_container() == {QUIET.id: 7, NOISY.id: 3}
+    assert buffer.dropped_by_container == {NOISY.id: 1, QUIET.id: 1}
+
+
 def test_what_each_container_holds_is_reported_and_its_drops_counted() -> None:
     buffer = DropOldestBuffer(max_records=5, max_bytes=1 << 20)
     buffer.put(lines_of(QUIET, "q1", "q2"))
