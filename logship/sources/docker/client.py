@@ -40,7 +40,13 @@ class Endpoint:
     @classmethod
     def parse(cls, docker_host: str, *, tls: bool = False) -> Endpoint:
         """``tls``: the engine's TLS port (2376) is the default, as for the docker CLI."""
-        url = urlsplit(docker_host)
+        try:
+            url = urlsplit(docker_host)
+            port = url.port  # ValueError for a port that is no number or out of range
+        except ValueError as exc:  # a ConfigError (exit 2), not a traceback
+            raise ConfigError(
+                f"docker_host {docker_host!r}: {exc}; expected tcp://HOST:PORT"
+            ) from None
         if url.scheme == "unix":
             if not url.path:
                 raise ConfigError(f"docker_host {docker_host!r}: expected unix:///path/to/socket")
@@ -48,7 +54,7 @@ class Endpoint:
         if url.scheme in ("tcp", "http"):
             if not url.hostname:
                 raise ConfigError(f"docker_host {docker_host!r}: expected tcp://HOST:PORT")
-            return cls(host=url.hostname, port=url.port or (2376 if tls else 2375))
+            return cls(host=url.hostname, port=port or (2376 if tls else 2375))
         raise ConfigError(
             f"docker_host {docker_host!r}: unsupported scheme {url.scheme!r}; "
             "expected unix:// or tcp://"
@@ -162,7 +168,6 @@ class DockerClient:
                 body = await resp.read()
                 if resp.status >= 400:
                     raise DockerAPIError(resp.status, _error_message(body), path=path)
-                return json.loads(body)
         except aiohttp.ClientConnectorCertificateError as exc:
             error = exc.certificate_error
             reason = str(error)
@@ -179,6 +184,12 @@ class DockerClient:
         except aiohttp.ClientError as exc:
             raise DockerUnavailable(
                 f"cannot reach the Docker engine at {self.endpoint}: {exc}"
+            ) from exc
+        try:
+            return json.loads(body)
+        except ValueError as exc:  # a web server, not an engine (DOCKER_HOST's port is wrong)
+            raise DockerUnavailable(
+                f"{self.endpoint} is not a Docker engine: {path} answered {body[:100]!r}"
             ) from exc
 
     async def negotiate(self) -> dict[str, Any]:
