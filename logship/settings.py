@@ -402,6 +402,8 @@ def format_validation_error(exc: ValidationError, path: Path | None = None) -> s
         value = error.get("input")
         # a check over the whole configuration names its fields itself: its input is everything
         got = "" if error["type"] == "missing" or not loc else f" (got {value!r})"
+        if got and re.fullmatch(_SECRET_KEY, str(error["loc"][-1])):
+            got = " (got ***)"  # a secret given to an option that is not there (shared_key=)
         lines.append(redact(f"  {loc or 'settings'}: {message}{got}"))
     return "\n".join(lines)
 

@@ -497,6 +497,23 @@ def test_a_password_written_inline_never_appears_in_a_config_error(destination: 
     assert "invalid port" in message or "port" in message
 
 
+@pytest.mark.parametrize(
+    ("destination", "field"),
+    [
+        ("gelf+http://writer:s3cr3t@h/gelf", "password"),  # GELF takes no user:password@
+        ("forward://h?shared_key=s3cr3t", "shared_key"),  # it takes shared_key_file/_env
+        ("elasticsearch+https://h?api_key=s3cr3t", "api_key"),
+        ({"type": "syslog", "host": "h", "token": "s3cr3t"}, "token"),
+    ],
+)
+def test_a_secret_given_to_an_option_that_does_not_exist_is_not_quoted(
+    destination: object, field: str
+) -> None:
+    message = config_error(destinations=[destination])
+    assert f"{field}: Extra inputs are not permitted" in message
+    assert "s3cr3t" not in message
+
+
 def test_redaction_masks_secrets_but_not_the_names_of_files_or_variables_holding_them() -> None:
     from logship.settings import redact
 
