@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -86,6 +88,28 @@ def test_status_line_is_erased_around_each_write_and_at_the_end() -> None:
     out = terminal.getvalue()
     drawn = "\x1b[7mfollowing 1 container, 0 lines/s, 0 dropped\x1b[0m"
     assert out == f"\r\x1b[K{drawn}\r\x1b[Ka line\n\r\x1b[K{drawn}\r\x1b[K"
+
+
+async def test_status_line_reads_the_agents_counts_on_the_event_loop_not_in_a_thread() -> None:
+    # the counts come from the agent's containers dict, which the event loop changes as
+    # containers come and go: read from a worker thread, the status line's task could die of
+    # "dictionary changed size during iteration" and the line freeze
+    threads: list[threading.Thread] = []
+    drawn = asyncio.Event()
+
+    def stats() -> TailStats:
+        threads.append(threading.current_thread())
+        if len(threads) >= 3:
+            drawn.set()
+        return TailStats(1, len(threads), 0)
+
+    status = StatusLine(io.StringIO(), stats, interval_secs=0.001)
+    task = asyncio.create_task(status.run())
+    await asyncio.wait_for(drawn.wait(), 30)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert set(threads) == {threading.current_thread()}
+    assert "following 1 container" in status.text
 
 
 # -- TLS to the engine, as DOCKER_TLS_VERIFY / DOCKER_CERT_PATH say -----------------------------

@@ -99,7 +99,9 @@ class StatusLine:
                 self._draw()
 
     def update(self) -> None:
-        text = self.render(self.stats(), time.monotonic())
+        self.show(self.render(self.stats(), time.monotonic()))
+
+    def show(self, text: str) -> None:
         with self._lock:
             self.text = text
             self._draw()
@@ -115,7 +117,10 @@ class StatusLine:
         self.render(self.stats(), time.monotonic())  # the first rate is measured from here
         while True:
             await asyncio.sleep(self.interval_secs)
-            await asyncio.to_thread(self.update)
+            # the counts on the loop (they read what the agent changes), the drawing in a
+            # thread (a terminal that does not read must not block the loop)
+            text = self.render(self.stats(), time.monotonic())
+            await asyncio.to_thread(self.show, text)
 
     def guard(self, stream: TextIO) -> TextIO:
         """A stream (logging's stderr) whose writes go above the status line."""
