@@ -76,6 +76,8 @@ class ReadCounter:
             return
         entry = self.current.get(meta.id)
         if entry is None:
+            if len(self.current) >= 2 * len(self.containers) + 64:
+                self.settle()  # gone containers' counts (amortised: once per 64+ new ones)
             entry = self.current[meta.id] = _Reads(self.containers.get(meta.id))
         errors = [r.stream for r in records].count(STDERR)  # the one per-line cost
         entry.stderr += errors

@@ -90,6 +90,21 @@ def test_reads_are_counted_per_container_and_stream_and_kept_when_it_goes() -> N
     assert reads.totals() == {"stdout": 4, "stderr": 2}
 
 
+def test_what_is_kept_of_containers_that_went_stays_bounded_when_nobody_scrapes() -> None:
+    # --http for the probes only (no Prometheus): thousands of short-lived containers must not
+    # each leave their counts (and their metadata) behind until a scrape that never comes
+    containers: dict[str, object] = {}
+    reads = ReadCounter(containers)  # type: ignore[arg-type]
+    ts = "2026-01-01T00:00:00.000000000Z"
+    for n in range(5000):
+        m = meta(f"{n:064x}")
+        containers[m.id] = None
+        reads([Record("x", "stdout", ts, m), Record("y", "stderr", ts, m)])
+        del containers[m.id]  # it ran, logged, and was removed
+    assert len(reads.current) < 200
+    assert reads.totals() == {"stdout": 5000, "stderr": 5000}
+
+
 def test_decoder_counts_are_summed_and_kept_when_a_container_goes() -> None:
     def tracked(**counts: int) -> SimpleNamespace:
         return SimpleNamespace(decoder=SimpleNamespace(**counts))
