@@ -318,7 +318,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from logship.check import run_checks
+    from logship.check import EXIT_FAILED, run_checks
     from logship.settings import load_settings
 
     if not args.timeout_secs > 0:
@@ -326,7 +326,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, **_overrides(args))
     _setup_logging("error")  # the checks' lines say it all; sinks' own info would repeat it
     timeout_secs = args.timeout_secs
-    return _run_async(lambda: run_checks(settings, timeout_secs=timeout_secs, out=sys.stdout))
+    try:
+        return _run_async(lambda: run_checks(settings, timeout_secs=timeout_secs, out=sys.stdout))
+    except BrokenPipeError:  # `logship check | head`: the report's reader went away
+        _silence_stdout()
+        return EXIT_FAILED  # not all of it was seen: no success to claim
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -5,9 +5,12 @@ an unreachable engine, and an invalid configuration."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 from tests.receivers.elasticsearch import ElasticsearchStandIn
 from tests.receivers.forward import ForwardReceiver
 from tests.receivers.gelf import GelfReceiver
-from tests.support import Rsyslog, free_port, run_cli
+from tests.support import ROOT, Rsyslog, free_port, run_cli
 from tests.tls import TlsFiles
 
 SECRET = "s3cret-Pa55"
@@ -227,3 +230,22 @@ def test_a_key_for_a_forward_server_without_security_names_the_handshake(tmp_pat
     assert result.returncode == 1
     line = check_lines(result.stdout)[f"destination 0 forward://127.0.0.1:{forward.port}"]
     assert "did not complete the shared-key handshake within 1.0s" in line, line
+
+
+def test_a_reader_that_goes_away_ends_check_quietly() -> None:
+    # `logship check | head -n 3`: head has its lines and closes the pipe
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "logship", "check", "console://"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+    finally:
+        os.close(write)
+    assert result.stderr == ""
+    assert result.returncode == 1
