@@ -46,3 +46,11 @@ async def test_an_http_server_that_is_no_engine_is_unavailable_not_a_crash() -> 
     finally:
         await client.close()
         await runner.cleanup()
+
+
+def test_an_ipv6_engine_address_keeps_its_brackets_in_urls_and_messages() -> None:
+    client = DockerClient(Endpoint.parse("tcp://[fd00::5]:2376"))
+    assert str(client.endpoint) == "tcp://[fd00::5]:2376"
+    assert client._base == "http://[fd00::5]:2376"  # not http://fd00::5:2376, no URL at all
+    assert client.endpoint.authority == "[fd00::5]:2376"  # the log streams' Host header
+    assert Endpoint.parse("tcp://node:2375").authority == "node:2375"

@@ -60,8 +60,14 @@ class Endpoint:
             "expected unix:// or tcp://"
         )
 
+    @property
+    def authority(self) -> str:
+        """``host:port`` as a URL or a Host header has it (``[fd00::5]:2376`` for IPv6)."""
+        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
     def __str__(self) -> str:
-        return f"unix://{self.unix_path}" if self.unix_path else f"tcp://{self.host}:{self.port}"
+        return f"unix://{self.unix_path}" if self.unix_path else f"tcp://{self.authority}"
 
 
 def _version_tuple(text: str) -> tuple[int, int]:
@@ -111,7 +117,7 @@ class DockerClient:
         if self.endpoint.unix_path:
             return "http://docker"
         scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://{self.endpoint.host}:{self.endpoint.port}"
+        return f"{scheme}://{self.endpoint.authority}"
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -216,9 +216,7 @@ async def read_logs(
         params["until"] = since_parameter(until)
     decoder.resume()
     target = client.path(f"/containers/{quote(container_id)}/logs") + "?" + urlencode(params)
-    host = (
-        "docker" if client.endpoint.unix_path else f"{client.endpoint.host}:{client.endpoint.port}"
-    )
+    host = "docker" if client.endpoint.unix_path else client.endpoint.authority
     request = (
         f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
         "Connection: close\r\n\r\n"
