@@ -282,6 +282,9 @@ class DropOldestBuffer:
         if not k:
             return 0
         lane.bytes -= freed
+        if lane is self._victim:  # its lead shrinks in both bounds, whichever one shed
+            self._lead_n -= k
+            self._lead_b -= freed
         lane.skip += k
         self._dead += k
         self._len -= k

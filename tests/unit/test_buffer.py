@@ -339,6 +339,30 @@ def test_after_a_byte_shed_the_record_bound_still_sheds_the_one_holding_most_rec
     assert buffer.dropped_by_container == {NOISY.id: 1, QUIET.id: 1}
 
 
+def test_a_container_shed_by_both_bounds_in_turn_is_never_asked_for_more_than_it_holds() -> None:
+    # what a shed by one bound takes from the container shedding goes from its lead in the
+    # other bound too; a lead left too high once made a later shed pop more records than that
+    # container held (IndexError out of put, and the buffer's counts wrong ever after)
+    told: list[Record] = []
+    buffer = DropOldestBuffer(max_records=10, max_bytes=2000, on_discard=told.extend)
+    big = "x" * (1000 - RECORD_OVERHEAD_BYTES)
+    put = [
+        lines_of(NOISY, *[""] * 7),
+        lines_of(NOISY, *[big] * 8),  # over both bounds: NOISY sheds by records, then bytes
+        lines_of(NOISY, *[big] * 5),
+        lines_of(QUIET, *[""] * 6),
+        lines_of(QUIET, *[big] * 5),  # 12 records, QUIET holds the most of them
+    ]
+    for batch in put:
+        buffer.put(batch)
+        assert len(buffer) <= 10
+        assert buffer.bytes <= 2000
+    assert len(buffer) == sum(buffer.held_by_container().values())
+    taken = buffer.take(100)
+    assert sorted(map(id, taken + told)) == sorted(id(r) for batch in put for r in batch)
+    assert (len(buffer), buffer.bytes) == (0, 0)
+
+
 def test_what_each_container_holds_is_reported_and_its_drops_counted() -> None:
     buffer = DropOldestBuffer(max_records=5, max_bytes=1 << 20)
     buffer.put(lines_of(QUIET, "q1", "q2"))
