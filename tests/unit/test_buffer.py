@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from logship.pipeline.buffer import RECORD_OVERHEAD_BYTES, DropOldestBuffer
 from logship.record import ContainerMeta, HostMeta, Record
@@ -471,3 +472,50 @@ def test_only_the_fullest_containers_lose_and_they_keep_as_many_as_anyone_else(
         for loser in losers:  # among equally full ones, one may lose a record the other keeps
             assert all(held.get(loser, 0) >= count - 1 for count in spared)
         buffer.take(take)
+
+
+class BothBoundsAgainstAList(RuleBasedStateMachine):
+    """Puts of small and big lines of three containers, so that both bounds shed in turn, and
+    takes, against a plain list of what should be held: the buffer's bookkeeping (runs, lanes,
+    skips, the shedding container's lead) must never drift from it."""
+
+    MAX_RECORDS, MAX_BYTES = 10, 2000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[Record] = []
+        self.buffer = DropOldestBuffer(
+            max_records=self.MAX_RECORDS, max_bytes=self.MAX_BYTES, on_discard=self.told.extend
+        )
+        self.held: list[Record] = []
+        self.metas = [container(n) for n in range(3)]
+
+    @rule(c=st.integers(0, 2), n=st.integers(1, 8), big=st.booleans())
+    def put(self, c: int, n: int, big: bool) -> None:
+        batch = lines_of(self.metas[c], *["x" * (900 if big else 0)] * n)
+        by_records_only = self.buffer.bytes + cost(*(r.message for r in batch)) <= self.MAX_BYTES
+        before = len(self.told)
+        self.buffer.put(batch)
+        gone = {id(r) for r in self.told[before:]}
+        self.held = [r for r in self.held + batch if id(r) not in gone]
+        if by_records_only:  # only the record bound shed: the fullest in records lost
+            losers = {r.meta.id for r in self.told[before:]}
+            held = self.buffer.held_by_container()
+            spared = [count for key, count in held.items() if key not in losers]
+            for loser in losers:
+                assert all(held.get(loser, 0) >= count - 1 for count in spared)
+
+    @rule(k=st.integers(1, 12))
+    def take(self, k: int) -> None:
+        taken = self.buffer.take(k)
+        assert list(map(id, taken)) == list(map(id, self.held[:k]))
+        del self.held[:k]
+
+    @invariant()
+    def holds_what_the_list_holds(self) -> None:
+        assert len(self.buffer) == len(self.held) <= self.MAX_RECORDS
+        assert self.buffer.bytes == cost(*(r.message for r in self.held)) <= self.MAX_BYTES
+        assert sum(self.buffer.held_by_container().values()) == len(self.held)
+
+
+test_both_bounds_against_a_list = BothBoundsAgainstAList.TestCase
