@@ -65,6 +65,7 @@ import os
 import zlib
 from collections import deque
 from collections.abc import Callable
+from operator import attrgetter
 from pathlib import Path
 
 from logship.pipeline.spool_disk import (
@@ -85,8 +86,13 @@ log = logging.getLogger("logship.spool")
 
 FLUSH_INTERVAL_SECS = 0.2
 FLUSH_RECORDS = 8192  # this many waiting: flush now
+# more than this waiting for the disk (it is slower than what overflows): the oldest of them
+# are dropped, counted, down to three quarters of it, so memory stays bounded
+MAX_WAITING_RECORDS = 8 * FLUSH_RECORDS
 FIRST_SEQ = 1 << 32  # room below for segments put before the others at shutdown
 SUFFIX = ".seg"
+
+_meta = attrgetter("meta")
 
 
 class Spool:
@@ -132,6 +138,7 @@ class Spool:
         self._wake = asyncio.Event()
         self._full = False  # a spool-full episode is going on (logged at its start)
         self._failing = False  # writes are failing (logged once per streak)
+        self._behind = False  # the disk is slower than the overflow (logged once per streak)
         self._new_files = False  # a segment was created: the directory needs an fsync too
 
     # -- start ---------------------------------------------------------------------------------
@@ -232,7 +239,28 @@ class Spool:
         n = len(records)
         self.records += n
         self.received += n
+        if len(self._pending) > MAX_WAITING_RECORDS:
+            self._drop_waiting()
         self._wake.set()
+
+    def _drop_waiting(self) -> None:
+        """The disk cannot keep up: drop the oldest records waiting for it (like a drop of the
+        buffer: counted, and handled for the checkpoints once what was written before them is
+        fsync'd; each container's newest of them is all ``on_stored`` needs to be told)."""
+        excess = len(self._pending) - MAX_WAITING_RECORDS * 3 // 4
+        gone = self._pending[:excess]
+        del self._pending[:excess]
+        self._unsynced += dict(zip(map(_meta, gone), gone, strict=True)).values()
+        self.records -= excess
+        self.dropped += excess
+        if not self._behind:
+            self._behind = True
+            log.warning(
+                "%s: the disk spool %s is slower than what overflows: dropping the oldest "
+                "lines waiting for it (counted as spool_full)",
+                self.name,
+                self.dir,
+            )
 
     async def run(self) -> None:
         """Flush what comes, every ``flush_interval_secs`` (sooner when much is waiting)."""
@@ -249,6 +277,8 @@ class Spool:
             if self._pending:
                 records, self._pending = self._pending, []
                 self._write(records)
+                if len(records) <= MAX_WAITING_RECORDS // 2:
+                    self._behind = False  # the disk keeps up again
             if self._unsynced or self._to_close:
                 fds = [*self._to_close, *([self._fd] if self._fd is not None else [])]
                 directory, self._new_files = self._new_files, False

@@ -389,6 +389,51 @@ def test_spool_options_come_from_a_uri_and_a_spool_without_a_state_dir_is_refuse
     )
 
 
+async def test_while_the_disk_is_slower_than_the_overflow_what_waits_for_it_stays_bounded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import logship.pipeline.spool as spool_module
+
+    monkeypatch.setattr(spool_module, "MAX_WAITING_RECORDS", 1000)
+    spool = spool_at(tmp_path, max_bytes=1 << 30, segment_bytes=16 << 20)
+    handled: list[Record] = []
+    spool.on_stored = handled.extend
+    disk = threading.Event()  # set: the disk has synced what it was given
+    fsync_all = spool_module.fsync_all
+
+    def slow_disk(fds: list[int], directory: Path | None = None) -> None:
+        disk.wait(10)
+        fsync_all(fds, directory)
+
+    monkeypatch.setattr(spool_module, "fsync_all", slow_disk)
+    first, flood = lines(10), lines(5000, start=10)
+    spool.add(first)
+    flushing = asyncio.create_task(spool.flush())
+    await asyncio.sleep(0)  # written, the fsync under way
+    with caplog.at_level(logging.WARNING):
+        for i in range(0, len(flood), 50):  # meanwhile the buffer sheds all this into it
+            spool.add(flood[i : i + 50])
+    waiting = spool.records - len(first)
+    assert 0 < waiting <= 1000  # not the whole flood held in memory for the disk
+    assert spool.dropped == len(flood) - waiting
+    disk.set()
+    await flushing
+    await spool.flush()
+    kept = [r.message for r in await take_all(spool)]
+    assert kept == [r.message for r in first + flood[-waiting:]]  # the newest wait, in order
+    # handled, for the checkpoints: what is on disk, and of what was dropped the newest of each
+    # drop (told once what was written before it was fsync'd), which stands for the others
+    assert handled[: len(first)] == first
+    assert handled[-waiting:] == flood[-waiting:]
+    dropped = handled[len(first) : -waiting]
+    assert dropped[-1] is flood[-waiting - 1]
+    assert len(dropped) < 50  # not all 4000-odd kept in memory to be told
+    assert [flood.index(r) for r in dropped] == sorted(flood.index(r) for r in dropped)
+    assert sum("slower" in r.getMessage() for r in caplog.records) == 1
+
+
 async def test_a_full_disk_loses_only_what_it_refused_counted_and_said_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
