@@ -406,12 +406,14 @@ class Spool:
         segment.deleted = True
         if self._head is not None and self._head.segment is segment:
             self._head = None
+        # the file first: a crash between the two leaves a cursor naming a segment that is gone
+        # (ignored), not a blank one in front of a delivered segment (sent whole again)
+        with contextlib.suppress(FileNotFoundError):
+            segment.path.unlink()
         if self._segments and self._segments[0] is segment:
             self._write_cursor(0, 0, 0)  # the cursor is about the oldest segment only
         self._segments.remove(segment)
         self.bytes -= segment.size
-        with contextlib.suppress(FileNotFoundError):
-            segment.path.unlink()
 
     def _close_done(self) -> None:
         for fd in self._to_close:

@@ -222,6 +222,33 @@ async def test_after_a_crash_a_cursor_that_names_a_deleted_segment_is_ignored(
     assert len((tmp_path / CURSOR_NAME).read_bytes()) == 24
 
 
+async def test_a_crash_while_a_delivered_segment_is_deleted_sends_at_most_a_batch_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Killed(BaseException):
+        pass
+
+    spool = spool_at(tmp_path, segment_bytes=16 << 10)
+    spool.add(lines(400))
+    await spool.flush()
+    assert len(segments(tmp_path)) == 1
+    sent = await spool.take(300)
+    spool.ack()
+    sent += await spool.take(300)  # the rest of the segment: delivered, then it is deleted
+
+    def kill(path: Path, missing_ok: bool = False) -> None:
+        raise Killed  # kill -9 just before the file is gone
+
+    monkeypatch.setattr(Path, "unlink", kill)
+    with pytest.raises(Killed):
+        spool.ack()
+    monkeypatch.undo()
+    again = spool_at(tmp_path)
+    n = again.records
+    assert 0 < n <= 100  # the last batch, not the whole segment, is sent again
+    assert fields(await take_all(again)) == fields(sent[-n:])
+
+
 async def test_a_segment_torn_by_a_crash_keeps_its_good_part_and_counts_the_rest(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
