@@ -35,6 +35,9 @@ log = logging.getLogger("logship.docker")
 
 _UNREADABLE_DRIVER = (400, 501)  # "configured logging driver does not support reading"
 _GONE = (404, 409)  # no such container; "dead or marked for removal"
+# inspects of a container tried when the engine answers with an error (not 404) before it is
+# given up: given up at start, it was never followed and its saved position was forgotten
+_INSPECT_TRIES = 3
 
 
 def _now() -> str:
@@ -280,12 +283,18 @@ class DockerSource:
         task.add_done_callback(self._pending.discard)
 
     async def _consider(self, container_id: str) -> None:
-        try:
-            data = await self.client.inspect(container_id)
-        except DockerAPIError as exc:
-            if exc.status != 404:
-                log.warning("cannot inspect container %s: %s", container_id[:12], exc)
-            return
+        backoff = Backoff(initial_secs=0.5, maximum_secs=2)
+        for tries_left in range(_INSPECT_TRIES - 1, -1, -1):
+            try:
+                data = await self.client.inspect(container_id)
+                break
+            except DockerAPIError as exc:
+                if exc.status == 404:
+                    return
+                if not tries_left:
+                    log.warning("cannot inspect container %s: %s", container_id[:12], exc)
+                    return
+            await asyncio.sleep(backoff.next_delay())
         tracked = self.containers.get(container_id)
         if tracked is not None and tracked.task is not None:
             return  # someone else got here first

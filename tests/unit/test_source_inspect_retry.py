@@ -1,0 +1,90 @@
+"""The Docker source when the engine fails to describe a container for a moment.
+
+No real engine can be made to answer an inspect with an error on cue, so the client here is a
+stand-in following the Engine API contract: ``GET /containers/{id}/json`` answers 200 with the
+container, 404 when there is no such container, 500 on a server error (the real client raises
+:class:`DockerAPIError` with that status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from logship.errors import DockerAPIError
+from logship.protocol.docker import Position
+from logship.record import HostMeta
+from logship.sources.docker.source import DockerSource, Tracked
+
+CID = "a" * 64
+SAVED: Position = ("2026-11-27T08:00:00.000000000Z", 3)  # what the last run shipped up to
+NOW = "2026-11-27T10:00:00.000000000Z"
+
+
+class BusyEngine:
+    """Lists one running container and fails its first inspect with a server error."""
+
+    api_version = "1.41"
+    endpoint = "unix:///var/run/docker.sock"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    async def negotiate(self) -> dict[str, Any]:
+        return {"Version": "20.10.24"}
+
+    async def list_containers(self, *, stopped: bool = False) -> list[dict[str, Any]]:
+        return [{"Id": CID, "State": "running", "Created": 1_600_000_000}]
+
+    async def inspect(self, container_id: str) -> dict[str, Any]:
+        if self.failures:
+            self.failures -= 1
+            raise DockerAPIError(500, "server error", path=f"/containers/{container_id}/json")
+        return {
+            "Id": CID,
+            "Name": "/web-1",
+            "Created": "2020-09-13T12:26:40.000000000Z",
+            "Config": {"Image": "nginx"},
+            "State": {"Running": True},
+        }
+
+    async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        await asyncio.Event().wait()  # no event comes
+        yield {}
+
+
+async def followed_from(engine: BusyEngine) -> list[Position | None]:
+    source = DockerSource(
+        engine,  # type: ignore[arg-type]
+        lambda records: None,
+        host=HostMeta("node-1", "10.0.0.1"),
+        since=NOW,
+        resume={CID: SAVED},
+        created_after=NOW,
+    )
+    started: list[Position | None] = []
+
+    def start(tracked: Tracked) -> None:
+        started.append(tracked.start)
+
+    source._start = start  # type: ignore[method-assign]
+    task = asyncio.create_task(source.run())
+    try:
+        await asyncio.wait_for(source.ready.wait(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return started
+
+
+async def test_a_container_the_engine_fails_to_describe_once_is_followed_from_its_checkpoint() -> (
+    None
+):
+    assert await followed_from(BusyEngine(failures=1)) == [SAVED]
+
+
+async def test_a_container_the_engine_never_describes_is_given_up_after_a_few_tries() -> None:
+    engine = BusyEngine(failures=100)
+    assert await followed_from(engine) == []
+    assert engine.failures == 97
