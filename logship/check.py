@@ -10,6 +10,7 @@ cannot tell whether anybody listens), HTTP destinations are asked for something 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import ssl
@@ -41,6 +42,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 _GRACE_SECS = 1.0  # beyond --timeout-secs, for a destination's own timeout to say what it was
+
+HEALTHZ_WAIT_SECS = 1.0  # for /healthz of a logship holding the --http address
 
 HANGUP_WAIT_SECS = 0.3
 """How long a new stream connection is watched: a receiver that turns a client away after
@@ -150,12 +153,35 @@ async def check_http(listen: str, timeout_secs: float) -> Result:
     what = f"http {format_address(host, port)}"
 
     async def probe() -> str:
-        server = await asyncio.start_server(lambda r, w: w.close(), host, port)
+        try:
+            server = await asyncio.start_server(lambda r, w: w.close(), host, port)
+        except OSError as exc:
+            # `docker exec <agent> logship check`: the image's LOGSHIP_HTTP is the running
+            # agent's own address, in use by it
+            if exc.errno == errno.EADDRINUSE and await _logship_listens(host, port):
+                return "in use by the logship running there (its /healthz answers)"
+            raise
         server.close()
         await server.wait_closed()
         return "the address can be bound"
 
     return await _attempt(what, timeout_secs, probe())
+
+
+async def _logship_listens(host: str, port: int) -> bool:
+    """Whether a logship's HTTP server answers /healthz at this address (asked on loopback
+    when it is a wildcard)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url = f"http://{format_address(host, port)}/healthz"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HEALTHZ_WAIT_SECS)) as http,
+            http.get(url) as response,
+        ):
+            body = await response.json()
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return False
+    return isinstance(body, dict) and "loop_lag_secs" in body
 
 
 # -- destinations -----------------------------------------------------------------------------

@@ -14,9 +14,11 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.http_support import base_url
 from tests.receivers.elasticsearch import ElasticsearchStandIn
 from tests.receivers.forward import ForwardReceiver
 from tests.receivers.gelf import GelfReceiver
@@ -185,6 +187,17 @@ def test_an_http_address_in_use_fails_its_check() -> None:
     assert result.returncode == 1
     line = check_lines(result.stdout)[f"http 127.0.0.1:{port}"]
     assert line == f"FAIL http 127.0.0.1:{port}: address already in use"
+
+
+def test_an_http_address_held_by_the_logship_running_there_passes(start_agent: Any) -> None:
+    # `docker exec <agent> logship check`: the image's LOGSHIP_HTTP is the agent's own address
+    port = base_url(start_agent("run", "--http", "0")).rsplit(":", 1)[1]
+    result = run_cli(["check", "--http", port, "console://"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = check_lines(result.stdout)[f"http 127.0.0.1:{port}"]
+    assert line == (
+        f"OK   http 127.0.0.1:{port}: in use by the logship running there (its /healthz answers)"
+    )
 
 
 def test_gelf_over_tcp_and_http_pass_and_receive_no_message() -> None:
