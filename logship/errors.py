@@ -44,7 +44,9 @@ class DeliveryError(LogshipError):
 
     ``remaining``: when the destination took part of the batch (Elasticsearch answers per
     item), the records still to send; the retry sends only those. ``rejected``: how many
-    records the destination refused for good along the way (counted, never retried).
+    records the destination refused for good along the way (counted, never retried);
+    ``too_large``: how many of those were refused for their size (a GELF message over 128
+    chunks, a document over Elasticsearch's request limit, an HTTP 413).
     """
 
     def __init__(
@@ -54,11 +56,13 @@ class DeliveryError(LogshipError):
         retriable: bool = True,
         remaining: list[Any] | None = None,
         rejected: int = 0,
+        too_large: int = 0,
     ) -> None:
         super().__init__(message)
         self.retriable = retriable
         self.remaining = remaining
         self.rejected = rejected
+        self.too_large = too_large
 
 
 class OutputClosed(LogshipError):

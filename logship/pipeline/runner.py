@@ -50,6 +50,7 @@ class SinkRunner:
         self.backoff = backoff or Backoff()
         self.sent = 0
         self.rejected = 0  # records the destination refused for good
+        self.too_large = 0  # of those, the ones refused for their size
         self.retries = 0
         self.up = True
         self.down_since: float | None = None  # time.monotonic() when it went down
@@ -137,6 +138,7 @@ class SinkRunner:
                 await self.sink.send(batch)
             except DeliveryError as exc:
                 self.rejected += exc.rejected
+                self.too_large += exc.too_large
                 taken = 0
                 if exc.remaining is not None:
                     taken = len(batch) - len(exc.remaining) - exc.rejected

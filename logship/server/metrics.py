@@ -233,7 +233,9 @@ class AgentCollector(Collector):
         dropped = CounterMetricFamily(
             "logship_records_dropped",
             "Records not sent, by reason: buffer_full (the oldest, to make room while the "
-            "destination was slow or down), rejected (refused for good by the destination), "
+            "destination was slow or down), too_large (refused for good for its size: over "
+            "GELF's 128 chunks, over the server's request limit), rejected (refused for good "
+            "for any other reason, or lost to a sink's error), "
             "filtered (not wanted by the destination's filter), spool_full (the disk spool's "
             "oldest segment, deleted to make room), spool_damaged (a torn or corrupt spool "
             "segment, or a disk that refused a write).",
@@ -286,7 +288,8 @@ class AgentCollector(Collector):
                 dropped.add_metric([name, "spool_damaged"], spool.damaged)
                 spool_records.add_metric([name], spool.records)
                 spool_bytes.add_metric([name], spool.bytes)
-            dropped.add_metric([name, "rejected"], runner.rejected)
+            dropped.add_metric([name, "rejected"], runner.rejected - runner.too_large)
+            dropped.add_metric([name, "too_large"], runner.too_large)
             dropped.add_metric([name, "filtered"], d.route.filtered)
             retries.add_metric([name], runner.retries)
             reconnects.add_metric([name], runner.reconnects)

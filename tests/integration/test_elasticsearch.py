@@ -110,7 +110,7 @@ async def test_a_413_halves_the_request_until_it_fits_and_a_lone_oversized_line_
         statuses = [call.status for call in es.calls]
         assert statuses[0] == 413 and statuses.count(200) > 1
         assert sorted(d["message"] for d in es.documents()) == sorted(r.message for r in batch[:30])
-    assert (info.value.remaining, info.value.rejected) == ([], 1)
+    assert (info.value.remaining, info.value.rejected, info.value.too_large) == ([], 1, 1)
     assert "HTTP 413" in caplog.text and "huge" not in caplog.text
 
 

@@ -408,4 +408,13 @@ async def test_a_udp_message_too_big_for_128_chunks_even_cut_is_counted_rejected
     await asyncio.wait_for(runner.run(), WAIT_SECS)
     wait_until(r.messages, timeout=WAIT_SECS, what="the kept message")
     assert [m["short_message"] for m in r.messages()] == ["kept"]
-    assert (runner.sent, runner.rejected) == (1, 1)
+    assert (runner.sent, runner.rejected, runner.too_large) == (1, 1, 1)
+
+
+async def test_a_message_the_http_receiver_finds_too_large_is_counted_as_too_large(
+    receiver: Any,
+) -> None:
+    r = receiver(http_status=lambda n: 413 if n == 2 else 202)  # the second POST: 413
+    runner = http_runner(r)
+    await asyncio.wait_for(runner.run(), WAIT_SECS)
+    assert (runner.sent, runner.rejected, runner.too_large) == (2, 1, 1)

@@ -70,9 +70,9 @@ async def test_metrics_count_what_containers_wrote_sent_and_dropped(
         assert m.value("logship_records_sent_total", destination=dead_name) == 0
         dropped = {
             reason: m.value("logship_records_dropped_total", destination=dead_name, reason=reason)
-            for reason in ("buffer_full", "rejected", "filtered")
+            for reason in ("buffer_full", "too_large", "rejected", "filtered")
         }
-        assert dropped == {"buffer_full": 201 - 5, "rejected": 0, "filtered": 50}
+        assert dropped == {"buffer_full": 201 - 5, "too_large": 0, "rejected": 0, "filtered": 50}
         assert m.value("logship_buffer_records", destination=dead_name) == 5
         assert m.value("logship_buffer_max_records", destination=dead_name) == 5
         assert m.value("logship_buffer_bytes", destination=dead_name) > 0

@@ -143,7 +143,7 @@ class ElasticsearchSink:
         entries = self.encoder.encode(batch)
         pending = deque(split_requests(entries, self.max_request_bytes))
         retry: list[Record] = []
-        rejected = 0
+        rejected = too_large = 0
         why = ""
         while pending:
             start, end = pending.popleft()
@@ -160,6 +160,8 @@ class ElasticsearchSink:
                 pending.extendleft([(middle, end), (start, middle)])
             elif answer.verdict in ("split", "reject"):
                 rejected += end - start
+                if answer.verdict == "split":  # one document, more than the cluster takes
+                    too_large += 1
                 self._rejected(end - start, answer.why, batch[start])
             elif answer.result is not None:
                 result = answer.result
@@ -180,6 +182,7 @@ class ElasticsearchSink:
                 retriable=True,
                 remaining=retry,
                 rejected=rejected,
+                too_large=too_large,
             )
 
     async def _post(self, entries: list[bytes], start: int, end: int) -> _Answer:

@@ -103,6 +103,7 @@ class GelfSink:
                     f"{dropped} messages whose fields alone need more than 128 chunks",
                     remaining=[],
                     rejected=dropped,
+                    too_large=dropped,
                 )
         elif isinstance(transport, StreamTransport):
             await transport.write(frame_tcp(self.encoder.encode(batch)))
@@ -144,7 +145,7 @@ class GelfSink:
 
     async def _post_each(self, transport: HttpTransport, batch: list[Record]) -> None:
         """One POST per message, in order; a failure hands back what is left to send."""
-        rejected = 0
+        rejected = too_large = 0
         refusal: HttpResponse | None = None
         for i, document in enumerate(self.encoder.encode(batch)):
             try:
@@ -158,6 +159,7 @@ class GelfSink:
                     self._status_message(response), remaining=batch[i:], rejected=rejected
                 )
             rejected += 1
+            too_large += response.status == 413
             refusal = response
         if rejected:
             assert refusal is not None
@@ -165,7 +167,7 @@ class GelfSink:
             if not self._refusal_logged:
                 self._refusal_logged = True
                 log.warning("%s: %s (counted, logged once)", self.name, message)
-            raise DeliveryError(message, remaining=[], rejected=rejected)
+            raise DeliveryError(message, remaining=[], rejected=rejected, too_large=too_large)
 
     async def _post_bulk(self, transport: HttpTransport, batch: list[Record]) -> None:
         response = await self._post(transport, frame_http_bulk(self.encoder.encode(batch)))
