@@ -107,6 +107,18 @@ static inline int find_mark(const char *buf, size_t len, long *idx, long *seq) {
     return 0;
 }
 
+/* Line (producer idx, line seq) arrived: 1 the first time, 0 for a duplicate, -1 when the
+   mark is out of range (counted as unparsed by the callers). */
+static inline int mark_seen(unsigned char *seen, long idx, long seq, long producers,
+                            long lines_per) {
+    if (idx < 0 || idx >= producers || seq < 0 || seq >= lines_per) return -1;
+    size_t bit = (size_t)idx * (size_t)lines_per + (size_t)seq;
+    unsigned char mask = (unsigned char)(1u << (bit & 7));
+    if (seen[bit >> 3] & mask) return 0;
+    seen[bit >> 3] |= mask;
+    return 1;
+}
+
 static inline int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);

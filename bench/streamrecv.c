@@ -79,18 +79,11 @@ static void count_line(const char *p, size_t len, int64_t time_us, int64_t arriv
     if (first_ns == 0 || arrival < first_ns) first_ns = arrival;
     if (arrival > last_ns) last_ns = arrival;
     long idx, seq;
-    if (find_mark(p, len, &idx, &seq) && idx >= 0 && idx < producers && seq >= 0 &&
-        seq < lines_per) {
-        size_t bit = (size_t)idx * (size_t)lines_per + (size_t)seq;
-        if (seen[bit >> 3] & (1u << (bit & 7))) {
-            dups++;
-        } else {
-            seen[bit >> 3] |= (unsigned char)(1u << (bit & 7));
-            distinct++;
-        }
-    } else {
-        unparsed++;
-    }
+    int fresh = find_mark(p, len, &idx, &seq) ? mark_seen(seen, idx, seq, producers, lines_per)
+                                               : -1;
+    if (fresh > 0) distinct++;
+    else if (fresh == 0) dups++;
+    else unparsed++;
     if (!want_delays) return;
     if (time_us < 0) { bad_time++; return; }
     if (ndelays == delay_cap) {

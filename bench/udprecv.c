@@ -266,19 +266,11 @@ int main(int argc, char **argv) {
                 len = (size_t)n_json;
             }
             long idx, seq;
-            if ((gelf ? find_mark(msg, len, &idx, &seq) : parse_mark(msg, len, &idx, &seq)) &&
-                idx >= 0 && idx < producers && seq >= 0 &&
-                seq < lines) {
-                size_t bit = (size_t)idx * (size_t)lines + (size_t)seq;
-                if (seen[bit >> 3] & (1u << (bit & 7))) {
-                    dups++;
-                } else {
-                    seen[bit >> 3] |= (unsigned char)(1u << (bit & 7));
-                    distinct++;
-                }
-            } else {
-                unparsed++;
-            }
+            int found = gelf ? find_mark(msg, len, &idx, &seq) : parse_mark(msg, len, &idx, &seq);
+            int fresh = found ? mark_seen(seen, idx, seq, producers, lines) : -1;
+            if (fresh > 0) distinct++;
+            else if (fresh == 0) dups++;
+            else unparsed++;
             if (want_delays) {
                 int64_t t = gelf ? gelf_time_us(msg, len) : syslog_time_us(msg, len);
                 if (t < 0) {
