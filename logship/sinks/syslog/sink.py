@@ -19,6 +19,7 @@ from logship.transport.udp import UdpTransport
 
 SUSPECT_AFTER_CLOSES = 3
 CONFIRM_SECS = 1.0
+MAX_CONFIRM_SECS = 8.0
 
 
 class Datagrams:
@@ -50,6 +51,9 @@ class Stream:
     written is lost. When the receiver closed the connection before each of the last
     :data:`SUSPECT_AFTER_CLOSES` batches, a batch counts as delivered only if its connection
     is still open :data:`CONFIRM_SECS` after the write; otherwise the destination is down.
+    A receiver slower to turn us away than that (a loaded machine) shows itself when the
+    connection that passed is found closed at the next write: the wait then doubles, up to
+    :data:`MAX_CONFIRM_SECS`, so the destination is not reported back again and again.
     """
 
     def __init__(self, config: SyslogConfig) -> None:
@@ -63,22 +67,32 @@ class Stream:
             write_timeout_secs=config.write_timeout_secs,
         )
         self.frame = FRAMERS[config.framing]
+        self.confirm_secs = CONFIRM_SECS
+        self._confirmed = False  # the last write passed a confirmation
 
     async def open(self) -> None:
         await self.transport.connect()
 
     async def send(self, messages: list[bytes]) -> None:
         await self.transport.write(self.frame(messages))
-        if self.transport.hangups_in_a_row >= SUSPECT_AFTER_CLOSES:
+        transport = self.transport
+        if self._confirmed and transport.hangups_in_a_row:
+            # the connection that passed was closed by the receiver after all: wait longer
+            self.confirm_secs = min(self.confirm_secs * 2, MAX_CONFIRM_SECS)
+            transport.hangups_in_a_row = SUSPECT_AFTER_CLOSES  # still suspect
+        self._confirmed = False
+        if transport.hangups_in_a_row >= SUSPECT_AFTER_CLOSES:
             await self._confirm()
 
     async def _confirm(self) -> None:
         """Wait a moment: a connection the receiver keeps open clears the suspicion."""
         transport = self.transport
         writer = transport.writer
-        await asyncio.sleep(CONFIRM_SECS)
+        await asyncio.sleep(self.confirm_secs)
         if writer is not None and not writer.is_closing():
-            transport.hangups_in_a_row = 0
+            # suspicion stays until a write finds this connection still open (write() then
+            # counts the hang-ups from 0 again)
+            self._confirmed = True
             return
         hangups = transport.hangups_in_a_row
         transport.close()
