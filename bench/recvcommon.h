@@ -4,8 +4,10 @@
 #ifndef LOGSHIP_BENCH_RECVCOMMON_H
 #define LOGSHIP_BENCH_RECVCOMMON_H
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -128,6 +130,15 @@ static inline int64_t pct(const int64_t *v, size_t n, double q) {
     if (n == 0) return 0;
     size_t i = (size_t)(q * (double)(n - 1) + 0.5);
     return v[i < n ? i : n - 1];
+}
+
+/* The report's "delay_us" member (``delays`` sorted), after the members before it. */
+static inline void print_delays(const int64_t *delays, size_t n, uint64_t bad_timestamps) {
+    printf(", \"delay_us\": {\"count\": %zu, \"bad_timestamps\": %" PRIu64 ", \"min\": %" PRId64
+           ", \"p50\": %" PRId64 ", \"p90\": %" PRId64 ", \"p99\": %" PRId64
+           ", \"p999\": %" PRId64 ", \"max\": %" PRId64 "}",
+           n, bad_timestamps, pct(delays, n, 0), pct(delays, n, 0.5), pct(delays, n, 0.9),
+           pct(delays, n, 0.99), pct(delays, n, 0.999), pct(delays, n, 1));
 }
 
 #endif

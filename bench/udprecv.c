@@ -311,13 +311,7 @@ int main(int argc, char **argv) {
                ", \"inflate_errors\": %" PRIu64 "}",
                gelf_chunks, gelf_chunked_messages, gelf_incomplete(), gelf_evicted,
                gelf_bad_chunks, gelf_inflate_errors);
-    if (want_delays)
-        printf(", \"delay_us\": {\"count\": %zu, \"bad_timestamps\": %" PRIu64 ", \"min\": %" PRId64
-               ", \"p50\": %" PRId64 ", \"p90\": %" PRId64 ", \"p99\": %" PRId64
-               ", \"p999\": %" PRId64 ", \"max\": %" PRId64 "}",
-               ndelays, bad_time, pct(delays, ndelays, 0), pct(delays, ndelays, 0.5),
-               pct(delays, ndelays, 0.9), pct(delays, ndelays, 0.99), pct(delays, ndelays, 0.999),
-               pct(delays, ndelays, 1));
+    if (want_delays) print_delays(delays, ndelays, bad_time);
     printf("}\n");
     fflush(stdout);
     return 0;
