@@ -4,7 +4,10 @@
 #ifndef LOGSHIP_BENCH_RECVCOMMON_H
 #define LOGSHIP_BENCH_RECVCOMMON_H
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,6 +133,20 @@ static inline int64_t pct(const int64_t *v, size_t n, double q) {
     if (n == 0) return 0;
     size_t i = (size_t)(q * (double)(n - 1) + 0.5);
     return v[i < n ? i : n - 1];
+}
+
+/* Tell the bench where the bound socket listens and its receive buffer ("PORT port rcvbuf");
+   returns the receive buffer's size, which the report repeats. */
+static inline int announce_port(int fd) {
+    struct sockaddr_in addr;
+    socklen_t alen = sizeof addr;
+    getsockname(fd, (struct sockaddr *)&addr, &alen);
+    int got = 0;
+    socklen_t glen = sizeof got;
+    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &glen);
+    printf("PORT %d %d\n", ntohs(addr.sin_port), got);
+    fflush(stdout);
+    return got;
 }
 
 /* The report's "delay_us" member (``delays`` sorted), after the members before it. */

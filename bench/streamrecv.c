@@ -665,13 +665,7 @@ int main(int argc, char **argv) {
         perror("bind/listen");
         return 1;
     }
-    socklen_t alen = sizeof addr;
-    getsockname(fd, (struct sockaddr *)&addr, &alen);
-    int got = 0;
-    socklen_t glen = sizeof got;
-    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &glen);
-    printf("PORT %d %d\n", ntohs(addr.sin_port), got);
-    fflush(stdout);
+    int got = announce_port(fd);
 
     while (!stopping) {
         struct pollfd pfd = {fd, POLLIN, 0};

@@ -206,13 +206,7 @@ int main(int argc, char **argv) {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { perror("bind"); return 1; }
-    socklen_t alen = sizeof addr;
-    getsockname(fd, (struct sockaddr *)&addr, &alen);
-    int got = 0;
-    socklen_t glen = sizeof got;
-    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &glen);
-    printf("PORT %d %d\n", ntohs(addr.sin_port), got);
-    fflush(stdout);
+    int got = announce_port(fd);
 
     static char bufs[BATCH][DGRAM_MAX];
     static char ctrl[BATCH][CMSG_SPACE(sizeof(struct timespec))];
