@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import IMAGE, wait_until
+from tests.support import IMAGE, docker_cli, wait_until
 
 
 class PrivateEngine:
@@ -60,14 +60,7 @@ class PrivateEngine:
         return [*argv, "--live-restore"] if self.live_restore else argv
 
     def docker(self, *args: str, input: bytes | None = None) -> str:
-        done = subprocess.run(
-            ["docker", "-H", self.url, *args],
-            input=input,
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
-        return done.stdout.decode()
+        return docker_cli(self.url, *args, input=input, timeout=60)
 
     def up(self) -> bool:
         return (

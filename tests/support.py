@@ -306,6 +306,20 @@ class Agent:
         return self.process.returncode
 
 
+def docker_cli(host: str, *args: str, input: bytes | None = None, timeout: float = 120) -> str:
+    """The docker CLI against the engine at ``host``; its standard output. A failure says what
+    the CLI said, so a test failing on a private engine can be understood from its report."""
+    done = subprocess.run(
+        ["docker", "-H", host, *args], input=input, capture_output=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise AssertionError(
+            f"docker {' '.join(args)} failed ({done.returncode}): "
+            f"{done.stderr.decode(errors='replace').strip()}"
+        )
+    return done.stdout.decode()
+
+
 def run_cli(
     args: list[str],
     *,

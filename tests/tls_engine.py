@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support import IMAGE, free_port, wait_until
+from tests.support import IMAGE, docker_cli, free_port, wait_until
 from tests.tls import TlsFiles
 
 
@@ -48,14 +48,7 @@ class TlsEngine:
 
     def docker(self, *args: str, input: bytes | None = None) -> str:
         """The docker CLI against this engine (over its unix socket); its standard output."""
-        result = subprocess.run(
-            ["docker", "-H", self.unix_url, *args],
-            input=input,
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
-        return result.stdout.decode().strip()
+        return docker_cli(self.unix_url, *args, input=input).strip()
 
     def start(self) -> TlsEngine:
         tls = self.tls
@@ -102,7 +95,7 @@ class TlsEngine:
     def close(self) -> None:
         """Remove its containers, stop it and its containerd, delete its files."""
         if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(subprocess.SubprocessError):
+            with contextlib.suppress(subprocess.SubprocessError, AssertionError):
                 ids = self.docker("ps", "-aq").split()
                 if ids:
                     self.docker("rm", "-f", *ids)
