@@ -1,4 +1,5 @@
-"""The container image, built and run as the README's "Run on a Docker host" says.
+"""The container image, built and run as the README's "Run on a Docker host" and
+docs/docker-host.md say.
 
 ``scripts/build-image.sh --local-base`` builds it on a Debian base made by debootstrap (no
 registry here; the base image and the wheels are kept between runs, and Docker's layer cache
@@ -6,7 +7,8 @@ does the rest). Then the README's own ``docker run`` line starts it, with only t
 image tag and the destination changed: the socket mounted read-only, the socket's group added,
 a read-only root, the state in a volume. It must ship its neighbours' lines to a real rsyslogd,
 report healthy, run as a non-root PID 1, and on ``docker stop`` drain, exit 0 and leave its
-checkpoints in the volume.
+checkpoints in the volume. The compose file and the tmpfs option of docs/docker-host.md run
+too, and that page shows the README's own commands.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.timeout(900)
 
 TAG = "logship-test/logship:dev"
 README = ROOT / "README.md"
+DOCKER_HOST_PAGE = ROOT / "docs" / "docker-host.md"  # the whole of "Run on a Docker host"
 LINES = 300  # what the short-lived neighbour writes before it exits
 
 
@@ -55,21 +58,28 @@ def logs(container: str) -> str:
     return done.stdout + done.stderr
 
 
-def readme_command(section: str, starts: str) -> str:
-    """The shell command of the README's ``section`` that starts with ``starts``, with its
-    continuation lines joined."""
-    text = README.read_text()
-    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+def doc_command(path: Path, starts: str, section: str | None = None) -> str:
+    """The shell command of the document at ``path`` (of its ``## section`` when given) that
+    starts with ``starts``, with its continuation lines joined."""
+    body = path.read_text()
+    if section is not None:
+        body = body.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     match = re.search(rf"^{re.escape(starts)}(?:.*\\\n)*.*$", body, re.MULTILINE)
-    assert match, f"README section {section!r} has no command starting {starts!r}"
+    where = path.name if section is None else f"{path.name} section {section!r}"
+    assert match, f"{where} has no command starting {starts!r}"
     return match.group(0).replace("\\\n", " ")
+
+
+def readme_command(starts: str) -> str:
+    """The shell command of the README's "Run on a Docker host" that starts with ``starts``."""
+    return doc_command(README, starts, "Run on a Docker host")
 
 
 @functools.cache  # once per test session
 def build_image() -> str:
     """The image, built by the README's build command on the local base (Docker's layer
     cache: when nothing changed, this takes a second)."""
-    build = readme_command("Run on a Docker host", "bash scripts/build-image.sh --local-base")
+    build = readme_command("bash scripts/build-image.sh --local-base")
     assert "--local-base" in build  # this machine reaches no registry
     done = subprocess.run(
         [*build.split("#", 1)[0].split(), "--tag", TAG],
@@ -105,7 +115,7 @@ def run(image: str, docker_client: Any, tmp_path_factory: pytest.TempPathFactory
     volume = f"lt-state-{uuid.uuid4().hex[:8]}"
     workdir = tmp_path_factory.mktemp("rsyslog")
     rsyslog = Rsyslog(workdir, tcp=True).start()
-    command = readme_command("Run on a Docker host", "docker run")
+    command = readme_command("docker run")
     http = f"127.0.0.1:{free_port(socket.SOCK_STREAM)}"
     for readme, ours in (
         ("--name logship ", f"--name {agent} --label {TEST_LABEL}={label}-agent "),
@@ -228,15 +238,21 @@ def test_docker_stop_drains_exits_0_and_leaves_checkpoints_in_the_volume(run: Ru
     wait_until(lambda: shipped() == handled, timeout=10, what=f"{handled[-3:]} at rsyslogd")
 
 
-def test_the_readme_compose_file_runs_the_same_agent(
+def test_the_docker_host_page_shows_the_readme_commands() -> None:
+    """docs/docker-host.md repeats the README's build and run commands; they must not drift."""
+    for starts in ("bash scripts/build-image.sh --local-base", "docker run"):
+        assert doc_command(DOCKER_HOST_PAGE, starts) == readme_command(starts)
+
+
+def test_the_docs_compose_file_runs_the_same_agent(
     image: str, docker_client: Any, tmp_path: Path
 ) -> None:
     block = re.search(
         r"With Docker Compose \(`(.*?)`\):\n\n```yaml\n(.*?)```",
-        README.read_text(),
+        DOCKER_HOST_PAGE.read_text(),
         re.DOTALL,
     )
-    assert block, "the README's compose example is missing"
+    assert block, "docs/docker-host.md's compose example is missing"
     up, compose = block.group(1), yaml.safe_load(block.group(2))
     assert up == "DOCKER_GID=$(stat -c %g /var/run/docker.sock) docker compose up -d"
     service = compose["services"]["logship"]
@@ -290,11 +306,11 @@ def test_the_readme_compose_file_runs_the_same_agent(
         rsyslog.stop()
 
 
-def test_a_read_only_agent_with_the_readme_tmpfs_for_its_state_starts_and_stops_cleanly(
+def test_a_read_only_agent_with_the_docs_tmpfs_for_its_state_starts_and_stops_cleanly(
     image: str,
 ) -> None:
-    tmpfs = re.search(r"`(--tmpfs /var/lib/logship:\S+)`", README.read_text())
-    assert tmpfs, "the README's tmpfs option is missing"
+    tmpfs = re.search(r"`(--tmpfs /var/lib/logship:\S+)`", DOCKER_HOST_PAGE.read_text())
+    assert tmpfs, "docs/docker-host.md's tmpfs option is missing"
     agent = f"lt-agent-{uuid.uuid4().hex[:8]}"
     gid = str(Path("/var/run/docker.sock").stat().st_gid)
     try:

@@ -2,8 +2,8 @@
 validated against the Kubernetes schemas of the versions we support, and the ConfigMap it
 renders loaded by logship's own settings loader, so chart and agent cannot drift apart.
 
-The value sets are the README's own commands ("Run on Kubernetes") and a few realistic
-overrides: syslog over TLS with the chart's Secret, Elasticsearch with an existing Secret,
+The value sets are the commands of docs/kubernetes.md (the README's "Run on Kubernetes" shows
+its install command) and a few realistic overrides: syslog over TLS with the chart's Secret, Elasticsearch with an existing Secret,
 forward with a shared key from the environment, a private registry.
 """
 
@@ -30,6 +30,7 @@ from tests.tls import TlsFiles
 
 CHART = ROOT / "helm" / "logship"
 README = ROOT / "README.md"
+KUBERNETES_PAGE = ROOT / "docs" / "kubernetes.md"
 KUBE_VERSIONS = ["1.25.0", "1.31.0", "1.37.0"]  # the oldest, one between, the newest
 MOUNT = "/etc/logship/secrets"
 # settings the chart sets itself, through the DaemonSet's environment
@@ -55,17 +56,26 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def readme_section(title: str) -> str:
-    return README.read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+def doc_section(path: Path, title: str | None = None) -> str:
+    """The document at ``path``, or only its ``## title`` section."""
+    text = path.read_text()
+    if title is None:
+        return text
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
-def readme_helm_values(command_start: str) -> dict[str, Any]:
-    """The values a README ``helm`` command gives: its --set and --set-json flags, and the
-    values file it names (the README's YAML block that starts with ``# FILE``)."""
-    section = readme_section("Run on Kubernetes")
+def doc_command(section: str, command_start: str) -> str:
+    """The shell command of ``section`` that starts with ``command_start``, lines joined."""
     match = re.search(rf"^{re.escape(command_start)}(?:.*\\\n)*.*$", section, re.MULTILINE)
-    assert match, f"no command {command_start!r} in the README"
-    words = shlex.split(match.group(0).replace("\\\n", " "))
+    assert match, f"no command {command_start!r} in the documentation"
+    return match.group(0).replace("\\\n", " ")
+
+
+def docs_helm_values(command_start: str) -> dict[str, Any]:
+    """The values a ``helm`` command of docs/kubernetes.md gives: its --set and --set-json
+    flags, and the values file it names (the page's YAML block that starts with ``# FILE``)."""
+    section = doc_section(KUBERNETES_PAGE)
+    words = shlex.split(doc_command(section, command_start))
     values: dict[str, Any] = {}
     for flag, argument in itertools.pairwise(words):
         if flag == "--set":
@@ -74,7 +84,7 @@ def readme_helm_values(command_start: str) -> dict[str, Any]:
             values = merge(values, helm_python.parse_set_json(argument))
         elif flag in ("-f", "--values"):
             block = re.search(rf"```yaml\n# {re.escape(argument)}\n(.*?)```", section, re.DOTALL)
-            assert block, f"the README shows no {argument}"
+            assert block, f"docs/kubernetes.md shows no {argument}"
             values = merge(values, yaml.safe_load(block.group(1)))
     return values
 
@@ -82,8 +92,8 @@ def readme_helm_values(command_start: str) -> dict[str, Any]:
 def value_sets(ca: TlsFiles) -> dict[str, dict[str, Any]]:
     return {
         "defaults": {},
-        "readme-install": readme_helm_values("helm install logship helm/logship"),
-        "readme-values-file": readme_helm_values("helm upgrade --install logship helm/logship"),
+        "readme-install": docs_helm_values("helm install logship helm/logship"),
+        "readme-values-file": docs_helm_values("helm upgrade --install logship helm/logship"),
         "syslog-tls-with-the-charts-secret": {
             "image": {"repository": "registry.example.com/ops/logship", "tag": "0.1.0"},
             "docker": {"socketGroupId": 105},
@@ -281,6 +291,12 @@ def test_logship_loads_the_config_the_chart_renders(
     for destination, given in zip(settings.destinations, wanted, strict=True):
         kind = given["type"] if isinstance(given, dict) else SCHEMES[given.split(":")[0]][0]
         assert destination.type == kind
+
+
+def test_the_readme_shows_the_install_command_of_the_kubernetes_page() -> None:
+    start = "helm install logship helm/logship"
+    readme = doc_command(doc_section(README, "Run on Kubernetes"), start)
+    assert readme == doc_command(doc_section(KUBERNETES_PAGE), start)
 
 
 def test_the_readme_install_command_filters_on_the_pod_namespace(
