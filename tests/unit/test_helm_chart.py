@@ -3,8 +3,9 @@ validated against the Kubernetes schemas of the versions we support, and the Con
 renders loaded by logship's own settings loader, so chart and agent cannot drift apart.
 
 The value sets are the commands of docs/kubernetes.md (the README's "Run on Kubernetes" shows
-its install command) and a few realistic overrides: syslog over TLS with the chart's Secret, Elasticsearch with an existing Secret,
-forward with a shared key from the environment, a private registry.
+its install command) and a few realistic overrides: syslog over TLS with the chart's Secret,
+Elasticsearch with an existing Secret, forward with a shared key from the environment, a
+private registry.
 """
 
 from __future__ import annotations
