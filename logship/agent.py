@@ -22,18 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from logship.config.destination import BatchConfig, DestinationConfig
+from logship.config.filters import DestinationFilter
 from logship.errors import ConfigError, DockerUnavailable, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route, Router
 from logship.pipeline.runner import Sink, SinkRunner
-from logship.pipeline.spool import Spool, destination_key
+from logship.pipeline.spool import Spool
 from logship.protocol.docker import Position
 from logship.record import HostMeta, format_timestamp_ns, timestamp_ns
-from logship.registry import sink_class
 from logship.settings import Settings
-from logship.sinks.common import BatchConfig, DestinationConfig, DestinationFilter
 from logship.sinks.console.config import ConsoleConfig
+from logship.sinks.registry import build_sink
 from logship.sources.docker.client import DockerClient
 from logship.sources.docker.filters import ContainerFilter, Selector
 from logship.sources.docker.source import DockerSource
@@ -114,10 +115,10 @@ class Agent:
         until: str | None = None,
     ) -> None:
         self.settings = settings
-        self.client = DockerClient.from_settings(settings)
+        self.client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
         if sinks is None:
             self.destinations = [
-                self._destination(sink_class(config.type)(config), config)
+                self._destination(build_sink(config), config)
                 for config in settings.destinations or [ConsoleConfig()]
             ]
         else:
@@ -221,7 +222,7 @@ class Agent:
         for d in self.destinations:
             if d.config is None or not d.config.spool.enabled:
                 continue
-            key = base = destination_key(d.config)
+            key = base = d.config.spool_key()
             n = 1
             while key in keys:  # the same destination twice: a spool each
                 n += 1

@@ -22,16 +22,17 @@ import aiohttp
 import orjson
 import yaml
 
+from logship.config.address import format_address, parse_listen_address
+from logship.config.destination import NetworkDestinationConfig
+from logship.config.secrets import redact
 from logship.errors import DeliveryError, DockerAPIError, DockerUnavailable, LogshipError
 from logship.protocol.bulk import CONTENT_TYPE, describe_error_body
-from logship.registry import sink_class
-from logship.server.address import format_address, parse_listen_address
-from logship.settings import Destination, Settings, redact
-from logship.sinks.common import NetworkDestinationConfig
+from logship.settings import Destination, Settings
 from logship.sinks.console.config import ConsoleConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
 from logship.sinks.forward.sink import ForwardSink
 from logship.sinks.gelf.sink import GelfSink
+from logship.sinks.registry import build_sink
 from logship.sinks.syslog.sink import SyslogSink
 from logship.sources.docker.client import DockerClient
 from logship.transport.http import HttpTransport
@@ -342,9 +343,9 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     for line in effective_settings(settings).splitlines():
         print(f"  {line}", file=out)
     # built as `run` builds them: a TLS file that cannot be used is a ConfigError (exit 2)
-    client = DockerClient.from_settings(settings)
+    client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
     destinations = list(settings.destinations) or [ConsoleConfig()]
-    sinks = [sink_class(config.type)(_within(config, timeout_secs)) for config in destinations]
+    sinks = [build_sink(_within(config, timeout_secs)) for config in destinations]
     print("checks:", file=out)
     http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
     results = await asyncio.gather(

@@ -12,9 +12,8 @@ import os
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import (
@@ -22,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -36,19 +34,21 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from logship.config.address import parse_listen_address
+from logship.config.destination import DestinationConfig
+from logship.config.engine import DockerTlsFiles, docker_tls_files
+from logship.config.filters import ContainerSelection
+from logship.config.secrets import SECRET_KEY, redact
 from logship.errors import ConfigError
-from logship.registry import SCHEMES, SINKS
-from logship.server.address import parse_listen_address
-from logship.sinks.console.config import ConsoleConfig
-from logship.sinks.elasticsearch.config import ElasticsearchConfig
-from logship.sinks.forward.config import ForwardConfig
-from logship.sinks.gelf.config import GelfConfig
-from logship.sinks.syslog.config import SyslogConfig
+from logship.sinks.registry import destination_types, schemes
 
-Destination = Annotated[
-    ConsoleConfig | SyslogConfig | GelfConfig | ElasticsearchConfig | ForwardConfig,
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:
+    Destination = DestinationConfig
+else:  # every registered destination type's model, told apart by its ``type``
+    Destination = Annotated[
+        Union[tuple(kind.config for kind in destination_types())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
 
 _config_file: ContextVar[Path | None] = ContextVar("logship_config_file", default=None)
 
@@ -60,12 +60,13 @@ def parse_destination_uri(uri: str) -> dict[str, Any]:
     """
     url = urlsplit(uri.strip())
     scheme = url.scheme.lower()
-    if scheme not in SCHEMES:
+    known = schemes()
+    if scheme not in known:
         raise ValueError(
             f"unknown destination scheme {scheme!r} in {uri!r}; expected one of "
-            + ", ".join(f"{s}://" for s in SCHEMES)
+            + ", ".join(f"{s}://" for s in known)
         )
-    kind, implied = SCHEMES[scheme]
+    kind, implied = known[scheme]
     options: dict[str, Any] = {"type": kind, **implied}
     try:
         port = url.port
@@ -90,37 +91,6 @@ def parse_destination_uri(uri: str) -> dict[str, Any]:
     return options
 
 
-def _comma_list(value: object) -> object:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-CommaList = Annotated[list[str], NoDecode]
-
-
-class ContainerSelection(BaseModel):
-    """A set of containers, by name glob, image glob and label (``key`` or ``key=value``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    names: CommaList = Field(
-        default_factory=list, description="Container name globs.", examples=[["web-*"]]
-    )
-    images: CommaList = Field(
-        default_factory=list,
-        description="Image globs (with or without tag).",
-        examples=[["nginx*"]],
-    )
-    labels: CommaList = Field(
-        default_factory=list,
-        description="Labels: `key` (any value) or `key=value` (value may be a glob).",
-        examples=[["com.example.team=payments"]],
-    )
-
-    _split = field_validator("names", "images", "labels", mode="before")(_comma_list)
-
-
 class BufferSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -133,35 +103,6 @@ class BufferSettings(BaseModel):
         default=16 * 1024 * 1024,
         ge=1024,
         description="Bytes (message text plus ~100 per record) each destination may hold.",
-    )
-
-
-@dataclass(frozen=True)
-class DockerTlsFiles:
-    """TLS towards the engine, as the docker CLI finds it in DOCKER_CERT_PATH."""
-
-    ca_file: Path | None  # None: the system's CAs
-    cert_file: Path | None  # with key_file: the client certificate dockerd --tlsverify asks for
-    key_file: Path | None
-
-
-def docker_tls_files(cert_path: Path | None) -> DockerTlsFiles:
-    """The docker CLI's TLS files: ca.pem, cert.pem, key.pem in DOCKER_CERT_PATH (default
-    ~/.docker), each used when it exists; ValueError for a missing directory or half a pair."""
-    directory = cert_path or Path.home() / ".docker"
-    if cert_path is not None and not directory.is_dir():
-        raise ValueError(f"docker_cert_path {str(directory)!r} is not a directory")
-    ca, cert, key = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
-    if cert.is_file() != key.is_file():
-        have, missing = (cert, key) if cert.is_file() else (key, cert)
-        raise ValueError(
-            f"{str(directory)!r} has {have.name} but no {missing.name}; "
-            "a client certificate needs both"
-        )
-    return DockerTlsFiles(
-        ca_file=ca if ca.is_file() else None,
-        cert_file=cert if cert.is_file() else None,
-        key_file=key if key.is_file() else None,
     )
 
 
@@ -333,32 +274,6 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-# -- secrets named by options (passwords, keys), read once when the configuration is --------
-
-
-def read_secret_file(path: Path, what: str) -> SecretStr:
-    """The file's content without its final newline; ValueError if unreadable or empty."""
-    try:
-        text = path.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"cannot read {what} {str(path)!r}: {reason}") from None
-    if not text:
-        raise ValueError(f"{what} {str(path)!r} is empty; expected the secret on its first line")
-    return SecretStr(text)
-
-
-def read_secret_env(name: str, what: str) -> SecretStr:
-    """The variable's value; ValueError naming it if it is not set or empty."""
-    value = os.environ.get(name, "")
-    if not value:
-        raise ValueError(
-            f"{what} names the environment variable {name!r}, which is "
-            + ("empty" if name in os.environ else "not set")
-        )
-    return SecretStr(value)
-
-
 def config_file_from_env() -> Path | None:
     value = os.environ.get("LOGSHIP_CONFIG")
     return Path(value) if value else None
@@ -402,29 +317,14 @@ def format_validation_error(exc: ValidationError, path: Path | None = None) -> s
         value = error.get("input")
         # a check over the whole configuration names its fields itself: its input is everything
         got = "" if error["type"] == "missing" or not loc else f" (got {value!r})"
-        if got and re.fullmatch(_SECRET_KEY, str(error["loc"][-1])):
+        if got and re.fullmatch(SECRET_KEY, str(error["loc"][-1])):
             got = " (got ***)"  # a secret given to an option that is not there (shared_key=)
         lines.append(redact(f"  {loc or 'settings'}: {message}{got}"))
     return "\n".join(lines)
 
 
-_SECRET_KEY = r"(?:password|api_key|shared_key|secret|token)"
-_REDACTIONS = (
-    (re.compile(r"(://[^:/@\s'\"]+:)[^@/\s'\"]+@"), r"\1***@"),  # user:password@host
-    (re.compile(rf"({_SECRET_KEY}=)[^&\s'\"]+"), r"\1***"),  # ?password=... in a URI
-    (re.compile(rf"('{_SECRET_KEY}': )'[^']*'"), r"\1'***'"),  # {'password': '...'}
-)
-
-
-def redact(text: str) -> str:
-    """Mask passwords and keys written inline, so an error message can be shown and logged."""
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
 def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in SINKS
+    return isinstance(part, str) and any(part == kind.name for kind in destination_types())
 
 
 def wants_colour(stream: object) -> bool:

@@ -7,9 +7,9 @@ import itertools
 from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 
+from logship.config.filters import DestinationFilter
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.record import ContainerMeta, Record
-from logship.sinks.common import DestinationFilter
 from logship.state.progress import Progress
 
 _route_ids = itertools.count()

@@ -73,14 +73,13 @@ from logship.pipeline.spool_disk import (
     CURSOR_NAME,
     Reading,
     Segment,
-    destination_key,
     fsync_all,
     write_file,
 )
 from logship.pipeline.spool_format import MAGIC, CorruptFrame, SegmentEncoder, chunks, walk
 from logship.record import Record
 
-__all__ = ["CURSOR_NAME", "Spool", "destination_key"]
+__all__ = ["CURSOR_NAME", "Spool"]
 
 log = logging.getLogger("logship.spool")
 

@@ -4,44 +4,16 @@ and the name of a destination's spool directory. See :mod:`logship.pipeline.spoo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
-import json
 import os
-import re
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from logship.pipeline.spool_format import FrameInfo, decode_frame
 from logship.record import ContainerMeta, HostMeta, Record
 
-if TYPE_CHECKING:
-    from logship.sinks.common import DestinationConfig
-
 CURSOR_NAME = "cursor"
 CURSOR = struct.Struct(">QQI")  # segment seq, frame offset, records of that frame delivered
-
-# what the key of a destination does not depend on: changing these keeps its spool
-_TUNING = {"name", "buffer_max_records", "buffer_max_bytes", "batch", "filter", "spool"}
-
-
-def destination_key(config: DestinationConfig) -> str:
-    """A directory name that a restart with the same destination finds again."""
-    if config.name:
-        return "name-" + _safe(config.name)
-    options = config.model_dump(mode="json", exclude=_TUNING)
-    options = {k: v for k, v in options.items() if not k.endswith("_secs")}
-    digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]
-    kind = str(options.get("type", "destination"))
-    host = str(options.get("host") or "")
-    port = str(options.get("port") or "")
-    return _safe("-".join(p for p in (kind, host, port) if p)) + "-" + digest
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:80] or "_"
-
 
 class Segment:
     __slots__ = ("deleted", "path", "records", "remaining", "seq", "size", "start")

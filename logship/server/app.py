@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
+from logship.config.address import format_address, parse_listen_address
 from logship.errors import LogshipError
-from logship.server.address import format_address, parse_listen_address
 from logship.server.containers import Containers
 from logship.server.health import Health, LoopMonitor
 from logship.server.live import LiveHub

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from logship.config.filters import DestinationFilter
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.router import Route, Router
 from logship.protocol.json import JsonEncoder, TextEncoder
 from logship.record import Record
-from logship.sinks.common import DestinationFilter
 
 if TYPE_CHECKING:
     from logship.sources.docker.source import Tracked

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ssl
 
+from logship.config.tls import TlsConfig
 from logship.errors import ConfigError
-from logship.sinks.common import TlsConfig
 
 
 def client_context(config: TlsConfig) -> ssl.SSLContext:

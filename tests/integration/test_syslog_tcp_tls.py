@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 import pytest
 
+from logship.config.tls import TlsConfig
 from logship.errors import DeliveryError
 from logship.protocol.syslog import Framing
 from logship.record import ContainerMeta, HostMeta, Record
-from logship.sinks.common import TlsConfig
 from logship.sinks.syslog.config import SyslogConfig
 from logship.sinks.syslog.sink import Stream, SyslogSink
 from logship.transport.tcp import StreamTransport

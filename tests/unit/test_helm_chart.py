@@ -24,8 +24,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from logship.registry import SCHEMES, SINKS
 from logship.settings import Settings, load_settings
+from logship.sinks.registry import destination_types, schemes
 from tests.support import ROOT
 from tests.tls import TlsFiles
 
@@ -290,7 +290,7 @@ def test_logship_loads_the_config_the_chart_renders(
     wanted = values.get("config", {}).get("destinations", [])
     assert len(settings.destinations) == len(wanted)
     for destination, given in zip(settings.destinations, wanted, strict=True):
-        kind = given["type"] if isinstance(given, dict) else SCHEMES[given.split(":")[0]][0]
+        kind = given["type"] if isinstance(given, dict) else schemes()[given.split(":")[0]][0]
         assert destination.type == kind
 
 
@@ -423,9 +423,10 @@ def test_the_schema_knows_every_setting_of_logship_and_nothing_else() -> None:
     # a new setting of logship's must be added to the chart's schema (or to SET_BY_CHART)
     assert set(config) == set(Settings.model_fields) - SET_BY_CHART
     destination = config["destinations"]["items"]["oneOf"]
-    assert set(destination[1]["properties"]["type"]["enum"]) == set(SINKS)
+    types = {kind.name for kind in destination_types()}
+    assert set(destination[1]["properties"]["type"]["enum"]) == types
     uri = re.compile(destination[0]["pattern"])
-    assert all(uri.match(f"{scheme}://host") for scheme in SCHEMES)
+    assert all(uri.match(f"{scheme}://host") for scheme in schemes())
     assert not uri.match("sylog://host")
 
 

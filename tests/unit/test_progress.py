@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from logship.config.filters import DestinationFilter
 from logship.errors import DeliveryError
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route
 from logship.pipeline.runner import SinkRunner
 from logship.record import ContainerMeta, HostMeta, Record
-from logship.sinks.common import DestinationFilter
 from logship.state.progress import Progress, checkpoint
 
 HOST = HostMeta("h", "ip")

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logship.config.destination import NetworkDestinationConfig
 from logship.errors import ConfigError, LocalProtocolError
 from logship.protocol.gelf import (
     MAX_CHUNKS,
@@ -34,7 +35,6 @@ from logship.protocol.gelf import (
 from logship.protocol.template import TagTemplate
 from logship.record import ContainerMeta, HostMeta, Record, timestamp_ns
 from logship.settings import load_settings
-from logship.sinks.common import NetworkDestinationConfig
 from logship.sinks.gelf.config import GelfConfig
 from tests.receivers.gelf import (
     ChunkAssembler,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from logship.config.filters import DestinationFilter
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.router import Route, Router
 from logship.record import ContainerMeta, HostMeta, Record
-from logship.sinks.common import DestinationFilter
 
 HOST = HostMeta("h", "10.0.0.1")
 WEB = ContainerMeta(

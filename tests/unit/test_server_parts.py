@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from logship.config.address import format_address, parse_listen_address
 from logship.record import ContainerMeta, HostMeta, Record
-from logship.server.address import format_address, parse_listen_address
 from logship.server.metrics import ReadCounter, unique_names
 
 HOST = HostMeta("h", "10.0.0.1")

@@ -515,7 +515,7 @@ def test_a_secret_given_to_an_option_that_does_not_exist_is_not_quoted(
 
 
 def test_redaction_masks_secrets_but_not_the_names_of_files_or_variables_holding_them() -> None:
-    from logship.settings import redact
+    from logship.config.secrets import redact
 
     text = "x://u:pw1@h ?password=pw2&a=1 {'api_key': 'pw3', 'user': 'u'} shared_key_env=NAME"
     assert redact(text) == (

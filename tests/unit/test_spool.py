@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from logship.config.destination import SpoolConfig
 from logship.errors import DeliveryError
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.runner import SinkRunner
-from logship.pipeline.spool import CURSOR_NAME, Spool, destination_key
+from logship.pipeline.spool import CURSOR_NAME, Spool
 from logship.pipeline.spool_format import (
     HEADER,
     MAGIC,
@@ -25,7 +26,6 @@ from logship.pipeline.spool_format import (
     walk,
 )
 from logship.record import ContainerMeta, HostMeta, Record
-from logship.sinks.common import SpoolConfig
 from logship.sinks.syslog.config import SyslogConfig
 from logship.state.progress import Progress
 
@@ -310,10 +310,10 @@ def test_the_spool_directory_is_found_again_after_option_changes_that_do_not_mat
     a = SyslogConfig(type="syslog", host="127.0.0.1", port=514, transport="tcp")
     b = a.model_copy(update={"buffer_max_records": 10, "reconnect_max_secs": 3.0})
     c = a.model_copy(update={"port": 515})
-    assert destination_key(a) == destination_key(b)
-    assert destination_key(a).startswith("syslog-127.0.0.1-514-")
-    assert destination_key(a) != destination_key(c)
-    assert destination_key(a.model_copy(update={"name": "central/1"})) == "name-central_1"
+    assert a.spool_key() == b.spool_key()
+    assert a.spool_key().startswith("syslog-127.0.0.1-514-")
+    assert a.spool_key() != c.spool_key()
+    assert a.model_copy(update={"name": "central/1"}).spool_key() == "name-central_1"
 
 
 def test_a_segment_larger_than_a_quarter_of_the_spool_is_refused() -> None:

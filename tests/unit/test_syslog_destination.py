@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from logship.config.tls import TlsConfig
 from logship.errors import ConfigError
 from logship.settings import load_settings
-from logship.sinks.common import TlsConfig
 from logship.sinks.syslog.config import SyslogConfig
 from logship.sinks.syslog.sink import Datagrams, Stream, SyslogSink
 from tests.tls import TlsFiles

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from logship.config.filters import DestinationFilter
 from logship.errors import ConfigError
 from logship.settings import load_settings
-from logship.sinks.common import DestinationFilter
 from logship.sinks.console.tail import (
     StatusLine,
     TailStats,
@@ -173,6 +173,7 @@ def test_a_tls_engine_defaults_to_port_2376_as_for_the_docker_cli(tmp_path: Path
     settings = load_settings(
         None, docker_host="tcp://node", docker_tls_verify=True, docker_cert_path=tmp_path
     )
-    client = DockerClient.from_settings(settings)  # no ca.pem there: the system's CAs
+    # no ca.pem there: the system's CAs
+    client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
     assert client.ssl_context is not None
     assert str(client.endpoint) == "tcp://node:2376"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from logship.sinks.common import DestinationConfig
+from logship.config.destination import DestinationConfig
 
 
 class ConsoleConfig(DestinationConfig):

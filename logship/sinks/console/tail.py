@@ -17,10 +17,10 @@ from typing import Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
+from logship.config.filters import DestinationFilter
 from logship.pipeline.router import Route
 from logship.protocol.json import JsonEncoder
 from logship.record import ContainerMeta, Record
-from logship.sinks.common import DestinationFilter
 from logship.sinks.console.sink import StreamWriter
 from logship.sources.docker.filters import ContainerFilter
 

@@ -20,22 +20,12 @@ from pydantic import (
     model_validator,
 )
 
+from logship.config.destination import NetworkDestinationConfig
+from logship.config.secrets import read_secret_env, read_secret_file
+from logship.config.tls import TlsConfig
 from logship.protocol.bulk import DEFAULT_INDEX, IndexPattern, check_index_name
-from logship.sinks.common import NetworkDestinationConfig, TlsConfig
 
 _PASSWORDS = ("password", "password_file", "password_env")
-
-
-def read_secret_file(path: Path, what: str) -> SecretStr:
-    from logship.settings import read_secret_file  # settings.py reads files and environment
-
-    return read_secret_file(path, what)
-
-
-def read_secret_env(name: str, what: str) -> SecretStr:
-    from logship.settings import read_secret_env
-
-    return read_secret_env(name, what)
 
 
 class ElasticsearchConfig(NetworkDestinationConfig):

@@ -8,7 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
-from logship.sinks.common import DockerTag, NetworkDestinationConfig, TlsConfig, comma_list
+from logship.config.destination import NetworkDestinationConfig
+from logship.config.secrets import read_secret_env, read_secret_file
+from logship.config.tls import TlsConfig
+from logship.config.values import comma_list
+from logship.sinks.common import DockerTag
 
 
 class ForwardConfig(NetworkDestinationConfig):
@@ -144,12 +148,8 @@ class ForwardConfig(NetworkDestinationConfig):
 
 
 def _read_key_file(path: Path) -> bytes:
-    from logship.settings import read_secret_file  # settings.py reads files and environment
-
     return read_secret_file(path, "shared_key_file").get_secret_value().strip().encode()
 
 
 def _read_key_env(name: str) -> bytes:
-    from logship.settings import read_secret_env
-
     return read_secret_env(name, "shared_key_env").get_secret_value().strip().encode()

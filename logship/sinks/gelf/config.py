@@ -25,8 +25,11 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from logship.config.destination import NetworkDestinationConfig
+from logship.config.tls import TlsConfig
+from logship.config.values import comma_list
 from logship.protocol.gelf import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, Compression
-from logship.sinks.common import DockerTag, NetworkDestinationConfig, TlsConfig, comma_list
+from logship.sinks.common import DockerTag
 
 _UDP_ONLY = ("chunk_size_bytes",)
 _HTTP_ONLY = ("path", "bulk", "request_timeout_secs")

@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from logship.config.destination import NetworkDestinationConfig
+from logship.config.tls import TlsConfig
 from logship.errors import ConfigError
-from logship.sinks.common import DockerTag, NetworkDestinationConfig, TlsConfig
+from logship.sinks.common import DockerTag
 from logship.transport.tls import client_context
 
 UDP_MAX_MESSAGE_BYTES = 65507  # an IPv4 datagram's payload at most

@@ -10,16 +10,14 @@ import logging
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 
 from logship import __version__
+from logship.config.engine import DockerTlsFiles
 from logship.errors import ConfigError, DockerAPIError, DockerUnavailable
-
-if TYPE_CHECKING:
-    from logship.settings import DockerTlsFiles, Settings
 
 log = logging.getLogger("logship.docker")
 
@@ -99,11 +97,11 @@ class DockerClient:
         self.events_errors = 0  # events-stream lines that were no container event, skipped
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DockerClient:
-        """The client for ``docker_host``, with TLS when ``docker_tls_verify`` asks for it."""
-        files = settings.docker_tls()
-        endpoint = Endpoint.parse(settings.docker_host, tls=files is not None)
-        return cls(endpoint, ssl_context=tls_context(files) if files is not None else None)
+    def connect_to(cls, docker_host: str, tls: DockerTlsFiles | None = None) -> DockerClient:
+        """The client for ``docker_host`` (``DOCKER_HOST``'s form), with TLS from ``tls``
+        (what ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH`` ask for) if given."""
+        endpoint = Endpoint.parse(docker_host, tls=tls is not None)
+        return cls(endpoint, ssl_context=tls_context(tls) if tls is not None else None)
 
     # -- connection ----------------------------------------------------------------------------
 
