@@ -104,6 +104,7 @@ class Spool:
         max_bytes: int,
         segment_bytes: int,
         name: str = "spool",
+        on_stored: Callable[[list[Record]], None] | None = None,
         flush_interval_secs: float = FLUSH_INTERVAL_SECS,
     ) -> None:
         self.dir = directory
@@ -112,7 +113,8 @@ class Spool:
         self.name = name  # the destination, for the log
         self.flush_interval_secs = flush_interval_secs
         # told of records once they are on disk (fsync'd): checkpoints count them as handled
-        self.on_stored: Callable[[list[Record]], None] | None = None
+        # (None: nobody is told)
+        self._on_stored = on_stored
         self.records = 0  # held: waiting to be written, on disk, or being sent
         self.bytes = 0  # of the segment files
         self.received = 0  # records the buffer shed into the spool (its on_discard)
@@ -332,8 +334,8 @@ class Spool:
         self.damaged += len(records)
         self.records -= len(records)
         self._failed_once(exc, f"; {len(records)} records lost (counted)")
-        if self.on_stored is not None:
-            self.on_stored(records)
+        if self._on_stored is not None:
+            self._on_stored(records)
 
     def _failed_once(self, exc: OSError, what: str = "") -> None:
         if not self._failing:
@@ -422,8 +424,8 @@ class Spool:
 
     def _report(self) -> None:
         records, self._unsynced = self._unsynced, []
-        if records and self.on_stored is not None:
-            self.on_stored(records)
+        if records and self._on_stored is not None:
+            self._on_stored(records)
 
     # -- out -----------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,20 @@ def read_segment(data: bytes) -> list[Record]:
     return [r for f in walk(data).frames for r in decode_frame(data, f, metas, hosts)]
 
 
-def spool_at(directory: Path, *, max_bytes: int = 1 << 20, segment_bytes: int = 64 << 10) -> Spool:
-    spool = Spool(directory, max_bytes=max_bytes, segment_bytes=segment_bytes, name="dest")
+def spool_at(
+    directory: Path,
+    *,
+    max_bytes: int = 1 << 20,
+    segment_bytes: int = 64 << 10,
+    on_stored: Callable[[list[Record]], None] | None = None,
+) -> Spool:
+    spool = Spool(
+        directory,
+        max_bytes=max_bytes,
+        segment_bytes=segment_bytes,
+        name="dest",
+        on_stored=on_stored,
+    )
     spool.open()
     return spool
 
@@ -151,9 +164,8 @@ def test_a_frame_whose_bytes_changed_is_refused() -> None:
 async def test_what_the_buffer_sheds_is_written_in_batches_and_given_back_oldest_first(
     tmp_path: Path,
 ) -> None:
-    spool = spool_at(tmp_path)
     stored: list[Record] = []
-    spool.on_stored = stored.extend
+    spool = spool_at(tmp_path, on_stored=stored.extend)
     web, db = lines(1000), lines(500, DB)
     for i in range(0, 1000, 100):
         spool.add(web[i : i + 100])
@@ -353,12 +365,17 @@ async def test_a_runner_sends_the_spool_first_so_each_containers_lines_stay_in_o
     runner = SinkRunner(
         sink, buffer, max_batch=64, backoff=Backoff(initial_secs=0.01, maximum_secs=0.01)
     )
-    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=64 << 10, flush_interval_secs=0.01)
-    spool.open()
     progress = Progress()
+    spool = Spool(
+        tmp_path,
+        max_bytes=1 << 20,
+        segment_bytes=64 << 10,
+        on_stored=progress.discarded,
+        flush_interval_secs=0.01,
+    )
+    spool.open()
     runner.spool, runner.progress = spool, progress
     buffer.on_discard = spool.add
-    spool.on_stored = progress.discarded
     task = asyncio.create_task(runner.run())
     web, db = lines(2000), lines(300, DB)
     for i in range(0, 2000, 50):
@@ -424,9 +441,8 @@ async def test_while_the_disk_is_slower_than_the_overflow_what_waits_for_it_stay
     import logship.pipeline.spool as spool_module
 
     monkeypatch.setattr(spool_module, "MAX_WAITING_RECORDS", 1000)
-    spool = spool_at(tmp_path, max_bytes=1 << 30, segment_bytes=16 << 20)
     handled: list[Record] = []
-    spool.on_stored = handled.extend
+    spool = spool_at(tmp_path, max_bytes=1 << 30, segment_bytes=16 << 20, on_stored=handled.extend)
     disk = threading.Event()  # set: the disk has synced what it was given
     fsync_all = spool_module.fsync_all
 
@@ -468,9 +484,8 @@ async def test_a_full_disk_loses_only_what_it_refused_counted_and_said_once(
 
     import logship.pipeline.spool as spool_module
 
-    spool = spool_at(tmp_path)
     handled: list[Record] = []
-    spool.on_stored = handled.extend
+    spool = spool_at(tmp_path, on_stored=handled.extend)
     spool.add(lines(100))
     await spool.flush()
 
