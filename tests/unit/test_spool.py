@@ -17,7 +17,7 @@ from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.runner import SinkRunner
 from logship.pipeline.spool import CURSOR_NAME, Spool
-from logship.pipeline.spool_format import (
+from logship.pipeline.spool.format import (
     HEADER,
     MAGIC,
     CorruptFrame,

@@ -9,7 +9,7 @@ import os
 import struct
 from pathlib import Path
 
-from logship.pipeline.spool_format import FrameInfo, decode_frame
+from logship.pipeline.spool.format import FrameInfo, decode_frame
 from logship.record import ContainerMeta, HostMeta, Record
 
 CURSOR_NAME = "cursor"

@@ -1,8 +1,8 @@
 """A destination's disk spool: what its full memory buffer would drop goes to disk instead.
 
 Off by default; ``spool.enabled`` on a destination turns it on (it needs ``state_dir``).
-The bytes of a segment are :mod:`logship.pipeline.spool_format` (no I/O); its files, the
-cursor and durable writes are :mod:`logship.pipeline.spool_disk`; this module is the spool.
+The bytes of a segment are :mod:`logship.pipeline.spool.format` (no I/O); its files, the
+cursor and durable writes are :mod:`logship.pipeline.spool.disk`; this module is the spool.
 
 Design
 ------
@@ -14,7 +14,7 @@ or sooner when many are waiting: one ``write`` and one ``fsync`` per flush (and 
 directory when a segment file was created), never per record.
 
 *On disk.* ``<state_dir>/spool/<destination key>/`` holds segment files ``<seq>.seg`` in the
-format of :mod:`logship.pipeline.spool_format` (msgpack frames with length, count and CRC; the
+format of :mod:`logship.pipeline.spool.format` (msgpack frames with length, count and CRC; the
 container's metadata once per segment), each about ``segment_bytes``, and a 24-byte ``cursor``
 file saying how far the oldest segment was delivered. The key comes from the destination's
 ``name`` when it has one (so its options can be changed and the spool is found again), else
@@ -68,7 +68,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from pathlib import Path
 
-from logship.pipeline.spool_disk import (
+from logship.pipeline.spool.disk import (
     CURSOR,
     CURSOR_NAME,
     Reading,
@@ -76,7 +76,7 @@ from logship.pipeline.spool_disk import (
     fsync_all,
     write_file,
 )
-from logship.pipeline.spool_format import MAGIC, CorruptFrame, SegmentEncoder, chunks, walk
+from logship.pipeline.spool.format import MAGIC, CorruptFrame, SegmentEncoder, chunks, walk
 from logship.record import Record
 
 __all__ = ["CURSOR_NAME", "Spool"]
