@@ -65,6 +65,7 @@ class DropOldestBuffer:
         max_records: int,
         max_bytes: int,
         on_discard: Callable[[list[Record]], None] | None = None,
+        spills: bool = False,
         name: str = "buffer",
     ) -> None:
         if max_records < 1 or max_bytes < 1:
@@ -74,7 +75,7 @@ class DropOldestBuffer:
         # per record
         self.on_discard = on_discard
         self.name = name  # the destination, for the log
-        self.spills = False  # on_discard keeps what is shed (a disk spool): say so in the log
+        self.spills = spills  # on_discard keeps what is shed (a disk spool): say so in the log
         self.max_records = max_records
         self.max_bytes = max_bytes
         # A large buffer that overflows sheds 1/256 of its bound more than needed (195 records

@@ -9,39 +9,49 @@ from fnmatch import fnmatchcase
 
 from logship.config.filters import DestinationFilter
 from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.observer import DeliveryObserver
 from logship.record import ContainerMeta, Record
-from logship.state.progress import Progress
 
 _route_ids = itertools.count()
 
+Tap = Callable[[list[Record]], None]
+"""Also given every batch, after the routes. A tap must not block nor keep the list."""
+
+
+def wants_container(filter: DestinationFilter, meta: ContainerMeta) -> bool:
+    """Whether ``filter`` takes any record of this container (its name, id and labels; the
+    streams are a matter of each record)."""
+    if filter.name is not None and not fnmatchcase(meta.name, filter.name):
+        return False
+    if filter.id is not None and not meta.id.startswith(filter.id):
+        return False
+    for item in filter.labels:
+        key, _, value = item.partition(":")
+        if key not in meta.labels or not fnmatchcase(meta.labels[key], value):
+            return False
+    return True
+
 
 class Route:
-    """One destination's way in: its filter and its buffer."""
+    """One destination's way in: its filter and its buffer; ``observer`` is told what was
+    routed (checkpoints)."""
 
-    def __init__(self, buffer: DropOldestBuffer, filter: DestinationFilter | None = None) -> None:
+    def __init__(
+        self,
+        buffer: DropOldestBuffer,
+        filter: DestinationFilter | None = None,
+        observer: DeliveryObserver | None = None,
+    ) -> None:
         self.buffer = buffer
         self.filter = filter if filter else None
+        self.observer = observer if observer is not None else DeliveryObserver()
         self.filtered = 0  # records this destination did not want
-        self.progress: Progress | None = None  # told what was routed here (checkpoints)
         self._key = ("route", next(_route_ids))
         self._sources = frozenset(filter.sources) if filter and filter.sources else None
-        self._labels = [item.partition(":")[::2] for item in filter.labels] if filter else []
-
-    def _wants_container(self, meta: ContainerMeta) -> bool:
-        f = self.filter
-        assert f is not None
-        if f.name is not None and not fnmatchcase(meta.name, f.name):
-            return False
-        if f.id is not None and not meta.id.startswith(f.id):
-            return False
-        return all(
-            key in meta.labels and fnmatchcase(meta.labels[key], value)
-            for key, value in self._labels
-        )
 
     def wants_container(self, meta: ContainerMeta) -> bool:
         """Whether this route may take any record of this container (name, id, labels)."""
-        return self.filter is None or self._wants_container(meta)
+        return self.filter is None or wants_container(self.filter, meta)
 
     def select(self, records: list[Record]) -> list[Record]:
         key = self._key
@@ -54,7 +64,7 @@ class Route:
                 last_meta = r.meta
                 wanted = last_meta.cache.get(key)  # type: ignore[assignment]
                 if wanted is None:
-                    wanted = last_meta.cache[key] = self._wants_container(last_meta)
+                    wanted = last_meta.cache[key] = self.wants_container(last_meta)
             if wanted and (sources is None or r.stream in sources):
                 out.append(r)
         self.filtered += len(records) - len(out)
@@ -62,8 +72,7 @@ class Route:
 
     def put(self, records: list[Record]) -> None:
         selected = self.select(records) if self.filter is not None else records
-        if self.progress is not None:
-            self.progress.routed(records, selected)
+        self.observer.routed(records, selected)
         self.buffer.put(selected)
 
     def release(self, metas: Iterable[ContainerMeta]) -> None:
@@ -73,17 +82,24 @@ class Route:
 
 
 class Router:
+    """Called by the source with each decoded batch: every route, then every tap."""
+
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
         self.records = 0
-        # also given every batch, after the routes: the HTTP server's counters and live /logs
-        # readers. A tap must not block nor keep the list; none are there unless --http is on.
-        self.taps: list[Callable[[list[Record]], None]] = []
+        self._taps: list[Tap] = []  # none unless --http is on
 
     def emit(self, records: list[Record]) -> None:
         """Called by the source with each decoded batch; never blocks."""
         self.records += len(records)
         for route in self.routes:
             route.put(records)
-        for tap in self.taps:
+        for tap in self._taps:
             tap(records)
+
+    def add_tap(self, tap: Tap) -> None:
+        self._taps.append(tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        if tap in self._taps:
+            self._taps.remove(tap)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from logship.errors import DeliveryError, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.observer import DeliveryObserver
 from logship.pipeline.retry import Backoff
 from logship.pipeline.spool import Spool
 from logship.record import Record
-from logship.state.progress import Progress
 
 log = logging.getLogger("logship.sink")
 
@@ -32,19 +31,28 @@ class Sink(Protocol):
 
 
 class SinkRunner:
-    """One destination: its buffer, its sink, and the loop between them."""
+    """One destination's loop between its buffer and its sink.
+
+    ``spool``: the destination's disk spool, sent from before the buffer while it holds
+    records (None: no spool). ``observer`` is told when a batch is being sent, how long a
+    send took, and when a batch is handled.
+    """
 
     def __init__(
         self,
         sink: Sink,
         buffer: DropOldestBuffer,
         *,
+        spool: Spool | None = None,
+        observer: DeliveryObserver | None = None,
         max_batch: int = 2048,
         linger_secs: float = 0.05,
         backoff: Backoff | None = None,
     ) -> None:
         self.sink = sink
         self.buffer = buffer
+        self.spool = spool
+        self.observer = observer if observer is not None else DeliveryObserver()
         self.max_batch = max_batch
         self.linger_secs = linger_secs
         self.backoff = backoff or Backoff()
@@ -56,17 +64,11 @@ class SinkRunner:
         self.down_since: float | None = None  # time.monotonic() when it went down
         self.last_error = ""  # why the last attempt failed
         self.reconnects = 0  # times it came back after being down
-        # given the seconds each successful send of a batch took (the HTTP server's histogram)
-        self.observe_send: Callable[[float], None] | None = None
         self._crashed = False  # a sink's bug was logged (with its traceback) once
-        # told when a batch is being sent and when it is handled (checkpoints; None: off)
-        self.progress: Progress | None = None
-        # the disk spool, sent from before the buffer while it holds records (None: off)
-        self.spool: Spool | None = None
         # a batch taken from the buffer while it is being sent (for the spool at shutdown),
         # and what of it is still unsent
-        self.in_flight: list[Record] | None = None
-        self.unsent: list[Record] = []
+        self._in_flight: list[Record] | None = None
+        self._unsent: list[Record] = []
 
     async def run(self) -> None:
         """Send until the buffer is closed and empty."""
@@ -96,18 +98,12 @@ class SinkRunner:
                     continue
             batch = buffer.take(self.max_batch)
             if batch:
-                progress = self.progress
-                if progress is None and spool is None:
-                    await self._deliver(batch)
-                else:
-                    self.in_flight = batch
-                    if progress is not None:
-                        progress.sending()
-                    # sent, refused or dropped: handled; refused for now: to the spool
-                    await self._deliver(batch, spool)
-                    self.in_flight = None
-                    if progress is not None:
-                        progress.done(batch)
+                self._in_flight = batch
+                self.observer.sending()
+                # sent, refused or dropped: handled; refused for now: to the spool
+                await self._deliver(batch, spool)
+                self._in_flight = None
+                self.observer.done(batch)
             elif buffer.closed:
                 return
             else:
@@ -131,7 +127,7 @@ class SinkRunner:
         """Send until sent or refused for good. With ``spool`` (a batch from the buffer), a
         batch the destination refuses for now goes to the spool instead, before all it holds:
         it is retried from there, and meanwhile the checkpoints can move."""
-        self.unsent = batch
+        self._unsent = batch
         while True:
             started = time.monotonic()
             try:
@@ -143,7 +139,7 @@ class SinkRunner:
                 if exc.remaining is not None:
                     taken = len(batch) - len(exc.remaining) - exc.rejected
                     self.sent += taken
-                    batch = self.unsent = exc.remaining
+                    batch = self._unsent = exc.remaining
                     if not batch:  # all taken or refused for good: nothing to retry
                         self._delivered()
                         return
@@ -175,8 +171,7 @@ class SinkRunner:
                 return
             else:
                 self.sent += len(batch)
-                if self.observe_send is not None:
-                    self.observe_send(time.monotonic() - started)
+                self.observer.sent(batch, time.monotonic() - started)
                 self._delivered()
                 return
 
@@ -194,3 +189,17 @@ class SinkRunner:
             self.up = False
             self.down_since = time.monotonic()
             log.warning("%s: destination is down, will retry: %s", self.sink.name, exc)
+
+    def park(self) -> None:
+        """At shutdown, after the runner stopped: what it could not send in time goes to its
+        spool, on disk before the checkpoints are saved: a batch it was sending first (before
+        everything spooled), then what the buffer holds (after it)."""
+        spool = self.spool
+        assert spool is not None
+        in_flight, self._in_flight = self._in_flight, None
+        front = self._unsent if in_flight is not None else []
+        buffer = self.buffer
+        spool.park(front, buffer.take(len(buffer)) if len(buffer) else [])
+        if in_flight is not None:
+            self.observer.done(in_flight)  # sent in part, on disk for the rest
+        spool.close()

@@ -40,9 +40,7 @@ def destination(
     buffer = DropOldestBuffer(
         max_records=max_records, max_bytes=1 << 20, on_discard=progress.discarded
     )
-    route = Route(buffer, filter)
-    route.progress = progress
-    return route, progress
+    return Route(buffer, filter, progress), progress
 
 
 def test_nothing_is_checkpointed_past_what_a_destination_still_holds() -> None:
@@ -138,8 +136,9 @@ async def test_the_runner_counts_a_batch_refused_for_good_as_handled() -> None:
             return None
 
     route, progress = destination()
-    runner = SinkRunner(Refusing(), route.buffer, backoff=Backoff(initial_secs=0.001))
-    runner.progress = progress
+    runner = SinkRunner(
+        Refusing(), route.buffer, observer=progress, backoff=Backoff(initial_secs=0.001)
+    )
     route.put(lines(A, 1, 3))
     route.buffer.close()
     await asyncio.wait_for(runner.run(), timeout=5)

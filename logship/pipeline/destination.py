@@ -1,0 +1,245 @@
+"""One destination, assembled complete from its options: its route (filter), its bounded
+buffer, its disk spool if it has one, the runner that sends, and the sink.
+
+::
+
+    router ──> Route (filter) ──> DropOldestBuffer ──> SinkRunner ──> Sink
+                                        │ sheds             ▲
+                                        └──> Spool ─────────┘ (sent first when it holds any)
+
+Everything is wired here, through constructors; what watches the data path (checkpoints,
+metrics) registers with :meth:`Destination.observe` before the destination runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from logship.config.destination import BatchConfig, DestinationConfig, SpoolConfig
+from logship.config.filters import DestinationFilter
+from logship.errors import ConfigError
+from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.observer import DeliveryObserver, Observers
+from logship.pipeline.retry import Backoff
+from logship.pipeline.router import Route
+from logship.pipeline.runner import Sink, SinkRunner
+from logship.pipeline.spool import Spool
+
+log = logging.getLogger("logship.sink")
+
+DEFAULT_MAX_RECORDS = 50_000
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+FIRST_RETRY_SECS = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    records: int  # waiting to be written, on disk, or being sent
+    bytes: int  # of its files
+    received: int  # records the buffer shed into it
+    dropped: int  # lost because it was full
+    damaged: int  # lost to a torn or corrupt segment, or a failing disk
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationStats:
+    """What one destination has done so far, and holds now (read at a scrape, never per line)."""
+
+    name: str
+    up: bool
+    down_secs: float  # 0 while up
+    last_error: str  # why the last attempt failed
+    retry_window_secs: float  # the longest wait between two attempts
+    sent: int
+    rejected: int  # refused for good, too_large included
+    too_large: int  # refused for good for their size
+    retries: int
+    reconnects: int
+    filtered: int  # not wanted by its filter
+    shed: int  # shed by the full buffer (to the spool, when there is one)
+    buffered: int
+    buffered_bytes: int
+    max_records: int
+    max_bytes: int
+    spool: SpoolStats | None
+
+
+class Destination:
+    """A sink with its own filter, bounded buffer, batching, retry pacing and, with
+    ``spool_dir``, a disk spool for what the buffer would drop (see
+    :mod:`logship.pipeline.spool`)."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        filter: DestinationFilter | None = None,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        batch: BatchConfig | None = None,
+        retry_max_secs: float = 30.0,
+        spool_dir: Path | None = None,
+        spool: SpoolConfig | None = None,
+    ) -> None:
+        self.name = sink.name
+        self._observers = Observers()
+        batch = batch or BatchConfig()
+        self._spool: Spool | None = None
+        if spool_dir is not None:
+            options = spool or SpoolConfig(enabled=True)
+            self._spool = Spool(
+                spool_dir,
+                max_bytes=options.max_bytes,
+                segment_bytes=options.segment_size(),
+                name=self.name,
+                # what the buffer sheds is handled once it is on disk
+                on_stored=self._observers.discarded,
+            )
+        self._buffer = DropOldestBuffer(
+            max_records=max_records,
+            max_bytes=max_bytes,
+            on_discard=self._spool.add if self._spool is not None else self._observers.discarded,
+            spills=self._spool is not None,
+            name=self.name,
+        )
+        self.route = Route(self._buffer, filter, self._observers)
+        self._runner = SinkRunner(
+            sink,
+            self._buffer,
+            spool=self._spool,
+            observer=self._observers,
+            max_batch=batch.max_records,
+            linger_secs=batch.timeout_secs,
+            backoff=Backoff(initial_secs=FIRST_RETRY_SECS, maximum_secs=retry_max_secs),
+        )
+
+    @classmethod
+    def from_config(
+        cls,
+        sink: Sink,
+        config: DestinationConfig,
+        *,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        spool_dir: Path | None = None,
+    ) -> Destination:
+        """The destination ``config`` describes; ``max_records``/``max_bytes`` are the buffer
+        bounds it has unless it sets its own; ``spool_dir`` where its spool lives, if on."""
+        return cls(
+            sink,
+            filter=config.filter,
+            max_records=config.buffer_max_records or max_records,
+            max_bytes=config.buffer_max_bytes or max_bytes,
+            batch=config.batch,
+            retry_max_secs=getattr(config, "reconnect_max_secs", 30.0),
+            spool_dir=spool_dir if config.spool.enabled else None,
+            spool=config.spool,
+        )
+
+    def observe(self, observer: DeliveryObserver) -> None:
+        """Tell ``observer`` what happens to this destination's records (before it runs)."""
+        self._observers.add(observer)
+
+    def open_spool(self) -> None:
+        """Find what the disk spool holds from the last run; :class:`ConfigError` naming the
+        directory if it cannot be used. Nothing to do without a spool."""
+        if self._spool is None:
+            return
+        try:
+            self._spool.open()
+        except OSError as exc:
+            raise ConfigError(
+                f"destinations: cannot use the disk spool {str(self._spool.dir)!r} of "
+                f"{self.name!r}: {exc.strerror or exc}"
+            ) from None
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send until the input is closed and what it holds is sent."""
+        await self._runner.run()
+
+    def close_input(self) -> None:
+        """No more records come: send what is held, then :meth:`run` returns."""
+        self._buffer.close()
+
+    @property
+    def up(self) -> bool:
+        return self._runner.up
+
+    @property
+    def has_spool(self) -> bool:
+        return self._spool is not None
+
+    def park(self) -> None:
+        """At shutdown, once :meth:`run` has ended: what was not sent goes to the disk spool
+        (without one, it is reported as left unsent)."""
+        spool = self._spool
+        if spool is None:
+            buffer = self._buffer
+            if len(buffer) or buffer.dropped:
+                log.warning(
+                    "%s: %d records left unsent, %d dropped while the buffer was full",
+                    self.name,
+                    len(buffer),
+                    buffer.dropped,
+                )
+            return
+        self._runner.park()
+        if spool.records or spool.dropped or spool.damaged:
+            log.warning(
+                "%s: %d records kept in the disk spool for the next start (%d bytes); "
+                "%d dropped because it was full, %d lost to damage",
+                self.name,
+                spool.records,
+                spool.bytes,
+                spool.dropped,
+                spool.damaged,
+            )
+
+    # -- what it did -------------------------------------------------------------------------
+
+    def stats(self, now: float | None = None) -> DestinationStats:
+        runner, buffer, spool = self._runner, self._buffer, self._spool
+        now = time.monotonic() if now is None else now
+        down_since = runner.down_since
+        return DestinationStats(
+            name=self.name,
+            up=runner.up,
+            down_secs=0.0 if runner.up or down_since is None else now - down_since,
+            last_error=runner.last_error,
+            retry_window_secs=runner.backoff.maximum_secs,
+            sent=runner.sent,
+            rejected=runner.rejected,
+            too_large=runner.too_large,
+            retries=runner.retries,
+            reconnects=runner.reconnects,
+            filtered=self.route.filtered,
+            shed=buffer.dropped,
+            buffered=len(buffer),
+            buffered_bytes=buffer.bytes,
+            max_records=buffer.max_records,
+            max_bytes=buffer.max_bytes,
+            spool=None
+            if spool is None
+            else SpoolStats(
+                records=spool.records,
+                bytes=spool.bytes,
+                received=spool.received,
+                dropped=spool.dropped,
+                damaged=spool.damaged,
+            ),
+        )
+
+    def held_by_container(self) -> dict[str, int]:
+        """Container id -> records of it in the buffer now."""
+        return self._buffer.held_by_container()
+
+    def shed_by_container(self) -> Mapping[str, int]:
+        """Container id -> records of it the full buffer shed (dropped, or spooled); only
+        the containers that shed most recently."""
+        return self._buffer.dropped_by_container
