@@ -6,20 +6,47 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Mapping
+from typing import Protocol
 
 from logship.protocol.docker import Position
-from logship.sources.docker.source import DockerSource
+from logship.record import ContainerMeta
 from logship.state.checkpoints import CheckpointStore
 from logship.state.progress import Progress, checkpoint
 
 log = logging.getLogger("logship.state")
 
 
+class _Container(Protocol):
+    """What a checkpoint needs of a container a source knows."""
+
+    @property
+    def meta(self) -> ContainerMeta: ...
+
+    @property
+    def skip_reason(self) -> str | None: ...
+
+    @property
+    def start(self) -> Position | None: ...
+
+
+class _Source(Protocol):
+    """What the checkpointer needs of the source (a :class:`logship.sources.base.Source`)."""
+
+    @property
+    def ready(self) -> asyncio.Event: ...
+
+    def containers(self) -> Mapping[str, _Container]: ...
+
+
 class Checkpointer:
+    """Owns the state directory's checkpoint file while the agent runs (``store``, opened);
+    reads what ``progresses`` (one per destination) say was handled."""
+
     def __init__(
         self,
         store: CheckpointStore,
-        source: DockerSource,
+        source: _Source,
         progresses: list[Progress],
         *,
         interval_secs: float,
@@ -35,7 +62,7 @@ class Checkpointer:
         """Checkpoint and name of every followed container; forgets containers gone."""
         positions: dict[str, Position | None] = {}
         names: dict[str, str] = {}
-        containers = self.source.containers
+        containers = self.source.containers()
         for container_id, tracked in containers.items():
             if tracked.skip_reason is None:
                 positions[container_id] = checkpoint(container_id, tracked.start, self.progresses)
@@ -65,3 +92,11 @@ class Checkpointer:
         positions, names = self.snapshot()
         self._write(positions, names)
         log.info("checkpoints of %d containers saved to %s", len(positions), self.store.path)
+
+    def saved_positions(self) -> Mapping[str, Position | None]:
+        """The positions the file holds now (empty before the first write)."""
+        return self.saved or {}
+
+    def close(self) -> None:
+        """Let go of the state directory (its lock)."""
+        self.store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from logship.record import ContainerMeta, HostMeta
-from logship.sources.docker.filters import ContainerFilter, Selector, label_matches
+from logship.sources.filters import ContainerFilter, Selector, label_matches
 
 
 def container(

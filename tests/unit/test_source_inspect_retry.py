@@ -15,7 +15,9 @@ from typing import Any
 from logship.errors import DockerAPIError
 from logship.protocol.docker import Position
 from logship.record import HostMeta
-from logship.sources.docker.source import DockerSource, Tracked
+from logship.sources.base import ReadOptions, Resume
+from logship.sources.docker.source import DockerSource
+from logship.sources.docker.tracked import Tracked
 
 CID = "a" * 64
 SAVED: Position = ("2026-11-27T08:00:00.000000000Z", 3)  # what the last run shipped up to
@@ -59,9 +61,8 @@ async def followed_from(engine: BusyEngine) -> list[Position | None]:
         engine,  # type: ignore[arg-type]
         lambda records: None,
         host=HostMeta("node-1", "10.0.0.1"),
-        since=NOW,
-        resume={CID: SAVED},
-        created_after=NOW,
+        options=ReadOptions(since=NOW),
+        resume=Resume({CID: SAVED}, created_after=NOW),
     )
     started: list[Position | None] = []
 

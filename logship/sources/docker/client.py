@@ -171,7 +171,7 @@ class DockerClient:
             async with self.session.get(url, params=params) as resp:
                 body = await resp.read()
                 if resp.status >= 400:
-                    raise DockerAPIError(resp.status, _error_message(body), path=path)
+                    raise DockerAPIError(resp.status, error_message(body), path=path)
         except aiohttp.ClientConnectorCertificateError as exc:
             error = exc.certificate_error
             reason = str(error)
@@ -230,7 +230,7 @@ class DockerClient:
             async with self.session.get(url, params=params) as resp:
                 if resp.status >= 400:
                     raise DockerAPIError(
-                        resp.status, _error_message(await resp.read()), path="/events"
+                        resp.status, error_message(await resp.read()), path="/events"
                     )
                 buf = b""
                 async for chunk in resp.content.iter_any():
@@ -270,7 +270,8 @@ class DockerClient:
         return None
 
 
-def _error_message(body: bytes) -> str:
+def error_message(body: bytes) -> str:
+    """The ``message`` of an engine's JSON error answer, else the answer's text, shortened."""
     try:
         return str(json.loads(body)["message"])
     except (ValueError, KeyError, TypeError):

@@ -19,7 +19,7 @@ import httptools
 from logship.errors import DockerAPIError, RemoteProtocolError
 from logship.protocol.docker import LogDecoder
 from logship.record import Record, since_parameter
-from logship.sources.docker.client import USER_AGENT, DockerClient, _error_message
+from logship.sources.docker.client import USER_AGENT, DockerClient, error_message
 
 Emit = Callable[[list[Record]], None]
 
@@ -126,7 +126,7 @@ class _LogStreamProtocol(asyncio.Protocol):
         if not self.done.done():
             if exc is None and self.status != 200:
                 body = b"".join(self.chunks)
-                exc = DockerAPIError(self.status, _error_message(body), path="/logs")
+                exc = DockerAPIError(self.status, error_message(body), path="/logs")
             if exc is None:
                 self.done.set_result(None)
             else:

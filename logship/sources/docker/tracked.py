@@ -1,0 +1,73 @@
+"""What the Docker source keeps per container, and the metadata it reads from an inspect."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from logship.protocol.docker import LogDecoder, Position
+from logship.record import ContainerMeta, HostMeta
+from logship.sources.docker.logstream import LogStream
+
+# what each container's decoder counts of its stream (bad input is counted and skipped; see
+# logship.protocol.docker)
+DECODER_COUNTS = (
+    "truncated",
+    "bad_timestamps",
+    "malformed_frames",
+    "skipped_bytes",
+    "engine_errors",
+    "truncated_frames",
+)
+
+
+def meta_from_inspect(data: dict[str, Any], host: HostMeta) -> ContainerMeta:
+    config = data.get("Config") or {}
+    path = data.get("Path") or ""
+    args = data.get("Args") or []
+    return ContainerMeta(
+        id=data["Id"],
+        name=str(data.get("Name") or "").lstrip("/"),
+        image=str(config.get("Image") or data.get("Image") or ""),
+        image_id=str(data.get("Image") or ""),
+        host=host,
+        labels=dict(config.get("Labels") or {}),
+        env=tuple(config.get("Env") or ()),
+        command=" ".join([path, *args]).strip(),
+        created=str(data.get("Created") or ""),
+        tty=bool(config.get("Tty")),
+    )
+
+
+@dataclass(eq=False)
+class Tracked:
+    """What the source keeps per container for as long as the container exists (a
+    :class:`~logship.sources.base.ContainerView`)."""
+
+    meta: ContainerMeta
+    decoder: LogDecoder
+    skip_reason: str | None = None
+    task: asyncio.Task[None] | None = None
+    wake: bool = False  # a start event came while the task was finishing
+    destroyed: bool = False
+    lines: int = 0
+    # where reading this container began (None: its whole log); checkpoints fall back to it
+    start: Position | None = None
+    stream: LogStream | None = None  # the follow stream open now, if any
+    quiet_probes: int = 0  # checks of a quiet stream that found nothing newer, in a row
+    probed_read: float = -1.0  # the stream's last read when it was last checked
+    checking: bool = False  # a check of its quiet stream is under way
+
+    @property
+    def following(self) -> bool:
+        return self.task is not None
+
+    @property
+    def position(self) -> Position | None:
+        return self.decoder.position
+
+    def counts(self) -> Mapping[str, int]:
+        decoder = self.decoder
+        return {name: getattr(decoder, name, 0) for name in DECODER_COUNTS}
