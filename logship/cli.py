@@ -8,7 +8,6 @@ import gc
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -197,122 +196,45 @@ def _silence_stdout() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from logship.agent import Agent
+    from logship.assemble import build_agent
     from logship.settings import load_settings
 
     settings = load_settings(args.config, **_overrides(args))
     _setup_logging(settings.log_level)
-    return _run_async(lambda: Agent(settings).run())
 
+    async def main() -> int:
+        return await build_agent(settings).run()
 
-def _time_option(option: str, text: str | None, now_ns: int) -> str | None:
-    from logship.record import parse_since
-
-    if not text:
-        return None
-    try:
-        return parse_since(text, now_ns)
-    except ValueError as exc:
-        raise ConfigError(f"{option}: {exc}") from None
+    return _run_async(main)
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    from logship.agent import Agent
-    from logship.record import timestamp_ns
-    from logship.settings import load_settings, wants_colour
-    from logship.sinks.console.tail import (
-        StatusLine,
-        TailContainers,
-        TailSink,
-        TailStats,
-        compile_grep,
-        parse_filters,
-        parse_tail_lines,
-    )
+    from logship.settings import load_settings
+    from logship.tail.command import Tail, TailRequest
 
     overrides = _overrides(args)
     overrides["backlog"] = True  # each container's whole log, unless --since says otherwise
     if args.names:
         overrides["include"] = {"names": args.names}
     settings = load_settings(None, **overrides)
-    now_ns = time.time_ns()
-    since = _time_option("--since", args.since, now_ns)
-    until = _time_option("--until", args.until, now_ns)
-    # nothing after a past `until` can come: no need to follow then
-    follow = not args.no_follow and (until is None or timestamp_ns(until) > now_ns)
-    try:
-        tail_lines = parse_tail_lines(args.tail)
-        grep = compile_grep(args.grep)
-        selection = parse_filters(args.filter, args.stream)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    _setup_logging(settings.log_level)
-    # the status line only where somebody watches both outputs: never into a pipe or a file
-    status = None
-    if sys.stdout.isatty() and sys.stderr.isatty():
-        status = StatusLine(sys.stderr, lambda: TailStats(0, 0, 0))
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(status.guard(handler.stream))
-    sink = TailSink(
+    request = TailRequest(
         json=args.json,
-        colour=wants_colour(sys.stdout),
         timestamps=args.timestamps,
-        grep=grep,
-        status=status,
+        since=args.since,
+        until=args.until,
+        tail=args.tail,
+        follow=not args.no_follow,
+        grep=args.grep,
+        stream=args.stream,
+        filters=args.filter,
+        stopped=args.all or bool(args.names),
     )
-
-    async def until_passed(agent: Agent, until: str) -> None:
-        """At ``until`` every follow stream is ended; each container's reader then reads
-        what is left up to ``until`` once, without following, and stops; then so does tail."""
-        await asyncio.sleep(max(timestamp_ns(until) - time.time_ns(), 0) / 1e9 + 0.05)
-        await agent.source.ready.wait()
-        while followers := [t for t in agent.source.containers.values() if t.task]:
-            for tracked in followers:
-                if tracked.stream is not None:
-                    tracked.stream.reopen()
-            await asyncio.wait([t.task for t in followers if t.task], timeout=0.5)
-        agent.request_stop()
-
-    async def main() -> int:
-        agent = Agent(
-            settings,
-            sinks=[sink],
-            since=since,
-            follow=follow,
-            stopped=args.all or bool(args.names),
-            wait_for_engine=False,
-            sink_filter=selection,
-            tail=tail_lines,
-            until=until,
-        )
-        source_filter = agent.source.filter
-        agent.source.filter = TailContainers(
-            source_filter.include, source_filter.exclude, route=agent.destinations[0].route
-        )
-        helpers = []
-        if until is not None and follow:
-            helpers.append(asyncio.create_task(until_passed(agent, until)))
-        if status is not None:
-            buffer = agent.destinations[0].runner.buffer
-            status.stats = lambda: TailStats(
-                followed=sum(1 for t in agent.source.containers.values() if t.task is not None),
-                lines=agent.router.records,
-                dropped=buffer.dropped,
-            )
-            helpers.append(asyncio.create_task(status.run()))
-        try:
-            return await agent.run()
-        finally:
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-
+    _setup_logging(settings.log_level)
+    tail = Tail(settings, request)
     try:
-        code = _run_async(main)
+        code = _run_async(tail.run)
     finally:
-        if status is not None:
-            status.close()
+        tail.close()
     _silence_stdout()
     return code
 

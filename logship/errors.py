@@ -65,5 +65,14 @@ class DeliveryError(LogshipError):
         self.too_large = too_large
 
 
+class ListenError(LogshipError):
+    """The operator's HTTP server cannot listen where it was asked to."""
+
+
+class CheckFailed(LogshipError):
+    """A check (``logship check``, a destination's health check) found a problem; the message
+    is the reason, as precise as we know it."""
+
+
 class OutputClosed(LogshipError):
     """Whoever read our output went away (``logship tail | head``): time to stop, quietly."""

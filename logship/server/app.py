@@ -5,51 +5,58 @@ drained, so its counts cover the whole run and probes see the drain."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from logship.config.address import format_address, parse_listen_address
-from logship.errors import LogshipError
-from logship.server.containers import Containers
+from logship.errors import ListenError
+from logship.pipeline.destination import Destination
+from logship.pipeline.router import Router
+from logship.server.containers import Checkpoints, Containers
 from logship.server.health import Health, LoopMonitor
 from logship.server.live import LiveHub
 from logship.server.metrics import ReadCounter, build_registry, unique_names
 from logship.server.page import Page
-
-if TYPE_CHECKING:
-    from logship.agent import Agent
+from logship.sources.base import Source
 
 log = logging.getLogger("logship.http")
 
 SHUTDOWN_TIMEOUT_SECS = 2.0  # what a request still running gets when logship stops
 
 
-class ListenError(LogshipError):
-    """The HTTP server cannot listen where it was asked to."""
-
-
 class OperatorServer:
-    def __init__(self, agent: Agent, listen: str) -> None:
-        self.agent = agent
+    """Serves what the agent's parts say of themselves: the ``source``, the ``router`` (a tap
+    counts what is read, another feeds /logs), the ``destinations`` (their sends are timed
+    from construction on) and, with ``checkpoints``, the positions last saved."""
+
+    def __init__(
+        self,
+        listen: str,
+        *,
+        source: Source,
+        router: Router,
+        destinations: Sequence[Destination],
+        checkpoints: Checkpoints | None = None,
+    ) -> None:
         self.host, self.port = parse_listen_address(listen)
-        names = unique_names([d.runner.sink.name for d in agent.destinations])
-        source = agent.source
-        self.reads = ReadCounter(source.containers)
-        self.hub = LiveHub(agent.router, source.containers)
+        self.router = router
+        names = unique_names([d.name for d in destinations])
+        self.reads = ReadCounter(source)
+        self.hub = LiveHub(router, source)
         self.monitor = LoopMonitor()
-        self.registry = build_registry(agent, names, self.reads, self.hub)
-        health = Health(agent, names, self.monitor)
+        self.registry = build_registry(source, destinations, names, self.reads, self.hub)
+        self.health = Health(source, destinations, names, self.monitor)
+        containers = Containers(source, destinations, names, self.reads, checkpoints)
         app = web.Application()
         app.router.add_get("/", Page().handle)
-        app.router.add_get("/healthz", health.healthz)
-        app.router.add_get("/readyz", health.readyz)
+        app.router.add_get("/healthz", self.health.healthz)
+        app.router.add_get("/readyz", self.health.readyz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/logs", self.hub.handle)
-        app.router.add_get("/containers", Containers(agent, names, self.reads).handle)
+        app.router.add_get("/containers", containers.handle)
         self.app = app
         self.addresses: list[str] = []  # host:port actually bound
         self._runner: web.AppRunner | None = None
@@ -81,19 +88,20 @@ class OperatorServer:
             ) from exc
         self._runner = runner
         self.addresses = [format_address(str(a[0]), int(a[1])) for a in runner.addresses]
-        self.agent.router.taps.append(self.reads)
+        self.router.add_tap(self.reads)
         self._monitor = asyncio.create_task(self.monitor.run(), name="http-loop-monitor")
         log.info(
             "operator's window on %s (/healthz /readyz /metrics /logs /containers /)",
             ", ".join(f"http://{a}/" for a in self.addresses),
         )
 
+    def draining(self) -> None:
+        """The agent is shutting down: /readyz says so while what is buffered drains."""
+        self.health.draining()
+
     async def stop(self) -> None:
         self.hub.close()
-        with contextlib.suppress(ValueError):
-            self.agent.router.taps.remove(self.reads)
-        for d in self.agent.destinations:
-            d.runner.observe_send = None
+        self.router.remove_tap(self.reads)
         if self._monitor is not None:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)

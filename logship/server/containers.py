@@ -3,23 +3,25 @@ what each destination holds and dropped of it, and where its log is read from.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 
+from logship.pipeline.destination import Destination
+from logship.protocol.docker import Position
 from logship.record import STDERR, STDOUT
+from logship.server.metrics import ReadCounter
+from logship.sources.base import ContainerView, Source
 
-if TYPE_CHECKING:
-    from logship.agent import Agent
-    from logship.protocol.docker import Position
-    from logship.server.metrics import ReadCounter
-    from logship.sources.docker.source import Tracked
+Checkpoints = Callable[[], Mapping[str, Position | None]]
+"""The positions last written to the state directory (when checkpoints are on)."""
 
 
-def _state(tracked: Tracked) -> str:
-    if tracked.skip_reason is not None:
+def _state(container: ContainerView) -> str:
+    if container.skip_reason is not None:
         return "skipped"
-    return "following" if tracked.task is not None else "stopped"
+    return "following" if container.following else "stopped"
 
 
 def _position(position: Position | None) -> dict[str, Any] | None:
@@ -31,40 +33,48 @@ def _position(position: Position | None) -> dict[str, Any] | None:
 
 
 class Containers:
-    def __init__(self, agent: Agent, names: list[str], reads: ReadCounter) -> None:
-        self.agent = agent
+    def __init__(
+        self,
+        source: Source,
+        destinations: Sequence[Destination],
+        names: list[str],
+        reads: ReadCounter,
+        checkpoints: Checkpoints | None = None,
+    ) -> None:
+        self.source = source
+        self.destinations = destinations
         self.names = names
         self.reads = reads
+        self.checkpoints = checkpoints
 
     async def handle(self, request: web.Request) -> web.Response:
         self.reads.settle()
-        agent = self.agent
-        held = [d.runner.buffer.held_by_container() for d in agent.destinations]
-        # the positions last written to the state directory, when checkpoints are on
-        checkpointer = agent.checkpointer
-        saved = (checkpointer.saved if checkpointer is not None else None) or {}
+        destinations = self.destinations
+        held = [d.held_by_container() for d in destinations]
+        shed = [d.shed_by_container() for d in destinations]
+        saved = self.checkpoints() if self.checkpoints is not None else {}
         listing = []
-        for tracked in sorted(agent.source.containers.values(), key=lambda t: t.meta.name):
-            doc = self.describe(tracked)
-            container_id = tracked.meta.id
+        for container in sorted(self.source.containers().values(), key=lambda c: c.meta.name):
+            doc = self.describe(container)
+            container_id = container.meta.id
             doc["destinations"] = [
                 {
                     "name": name,
                     "buffered": holding.get(container_id, 0),
                     # what a full buffer shed went to the disk spool, when there is one
-                    ("dropped" if d.runner.spool is None else "spooled"): (
-                        d.runner.buffer.dropped_by_container.get(container_id, 0)
-                    ),
+                    ("spooled" if d.has_spool else "dropped"): gone.get(container_id, 0),
                 }
-                for name, d, holding in zip(self.names, agent.destinations, held, strict=True)
+                for name, d, holding, gone in zip(
+                    self.names, destinations, held, shed, strict=True
+                )
             ]
             if container_id in saved:
                 doc["checkpoint"] = _position(saved[container_id])
             listing.append(doc)
         return web.json_response(listing)
 
-    def describe(self, tracked: Tracked) -> dict[str, Any]:
-        meta = tracked.meta
+    def describe(self, container: ContainerView) -> dict[str, Any]:
+        meta = container.meta
         k8s = meta.kubernetes
         entry = self.reads.current.get(meta.id)
         doc: dict[str, Any] = {
@@ -79,14 +89,14 @@ class Containers:
                 "pod": {"name": k8s.pod_name, "uid": k8s.pod_uid},
                 "container": {"name": k8s.container_name},
             },
-            "state": _state(tracked),
+            "state": _state(container),
             "lines_read": {
                 STDOUT: entry.stdout if entry else 0,
                 STDERR: entry.stderr if entry else 0,
             },
-            "lines_truncated": tracked.decoder.truncated,
-            "position": _position(tracked.decoder.position),
+            "lines_truncated": container.counts().get("truncated", 0),
+            "position": _position(container.position),
         }
-        if tracked.skip_reason is not None:
-            doc["skip_reason"] = tracked.skip_reason
+        if container.skip_reason is not None:
+            doc["skip_reason"] = container.skip_reason
         return doc

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from logship.agent import Agent
+from logship.pipeline.destination import Destination
+from logship.sources.base import Source
 
 MAX_LAG_SECS = 5.0
 WINDOW_SECS = 10.0
@@ -67,12 +68,23 @@ def _json(body: dict[str, Any], ok: bool) -> web.Response:
 
 
 class Health:
-    """The two probes' handlers."""
+    """The two probes' handlers. :meth:`draining` says the agent is shutting down."""
 
-    def __init__(self, agent: Agent, names: list[str], monitor: LoopMonitor) -> None:
-        self.agent = agent
+    def __init__(
+        self,
+        source: Source,
+        destinations: Sequence[Destination],
+        names: list[str],
+        monitor: LoopMonitor,
+    ) -> None:
+        self.source = source
+        self.destinations = destinations
         self.names = names  # the destinations' names, as in metrics
         self.monitor = monitor
+        self.stopping = False
+
+    def draining(self) -> None:
+        self.stopping = True
 
     async def healthz(self, request: web.Request) -> web.Response:
         monitor = self.monitor
@@ -97,34 +109,31 @@ class Health:
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the agent can do its job, and what it knows about each part."""
-        agent = self.agent
         reasons: list[str] = []
-        if agent.stopping:
+        if self.stopping:
             reasons.append("shutting down: sending what is buffered")
-        source = agent.source
-        endpoint = str(source.client.endpoint)
-        engine: dict[str, Any] = {"endpoint": endpoint, "connected": False}
-        if source.engine_error is not None:
-            engine["error"] = source.engine_error
-            reasons.append(f"Docker engine: {source.engine_error}")
-        elif not source.ready.is_set():
-            engine["error"] = "not connected yet"
-            reasons.append(f"Docker engine at {endpoint}: not connected yet")
+        status = self.source.status()
+        engine: dict[str, Any] = {"endpoint": status.endpoint, "connected": status.connected}
+        if status.connected:
+            engine["api_version"] = status.api_version
         else:
-            engine.update(connected=True, api_version=source.client.api_version)
+            engine["error"] = status.error
+            if status.error == "not connected yet":
+                reasons.append(f"Docker engine at {status.endpoint}: not connected yet")
+            else:
+                reasons.append(f"Docker engine: {status.error}")
         destinations = []
         now = time.monotonic()
-        for name, d in zip(self.names, agent.destinations, strict=True):
-            runner = d.runner
-            state: dict[str, Any] = {"name": name, "up": runner.up}
-            if not runner.up:
-                down_secs = now - (runner.down_since or now)
-                window = runner.backoff.maximum_secs
-                state.update(down_secs=round(down_secs, 3), error=runner.last_error)
-                if down_secs > window:
+        for name, destination in zip(self.names, self.destinations, strict=True):
+            d = destination.stats(now)
+            state: dict[str, Any] = {"name": name, "up": d.up}
+            if not d.up:
+                window = d.retry_window_secs
+                state.update(down_secs=round(d.down_secs, 3), error=d.last_error)
+                if d.down_secs > window:
                     reasons.append(
-                        f"destination {name}: down for {down_secs:.0f}s, longer than its "
-                        f"retry window ({window:g}s): {runner.last_error}"
+                        f"destination {name}: down for {d.down_secs:.0f}s, longer than its "
+                        f"retry window ({window:g}s): {d.last_error}"
                     )
             destinations.append(state)
         body: dict[str, Any] = {"status": "not ready" if reasons else "ready"}

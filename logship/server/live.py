@@ -11,7 +11,7 @@ says how many), never slows the agent. With no reader there is no tap at all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -21,9 +21,7 @@ from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.router import Route, Router
 from logship.protocol.json import JsonEncoder, TextEncoder
 from logship.record import Record
-
-if TYPE_CHECKING:
-    from logship.sources.docker.source import Tracked
+from logship.sources.base import Source
 
 MAX_READERS = 32
 READER_MAX_RECORDS = 10_000
@@ -44,9 +42,9 @@ class Subscriber:
 class LiveHub:
     """The /logs readers, and the one router tap that feeds them while there are any."""
 
-    def __init__(self, router: Router, containers: dict[str, Tracked]) -> None:
+    def __init__(self, router: Router, source: Source) -> None:
         self.router = router
-        self.containers = containers
+        self.source = source
         self.subscribers: list[Subscriber] = []
         self.skipped = 0  # records readers gone since missed
         self.text = TextEncoder()
@@ -60,7 +58,7 @@ class LiveHub:
     def subscribe(self, filter: DestinationFilter | None, who: str = "/logs reader") -> Subscriber:
         subscriber = Subscriber(filter, who)
         if not self.subscribers:
-            self.router.taps.append(self._tap)
+            self.router.add_tap(self._tap)
         self.subscribers.append(subscriber)
         return subscriber
 
@@ -68,9 +66,9 @@ class LiveHub:
         self.subscribers.remove(subscriber)
         self.skipped += subscriber.buffer.dropped
         if not self.subscribers:
-            self.router.taps.remove(self._tap)
+            self.router.remove_tap(self._tap)
         if subscriber.route.filter is not None:
-            subscriber.route.release(t.meta for t in self.containers.values())
+            subscriber.route.release(c.meta for c in self.source.containers().values())
 
     def skipped_total(self) -> int:
         return self.skipped + sum(s.buffer.dropped for s in self.subscribers)

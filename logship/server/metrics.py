@@ -9,46 +9,32 @@ when it is removed its counts move into the totals, which therefore never go dow
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from logship import __version__
+from logship.pipeline.destination import Destination
+from logship.pipeline.observer import DeliveryObserver
 from logship.record import STDERR, STDOUT, Record
-
-if TYPE_CHECKING:
-    from logship.agent import Agent
-    from logship.server.live import LiveHub
-    from logship.sources.docker.source import Tracked
+from logship.server.live import LiveHub
+from logship.sources.base import ContainerView, Source
 
 SEND_BUCKETS_SECS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 @dataclass(eq=False)
 class _Reads:
-    tracked: Tracked | None
+    container: ContainerView | None
     stdout: int = 0
     stderr: int = 0
 
     @property
     def read(self) -> int:
         return self.stdout + self.stderr
-
-
-# what each container's decoder counts of its stream, summed over containers (bad input is
-# counted and skipped by the decoder; see logship.protocol.docker)
-DECODER_COUNTS = (
-    "truncated",
-    "bad_timestamps",
-    "malformed_frames",
-    "skipped_bytes",
-    "engine_errors",
-    "truncated_frames",
-)
 
 
 class ReadCounter:
@@ -60,11 +46,11 @@ class ReadCounter:
     the HTTP server is on).
     """
 
-    def __init__(self, containers: dict[str, Tracked]) -> None:
-        self.containers = containers
+    def __init__(self, source: Source) -> None:
+        self.source = source
         self.current: dict[str, _Reads] = {}
         self.gone = {STDOUT: 0, STDERR: 0}
-        self.gone_decoded = dict.fromkeys(DECODER_COUNTS, 0)
+        self.gone_decoded: dict[str, int] = {}
 
     def __call__(self, records: list[Record]) -> None:
         if not records:
@@ -76,9 +62,10 @@ class ReadCounter:
             return
         entry = self.current.get(meta.id)
         if entry is None:
-            if len(self.current) >= 2 * len(self.containers) + 64:
+            containers = self.source.containers()
+            if len(self.current) >= 2 * len(containers) + 64:
                 self.settle()  # gone containers' counts (amortised: once per 64+ new ones)
-            entry = self.current[meta.id] = _Reads(self.containers.get(meta.id))
+            entry = self.current[meta.id] = _Reads(containers.get(meta.id))
         errors = [r.stream for r in records].count(STDERR)  # the one per-line cost
         entry.stderr += errors
         entry.stdout += len(records) - errors
@@ -86,16 +73,16 @@ class ReadCounter:
     def settle(self) -> None:
         """Fold the counts of containers the engine no longer has into the totals, and start
         keeping those of containers that read nothing yet."""
-        for container_id in [c for c in self.current if c not in self.containers]:
+        containers = self.source.containers()
+        for container_id in [c for c in self.current if c not in containers]:
             entry = self.current.pop(container_id)
             self.gone[STDOUT] += entry.stdout
             self.gone[STDERR] += entry.stderr
-            if entry.tracked is not None:
-                for name in DECODER_COUNTS:
-                    self.gone_decoded[name] += getattr(entry.tracked.decoder, name, 0)
-        for container_id, tracked in self.containers.items():
+            if entry.container is not None:
+                _add(self.gone_decoded, entry.container.counts())
+        for container_id, container in containers.items():
             if container_id not in self.current:
-                self.current[container_id] = _Reads(tracked)
+                self.current[container_id] = _Reads(container)
 
     def totals(self) -> dict[str, int]:
         out = dict(self.gone)
@@ -105,13 +92,18 @@ class ReadCounter:
         return out
 
     def decoded(self) -> dict[str, int]:
-        """Each of DECODER_COUNTS over every container ever followed."""
+        """What containers' decoders counted (ContainerView.counts), summed over every
+        container ever followed."""
         out = dict(self.gone_decoded)
         for entry in self.current.values():
-            if entry.tracked is not None:
-                for name in DECODER_COUNTS:
-                    out[name] += getattr(entry.tracked.decoder, name, 0)
+            if entry.container is not None:
+                _add(out, entry.container.counts())
         return out
+
+
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for name, count in counts.items():
+        into[name] = into.get(name, 0) + count
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -127,10 +119,18 @@ def unique_names(names: list[str]) -> list[str]:
 
 
 class AgentCollector(Collector):
-    """Reads the agent's counters at scrape time."""
+    """Reads the source's and the destinations' counters at scrape time."""
 
-    def __init__(self, agent: Agent, names: list[str], reads: ReadCounter, hub: LiveHub) -> None:
-        self.agent = agent
+    def __init__(
+        self,
+        source: Source,
+        destinations: Sequence[Destination],
+        names: list[str],
+        reads: ReadCounter,
+        hub: LiveHub,
+    ) -> None:
+        self.source = source
+        self.destinations = destinations
         self.names = names
         self.reads = reads
         self.hub = hub
@@ -141,7 +141,8 @@ class AgentCollector(Collector):
         yield from self._live()
 
     def _source(self) -> Iterator[Metric]:
-        source = self.agent.source
+        source = self.source
+        containers = source.containers()
         reads = self.reads
         reads.settle()
         info = GaugeMetricFamily("logship_info", "logship's version.", labels=["version"])
@@ -163,10 +164,10 @@ class AgentCollector(Collector):
             labels=["container_id", "container_name", "image", "stream"],
         )
         for container_id, entry in reads.current.items():
-            tracked = source.containers.get(container_id)
-            if tracked is None or (tracked.skip_reason is not None and not entry.read):
+            container = containers.get(container_id)
+            if container is None or (container.skip_reason is not None and not entry.read):
                 continue  # gone, or never followed
-            meta = tracked.meta
+            meta = container.meta
             labels = [meta.short_id, meta.name, meta.image]
             per.add_metric([*labels, STDOUT], entry.stdout)
             per.add_metric([*labels, STDERR], entry.stderr)
@@ -176,7 +177,7 @@ class AgentCollector(Collector):
         yield CounterMetricFamily(
             "logship_lines_truncated",
             "Lines longer than max_line_bytes, shipped cut to it with a marker (not dropped).",
-            value=decoded["truncated"],
+            value=decoded.get("truncated", 0),
         )
         problems = CounterMetricFamily(
             "logship_log_stream_problems",
@@ -192,37 +193,38 @@ class AgentCollector(Collector):
             ("engine_error", "engine_errors"),
             ("truncated_frame", "truncated_frames"),
         ):
-            problems.add_metric([problem], decoded[name])
+            problems.add_metric([problem], decoded.get(name, 0))
         yield problems
         yield CounterMetricFamily(
             "logship_log_stream_skipped_bytes",
             "Bytes of containers' log streams that were no Docker log frame, skipped.",
-            value=decoded["skipped_bytes"],
+            value=decoded.get("skipped_bytes", 0),
         )
         yield GaugeMetricFamily(
             "logship_containers_followed",
             "Containers whose log is being read now.",
-            value=sum(1 for t in source.containers.values() if t.task is not None),
+            value=sum(1 for c in containers.values() if c.following),
         )
         yield GaugeMetricFamily(
             "logship_engine_up",
             "1 while the Docker engine answers and its events stream works.",
-            value=int(source.ready.is_set() and source.engine_error is None),
+            value=int(source.status().connected),
         )
+        stats = source.stats()
         errors = CounterMetricFamily(
             "logship_engine_errors",
             "Failures talking to the Docker engine: connecting at start, the events stream "
             "breaking (then reconnected), a container's log stream failing (then read again).",
             labels=["operation"],
         )
-        errors.add_metric(["connect"], source.connect_errors)
-        errors.add_metric(["events"], source.events_errors)
-        errors.add_metric(["logs"], source.stream_errors)
+        errors.add_metric(["connect"], stats.connect_errors)
+        errors.add_metric(["events"], stats.events_errors)
+        errors.add_metric(["logs"], stats.stream_errors)
         yield errors
         yield CounterMetricFamily(
             "logship_engine_events_skipped",
             "Lines of the engine's events stream that were no container event, skipped.",
-            value=getattr(source.client, "events_errors", 0),
+            value=stats.events_skipped,
         )
 
     def _destinations(self) -> Iterator[Metric]:
@@ -232,13 +234,13 @@ class AgentCollector(Collector):
         )
         dropped = CounterMetricFamily(
             "logship_records_dropped",
-            "Records not sent, by reason: buffer_full (the oldest, to make room while the "
-            "destination was slow or down), too_large (refused for good for its size: over "
-            "GELF's 128 chunks, over the server's request limit), rejected (refused for good "
-            "for any other reason, or lost to a sink's error), "
-            "filtered (not wanted by the destination's filter), spool_full (the disk spool's "
-            "oldest segment, deleted to make room), spool_damaged (a torn or corrupt spool "
-            "segment, or a disk that refused a write).",
+            "Records not sent, by reason: buffer_full (shed to make room while the destination "
+            "was slow or down: the oldest of the container holding the most), too_large "
+            "(refused for good for its size: over GELF's 128 chunks, over the server's "
+            "request limit), rejected (refused for good for any other reason, or lost to a "
+            "sink's error), filtered (not wanted by the destination's filter), spool_full "
+            "(the disk spool's oldest segment, deleted to make room), spool_damaged (a torn "
+            "or corrupt spool segment, or a disk that refused a write).",
             labels=[*label, "reason"],
         )
         retries = CounterMetricFamily(
@@ -276,28 +278,28 @@ class AgentCollector(Collector):
         spool_bytes = GaugeMetricFamily(
             "logship_spool_bytes", "Bytes of the destination's disk spool files.", labels=label
         )
-        for name, d in zip(self.names, self.agent.destinations, strict=True):
-            runner, buffer = d.runner, d.runner.buffer
-            sent.add_metric([name], runner.sent)
-            spool = runner.spool
+        for name, destination in zip(self.names, self.destinations, strict=True):
+            d = destination.stats()
+            sent.add_metric([name], d.sent)
+            spool = d.spool
             if spool is None:
-                dropped.add_metric([name, "buffer_full"], buffer.dropped)
+                dropped.add_metric([name, "buffer_full"], d.shed)
             else:  # what the buffer shed went to the spool, not away
-                dropped.add_metric([name, "buffer_full"], buffer.dropped - spool.received)
+                dropped.add_metric([name, "buffer_full"], d.shed - spool.received)
                 dropped.add_metric([name, "spool_full"], spool.dropped)
                 dropped.add_metric([name, "spool_damaged"], spool.damaged)
                 spool_records.add_metric([name], spool.records)
                 spool_bytes.add_metric([name], spool.bytes)
-            dropped.add_metric([name, "rejected"], runner.rejected - runner.too_large)
-            dropped.add_metric([name, "too_large"], runner.too_large)
-            dropped.add_metric([name, "filtered"], d.route.filtered)
-            retries.add_metric([name], runner.retries)
-            reconnects.add_metric([name], runner.reconnects)
-            up.add_metric([name], int(runner.up))
-            fill.add_metric([name], len(buffer))
-            fill_bytes.add_metric([name], buffer.bytes)
-            limit.add_metric([name], buffer.max_records)
-            limit_bytes.add_metric([name], buffer.max_bytes)
+            dropped.add_metric([name, "rejected"], d.rejected - d.too_large)
+            dropped.add_metric([name, "too_large"], d.too_large)
+            dropped.add_metric([name, "filtered"], d.filtered)
+            retries.add_metric([name], d.retries)
+            reconnects.add_metric([name], d.reconnects)
+            up.add_metric([name], int(d.up))
+            fill.add_metric([name], d.buffered)
+            fill_bytes.add_metric([name], d.buffered_bytes)
+            limit.add_metric([name], d.max_records)
+            limit_bytes.add_metric([name], d.max_bytes)
         yield from (sent, dropped, retries, reconnects, up, fill, fill_bytes, limit, limit_bytes)
         yield from (spool_records, spool_bytes)
 
@@ -312,13 +314,30 @@ class AgentCollector(Collector):
         )
 
 
+class SendTimer(DeliveryObserver):
+    """Times each successful send of a destination into its histogram."""
+
+    __slots__ = ("_observe",)
+
+    def __init__(self, observe: Callable[[float], None]) -> None:
+        self._observe = observe
+
+    def sent(self, batch: list[Record], seconds: float) -> None:
+        self._observe(seconds)
+
+
 def build_registry(
-    agent: Agent, names: list[str], reads: ReadCounter, hub: LiveHub
+    source: Source,
+    destinations: Sequence[Destination],
+    names: list[str],
+    reads: ReadCounter,
+    hub: LiveHub,
 ) -> CollectorRegistry:
-    """The agent's metrics, its send-latency histograms (fed by the runners) and the process's
-    CPU and memory. A registry of its own, never the library's global one."""
+    """The agent's metrics, its send-latency histograms (each destination's sends are timed
+    from now on) and the process's CPU and memory. A registry of its own, never the library's
+    global one."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(agent, names, reads, hub))
+    registry.register(AgentCollector(source, destinations, names, reads, hub))
     ProcessCollector(registry=registry)
     histogram = Histogram(
         "logship_send_duration_seconds",
@@ -327,6 +346,6 @@ def build_registry(
         buckets=SEND_BUCKETS_SECS,
         registry=registry,
     )
-    for name, d in zip(names, agent.destinations, strict=True):
-        d.runner.observe_send = histogram.labels(destination=name).observe
+    for name, destination in zip(names, destinations, strict=True):
+        destination.observe(SendTimer(histogram.labels(destination=name).observe))
     return registry

@@ -13,13 +13,8 @@ import pytest
 from logship.config.filters import DestinationFilter
 from logship.errors import ConfigError
 from logship.settings import load_settings
-from logship.sinks.console.tail import (
-    StatusLine,
-    TailStats,
-    compile_grep,
-    parse_filters,
-    parse_tail_lines,
-)
+from logship.tail.options import compile_grep, parse_filters, parse_tail_lines
+from logship.tail.status import StatusLine, TailStats
 
 
 def test_filters_are_a_destinations_filter() -> None:
@@ -72,7 +67,7 @@ def test_grep_is_a_python_regular_expression() -> None:
 
 
 def test_status_line_measures_lines_per_second_over_its_updates() -> None:
-    status = StatusLine(io.StringIO(), lambda: TailStats(0, 0, 0), interval_secs=0.5)
+    status = StatusLine(io.StringIO(), interval_secs=0.5)
     status.render(TailStats(2, 0, 0), now=10.0)
     text = status.render(TailStats(2, 300, 7), now=11.0)
     assert text == "following 2 containers, 300 lines/s, 7 dropped"
@@ -81,8 +76,8 @@ def test_status_line_measures_lines_per_second_over_its_updates() -> None:
 
 def test_status_line_is_erased_around_each_write_and_at_the_end() -> None:
     terminal = io.StringIO()
-    status = StatusLine(terminal, lambda: TailStats(1, 10, 0))
-    status.update()
+    status = StatusLine(terminal)
+    status.update(TailStats(1, 10, 0))
     status.around(lambda: terminal.write("a line\n"))
     status.close()
     out = terminal.getvalue()
@@ -103,8 +98,8 @@ async def test_status_line_reads_the_agents_counts_on_the_event_loop_not_in_a_th
             drawn.set()
         return TailStats(1, len(threads), 0)
 
-    status = StatusLine(io.StringIO(), stats, interval_secs=0.001)
-    task = asyncio.create_task(status.run())
+    status = StatusLine(io.StringIO(), interval_secs=0.001)
+    task = asyncio.create_task(status.run(stats))
     await asyncio.wait_for(drawn.wait(), 30)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,187 @@
+"""Builds what ``logship run`` runs from its settings, in one place, every part through its
+constructor: the destinations (sink, buffer, spool), the router, the Docker source, the
+checkpoints and the operator's HTTP server, then the :class:`~logship.agent.Agent` that runs
+them. ``logship tail`` builds its own from the same pieces (:mod:`logship.tail`).
+
+A line's way, as wired here: ``DockerSource -> Router.emit -> Route (filter) -> buffer ->
+SinkRunner -> sink``; each destination's :class:`~logship.state.progress.Progress` observes it,
+and the :class:`~logship.state.checkpointer.Checkpointer` reads them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from logship.agent import Agent, OperatorWindow
+from logship.config.destination import DestinationConfig
+from logship.pipeline.destination import Destination
+from logship.pipeline.router import Router
+from logship.record import format_timestamp_ns, timestamp_ns
+from logship.settings import Settings
+from logship.sinks.console.config import ConsoleConfig
+from logship.sinks.registry import build_sink
+from logship.sources.base import ReadOptions, Resume
+from logship.sources.docker.client import DockerClient
+from logship.sources.docker.logstream import Emit
+from logship.sources.docker.source import DockerSource
+from logship.sources.filters import ContainerFilter, Selector
+from logship.sources.host import host_meta
+from logship.state.checkpointer import Checkpointer
+from logship.state.checkpoints import CheckpointStore
+from logship.state.progress import Progress
+
+log = logging.getLogger("logship")
+
+# how long finding a new container may take (events, inspect) on a busy engine; see
+# resume_from
+FIND_MARGIN_SECS = 10.0
+
+
+def container_filter(settings: Settings) -> ContainerFilter:
+    """The containers ``include`` and ``exclude`` select."""
+    inc, exc = settings.include, settings.exclude
+    return ContainerFilter(
+        include=Selector(inc.names, inc.images, inc.labels),
+        exclude=Selector(exc.names, exc.images, exc.labels),
+    )
+
+
+def docker_source(
+    settings: Settings,
+    emit: Emit,
+    *,
+    filter: ContainerFilter | None = None,
+    options: ReadOptions,
+    resume: Resume | None = None,
+) -> DockerSource:
+    """The Docker source of ``settings`` (its engine, host, selection), handing batches to
+    ``emit``."""
+    client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
+    return DockerSource(
+        client,
+        emit,
+        host=host_meta(settings.hostname, settings.host_ip),
+        filter=filter or container_filter(settings),
+        options=options,
+        resume=resume,
+    )
+
+
+def resume_from(store: CheckpointStore, interval_secs: float) -> Resume:
+    """Positions saved by the last run, and since when containers are new to us.
+
+    A container with no saved position is one the last run never followed, or found less
+    than one checkpoint interval before it stopped. So one created after the file was last
+    written (minus an interval and a margin for finding it) appeared while logship was away,
+    or just before: its whole log is read. An older one was not followed then (it was
+    excluded, or ignored): the usual rule applies (from now, or its whole log with
+    --backlog).
+    """
+    saved = store.load()
+    if saved.written_at is None:
+        return Resume(saved.positions)
+    margin_ns = int((interval_secs + FIND_MARGIN_SECS) * 1e9)
+    created_after = format_timestamp_ns(timestamp_ns(saved.written_at) - margin_ns)
+    log.info(
+        "resuming %d containers from %s (last written %s)",
+        len(saved.positions),
+        store.path,
+        saved.written_at,
+    )
+    return Resume(saved.positions, created_after)
+
+
+def spool_dirs(configs: list[DestinationConfig], state_dir: Path) -> list[Path | None]:
+    """Each destination's disk spool directory, ``<state_dir>/spool/<key>/`` (None: no spool);
+    the same destination twice gets a spool each. A spool directory no destination uses any
+    more is reported, never deleted."""
+    spools = state_dir / "spool"
+    keys: set[str] = set()
+    dirs: list[Path | None] = []
+    for config in configs:
+        if not config.spool.enabled:
+            dirs.append(None)
+            continue
+        key = base = config.spool_key()
+        n = 1
+        while key in keys:
+            n += 1
+            key = f"{base}-{n}"
+        keys.add(key)
+        dirs.append(spools / key)
+    if spools.is_dir():
+        for orphan in sorted(p for p in spools.iterdir() if p.name not in keys):
+            if any(orphan.glob("*.seg")):
+                log.warning(
+                    "disk spool %s belongs to no destination configured now; what it holds is "
+                    "not sent (give a destination a name to keep its spool across changes of "
+                    "its options)",
+                    orphan,
+                )
+    return dirs
+
+
+def build_agent(settings: Settings) -> Agent:
+    """Everything ``logship run`` runs, from ``settings``; :class:`~logship.errors.ConfigError`
+    for what cannot be used (a state directory, a spool, TLS files)."""
+    configs: list[DestinationConfig] = list(settings.destinations) or [ConsoleConfig()]
+    state_dir = settings.state_dir
+    store = None
+    resume = Resume()
+    if state_dir is not None:
+        store = CheckpointStore(state_dir)
+        store.open()
+        resume = resume_from(store, settings.checkpoint_interval_secs)
+    dirs = spool_dirs(configs, state_dir) if state_dir is not None else [None] * len(configs)
+    destinations = [
+        Destination.from_config(
+            build_sink(config),
+            config,
+            max_records=settings.buffer.max_records,
+            max_bytes=settings.buffer.max_bytes,
+            spool_dir=spool_dir,
+        )
+        for config, spool_dir in zip(configs, dirs, strict=True)
+    ]
+    for destination in destinations:
+        destination.open_spool()
+    router = Router([d.route for d in destinations])
+    since = None if settings.backlog else format_timestamp_ns(time.time_ns())
+    source = docker_source(
+        settings,
+        router.emit,
+        options=ReadOptions(
+            since=since,
+            max_line_bytes=settings.max_line_bytes,
+            quiet_stream_secs=settings.quiet_stream_secs,
+        ),
+        resume=resume,
+    )
+    checkpointer = None
+    if store is not None:
+        progresses = [Progress() for _ in destinations]
+        for destination, progress in zip(destinations, progresses, strict=True):
+            destination.observe(progress)
+        checkpointer = Checkpointer(
+            store, source, progresses, interval_secs=settings.checkpoint_interval_secs
+        )
+    server: OperatorWindow | None = None
+    if settings.http is not None:
+        from logship.server.app import OperatorServer  # aiohttp.web only if asked
+
+        server = OperatorServer(
+            settings.http,
+            source=source,
+            router=router,
+            destinations=destinations,
+            checkpoints=checkpointer.saved_positions if checkpointer is not None else None,
+        )
+    return Agent(
+        source,
+        destinations,
+        checkpointer=checkpointer,
+        server=server,
+        shutdown_grace_secs=settings.shutdown_grace_secs,
+    )
