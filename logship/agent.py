@@ -119,9 +119,7 @@ class Agent:
         if self._signals > 1:
             log.warning("second %s: exiting now", sig.name)
             os._exit(130 if sig == signal.SIGINT else 143)
-        log.info(
-            "%s: finishing what is buffered (up to %.0fs)", sig.name, self.shutdown_grace_secs
-        )
+        log.info("%s: finishing what is buffered (up to %.0fs)", sig.name, self.shutdown_grace_secs)
         self._stop.set()
 
     def request_stop(self) -> None:

@@ -64,9 +64,7 @@ class Containers:
                     # what a full buffer shed went to the disk spool, when there is one
                     ("spooled" if d.has_spool else "dropped"): gone.get(container_id, 0),
                 }
-                for name, d, holding, gone in zip(
-                    self.names, destinations, held, shed, strict=True
-                )
+                for name, d, holding, gone in zip(self.names, destinations, held, shed, strict=True)
             ]
             if container_id in saved:
                 doc["checkpoint"] = _position(saved[container_id])

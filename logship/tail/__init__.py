@@ -1,0 +1,1 @@
+"""``logship tail``: every container's lines, live, on a terminal (see :mod:`.command`)."""
