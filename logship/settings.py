@@ -97,12 +97,14 @@ class BufferSettings(BaseModel):
     max_records: int = Field(
         default=50_000,
         ge=1,
-        description="Records each destination may hold before dropping the oldest.",
+        description="Records each destination may hold; beyond it the oldest lines of the "
+        "container holding the most are dropped (counted).",
     )
     max_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
-        description="Bytes (message text plus ~100 per record) each destination may hold.",
+        description="Bytes (message text plus ~100 per record) each destination may hold; "
+        "beyond it the oldest lines of the container holding the most bytes are dropped.",
     )
 
 

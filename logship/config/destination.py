@@ -84,14 +84,15 @@ class DestinationConfig(BaseModel):
     buffer_max_records: int | None = Field(
         default=None,
         ge=1,
-        description="Records this destination may hold while it is slow or down; the oldest are "
-        "dropped beyond it (default: buffer.max_records).",
+        description="Records this destination may hold while it is slow or down; beyond it the "
+        "oldest lines of the container holding the most are dropped (default: "
+        "buffer.max_records).",
     )
     buffer_max_bytes: int | None = Field(
         default=None,
         ge=1024,
-        description="Bytes this destination may hold; the oldest records are dropped beyond it "
-        "(default: buffer.max_bytes).",
+        description="Bytes this destination may hold; beyond it the oldest lines of the "
+        "container holding the most bytes are dropped (default: buffer.max_bytes).",
     )
     batch: BatchConfig = Field(default_factory=BatchConfig)
     filter: DestinationFilter = Field(
