@@ -14,6 +14,7 @@ import aiohttp
 
 from logship import __version__
 from logship.errors import DeliveryError
+from logship.transport.base import Transport
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,12 @@ class HttpResponse:
     headers: Mapping[str, str]
 
 
-class HttpTransport:
+def credentials_refused(status: int) -> bool:
+    """Whether an HTTP status refuses who we are (401, 403, 407), not what we asked."""
+    return status in (401, 403, 407)
+
+
+class HttpTransport(Transport):
     def __init__(
         self,
         base_url: str,
@@ -42,6 +48,13 @@ class HttpTransport:
         self.auth = auth
         self.timeout = aiohttp.ClientTimeout(total=timeout_secs, sock_connect=connect_timeout_secs)
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def address(self) -> str:
+        return self.base_url
+
+    async def connect(self) -> None:
+        """Nothing to do ahead: each request connects (or reuses a connection) itself."""
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -84,7 +97,17 @@ class HttpTransport:
             reason = str(exc) or type(exc).__name__
             raise DeliveryError(f"{method} {url} failed: {reason}") from exc
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def certificate_note(self) -> str:
+        """How the server's certificate was taken, to end a ``logship check`` line:
+        ``", server certificate verified"``, ``", certificate NOT verified"``, or ``""`` over
+        plain HTTP."""
+        if not self.base_url.startswith("https"):
+            return ""
+        if self.ssl_context is not None and self.ssl_context.verify_mode == ssl.CERT_NONE:
+            return ", certificate NOT verified"
+        return ", server certificate verified"

@@ -11,15 +11,21 @@ import asyncio
 import contextlib
 import ssl
 
-from logship.errors import DeliveryError
+from logship.errors import CheckFailed, DeliveryError
+from logship.transport.base import Connection
+
+HANGUP_WAIT_SECS = 0.3
+"""How long ``logship check`` watches a new connection: a receiver that turns a client away
+after accepting it (no client certificate, sender not allowed) closes it at once."""
 
 
-class StreamTransport:
+class StreamTransport(Connection):
     """One connection at a time to ``host:port``.
 
     With ``reads=False`` (syslog, GELF: receivers that never answer) a background task reads
     and discards, so a peer that closes is noticed before the next batch is written into a
-    dead socket. With ``reads=True`` the sink reads answers itself from :attr:`reader`.
+    dead socket. With ``reads=True`` the sink reads answers itself from :attr:`reader`, and
+    notices the end of the connection there.
     """
 
     def __init__(
@@ -55,7 +61,7 @@ class StreamTransport:
         return f"{self.host}:{self.port}"
 
     async def connect(self) -> None:
-        self.close()
+        self._close()
         server_hostname = None
         if self.ssl_context is not None:
             server_hostname = self.server_hostname or self.host
@@ -119,20 +125,21 @@ class StreamTransport:
                 f"({len(data)} bytes to write); connecting again"
             ) from None
         except (OSError, ssl.SSLError, RuntimeError) as exc:
-            self.close()
+            self._close()
             raise DeliveryError(f"writing to {self.address} failed: {exc}") from exc
 
     def abort(self) -> None:
-        """Close now, dropping whatever is still queued for the peer."""
+        """Close now, dropping whatever is still queued for the peer: for a connection that
+        failed, or a peer that hung up or broke the protocol (nothing queued is worth the wait)."""
         if self.writer is not None:
             self.writer.transport.abort()
-        self.close()
+        self._close()
 
     async def aclose(self, timeout_secs: float = 5.0) -> None:
         """Close after sending what is queued, waiting at most ``timeout_secs`` for the peer
         (one that stopped reading, or never answers TLS close_notify)."""
         writer = self.writer
-        self.close()
+        self._close()
         if writer is not None:
             try:
                 await asyncio.wait_for(writer.wait_closed(), timeout_secs)
@@ -141,10 +148,42 @@ class StreamTransport:
             except (OSError, ssl.SSLError):
                 pass
 
-    def close(self) -> None:
+    def _close(self) -> None:
+        """Start closing (what is queued still goes out) without waiting for it."""
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+    # -- for `logship check` ----------------------------------------------------------------------
+
+    async def check(self) -> str:
+        """Connect (the TLS handshake included), then watch the connection for
+        :data:`HANGUP_WAIT_SECS`: a receiver that refuses this client after accepting it
+        closes it at once. The end of the connection is noticed with ``reads=False`` only;
+        a sink that reads (``reads=True``) watches for it itself, then uses :meth:`describe`."""
+        await self.connect()
+        await asyncio.sleep(HANGUP_WAIT_SECS)
+        if not self.connected:
+            raise CheckFailed(
+                f"{self.address} closed the connection right after accepting it "
+                "(does it refuse this client: TLS client certificate, allowed senders?)"
+            )
+        return self.describe()
+
+    def describe(self) -> str:
+        """The open connection: ``connected to HOST:PORT``, and over TLS the version and whether
+        the server's certificate was verified."""
+        connected = f"connected to {self.address}"
+        if self.ssl_context is None:
+            return connected
+        ssl_object = self.writer.get_extra_info("ssl_object") if self.writer is not None else None
+        version = ssl_object.version() if ssl_object is not None else "TLS"
+        checked = (
+            "server certificate verified"
+            if self.ssl_context.verify_mode != ssl.CERT_NONE
+            else "certificate NOT verified (verify off)"
+        )
+        return f"{connected}, {version} handshake done, {checked}"

@@ -7,9 +7,10 @@ import socket
 import time
 
 from logship.errors import DeliveryError
+from logship.transport.base import Connection
 
 
-class UdpTransport:
+class UdpTransport(Connection):
     """A connected, non-blocking UDP socket. ``send_many`` sends one datagram per item.
 
     UDP has no connection to lose, so the name is resolved again every
@@ -26,12 +27,16 @@ class UdpTransport:
         self._sock: socket.socket | None = None
         self._resolved_at = 0.0
 
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
         except OSError as exc:
-            raise DeliveryError(f"cannot resolve {self.host}:{self.port}: {exc}") from exc
+            raise DeliveryError(f"cannot resolve {self.address}: {exc}") from exc
         family, type_, proto, _, address = infos[0]
         sock = socket.socket(family, type_, proto)
         sock.setblocking(False)
@@ -40,8 +45,8 @@ class UdpTransport:
             sock.connect(address)
         except OSError as exc:
             sock.close()
-            raise DeliveryError(f"cannot reach {self.host}:{self.port}: {exc}") from exc
-        self.close()
+            raise DeliveryError(f"cannot reach {self.address}: {exc}") from exc
+        self._close()
         self._sock = sock
         self._resolved_at = time.monotonic()
 
@@ -70,8 +75,8 @@ class UdpTransport:
                         f"datagram of {len(datagrams[i])} bytes too large for {self.host}",
                         retriable=False,
                     ) from exc
-                self.close()  # resolve and connect again on the retry
-                raise DeliveryError(f"send to {self.host}:{self.port} failed: {exc}") from exc
+                self._close()  # resolve and connect again on the retry
+                raise DeliveryError(f"send to {self.address} failed: {exc}") from exc
 
     @staticmethod
     async def _writable(sock: socket.socket) -> None:
@@ -83,7 +88,18 @@ class UdpTransport:
         finally:
             loop.remove_writer(sock.fileno())
 
-    def close(self) -> None:
+    async def check(self) -> str:
+        await self.connect()
+        return (
+            f"{self.host} resolved, datagram socket connected to port {self.port} "
+            "(UDP cannot confirm that a receiver listens)"
+        )
+
+    async def aclose(self) -> None:
+        """Close the socket (a datagram is sent whole or not at all: nothing is queued)."""
+        self._close()
+
+    def _close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None

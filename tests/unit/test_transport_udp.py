@@ -24,7 +24,7 @@ async def test_each_message_is_one_datagram(receiver: socket.socket) -> None:
     transport = UdpTransport("127.0.0.1", receiver.getsockname()[1])
     await transport.send_many([b"one", b"two\nlines", b""])
     assert [receiver.recv(100) for _ in range(3)] == [b"one", b"two\nlines", b""]
-    transport.close()
+    await transport.aclose()
 
 
 async def test_the_name_is_resolved_again_after_the_interval(
@@ -44,7 +44,7 @@ async def test_the_name_is_resolved_again_after_the_interval(
     await transport.send_many([b"b"])
     assert connects == 2
     assert [receiver.recv(10) for _ in range(2)] == [b"a", b"b"]
-    transport.close()
+    await transport.aclose()
 
 
 async def test_a_closed_port_is_counted_not_fatal() -> None:
@@ -55,4 +55,4 @@ async def test_a_closed_port_is_counted_not_fatal() -> None:
     for _ in range(5):
         await transport.send_many([b"into the void"] * 3)
     assert transport.refused >= 1
-    transport.close()
+    await transport.aclose()

@@ -245,4 +245,4 @@ class ElasticsearchSink:
         self._unlogged_rejections = 0
 
     async def close(self) -> None:
-        await self.transport.close()
+        await self.transport.aclose()

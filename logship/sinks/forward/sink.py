@@ -89,8 +89,8 @@ class ForwardSink:
         await self._connect()
 
     async def _connect(self) -> None:
-        self._disconnect()
-        await self.transport.connect()
+        self._stop_reading()
+        await self.transport.connect()  # closes the last connection, if any
         reader = self.transport.reader
         assert reader is not None
         self._decoder = ResponseDecoder()
@@ -169,7 +169,7 @@ class ForwardSink:
             self._lost = self._problem = f"{self.transport.address}: {exc}"
         except (OSError, ssl.SSLError) as exc:
             self._lost = f"reading from {self.transport.address} failed: {exc}"
-        self.transport.close()
+        self.transport.abort()  # it ended: nothing queued can still arrive
         self._answered.set()
 
     def _take(self, event: Response) -> None:
@@ -181,11 +181,16 @@ class ForwardSink:
         else:
             raise RemoteProtocolError(f"unexpected {event!r} after the handshake")
 
-    def _disconnect(self) -> None:
+    def _stop_reading(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
             self._reader = None
-        self.transport.close()
+
+    def _disconnect(self) -> None:
+        """Drop the connection now, with whatever is still queued in it: the connection or its
+        handshake failed, or the records not acknowledged go again on the next one."""
+        self._stop_reading()
+        self.transport.abort()
 
     async def _write(self, data: bytes) -> None:
         if not self.ready:  # never let the transport reconnect on its own, without handshake
@@ -206,8 +211,9 @@ class ForwardSink:
                 await self._write(chunk.data)
         else:
             await self._send_acked(chunks)
-        if not self._keepalive:
-            self._disconnect()
+        if not self._keepalive:  # the server wants a new connection per batch
+            self._stop_reading()
+            await self.transport.aclose(timeout_secs=1.0)  # what is queued still goes out
 
     async def _send_acked(self, chunks: list[Chunk]) -> None:
         acked = self._acked

@@ -88,8 +88,7 @@ class GelfSink:
         return self.udp.truncated if self.udp is not None else 0
 
     async def open(self) -> None:
-        if isinstance(self.transport, UdpTransport | StreamTransport):
-            await self.transport.connect()
+        await self.transport.connect()
 
     async def send(self, batch: list[Record]) -> None:
         transport = self.transport
@@ -181,9 +180,4 @@ class GelfSink:
         return f"POST {self.config.path} answered HTTP {response.status}: {body!r}"
 
     async def close(self) -> None:
-        if isinstance(self.transport, HttpTransport):
-            await self.transport.close()
-        elif isinstance(self.transport, StreamTransport):
-            await self.transport.aclose()  # what is queued still goes out
-        else:
-            self.transport.close()
+        await self.transport.aclose()  # over TCP, what is queued still goes out

@@ -35,11 +35,11 @@ class Datagrams:
         try:
             await self.transport.send_many(messages)
         except DeliveryError:
-            self.transport.close()  # the next send resolves the name again
+            await self.transport.aclose()  # the next send resolves the name again
             raise
 
     async def close(self) -> None:
-        self.transport.close()
+        await self.transport.aclose()
 
 
 class Stream:
@@ -95,7 +95,7 @@ class Stream:
             self._confirmed = True
             return
         hangups = transport.hangups_in_a_row
-        transport.close()
+        transport.abort()  # it hung up: what it was sent is lost anyway
         raise DeliveryError(
             f"{transport.address} hung up after each of the last {hangups} "
             "writes: it may refuse this client (TLS client certificate, allowed senders), "
