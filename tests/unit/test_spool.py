@@ -361,10 +361,6 @@ async def test_a_runner_sends_the_spool_first_so_each_containers_lines_stay_in_o
     tmp_path: Path,
 ) -> None:
     sink = OutageSink()
-    buffer = DropOldestBuffer(max_records=100, max_bytes=1 << 20)
-    runner = SinkRunner(
-        sink, buffer, max_batch=64, backoff=Backoff(initial_secs=0.01, maximum_secs=0.01)
-    )
     progress = Progress()
     spool = Spool(
         tmp_path,
@@ -374,8 +370,15 @@ async def test_a_runner_sends_the_spool_first_so_each_containers_lines_stay_in_o
         flush_interval_secs=0.01,
     )
     spool.open()
-    runner.spool, runner.progress = spool, progress
-    buffer.on_discard = spool.add
+    buffer = DropOldestBuffer(max_records=100, max_bytes=1 << 20, on_discard=spool.add)
+    runner = SinkRunner(
+        sink,
+        buffer,
+        spool=spool,
+        observer=progress,
+        max_batch=64,
+        backoff=Backoff(initial_secs=0.01, maximum_secs=0.01),
+    )
     task = asyncio.create_task(runner.run())
     web, db = lines(2000), lines(300, DB)
     for i in range(0, 2000, 50):
@@ -528,31 +531,36 @@ async def test_lines_longer_than_the_spool_itself_push_out_everything_else_but_n
 async def test_the_agent_gives_each_destination_its_own_spool_and_names_a_forgotten_one(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from logship.agent import Agent
+    from logship.assemble import build_agent
     from logship.settings import load_settings
 
     forgotten = tmp_path / "spool" / "syslog-old-host-514-0123456789ab"
     forgotten.mkdir(parents=True)
     (forgotten / "00000000004294967296.seg").write_bytes(segment_data(lines(3)))
-    uri = "syslog+tcp://127.0.0.1:9?spool.enabled=true"
+    uri = "syslog+tcp://127.0.0.1:9?spool.enabled=true&buffer_max_records=10"
     settings = load_settings(destinations=f"{uri} {uri} console://", state_dir=tmp_path)
     with caplog.at_level(logging.WARNING):
-        agent = Agent(settings)
+        agent = build_agent(settings)
     try:
-        spools = [d.runner.spool for d in agent.destinations]
-        assert spools[2] is None  # the console has none
-        assert spools[0] is not None and spools[1] is not None
-        assert spools[0].dir != spools[1].dir  # the same destination twice: a spool each
-        assert spools[1].dir.name == spools[0].dir.name + "-2"
-        assert agent.destinations[0].runner.buffer.on_discard == spools[0].add
+        destinations = agent.destinations
+        assert [d.has_spool for d in destinations] == [True, True, False]  # the console: none
+        assert destinations[2].stats().spool is None
+        key = settings.destinations[0].spool_key()
+        # the same destination twice: a spool each
+        spools = sorted(p.name for p in (tmp_path / "spool").iterdir() if p != forgotten)
+        assert spools == [key, key + "-2"]
+        destinations[0].route.put(lines(15))  # over its buffer: what it sheds goes to its spool
+        first, second = (d.stats() for d in destinations[:2])
+        assert first.spool is not None and first.spool.received == first.shed > 0
+        assert second.spool is not None and second.spool.received == 0
         assert sum(str(forgotten) in r.getMessage() for r in caplog.records) == 1
     finally:
         for d in agent.destinations:
-            if d.runner.spool is not None:
-                d.runner.spool.close()
-        assert agent.store is not None
-        agent.store.close()
-        await agent.client.close()
+            d.close_input()
+            d.park()  # closes its spool
+        assert agent.checkpointer is not None
+        agent.checkpointer.close()
+        await agent.source.stop()
 
 
 class UnreachableSink(OutageSink):
@@ -567,12 +575,12 @@ async def test_the_spool_takes_the_overflow_while_the_destination_was_never_reac
     tmp_path: Path,
 ) -> None:
     sink = UnreachableSink()
-    buffer = DropOldestBuffer(max_records=50, max_bytes=1 << 20)
-    runner = SinkRunner(sink, buffer, backoff=Backoff(initial_secs=0.01, maximum_secs=0.01))
     spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=64 << 10, flush_interval_secs=0.01)
     spool.open()
-    runner.spool = spool
-    buffer.on_discard = spool.add
+    buffer = DropOldestBuffer(max_records=50, max_bytes=1 << 20, on_discard=spool.add)
+    runner = SinkRunner(
+        sink, buffer, spool=spool, backoff=Backoff(initial_secs=0.01, maximum_secs=0.01)
+    )
     task = asyncio.create_task(runner.run())
     buffer.put(lines(500))
     for _ in range(200):
