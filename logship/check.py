@@ -1,10 +1,11 @@
 """``logship check``: the configuration as ``run`` would read it, shown with its secrets masked,
 then the engine and every destination tried once, one line each with OK or the precise reason.
 
-Each destination is tried through its own sink's code (``open()`` connects, handshakes and, for
-forward, runs the shared-key exchange), so what passes here is what ``run`` does. Nothing is
-sent that a receiver would store: UDP destinations are resolved and a socket connected (UDP
-cannot tell whether anybody listens), HTTP destinations are asked for something harmless.
+Each destination is tried by its own sink's health check (:meth:`CheckedSink.healthcheck`),
+through the code ``run`` sends with (connect, handshakes and, for forward, the shared-key
+exchange), so what passes here is what ``run`` does. Nothing is sent that a receiver would
+store: UDP destinations are resolved and a socket connected (UDP cannot tell whether anybody
+listens), HTTP destinations are asked for something harmless.
 """
 
 from __future__ import annotations
@@ -14,30 +15,27 @@ import errno
 import os
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 import aiohttp
-import orjson
 import yaml
 
 from logship.config.address import format_address, parse_listen_address
 from logship.config.destination import NetworkDestinationConfig
 from logship.config.secrets import redact
-from logship.errors import DeliveryError, DockerAPIError, DockerUnavailable, LogshipError
-from logship.protocol.bulk import CONTENT_TYPE, describe_error_body
+from logship.errors import (
+    CheckFailed,
+    DeliveryError,
+    DockerAPIError,
+    DockerUnavailable,
+    LogshipError,
+)
 from logship.settings import Destination, Settings
-from logship.sinks.console.config import ConsoleConfig
-from logship.sinks.elasticsearch.sink import ElasticsearchSink
-from logship.sinks.forward.sink import ForwardSink
-from logship.sinks.gelf.sink import GelfSink
-from logship.sinks.registry import build_sink
-from logship.sinks.syslog.sink import SyslogSink
+from logship.sinks.base import CheckedSink
+from logship.sinks.registry import build_sink, by_name
 from logship.sources.docker.client import DockerClient
-from logship.transport.http import HttpTransport
-from logship.transport.tcp import StreamTransport
-from logship.transport.udp import UdpTransport
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -45,14 +43,6 @@ EXIT_FAILED = 1
 _GRACE_SECS = 1.0  # beyond --timeout-secs, for a destination's own timeout to say what it was
 
 HEALTHZ_WAIT_SECS = 1.0  # for /healthz of a logship holding the --http address
-
-HANGUP_WAIT_SECS = 0.3
-"""How long a new stream connection is watched: a receiver that turns a client away after
-accepting it (no client certificate, sender not allowed) closes it at once."""
-
-
-class CheckFailed(LogshipError):
-    """A check found a problem; the message is the reason, as precise as we know it."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +97,7 @@ def reason(exc: BaseException) -> str:
     return str(exc)
 
 
-async def _attempt(what: str, timeout_secs: float, probe: Any) -> Result:
+async def _attempt(what: str, timeout_secs: float, probe: Awaitable[str]) -> Result:
     try:
         async with asyncio.timeout(timeout_secs + _GRACE_SECS):
             detail = await probe
@@ -188,134 +178,16 @@ async def _logship_listens(host: str, port: int) -> bool:
 # -- destinations -----------------------------------------------------------------------------
 
 
-def _tls_detail(transport: StreamTransport, verify: bool) -> str:
-    writer = transport.writer
-    ssl_object = writer.get_extra_info("ssl_object") if writer is not None else None
-    version = ssl_object.version() if ssl_object is not None else "TLS"
-    checked = "server certificate verified" if verify else "certificate NOT verified (verify off)"
-    return f"{version} handshake done, {checked}"
-
-
-async def _stream(transport: StreamTransport, *, tls: bool, verify: bool) -> str:
-    """The sink has connected: is the connection still open a moment later?"""
-    await asyncio.sleep(HANGUP_WAIT_SECS)
-    if not transport.connected:
-        raise CheckFailed(
-            f"{transport.address} closed the connection right after accepting it "
-            "(does it refuse this client: TLS client certificate, allowed senders?)"
-        )
-    connected = f"connected to {transport.address}"
-    return f"{connected}, {_tls_detail(transport, verify)}" if tls else connected
-
-
-def _udp(transport: UdpTransport) -> str:
-    return (
-        f"{transport.host} resolved, datagram socket connected to port {transport.port} "
-        "(UDP cannot confirm that a receiver listens)"
-    )
-
-
-def _refused(status: int) -> bool:
-    return status in (401, 403, 407)
-
-
-async def _probe_syslog(sink: SyslogSink, config: Any) -> str:
-    await sink.open()
-    transport = sink.channel.transport
-    if isinstance(transport, UdpTransport):
-        return _udp(transport)
-    return await _stream(transport, tls=config.transport == "tls", verify=config.tls.verify)
-
-
-async def _probe_gelf(sink: GelfSink, config: Any) -> str:
-    transport = sink.transport
-    if isinstance(transport, UdpTransport):
-        await sink.open()
-        return _udp(transport)
-    if isinstance(transport, StreamTransport):
-        await sink.open()
-        return await _stream(transport, tls=False, verify=False)
-    # HEAD stores nothing; any answer proves the address, the port and TLS
-    response = await transport.request("HEAD", config.path)
-    if _refused(response.status) or response.status >= 500:
-        raise CheckFailed(f"HEAD {config.path} answered HTTP {response.status}")
-    return (
-        f"HTTP server reached{_https(transport, config)} (HEAD {config.path} answered "
-        f"{response.status}; GELF inputs take POST only, so the path is not confirmed)"
-    )
-
-
-def _https(transport: HttpTransport, config: Any) -> str:
-    if not transport.base_url.startswith("https"):
-        return ""
-    return ", server certificate verified" if config.tls.verify else ", certificate NOT verified"
-
-
-async def _probe_elasticsearch(sink: ElasticsearchSink, config: Any) -> str:
-    transport = sink.transport
-    response = await transport.request("GET", sink.root_path)
-    if response.status != 200:
-        problem = describe_error_body(response.status, response.body)
-        hint = ": check the credentials" if _refused(response.status) else ""
-        raise CheckFailed(f"GET / answered {problem}{hint}")
-    try:
-        info = orjson.loads(response.body)
-        version = info["version"]
-        product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch"
-        server = f"{product} {version.get('number', '?')}"
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        raise CheckFailed(
-            f"GET / did not answer like Elasticsearch: {response.body[:200]!r}"
-        ) from None
-    # An empty _bulk request adds nothing: Elasticsearch checks the credentials first (401),
-    # then refuses the empty body (400 "request body is required"/"no requests added").
-    bulk = await transport.request(
-        "POST", sink.bulk_path, data=b"", headers={"Content-Type": CONTENT_TYPE}
-    )
-    if bulk.status in (200, 400):
-        return f"{server}, _bulk reachable, credentials accepted{_https(transport, config)}"
-    problem = describe_error_body(bulk.status, bulk.body)
-    if _refused(bulk.status):
-        raise CheckFailed(f"POST _bulk answered {problem}: check the credentials")
-    raise CheckFailed(f"POST _bulk answered {problem}")
-
-
-async def _probe_forward(sink: ForwardSink, config: Any) -> str:
-    await sink.open()  # TLS, and the shared-key handshake when a key is configured
-    await asyncio.sleep(HANGUP_WAIT_SECS)  # a server that wants a key says HELO at once
-    if not sink.ready:
-        raise CheckFailed(sink.lost or f"{sink.transport.address} closed the connection")
-    tls = config.transport == "tls"
-    parts = [f"connected to {sink.transport.address}"]
-    if tls:
-        parts.append(_tls_detail(sink.transport, config.tls.verify))
-    parts.append("shared-key handshake done" if sink.handshakes else "no shared key asked")
-    return ", ".join(parts)
-
-
-async def _probe(sink: Any, config: Destination) -> str:
-    if isinstance(config, ConsoleConfig):
-        return "writes to standard output"
-    if isinstance(sink, SyslogSink):
-        return await _probe_syslog(sink, config)
-    if isinstance(sink, GelfSink):
-        return await _probe_gelf(sink, config)
-    if isinstance(sink, ElasticsearchSink):
-        return await _probe_elasticsearch(sink, config)
-    if isinstance(sink, ForwardSink):
-        return await _probe_forward(sink, config)
-    await sink.open()
-    return "opened"
-
-
 async def check_destination(
-    index: int, config: Destination, sink: Any, timeout_secs: float
+    index: int, config: Destination, sink: CheckedSink, timeout_secs: float
 ) -> Result:
+    """The destination's own health check (:meth:`CheckedSink.healthcheck`), then its sink
+    closed."""
     what = f"destination {index} {config.describe()}"
     if isinstance(config, NetworkDestinationConfig) and config.name:
         what += f" ({config.model_copy(update={'name': None}).describe()})"
     try:
-        return await _attempt(what, timeout_secs, _probe(sink, config))
+        return await _attempt(what, timeout_secs, sink.healthcheck())
     finally:
         try:
             async with asyncio.timeout(timeout_secs):
@@ -344,7 +216,8 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
         print(f"  {line}", file=out)
     # built as `run` builds them: a TLS file that cannot be used is a ConfigError (exit 2)
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
-    destinations = list(settings.destinations) or [ConsoleConfig()]
+    # no destination: the console, as `run` has it
+    destinations = list(settings.destinations) or [by_name("console").config.model_validate({})]
     sinks = [build_sink(_within(config, timeout_secs)) for config in destinations]
     print("checks:", file=out)
     http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []

@@ -42,5 +42,8 @@ class ConsoleSink:
     async def send(self, batch: list[Record]) -> None:
         await self.writer.write(b"".join(self.encoder.encode(batch)))
 
+    async def healthcheck(self) -> str:
+        return "writes to standard output"
+
     async def close(self) -> None:
         return None

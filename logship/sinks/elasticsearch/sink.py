@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from logship.errors import DeliveryError, RemoteProtocolError
+from logship.errors import CheckFailed, DeliveryError, RemoteProtocolError
 from logship.protocol.bulk import (
     BULK_QUERY,
     CONTENT_TYPE,
@@ -32,7 +32,7 @@ from logship.protocol.bulk import (
 )
 from logship.record import Record
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
-from logship.transport.http import HttpTransport
+from logship.transport.http import HttpTransport, credentials_refused
 from logship.transport.tls import client_context
 
 log = logging.getLogger("logship.sink")
@@ -54,6 +54,18 @@ def authorization(config: ElasticsearchConfig) -> str | None:
         pair = f"{config.user}:{password.get_secret_value()}".encode()
         return "Basic " + base64.b64encode(pair).decode()
     return None
+
+
+def _server(body: bytes) -> tuple[str, object] | None:
+    """``("Elasticsearch 8.13.4", cluster name)`` from the answer to ``GET /``; None when it
+    is not the answer of Elasticsearch or OpenSearch."""
+    try:
+        info = orjson.loads(body)
+        version = info["version"]
+        product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch"
+        return f"{product} {version.get('number', '?')}", info.get("cluster_name", "?")
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,23 +133,13 @@ class ElasticsearchSink:
                 describe_error_body(response.status, response.body),
             )
             return
-        try:
-            info = orjson.loads(response.body)
-            version = info["version"]
-            product = (
-                "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch"
-            )
-            log.info(
-                "%s: %s %s, cluster %r",
-                self.name,
-                product,
-                version.get("number", "?"),
-                info.get("cluster_name", "?"),
-            )
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        found = _server(response.body)
+        if found is None:
             log.info(
                 "%s: GET / did not answer like Elasticsearch: %r", self.name, response.body[:200]
             )
+        else:
+            log.info("%s: %s, cluster %r", self.name, *found)
 
     async def send(self, batch: list[Record]) -> None:
         entries = self.encoder.encode(batch)
@@ -243,6 +245,31 @@ class ElasticsearchSink:
             reason,
         )
         self._unlogged_rejections = 0
+
+    async def healthcheck(self) -> str:
+        """Which server answers GET /, then an empty ``_bulk`` request, which adds nothing:
+        Elasticsearch checks the credentials first (401), then refuses the empty body (400
+        "request body is required"/"no requests added")."""
+        transport = self.transport
+        response = await transport.request("GET", self.root_path)
+        if response.status != 200:
+            problem = describe_error_body(response.status, response.body)
+            hint = ": check the credentials" if credentials_refused(response.status) else ""
+            raise CheckFailed(f"GET / answered {problem}{hint}")
+        found = _server(response.body)
+        if found is None:
+            raise CheckFailed(f"GET / did not answer like Elasticsearch: {response.body[:200]!r}")
+        server = found[0]
+        bulk = await transport.request(
+            "POST", self.bulk_path, data=b"", headers={"Content-Type": CONTENT_TYPE}
+        )
+        if bulk.status in (200, 400):
+            note = transport.certificate_note()
+            return f"{server}, _bulk reachable, credentials accepted{note}"
+        problem = describe_error_body(bulk.status, bulk.body)
+        if credentials_refused(bulk.status):
+            raise CheckFailed(f"POST _bulk answered {problem}: check the credentials")
+        raise CheckFailed(f"POST _bulk answered {problem}")
 
     async def close(self) -> None:
         await self.transport.aclose()

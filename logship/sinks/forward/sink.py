@@ -16,7 +16,7 @@ import socket
 import ssl
 from typing import TypeVar
 
-from logship.errors import DeliveryError, RemoteProtocolError
+from logship.errors import CheckFailed, DeliveryError, RemoteProtocolError
 from logship.protocol.forward import (
     Ack,
     Chunk,
@@ -31,7 +31,7 @@ from logship.protocol.forward import (
 from logship.protocol.template import TagTemplate
 from logship.record import Record
 from logship.sinks.forward.config import ForwardConfig
-from logship.transport.tcp import StreamTransport
+from logship.transport.tcp import HANGUP_WAIT_SECS, StreamTransport
 from logship.transport.tls import client_context
 
 R = TypeVar("R", Helo, Pong)
@@ -79,11 +79,6 @@ class ForwardSink:
     @property
     def ready(self) -> bool:
         return self._lost is None and self._reader is not None and self.transport.connected
-
-    @property
-    def lost(self) -> str | None:
-        """Why the current connection ended (the server closed it, asked for a key...)."""
-        return self._lost
 
     async def open(self) -> None:
         await self._connect()
@@ -241,6 +236,18 @@ class ForwardSink:
                 "messages) not acknowledged, sending them again",
                 remaining=remaining,
             )
+
+    # -- logship check ---------------------------------------------------------------------------
+
+    async def healthcheck(self) -> str:
+        """Connect as sending does (TLS, the shared-key handshake when a key is configured),
+        then watch the connection a moment: a server that wants a key says HELO at once."""
+        await self.open()
+        await asyncio.sleep(HANGUP_WAIT_SECS)
+        if not self.ready:
+            raise CheckFailed(self._lost or f"{self.transport.address} closed the connection")
+        handshake = "shared-key handshake done" if self.handshakes else "no shared key asked"
+        return f"{self.transport.describe()}, {handshake}"
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from logship.errors import DeliveryError
+from logship.errors import CheckFailed, DeliveryError
 from logship.protocol.gelf import (
     FieldSelection,
     GelfEncoder,
@@ -20,7 +20,7 @@ from logship.protocol.gelf import (
 from logship.protocol.template import TagTemplate
 from logship.record import Record
 from logship.sinks.gelf.config import GelfConfig
-from logship.transport.http import HttpResponse, HttpTransport
+from logship.transport.http import HttpResponse, HttpTransport, credentials_refused
 from logship.transport.tcp import StreamTransport
 from logship.transport.tls import client_context
 from logship.transport.udp import UdpTransport
@@ -178,6 +178,22 @@ class GelfSink:
     def _status_message(self, response: HttpResponse) -> str:
         body = response.body[:200].decode("utf-8", "replace")
         return f"POST {self.config.path} answered HTTP {response.status}: {body!r}"
+
+    async def healthcheck(self) -> str:
+        """UDP: the name resolved and a socket connected; TCP: connected, and still a moment
+        later; HTTP: a HEAD answered. Nothing is sent that a receiver would store."""
+        transport = self.transport
+        if not isinstance(transport, HttpTransport):
+            return await transport.check()
+        # HEAD stores nothing; any answer proves the address, the port and TLS
+        path = self.config.path
+        response = await transport.request("HEAD", path)
+        if credentials_refused(response.status) or response.status >= 500:
+            raise CheckFailed(f"HEAD {path} answered HTTP {response.status}")
+        return (
+            f"HTTP server reached{transport.certificate_note()} (HEAD {path} answered "
+            f"{response.status}; GELF inputs take POST only, so the path is not confirmed)"
+        )
 
     async def close(self) -> None:
         await self.transport.aclose()  # over TCP, what is queued still goes out

@@ -125,5 +125,10 @@ class SyslogSink:
     async def send(self, batch: list[Record]) -> None:
         await self.channel.send(self.encoder.encode(batch))
 
+    async def healthcheck(self) -> str:
+        """Connect as sending does (resolve; for TCP and TLS, the handshake, and a receiver
+        that hangs up right after accepting is caught); nothing is sent."""
+        return await self.channel.transport.check()
+
     async def close(self) -> None:
         await self.channel.close()
