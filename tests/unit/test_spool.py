@@ -441,19 +441,19 @@ async def test_while_the_disk_is_slower_than_the_overflow_what_waits_for_it_stay
 ) -> None:
     import threading
 
-    import logship.pipeline.spool as spool_module
+    import logship.pipeline.spool.writer as spool_writer
 
-    monkeypatch.setattr(spool_module, "MAX_WAITING_RECORDS", 1000)
+    monkeypatch.setattr(spool_writer, "MAX_WAITING_RECORDS", 1000)
     handled: list[Record] = []
     spool = spool_at(tmp_path, max_bytes=1 << 30, segment_bytes=16 << 20, on_stored=handled.extend)
     disk = threading.Event()  # set: the disk has synced what it was given
-    fsync_all = spool_module.fsync_all
+    fsync_all = spool_writer.fsync_all
 
     def slow_disk(fds: list[int], directory: Path | None = None) -> None:
         disk.wait(10)
         fsync_all(fds, directory)
 
-    monkeypatch.setattr(spool_module, "fsync_all", slow_disk)
+    monkeypatch.setattr(spool_writer, "fsync_all", slow_disk)
     first, flood = lines(10), lines(5000, start=10)
     spool.add(first)
     flushing = asyncio.create_task(spool.flush())
@@ -485,7 +485,7 @@ async def test_a_full_disk_loses_only_what_it_refused_counted_and_said_once(
 ) -> None:
     import errno
 
-    import logship.pipeline.spool as spool_module
+    import logship.pipeline.spool.writer as spool_writer
 
     handled: list[Record] = []
     spool = spool_at(tmp_path, on_stored=handled.extend)
@@ -496,7 +496,7 @@ async def test_a_full_disk_loses_only_what_it_refused_counted_and_said_once(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with caplog.at_level(logging.WARNING):
-        monkeypatch.setattr(spool_module.os, "write", no_space)
+        monkeypatch.setattr(spool_writer.os, "write", no_space)
         for start in (100, 200):
             spool.add(lines(100, start=start))
             await spool.flush()
