@@ -30,7 +30,7 @@ class BatchConfig(BaseModel):
 
 
 class SpoolConfig(BaseModel):
-    """A disk spool for what the memory buffer would drop (see logship/pipeline/spool.py)."""
+    """A disk spool for what the memory buffer would drop (see logship/pipeline/spool/)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
