@@ -1,4 +1,4 @@
-# logship's container image: one per Docker host (README "Run on a Docker host"), or the
+# logship's container image: one per Docker host (README "Run on a Docker host", docs/docker-host.md), or the
 # DaemonSet of helm/logship.
 #
 # Build with `bash scripts/build-image.sh`: it first downloads the dependencies' wheels into

@@ -12,7 +12,7 @@
  * chunks still missing at the end are counted as "incomplete".
  *
  * Written in C because on 2 cores a Python receiver competes with the agent and the engine for
- * CPU at flood rates (see bench/README.md, "Why the receiver is in C").
+ * CPU at flood rates (see bench/README.md, "Why the receivers are in C").
  *
  * Usage: udprecv PRODUCERS LINES_PER_PRODUCER [--delays] [--gelf]
  * Binds 127.0.0.1 on a free port and prints "PORT <n>". Then, every 100 ms:
