@@ -323,7 +323,7 @@ def prepare(ctx: passes.Context, scenarios: list[Scenario]) -> None:
         ctx.receivers[name] = receiver.build(name)
     if any(d.tls for d in dests):
         sys.path.insert(1, str(REPO))
-        from tests.tls import make_test_ca  # the CA the TLS tests use
+        from tests.helpers.tls import make_test_ca  # the CA the TLS tests use
 
         files = make_test_ca(receiver.BUILD_DIR / f"tls-{ctx.session}")
         ctx.tls_files = {

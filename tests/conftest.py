@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.support import IMAGE, Agent, Rsyslog
-from tests.tls import TlsFiles, make_test_ca
-
-RUN_ID = uuid.uuid4().hex[:10]
-TEST_LABEL = "logship.test"
+from tests.helpers.agent_process import AgentProcess
+from tests.helpers.containers import IMAGE, RUN_ID, TEST_LABEL, Containers
+from tests.helpers.rsyslog import Rsyslog
+from tests.helpers.tls import TlsFiles, make_test_ca
 
 
 @pytest.fixture(scope="session")
@@ -33,42 +32,6 @@ def docker_client() -> Iterator[Any]:
         )
     yield client
     client.close()
-
-
-class Containers:
-    """Starts test containers (labelled, no network) and removes them all afterwards."""
-
-    def __init__(self, client: Any, label: str) -> None:
-        self.client = client
-        self.label = label
-        self.started: list[Any] = []
-
-    def run(
-        self,
-        command: str,
-        *,
-        name: str | None = None,
-        labels: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        container = self.client.containers.run(
-            IMAGE,
-            ["sh", "-c", command],
-            name=name or f"lt-{uuid.uuid4().hex[:8]}",
-            labels={TEST_LABEL: self.label, **(labels or {})},
-            network_mode="none",
-            detach=True,
-            **kwargs,
-        )
-        self.started.append(container)
-        return container
-
-    def cleanup(self) -> None:
-        for container in self.started:
-            try:
-                container.remove(force=True)
-            except Exception:  # noqa: BLE001 - already gone is fine
-                pass
 
 
 @pytest.fixture
@@ -102,20 +65,20 @@ def rsyslog(tmp_path: Path) -> Iterator[Rsyslog]:
 @pytest.fixture
 def start_agent(
     tmp_path: Path, test_label: str, docker_client: Any
-) -> Iterator[Callable[..., Agent]]:
+) -> Iterator[Callable[..., AgentProcess]]:
     """``start_agent("run", "syslog+udp://...")``: the CLI, limited to this test's containers."""
-    agents: list[Agent] = []
+    agents: list[AgentProcess] = []
 
     def start(
         *args: str,
         env: dict[str, str] | None = None,
         ready: str | None = "following ",
         select: bool = True,
-    ) -> Agent:
+    ) -> AgentProcess:
         argv = list(args)
         if select and argv and argv[0] == "run":
             argv += ["--include-label", f"{TEST_LABEL}={test_label}"]
-        agent = Agent(tmp_path, argv, env=env).start(ready=ready)
+        agent = AgentProcess(tmp_path, argv, env=env).start(ready=ready)
         agents.append(agent)
         return agent
 

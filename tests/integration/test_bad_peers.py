@@ -32,8 +32,8 @@ from logship.sinks.forward.config import ForwardConfig
 from logship.sinks.forward.sink import ForwardSink
 from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.logstream import read_logs
-from tests.receivers.elasticsearch import ElasticsearchStandIn
-from tests.receivers.forward import ForwardReceiver
+from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
+from tests.helpers.receivers.forward import ForwardReceiver
 
 META = ContainerMeta(
     id="5f9a6638b642" + "0" * 52,

@@ -22,9 +22,13 @@ import helm_python
 import pytest
 import yaml
 
-from tests.conftest import RUN_ID, TEST_LABEL
-from tests.integration.test_image import build_image, by_container, docker, logs
-from tests.support import ROOT, Rsyslog, free_port, parse_structured_data, wait_until
+from tests.helpers.containers import RUN_ID, TEST_LABEL
+from tests.helpers.docker_cli import docker, logs
+from tests.helpers.image import build_image
+from tests.helpers.paths import ROOT
+from tests.helpers.ports import free_port
+from tests.helpers.rsyslog import Rsyslog, by_container, parse_structured_data
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(900)  # a first build on a new machine (see test_image.py)
 

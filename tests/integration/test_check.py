@@ -18,12 +18,15 @@ from typing import Any
 
 import pytest
 
-from tests.http_support import base_url
-from tests.receivers.elasticsearch import ElasticsearchStandIn
-from tests.receivers.forward import ForwardReceiver
-from tests.receivers.gelf import GelfReceiver
-from tests.support import ROOT, Rsyslog, free_port, run_cli
-from tests.tls import TlsFiles
+from tests.helpers.agent_process import run_cli
+from tests.helpers.http import base_url
+from tests.helpers.paths import ROOT
+from tests.helpers.ports import free_port
+from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
+from tests.helpers.receivers.forward import ForwardReceiver
+from tests.helpers.receivers.gelf import GelfReceiver
+from tests.helpers.rsyslog import Rsyslog
+from tests.helpers.tls import TlsFiles
 
 SECRET = "s3cret-Pa55"
 

@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import ROOT, run_cli, wait_until
+from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.paths import ROOT
+from tests.helpers.waiting import wait_until
 
 
 def test_tail_no_follow_prints_each_line_after_its_container_name(containers: Any) -> None:
@@ -129,9 +131,7 @@ def test_tail_without_an_engine_says_where_it_looked_and_exits_1() -> None:
 
 
 def test_run_waits_for_an_engine_that_is_not_there_yet(tmp_path: Path) -> None:
-    from tests.support import Agent
-
-    agent = Agent(tmp_path, ["run"], env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    agent = AgentProcess(tmp_path, ["run"], env={"DOCKER_HOST": "unix:///nonexistent.sock"})
     agent.start(ready=None)
     wait_until(lambda: "waiting for it" in agent.stderr, what="the agent to say it waits")
     assert agent.process is not None and agent.process.poll() is None

@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from tests.support import Agent, wait_until
-
-
-def lines_of(agent: Agent, name: str) -> list[dict[str, Any]]:
-    return [r for r in agent.stdout_json() if r["container"]["name"] == name]
+from tests.helpers.agent_process import lines_of
+from tests.helpers.waiting import wait_until
 
 
 def test_a_100k_line_arrives_whole_on_the_console(start_agent: Any, containers: Any) -> None:

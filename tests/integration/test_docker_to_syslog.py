@@ -5,45 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.support import Agent, Rsyslog, parse_structured_data, wait_until
+from tests.helpers.agent_process import AgentProcess
+from tests.helpers.rsyslog import Rsyslog, assert_every_enrichment_field
+from tests.helpers.waiting import wait_until
 
 
 def messages_from(rsyslog: Rsyslog, name: str) -> list[dict[str, Any]]:
     return [m for m in rsyslog.messages() if name in m.get("raw", "")]
 
 
-def assert_every_enrichment_field(out: dict[str, Any], err: dict[str, Any], c: Any) -> None:
-    """What rsyslogd parsed from a stdout and a stderr line of container ``c``, run with
-    labels app=web and com.example.team=pay]ments by an agent with --hostname
-    node-1.example.com --host-ip 10.1.2.3."""
-    assert (out["facility"], out["severity"]) == ("3", "6")  # daemon.info
-    assert (err["facility"], err["severity"]) == ("3", "3")  # daemon.err
-    for m in (out, err):
-        assert m["version"] == "1"
-        assert m["hostname"] == "node-1.example.com"
-        assert m["app"] == c.name and m["msgid"] == c.name
-        # Docker's timestamp, cut to microseconds, in UTC
-        assert m["raw"].split(" ")[1].endswith("Z") and len(m["raw"].split(" ")[1]) == 27
-    c.reload()
-    sd = parse_structured_data(out["sd"])
-    assert sd["logship@32473"] == {
-        "container_id": c.id,
-        "container_name": c.name,
-        "image_name": "logship-test/busybox",
-        "image_tag": "1.35",
-        "image_id": c.image.id,
-        "stream": "stdout",
-        "host_ip": "10.1.2.3",
-    }
-    assert parse_structured_data(err["sd"])["logship@32473"]["stream"] == "stderr"
-    assert sd["labels@32473"]["app"] == "web"
-    assert sd["labels@32473"]["com.example.team"] == "pay]ments"
-
-
 def test_stdout_and_stderr_lines_arrive_in_rsyslog_with_every_enrichment_field(
     rsyslog: Rsyslog, start_agent: Any, containers: Any
 ) -> None:
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run",
         f"syslog+udp://127.0.0.1:{rsyslog.udp_port}",
         "--hostname",

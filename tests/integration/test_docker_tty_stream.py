@@ -17,7 +17,7 @@ from logship.protocol.docker import LogDecoder
 from logship.record import ContainerMeta, HostMeta, Record, is_canonical
 from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.logstream import read_logs
-from tests.conftest import Containers
+from tests.helpers.containers import Containers
 
 APP_TIME = "2026-01-01T00:00:00.000000000Z"
 SCRIPT = (

@@ -20,9 +20,10 @@ from logship.protocol.bulk import dedot
 from logship.record import ContainerMeta, HostMeta, Record
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
-from tests.receivers.elasticsearch import ElasticsearchStandIn
-from tests.support import Agent, run_cli, wait_until
-from tests.tls import TlsFiles
+from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
+from tests.helpers.tls import TlsFiles
+from tests.helpers.waiting import wait_until
 
 SECRET = "s3cr3t-Pa55"
 API_KEY = "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw"
@@ -245,7 +246,7 @@ async def test_no_answer_at_all_hands_the_whole_batch_back() -> None:
 def test_container_lines_arrive_as_ecs_documents_in_the_index_of_their_day(
     es: ElasticsearchStandIn, start_agent: Any, containers: Any
 ) -> None:
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run",
         f"elasticsearch+http://127.0.0.1:{es.port}",
         "--hostname",

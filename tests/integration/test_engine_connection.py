@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_docker_source import lines_of
-from tests.support import EngineProxy, wait_until
+from tests.helpers.agent_process import lines_of
+from tests.helpers.engine_proxy import EngineProxy
+from tests.helpers.waiting import wait_until
 
 
 @pytest.fixture

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_LABEL
-from tests.private_engine import PrivateEngine
-from tests.receivers.elasticsearch import ElasticsearchStandIn
-from tests.support import IMAGE, Agent, EngineProxy, wait_until
+from tests.helpers.agent_process import AgentProcess
+from tests.helpers.containers import IMAGE, TEST_LABEL
+from tests.helpers.engine_proxy import EngineProxy
+from tests.helpers.private_engine import PrivateEngine
+from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
+from tests.helpers.waiting import wait_until
 
 INTERVAL_SECS = 1.0
 # lines 1..batches*per, `per` at a time with a pause between: a flood the 2-core machine
@@ -68,17 +70,17 @@ def figures(scenario: str, produced: list[str], shipped: list[str], note: str = 
     return result
 
 
-def records(agent: Agent, name: str) -> list[dict[str, Any]]:
+def records(agent: AgentProcess, name: str) -> list[dict[str, Any]]:
     """The agent's console records of this container (a line still being written: not yet)."""
     complete = agent.stdout.split("\n")[:-1]
     return [r for r in map(json.loads, complete) if r["container"]["name"] == name]
 
 
-def messages(agents: list[Agent], name: str) -> list[str]:
+def messages(agents: list[AgentProcess], name: str) -> list[str]:
     return [r["message"] for agent in agents for r in records(agent, name)]
 
 
-def timestamps(agents: list[Agent], name: str) -> list[str]:
+def timestamps(agents: list[AgentProcess], name: str) -> list[str]:
     return [r["@timestamp"] for agent in agents for r in records(agent, name)]
 
 

@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,35 +21,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_LABEL
-from tests.support import IMAGE, Agent, Rsyslog, wait_until
+from tests.helpers.agent_process import AgentProcess
+from tests.helpers.containers import IMAGE, TEST_LABEL
+from tests.helpers.faults import dropped_counted, report, tally
+from tests.helpers.rsyslog import Rsyslog, syslog_messages
+from tests.helpers.waiting import wait_until
 
 
-def tally(produced: list[str], shipped: list[str]) -> dict[str, int]:
-    """Lost: produced lines shipped fewer times than produced; duplicated: shipped more."""
-    wanted = Counter(produced)
-    got = Counter(m for m in shipped if m in wanted)
-    return {
-        "produced": len(produced),
-        "shipped": sum(min(n, got[m]) for m, n in wanted.items()),
-        "lost": sum(max(0, n - got[m]) for m, n in wanted.items()),
-        "duplicated": sum(max(0, got[m] - wanted[m]) for m in got),
-    }
-
-
-def report(
-    scenario: str, produced: list[str], shipped: list[str], note: str = ""
-) -> dict[str, int]:
-    figures = tally(produced, shipped)
-    print(
-        f"\nFAULT {scenario}: produced {figures['produced']}, shipped {figures['shipped']}, "
-        f"lost {figures['lost']}, duplicated {figures['duplicated']}"
-        + (f" ({note})" if note else "")
-    )
-    return figures
-
-
-def console(agent: Agent, name: str) -> list[str]:
+def console(agent: AgentProcess, name: str) -> list[str]:
     """The messages of one container on the agent's JSON console (complete lines only)."""
     import json
 
@@ -60,15 +38,6 @@ def console(agent: Agent, name: str) -> list[str]:
         if record["container"]["name"] == name:
             out.append(record["message"])
     return out
-
-
-def syslog_messages(rsyslog: Rsyslog, app: str | None = None) -> list[str]:
-    return [m["msg"] for m in rsyslog.messages() if app is None or m.get("app") == app]
-
-
-def dropped_counted(agent: Agent) -> int:
-    """Records the agent said its buffers dropped (each drop episode logs its total)."""
-    return sum(int(n) for n in re.findall(r"(\d+) records were dropped while it", agent.stderr))
 
 
 @pytest.fixture
@@ -84,7 +53,7 @@ def tcp_rsyslog(tmp_path: Path) -> Iterator[Rsyslog]:
 
 
 def test_a_receiver_killed_for_10_s_costs_only_counted_drops_and_what_was_in_flight(
-    tcp_rsyslog: Rsyslog, start_agent: Callable[..., Agent], containers: Any
+    tcp_rsyslog: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
 ) -> None:
     rsyslog = tcp_rsyslog
     agent = start_agent(
@@ -138,7 +107,7 @@ def test_a_receiver_killed_for_10_s_costs_only_counted_drops_and_what_was_in_fli
 
 
 def test_two_hundred_containers_that_live_under_a_second_have_every_line_shipped(
-    start_agent: Callable[..., Agent], docker_client: Any, test_label: str
+    start_agent: Callable[..., AgentProcess], docker_client: Any, test_label: str
 ) -> None:
     import docker
 
@@ -219,7 +188,7 @@ CORPUS = (
 
 
 def test_a_bad_input_corpus_is_shipped_and_the_lines_after_it_arrive(
-    tcp_rsyslog: Rsyslog, start_agent: Callable[..., Agent], containers: Any
+    tcp_rsyslog: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
 ) -> None:
     rsyslog = tcp_rsyslog
     agent = start_agent(
@@ -269,7 +238,7 @@ RSS_BOUND_MIB = (
 
 
 def test_memory_stays_bounded_under_a_flood_into_a_blackholed_destination(
-    start_agent: Callable[..., Agent], containers: Any
+    start_agent: Callable[..., AgentProcess], containers: Any
 ) -> None:
     with socket.socket() as blackhole:  # accepts, never reads
         blackhole.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -350,7 +319,7 @@ class SlowProxy:
 
 
 def test_quiet_containers_lines_all_arrive_past_a_flooding_neighbour(
-    tcp_rsyslog: Rsyslog, start_agent: Callable[..., Agent], containers: Any
+    tcp_rsyslog: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
 ) -> None:
     rsyslog = tcp_rsyslog
     proxy = SlowProxy(rsyslog.tcp_port or 0, rate=1_000_000)

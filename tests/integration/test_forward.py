@@ -18,9 +18,10 @@ from logship.record import ContainerMeta, HostMeta, Record
 from logship.settings import parse_destination_uri
 from logship.sinks.forward.config import ForwardConfig
 from logship.sinks.forward.sink import ForwardSink
-from tests.receivers.forward import Event, EventTime, ForwardReceiver
-from tests.support import Agent, run_cli, wait_until
-from tests.tls import TlsFiles
+from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.receivers.forward import Event, EventTime, ForwardReceiver
+from tests.helpers.tls import TlsFiles
+from tests.helpers.waiting import wait_until
 
 TS = "2026-11-27T05:24:33.719017066Z"
 
@@ -257,7 +258,7 @@ def test_container_lines_arrive_with_docker_s_fields_our_enrichment_and_nanoseco
     receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any
 ) -> None:
     server = receiver()
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run",
         f"forward://127.0.0.1:{server.port}?labels=app,com.example.team&env=APP_ENV",
         "--hostname",
@@ -307,7 +308,7 @@ def test_with_ack_a_batch_whose_connection_drops_before_the_ack_is_sent_again_an
 ) -> None:
     server = receiver()
     server.drop_before_ack(keep=kept)
-    agent: Agent = start_agent("run", f"forward://127.0.0.1:{server.port}?ack=true")
+    agent: AgentProcess = start_agent("run", f"forward://127.0.0.1:{server.port}?ack=true")
     c = containers.run(
         "for i in $(seq 1 200); do echo line-$i; [ $((i % 20)) = 0 ] && sleep 0.2; done; sleep 30"
     )
@@ -335,7 +336,7 @@ def test_a_server_that_withholds_acks_gets_the_batch_again_after_ack_timeout_sec
 ) -> None:
     server = receiver()
     server.hold_acks()
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run", f"forward://127.0.0.1:{server.port}?ack=true&ack_timeout_secs=1"
     )
     c = containers.run("echo only-line; sleep 30")
@@ -365,7 +366,7 @@ def test_a_wrong_shared_key_is_refused_with_one_clear_log_line_and_the_agent_kee
     receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, tmp_path: Path
 ) -> None:
     server = receiver(shared_key=b"s3cr3t")
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run",
         f"forward://127.0.0.1:{server.port}?shared_key_env=FLUENT_KEY&self_hostname=node-1",
         env={"FLUENT_KEY": "not the key"},
@@ -404,7 +405,7 @@ def test_forward_tls_refuses_a_server_whose_certificate_the_ca_did_not_sign(
     receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, test_ca: TlsFiles
 ) -> None:
     server = receiver(tls_cert=test_ca.server_cert, tls_key=test_ca.server_key)
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run", f"forward+tls://127.0.0.1:{server.port}?tls.ca_file={test_ca.other_ca_file}"
     )
     containers.run("echo not-to-a-stranger; sleep 30")

@@ -18,9 +18,11 @@ from logship.pipeline.runner import SinkRunner
 from logship.record import ContainerMeta, HostMeta, Record, timestamp_ns
 from logship.sinks.gelf.config import GelfConfig
 from logship.sinks.gelf.sink import GelfSink
-from tests.receivers.gelf import GelfReceiver, Received
-from tests.support import Agent, free_port, run_cli, wait_until
-from tests.tls import TlsFiles
+from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.ports import free_port
+from tests.helpers.receivers.gelf import GelfReceiver, Received
+from tests.helpers.tls import TlsFiles
+from tests.helpers.waiting import wait_until
 
 WAIT_SECS = 30  # the machine is shared with other test runs: generous, never asserted
 
@@ -96,8 +98,8 @@ def check_every_field(received: list[Received], container: Any) -> None:
         assert (m["_app"], m["_com.example.team"], m["_APP_ENV"]) == ("web", "payments", "prod")
 
 
-def run_gelf(start_agent: Any, uri: str) -> Agent:
-    agent: Agent = start_agent(
+def run_gelf(start_agent: Any, uri: str) -> AgentProcess:
+    agent: AgentProcess = start_agent(
         "run", uri, "--hostname", "node-1.example.com", "--host-ip", "10.1.2.3"
     )
     return agent

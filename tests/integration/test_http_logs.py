@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.http_support import base_url, scrape, until
-from tests.integration.test_docker_source import lines_of
-from tests.support import wait_until
+from tests.helpers.agent_process import lines_of
+from tests.helpers.http import base_url, scrape
+from tests.helpers.waiting import until, wait_until
 
 TEXT_LINE = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) testhost (?P<name>\S+) "

@@ -7,8 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.browser import Browser, png_pixels
-from tests.http_support import base_url
+from tests.helpers.browser import Browser, png_pixels
+from tests.helpers.http import base_url
 
 LINES = "[...document.querySelectorAll('#lines .line')].map(e => e.textContent)"
 WIDTH, HEIGHT = 1000, 600

@@ -13,9 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.http_support import Scrape, base_url, get_json, scrape, until
-from tests.integration.test_docker_source import lines_of
-from tests.support import free_port, run_cli
+from tests.helpers.agent_process import lines_of, run_cli
+from tests.helpers.http import Scrape, base_url, get_json, scrape
+from tests.helpers.ports import free_port
+from tests.helpers.waiting import until
 
 
 async def test_metrics_count_what_containers_wrote_sent_and_dropped(

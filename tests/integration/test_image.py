@@ -13,7 +13,6 @@ too, and that page shows the README's own commands.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -29,68 +28,19 @@ import pytest
 import yaml
 
 from logship.record import normalize_timestamp
-from tests.conftest import RUN_ID, TEST_LABEL
-from tests.support import IMAGE, ROOT, Rsyslog, free_port, parse_structured_data, wait_until
+from tests.helpers.containers import IMAGE, RUN_ID, TEST_LABEL
+from tests.helpers.docker_cli import docker, logs
+from tests.helpers.image import build_image, doc_command, readme_command
+from tests.helpers.paths import ROOT
+from tests.helpers.ports import free_port
+from tests.helpers.rsyslog import Rsyslog, by_container, parse_structured_data
+from tests.helpers.waiting import wait_until
 
 # the first run on a new machine makes the base (debootstrap, ~45 s) and builds every layer
 pytestmark = pytest.mark.timeout(900)
 
-TAG = "logship-test/logship:dev"
-README = ROOT / "README.md"
 DOCKER_HOST_PAGE = ROOT / "docs" / "docker-host.md"  # the whole of "Run on a Docker host"
 LINES = 300  # what the short-lived neighbour writes before it exits
-
-
-def docker(*args: str, check: bool = True, timeout: float = 60) -> str:
-    done = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: exit {done.returncode}: {done.stderr}")
-    return done.stdout.strip()
-
-
-def logs(container: str) -> str:
-    """What the container wrote, stdout and stderr (logship's own log is on stderr)."""
-    done = subprocess.run(
-        ["docker", "logs", container], capture_output=True, text=True, timeout=60, check=False
-    )
-    return done.stdout + done.stderr
-
-
-def doc_command(path: Path, starts: str, section: str | None = None) -> str:
-    """The shell command of the document at ``path`` (of its ``## section`` when given) that
-    starts with ``starts``, with its continuation lines joined."""
-    body = path.read_text()
-    if section is not None:
-        body = body.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    match = re.search(rf"^{re.escape(starts)}(?:.*\\\n)*.*$", body, re.MULTILINE)
-    where = path.name if section is None else f"{path.name} section {section!r}"
-    assert match, f"{where} has no command starting {starts!r}"
-    return match.group(0).replace("\\\n", " ")
-
-
-def readme_command(starts: str) -> str:
-    """The shell command of the README's "Run on a Docker host" that starts with ``starts``."""
-    return doc_command(README, starts, "Run on a Docker host")
-
-
-@functools.cache  # once per test session
-def build_image() -> str:
-    """The image, built by the README's build command on the local base (Docker's layer
-    cache: when nothing changed, this takes a second)."""
-    build = readme_command("bash scripts/build-image.sh --local-base")
-    assert "--local-base" in build  # this machine reaches no registry
-    done = subprocess.run(
-        [*build.split("#", 1)[0].split(), "--tag", TAG],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
-    assert done.returncode == 0, f"build failed:\n{done.stderr[-4000:]}"
-    return TAG
 
 
 @pytest.fixture(scope="module")
@@ -161,10 +111,6 @@ def run(image: str, docker_client: Any, tmp_path_factory: pytest.TempPathFactory
             container.remove(force=True)
         docker("volume", "rm", "-f", volume, check=False)
         rsyslog.stop()
-
-
-def by_container(rsyslog: Rsyslog, name: str) -> list[dict[str, Any]]:
-    return [m for m in rsyslog.messages() if m["app"] == name]
 
 
 def test_the_image_ships_its_neighbours_lines_to_a_real_rsyslogd(run: Run) -> None:

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.receivers.elasticsearch import ElasticsearchStandIn
-from tests.receivers.forward import ForwardReceiver
-from tests.receivers.gelf import GelfReceiver
-from tests.support import Agent, Rsyslog, parse_structured_data, wait_until
+from tests.helpers.agent_process import AgentProcess
+from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
+from tests.helpers.receivers.forward import ForwardReceiver
+from tests.helpers.receivers.gelf import GelfReceiver
+from tests.helpers.rsyslog import Rsyslog, parse_structured_data
+from tests.helpers.waiting import wait_until
 
 
 def kubelet_labels(namespace: str, pod: str, container: str) -> tuple[str, dict[str, str]]:
@@ -51,7 +53,7 @@ def receivers(tmp_path: Any) -> Any:
 
 
 def test_every_destination_carries_the_pod_and_the_namespace_filter_works(
-    start_agent: Callable[..., Agent], containers: Any, receivers: Any
+    start_agent: Callable[..., AgentProcess], containers: Any, receivers: Any
 ) -> None:
     rsyslog, gelf, es, forward = receivers
     agent = start_agent(

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 
-from tests.support import ROOT
+from tests.helpers.paths import ROOT
 
 
 def test_the_demo_command_ships_both_demo_containers_to_the_console() -> None:

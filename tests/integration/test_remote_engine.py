@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import IMAGE, Agent, run_cli, wait_until
-from tests.tls import TlsFiles
-from tests.tls_engine import TlsEngine
+from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.containers import IMAGE
+from tests.helpers.tls import TlsFiles
+from tests.helpers.tls_engine import TlsEngine
+from tests.helpers.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_tail_reads_a_container_of_a_remote_engine_over_tls(engine: TlsEngine) -
 
 def test_tail_follows_a_running_remote_container(engine: TlsEngine, tmp_path: Path) -> None:
     name = run_container(engine, "i=0; while [ $i -lt 5 ]; do i=$((i+1)); echo n-$i; sleep 1; done")
-    tail = Agent(tmp_path, ["tail", name], env=tls_env(engine, engine.cert_dir()))
+    tail = AgentProcess(tmp_path, ["tail", name], env=tls_env(engine, engine.cert_dir()))
     tail.start(ready=None)
     expected = [f"{name} | n-{i}" for i in range(1, 6)]
     wait_until(lambda: tail.stdout.splitlines() == expected, what=f"{expected} in {tail.stdout!r}")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from tests.integration.test_docker_source import lines_of
-from tests.support import Rsyslog, free_port, wait_until
+from tests.helpers.agent_process import lines_of
+from tests.helpers.ports import free_port
+from tests.helpers.rsyslog import Rsyslog
+from tests.helpers.waiting import wait_until
 
 
 def test_each_destination_gets_what_its_filter_selects(

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.http_support import Scrape, base_url
-from tests.integration.test_faults_load import dropped_counted, report, syslog_messages
-from tests.support import Agent, Rsyslog, wait_until
+from tests.helpers.agent_process import AgentProcess
+from tests.helpers.faults import dropped_counted, report
+from tests.helpers.http import Scrape, base_url
+from tests.helpers.rsyslog import Rsyslog, syslog_messages
+from tests.helpers.waiting import wait_until
 
 # numbered lines, `per` every 0.25 s: a steady stream the 2-core machine takes beside others
 FLOOD = (
@@ -57,7 +59,7 @@ def checkpoint(state: Path, container_id: str) -> str:
 
 
 def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
-    receiver: Rsyslog, start_agent: Callable[..., Agent], containers: Any, tmp_path: Path
+    receiver: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
 ) -> None:
     rsyslog = receiver
     state = tmp_path / "state"
@@ -109,7 +111,7 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
 
 
 def test_with_the_spool_an_agent_restart_while_the_receiver_is_down_loses_nothing(
-    receiver: Rsyslog, start_agent: Callable[..., Agent], containers: Any, tmp_path: Path
+    receiver: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
 ) -> None:
     rsyslog = receiver
     state = tmp_path / "state"

@@ -20,10 +20,11 @@ from logship.record import ContainerMeta, HostMeta, Record
 from logship.sinks.syslog.config import SyslogConfig
 from logship.sinks.syslog.sink import Stream, SyslogSink
 from logship.transport.tcp import StreamTransport
-from tests.integration.test_docker_to_syslog import assert_every_enrichment_field
-from tests.support import Agent, Rsyslog, parse_structured_data, run_cli, wait_until
-from tests.tls import TlsFiles
-from tests.unit.test_syslog_framing import read_octet_counted
+from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.rsyslog import Rsyslog, assert_every_enrichment_field, parse_structured_data
+from tests.helpers.syslog_wire import read_octet_counted
+from tests.helpers.tls import TlsFiles
+from tests.helpers.waiting import wait_until
 
 DOWN = "destination is down"
 BACK = "destination is back"
@@ -63,7 +64,7 @@ def test_stdout_and_stderr_lines_arrive_over_tcp_with_every_enrichment_field(
     syslog_server: Callable[..., Rsyslog], start_agent: Any, containers: Any
 ) -> None:
     rsyslog = syslog_server(tcp=True)
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run",
         f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}",
         "--hostname",
@@ -270,7 +271,7 @@ def test_rsyslog_killed_and_restarted_gets_the_stream_again_with_one_down_and_on
     syslog_server: Callable[..., Rsyslog], start_agent: Any, containers: Any
 ) -> None:
     rsyslog = syslog_server(tcp=True)
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run", f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}?reconnect_max_secs=2"
     )
     containers.run(COUNTING)
@@ -301,7 +302,7 @@ def test_lines_arrive_over_tls_checked_against_the_test_ca(
     syslog_server: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
 ) -> None:
     rsyslog = syslog_server(tls=test_ca)
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run", f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?tls.ca_file={test_ca.ca_file}"
     )
     c = containers.run('echo "hello over tls"; echo "oops over tls" >&2; sleep 30')
@@ -341,7 +342,7 @@ destinations:
       server_name: localhost
 """
     )
-    agent: Agent = start_agent("run", "--config", str(config))
+    agent: AgentProcess = start_agent("run", "--config", str(config))
     c = containers.run('echo "from a yaml block"; sleep 30')
     (m,) = wait_until(lambda: messages_from(rsyslog, "from a yaml block"), what="the message")
     assert m["raw"].startswith("<30>")
@@ -372,7 +373,7 @@ def test_a_server_whose_certificate_is_not_trusted_is_refused_logged_once_and_th
 ) -> None:
     rsyslog = syslog_server(tls=test_ca)
     query = options.format(ca=test_ca.ca_file, other_ca=test_ca.other_ca_file)
-    agent: Agent = start_agent("run", f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?{query}")
+    agent: AgentProcess = start_agent("run", f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?{query}")
     containers.run(COUNTING)
     # rsyslogd reports each handshake the agent broke off: it tried, and tried again
     wait_until(
@@ -396,7 +397,7 @@ def test_tls_verify_false_ships_to_a_server_whose_certificate_is_not_trusted(
     syslog_server: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
 ) -> None:
     rsyslog = syslog_server(tls=test_ca)
-    agent: Agent = start_agent(
+    agent: AgentProcess = start_agent(
         "run",
         f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?tls.verify=false"
         f"&tls.ca_file={test_ca.other_ca_file}&tls.server_name=elsewhere.example",
@@ -413,13 +414,13 @@ def test_a_client_certificate_gets_through_to_a_server_that_requires_one(
 ) -> None:
     rsyslog = syslog_server(tls=test_ca, client_auth=True)
     uri = f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?tls.ca_file={test_ca.ca_file}"
-    with_cert: Agent = start_agent(
+    with_cert: AgentProcess = start_agent(
         "run",
         f"{uri}&tls.cert_file={test_ca.client_cert}&tls.key_file={test_ca.client_key}",
         "--hostname",
         "with-cert",
     )
-    without_cert: Agent = start_agent("run", uri, "--hostname", "no-cert")
+    without_cert: AgentProcess = start_agent("run", uri, "--hostname", "no-cert")
     containers.run(COUNTING)
     wait_until(
         lambda: [m for m in rsyslog.messages() if m["hostname"] == "with-cert"],

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from logship.record import format_timestamp_ns
-from tests.conftest import TEST_LABEL
-from tests.support import ROOT, Agent, run_cli, wait_until
+from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.containers import TEST_LABEL
+from tests.helpers.paths import ROOT
+from tests.helpers.waiting import wait_until
 
 STATUS = b"lines/s"  # in the status line, never in a container's line here
 
@@ -50,7 +52,7 @@ def test_tail_n_then_follows_what_comes_next(containers: Any, tmp_path: Path) ->
         "while [ ! -e /go ]; do sleep 0.1; done; echo new-1; sleep 60"
     )
     wait_until(lambda: c.logs().count(b"old-") == 3, what="the old lines")
-    tail = Agent(tmp_path, ["tail", "--tail", "1", c.name]).start(ready=None)
+    tail = AgentProcess(tmp_path, ["tail", "--tail", "1", c.name]).start(ready=None)
     wait_until(lambda: lines(tail.stdout, c.name) == ["old-3"], what="the last old line")
     c.exec_run(["touch", "/go"])
     wait_until(lambda: lines(tail.stdout, c.name) == ["old-3", "new-1"], what="the new line")

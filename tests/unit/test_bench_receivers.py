@@ -29,9 +29,10 @@ import pytest
 
 from logship.protocol.bulk import parse_bulk_response
 from logship.protocol.gelf import compress, split_chunks
-from tests.tls import make_test_ca
+from tests.helpers.paths import ROOT
+from tests.helpers.tls import make_test_ca
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+BENCH = ROOT / "bench"
 LINES = 100  # per producer: marks ~000:00000000: .. ~000:00000099:
 
 

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.support import ROOT
+from tests.helpers.paths import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 

@@ -24,8 +24,8 @@ from logship.protocol.json import JsonEncoder
 from logship.protocol.syslog import SyslogEncoder, frame_non_transparent, frame_octet_counting
 from logship.protocol.template import TagTemplate
 from logship.record import ContainerMeta, HostMeta, Record
-from tests.receivers.forward import decode_requests
-from tests.receivers.gelf import ChunkAssembler, decompress, parse_message, parse_tcp_frame
+from tests.helpers.receivers.forward import decode_requests
+from tests.helpers.receivers.gelf import ChunkAssembler, decompress, parse_message, parse_tcp_frame
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

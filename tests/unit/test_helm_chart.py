@@ -26,8 +26,8 @@ import yaml
 
 from logship.settings import Settings, load_settings
 from logship.sinks.registry import destination_types, schemes
-from tests.support import ROOT
-from tests.tls import TlsFiles
+from tests.helpers.paths import ROOT
+from tests.helpers.tls import TlsFiles
 
 CHART = ROOT / "helm" / "logship"
 README = ROOT / "README.md"

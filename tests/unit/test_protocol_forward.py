@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -31,9 +30,15 @@ from logship.protocol.forward import (
 )
 from logship.protocol.template import TagTemplate
 from logship.record import ContainerMeta, HostMeta, Record
-from tests.receivers.forward import Event, EventTime, ProtocolViolation, Request, decode_requests
+from tests.helpers.paths import DRIVER_CAPTURES
+from tests.helpers.receivers.forward import (
+    Event,
+    EventTime,
+    ProtocolViolation,
+    Request,
+    decode_requests,
+)
 
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "docker-log-drivers"
 ID = "5f9a6638b642" + "0" * 52
 OTHER_ID = "719d5c9a5367" + "1" * 52
 TS = "2026-11-23T19:43:24.849838066Z"
@@ -325,10 +330,10 @@ def test_a_message_that_is_not_ascii_travels_as_utf8() -> None:
 
 
 def test_docker_s_fluentd_driver_and_ours_send_the_same_keys_and_values_per_container() -> None:
-    docker = decode_requests((REFERENCE / "fluentd-forward.msgpack").read_bytes())
+    docker = decode_requests((DRIVER_CAPTURES / "fluentd-forward.msgpack").read_bytes())
     decoded = [
         json.loads(text)
-        for text in (REFERENCE / "fluentd-forward.decoded.json").read_text().splitlines()
+        for text in (DRIVER_CAPTURES / "fluentd-forward.decoded.json").read_text().splitlines()
     ]
     assert [[r.tag, r.events[0].time, r.events[0].record, r.option] for r in docker] == decoded
     assert {r.mode for r in docker} == {"Message"}  # Docker sends one Message per line

@@ -11,7 +11,6 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +35,8 @@ from logship.protocol.template import TagTemplate
 from logship.record import ContainerMeta, HostMeta, Record, timestamp_ns
 from logship.settings import load_settings
 from logship.sinks.gelf.config import GelfConfig
-from tests.receivers.gelf import (
+from tests.helpers.paths import DRIVER_CAPTURES
+from tests.helpers.receivers.gelf import (
     ChunkAssembler,
     NullDelimited,
     Rejected,
@@ -55,7 +55,6 @@ K8S_LABELS = {
     "io.kubernetes.pod.uid": "0b1c-22",
     "io.kubernetes.container.name": "nginx",
 }
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "docker-log-drivers"
 
 
 def make_meta(**changes: Any) -> ContainerMeta:
@@ -582,12 +581,12 @@ def test_a_duplicated_chunk_is_ignored() -> None:
 
 
 def docker_messages() -> list[dict[str, Any]]:
-    lines = (REFERENCE / "gelf-udp.ndjson").read_text().splitlines()
+    lines = (DRIVER_CAPTURES / "gelf-udp.ndjson").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
 def test_dockers_gelf_messages_pass_our_spec_following_decoder() -> None:
-    for line in (REFERENCE / "gelf-udp.ndjson").read_bytes().splitlines():
+    for line in (DRIVER_CAPTURES / "gelf-udp.ndjson").read_bytes().splitlines():
         decode(line)
 
 

@@ -12,85 +12,9 @@ from hypothesis import strategies as st
 
 from logship.protocol.syslog import SyslogEncoder, sd_escape
 from logship.protocol.template import TagTemplate
-from logship.record import ContainerMeta, HostMeta, Record
-
-ID = "5f9a6638b642" + "c0ffee" * 8 + "0123"
-IMAGE_ID = "sha256:d4e5f6a7b8c9" + "1" * 52
-TS = "2026-11-23T19:43:24.849838066Z"
-K8S_LABELS = {
-    "io.kubernetes.pod.namespace": "shop",
-    "io.kubernetes.pod.name": "web-7d9f",
-    "io.kubernetes.pod.uid": "0b1c-22",
-    "io.kubernetes.container.name": "nginx",
-}
-
-
-def make_meta(**changes: Any) -> ContainerMeta:
-    """A fresh container each time (encoders cache per container, in ``meta.cache``)."""
-    fields: dict[str, Any] = {
-        "id": ID,
-        "name": "web-2",
-        "image": "logship-test/busybox:1.35",
-        "image_id": IMAGE_ID,
-        "host": HostMeta("vm", "10.0.0.1"),
-    }
-    return ContainerMeta(**(fields | changes))
-
-
-# -- a parser written from the RFC 5424 ABNF (section 6) --------------------------------------
-
-SD_NAME = r"[!#-<>-\\^-~]{1,32}"  # PRINTUSASCII except '=', SP, ']' and '"'
-PARAM_VALUE = r'(?:[^"\\\]]|\\.)*'  # '"', '\' and ']' only escaped
-SD_ELEMENT = rf'\[{SD_NAME}(?: {SD_NAME}="{PARAM_VALUE}")*\]'
-TIMESTAMP = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})"
-
-
-def rfc5424_pattern(max_msgid: int) -> re.Pattern[str]:
-    return re.compile(
-        rf"<(?P<pri>\d{{1,3}})>(?P<version>[1-9]\d{{0,2}}) (?P<timestamp>-|{TIMESTAMP}) "
-        r"(?P<hostname>[!-~]{1,255}) (?P<app_name>[!-~]{1,48}) (?P<procid>[!-~]{1,128}) "
-        rf"(?P<msgid>[!-~]{{1,{max_msgid}}}) (?P<sd>-|(?:{SD_ELEMENT})+)(?: (?P<msg>.*))?",
-        re.DOTALL,
-    )
-
-
-RFC5424 = rfc5424_pattern(32)
-
-
-def parse_rfc5424(data: bytes, pattern: re.Pattern[str] = RFC5424) -> dict[str, Any]:
-    m = pattern.fullmatch(data.decode("utf-8"))  # strict: a message is valid UTF-8
-    if m is None:
-        raise ValueError(f"not an RFC 5424 message: {data!r}")
-    assert int(m["pri"]) <= 191
-    fields: dict[str, Any] = m.groupdict()
-    fields["pri"], fields["version"] = int(m["pri"]), int(m["version"])
-    fields["sd"] = [] if m["sd"] == "-" else parse_structured_data(m["sd"])
-    return fields
-
-
-def parse_structured_data(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    elements = []
-    for element in re.finditer(rf'\[({SD_NAME})((?: {SD_NAME}="{PARAM_VALUE}")*)\]', text):
-        params = [
-            (p[1], re.sub(r'\\(["\\\]])', r"\1", p[2]))
-            for p in re.finditer(rf' ({SD_NAME})="({PARAM_VALUE})"', element[2])
-        ]
-        elements.append((element[1], params))
-    return elements
-
-
-RFC3164 = re.compile(
-    r"<(?P<pri>\d{1,3})>(?P<timestamp>[A-Z][a-z]{2} [ 123]\d \d{2}:\d{2}:\d{2}) "
-    r"(?P<hostname>[!-~]+) (?P<tag>[!-~]{1,32}?)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)",
-    re.DOTALL,
-)
-
-
-def parse_rfc3164(data: bytes) -> dict[str, Any]:
-    m = RFC3164.fullmatch(data.decode("utf-8"))
-    if m is None:
-        raise ValueError(f"not an RFC 3164 message: {data!r}")
-    return m.groupdict() | {"pri": int(m["pri"])}
+from logship.record import HostMeta, Record
+from tests.helpers.records import CONTAINER_ID, IMAGE_ID, K8S_LABELS, TS, make_meta
+from tests.helpers.syslog_wire import enrichment, parse_rfc3164, parse_rfc5424
 
 
 def test_the_test_parser_reads_escapes_and_several_elements() -> None:
@@ -116,25 +40,11 @@ def test_the_test_parser_rejects_what_rfc5424_forbids(wire: bytes) -> None:
 # -- the golden table -------------------------------------------------------------------------
 
 SD_STDOUT = (
-    f'[logship@32473 container_id="{ID}" container_name="web-2" '
+    f'[logship@32473 container_id="{CONTAINER_ID}" container_name="web-2" '
     'image_name="logship-test/busybox" image_tag="1.35" '
     f'image_id="{IMAGE_ID}" stream="stdout" host_ip="10.0.0.1"]'
 )
 SD_STDERR = SD_STDOUT.replace('stream="stdout"', 'stream="stderr"')
-
-
-def enrichment(stream: str = "stdout", sd_id: str = "logship@32473", **more: str) -> Any:
-    """The logship SD-ELEMENT as the parser gives it back."""
-    params = [
-        ("container_id", ID),
-        ("container_name", "web-2"),
-        ("image_name", "logship-test/busybox"),
-        ("image_tag", "1.35"),
-        ("image_id", IMAGE_ID),
-        ("stream", stream),
-        ("host_ip", "10.0.0.1"),
-    ]
-    return (sd_id, params + list(more.items()))
 
 
 BASE_FIELDS = {

@@ -16,7 +16,7 @@ from logship.errors import ConfigError
 from logship.settings import load_settings
 from logship.sinks.syslog.config import SyslogConfig
 from logship.sinks.syslog.sink import Datagrams, Stream, SyslogSink
-from tests.tls import TlsFiles
+from tests.helpers.tls import TlsFiles
 
 
 @pytest.fixture(autouse=True)

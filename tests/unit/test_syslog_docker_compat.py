@@ -4,7 +4,6 @@ the differences we make on purpose asserted as such."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,22 +11,15 @@ import pytest
 from logship.protocol.syslog import SyslogEncoder
 from logship.protocol.template import TagTemplate
 from logship.record import ContainerMeta, Record
-from tests.unit.test_protocol_syslog import (
-    TS,
-    enrichment,
-    make_meta,
-    parse_rfc3164,
-    parse_rfc5424,
-    rfc5424_pattern,
-)
-
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "docker-log-drivers"
+from tests.helpers.paths import DRIVER_CAPTURES
+from tests.helpers.records import TS, make_meta
+from tests.helpers.syslog_wire import enrichment, parse_rfc3164, parse_rfc5424, rfc5424_pattern
 
 DOCKER_RFC5424 = rfc5424_pattern(128)  # Docker puts the whole tag in MSGID, past RFC's 32
 
 
 def docker_messages(name: str) -> list[bytes]:
-    data = (REFERENCE / name).read_bytes()
+    data = (DRIVER_CAPTURES / name).read_bytes()
     messages = data.splitlines(keepends=True)
     assert messages
     assert all(m.endswith(b"\n") for m in messages)  # Docker's driver ends each with \n

@@ -3,7 +3,6 @@ sockets. The reader here is written from the RFC's ABNF, not from the code under
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,36 +19,8 @@ from logship.protocol.syslog import (
     frame_octet_counting,
 )
 from logship.record import Record
-from tests.unit.test_protocol_syslog import TS, make_meta, parse_rfc5424
-
-# -- readers written from RFC 6587 ------------------------------------------------------------
-
-MSG_LEN = re.compile(rb"[1-9][0-9]* ")  # MSG-LEN = NONZERO-DIGIT *DIGIT, then SP
-
-
-def read_octet_counted(data: bytes) -> list[bytes]:
-    """``MSG-LEN SP SYSLOG-MSG``, repeated (section 3.4.1); anything else is an error."""
-    messages = []
-    pos = 0
-    while pos < len(data):
-        m = MSG_LEN.match(data, pos)
-        if m is None:
-            raise ValueError(f"no MSG-LEN at byte {pos}: {data[pos : pos + 20]!r}")
-        length = int(m.group()[:-1])
-        start = m.end()
-        if start + length > len(data):
-            raise ValueError(f"frame of {length} bytes at byte {pos} runs past the end")
-        messages.append(data[start : start + length])
-        pos = start + length
-    return messages
-
-
-def read_non_transparent(data: bytes) -> list[bytes]:
-    """Messages each ending with the TRAILER LF (section 3.4.2)."""
-    if data and not data.endswith(b"\n"):
-        raise ValueError(f"the last message has no trailer: {data[-20:]!r}")
-    return data.split(b"\n")[:-1]
-
+from tests.helpers.records import TS, make_meta
+from tests.helpers.syslog_wire import parse_rfc5424, read_non_transparent, read_octet_counted
 
 READERS = {"octet-counting": read_octet_counted, "non-transparent": read_non_transparent}
 

@@ -19,7 +19,7 @@ from logship.transport.http import HttpTransport, credentials_refused
 from logship.transport.tcp import StreamTransport
 from logship.transport.tls import client_context
 from logship.transport.udp import UdpTransport
-from tests.tls import TlsFiles
+from tests.helpers.tls import TlsFiles
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import IMAGE, docker_cli, wait_until
+from tests.helpers.containers import IMAGE
+from tests.helpers.docker_cli import docker_cli
+from tests.helpers.waiting import wait_until
 
 
 class PrivateEngine:

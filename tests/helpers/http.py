@@ -1,22 +1,20 @@
-"""Helpers for tests of the agent's HTTP server: its address, a Prometheus scrape, polling."""
+"""The agent's HTTP server as a client sees it: its address, a Prometheus scrape, JSON answers."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import Agent, wait_until
+from tests.helpers.agent_process import AgentProcess
+from tests.helpers.waiting import wait_until
 
-T = TypeVar("T")
 _WINDOW = re.compile(r"operator's window on (http://\S+?)/[ ,]")
 
 
-def base_url(agent: Agent) -> str:
+def base_url(agent: AgentProcess) -> str:
     """``http://127.0.0.1:PORT`` of an agent started with ``--http 0`` (from its log line)."""
     found = wait_until(
         lambda: agent._alive() and _WINDOW.search(agent.stderr),
@@ -59,16 +57,3 @@ async def scrape(http: aiohttp.ClientSession, base: str) -> Scrape:
 async def get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
     async with http.get(url) as resp:
         return resp.status, await resp.json()
-
-
-async def until(check: Callable[[], Awaitable[T]], *, limit_secs: float = 30, what: str = "") -> T:
-    """Await ``check`` until it returns something truthy; fail naming ``what`` after a while."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_secs
-    while True:
-        result = await check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {limit_secs}s waiting for {what or check}")
-        await asyncio.sleep(0.2)

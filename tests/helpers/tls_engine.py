@@ -15,8 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support import IMAGE, docker_cli, free_port, wait_until
-from tests.tls import TlsFiles
+from tests.helpers.containers import IMAGE
+from tests.helpers.docker_cli import docker_cli
+from tests.helpers.ports import free_port
+from tests.helpers.tls import TlsFiles
+from tests.helpers.waiting import wait_until
 
 
 class TlsEngine:
