@@ -1,6 +1,6 @@
 """The Elasticsearch destination against a stand-in that follows the documented ``_bulk``
-contract (tests/receivers/elasticsearch.py; no Elasticsearch can run here): first the sink on
-its own, then real containers through ``logship run``."""
+contract (tests/helpers/receivers/elasticsearch.py; no Elasticsearch can run here): first the
+sink on its own, then real containers through ``logship run``."""
 
 from __future__ import annotations
 

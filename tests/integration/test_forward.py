@@ -1,6 +1,6 @@
-"""The forward destination against a strict forward-protocol server (tests/receivers/forward.py):
-first the sink on its own (acks, handshake, keepalive), then real containers on the real engine
-through `logship run`."""
+"""The forward destination against a strict forward-protocol server
+(tests/helpers/receivers/forward.py): first the sink on its own (acks, handshake, keepalive),
+then real containers on the real engine through `logship run`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Real containers on the real engine, through `logship run`, into a strict GELF receiver
-(tests/receivers/gelf.py) over UDP, TCP, HTTP and HTTPS."""
+(tests/helpers/receivers/gelf.py) over UDP, TCP, HTTP and HTTPS."""
 
 from __future__ import annotations
 

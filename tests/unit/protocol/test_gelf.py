@@ -1,6 +1,7 @@
 """GELF: a golden table checked both ways (our encoder, the spec-following decoder of
-tests/receivers/gelf.py), compression and chunking, truncation at 128 chunks, field names,
-what Docker's own gelf driver sent for the same container, and the destination's options."""
+tests/helpers/receivers/gelf.py), compression and chunking, truncation at 128 chunks, field
+names, what Docker's own gelf driver sent for the same container, and the destination's
+options."""
 
 from __future__ import annotations
 
