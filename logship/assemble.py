@@ -22,7 +22,8 @@ from logship.record import format_timestamp_ns, timestamp_ns
 from logship.settings import Settings
 from logship.sinks.console.config import ConsoleConfig
 from logship.sinks.registry import build_sink
-from logship.sources.base import ReadOptions, Resume
+from logship.sources.base import ReadOptions, Resume, Source
+from logship.sources.choice import choose_source
 from logship.sources.docker.client import DockerClient
 from logship.sources.docker.logstream import Emit
 from logship.sources.docker.source import DockerSource
@@ -123,9 +124,36 @@ def spool_dirs(configs: list[DestinationConfig], state_dir: Path) -> list[Path |
     return dirs
 
 
-def build_agent(settings: Settings) -> Agent:
+def source_of(
+    kind: str,
+    settings: Settings,
+    emit: Emit,
+    *,
+    options: ReadOptions,
+    resume: Resume | None = None,
+) -> Source:
+    """The source ``kind`` names, handing batches to ``emit``."""
+    if kind == "cri":
+        from logship.sources.files.cri import CriSource  # inotify only when asked
+
+        return CriSource(
+            emit,
+            host=host_meta(settings.hostname, settings.host_ip),
+            pods_dir=settings.pods_dir,
+            links_dir=settings.pod_links_dir,
+            filter=container_filter(settings),
+            options=options,
+            resume=resume,
+        )
+    return docker_source(settings, emit, options=options, resume=resume)
+
+
+async def build_agent(settings: Settings) -> Agent:
     """Everything ``logship run`` runs, from ``settings``; :class:`~logship.errors.ConfigError`
     for what cannot be used (a state directory, a spool, TLS files)."""
+    client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
+    kind, why = await choose_source(settings.source, client, settings.pods_dir)
+    log.info("reading container logs through source %s: %s", kind, why)
     configs: list[DestinationConfig] = list(settings.destinations) or [ConsoleConfig()]
     state_dir = settings.state_dir
     store = None
@@ -149,7 +177,8 @@ def build_agent(settings: Settings) -> Agent:
         destination.open_spool()
     router = Router([d.route for d in destinations])
     since = None if settings.backlog else format_timestamp_ns(time.time_ns())
-    source = docker_source(
+    source = source_of(
+        kind,
         settings,
         router.emit,
         options=ReadOptions(

@@ -17,6 +17,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 import aiohttp
@@ -35,6 +36,7 @@ from logship.errors import (
 from logship.settings import Destination, Settings
 from logship.sinks.base import CheckedSink
 from logship.sinks.registry import build_sink, by_name
+from logship.sources.choice import choose_source
 from logship.sources.docker.client import DockerClient
 
 EXIT_OK = 0
@@ -135,6 +137,22 @@ async def check_engine(client: DockerClient, timeout_secs: float) -> Result:
         await client.close()
 
 
+async def check_pod_logs(pods_dir: Path, timeout_secs: float) -> Result:
+    """Whether the pod logs can be read (source cri): how many container log files there are."""
+    what = f"pod logs {pods_dir}"
+
+    def count() -> str:
+        if not pods_dir.is_dir():
+            raise CheckFailed(f"{pods_dir} is not a directory (is /var/log/pods mounted?)")
+        os.listdir(pods_dir)  # PermissionError when it cannot be read
+        files = sum(1 for _ in pods_dir.glob("*/*/*.log"))
+        with open(next(pods_dir.glob("*/*/*.log"), os.devnull), "rb") as f:
+            f.read(1)  # one of them can be read, not only listed
+        return f"{files} container log files"
+
+    return await _attempt(what, timeout_secs, asyncio.to_thread(count))
+
+
 # -- the operator's HTTP server ------------------------------------------------------------------
 
 
@@ -216,13 +234,24 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
         print(f"  {line}", file=out)
     # built as `run` builds them: a TLS file that cannot be used is a ConfigError (exit 2)
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
+    kind, why = await choose_source(
+        settings.source,
+        DockerClient.connect_to(settings.docker_host, settings.docker_tls()),
+        settings.pods_dir,
+    )
     # no destination: the console, as `run` has it
     destinations = list(settings.destinations) or [by_name("console").config.model_validate({})]
     sinks = [build_sink(_within(config, timeout_secs)) for config in destinations]
+    print(f"source: {kind} ({why})", file=out)
     print("checks:", file=out)
     http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
+    if kind == "cri":  # no engine needed: the pod logs are the source
+        await client.close()
+        source = check_pod_logs(settings.pods_dir, timeout_secs)
+    else:
+        source = check_engine(client, timeout_secs)
     results = await asyncio.gather(
-        check_engine(client, timeout_secs),
+        source,
         *http,
         *(
             check_destination(i, config, sink, timeout_secs)

@@ -52,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", type=Path, metavar="FILE", help="YAML config file (see config/)")
     run.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
+    run.add_argument(
+        "--source",
+        choices=["auto", "docker", "cri"],
+        help="where logs are read: the Engine API (docker), the kubelet's pod logs (cri), or "
+        "auto (default: cri when no engine answers and the pods directory exists)",
+    )
+    run.add_argument(
+        "--pods-dir", type=Path, metavar="DIR", help="pod logs (default /var/log/pods)"
+    )
+    run.add_argument(
+        "--pod-links-dir",
+        type=Path,
+        metavar="DIR",
+        help="the kubelet's links to pod logs (default /var/log/containers)",
+    )
+
     run.add_argument("--hostname", help="host name records carry")
     run.add_argument("--host-ip", help="host address records carry")
     run.add_argument(
@@ -150,6 +166,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "backlog": getattr(args, "backlog", None),
         "state_dir": getattr(args, "state_dir", None),
         "http": getattr(args, "http", None),
+        "source": getattr(args, "source", None),
+        "pods_dir": getattr(args, "pods_dir", None),
+        "pod_links_dir": getattr(args, "pod_links_dir", None),
         "destinations": getattr(args, "destinations", None) or None,
     }
     for verb in ("include", "exclude"):
@@ -203,7 +222,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _setup_logging(settings.log_level)
 
     async def main() -> int:
-        return await build_agent(settings).run()
+        agent = await build_agent(settings)
+        return await agent.run()
 
     return _run_async(main)
 

@@ -17,6 +17,12 @@ from typing import Any
 STDOUT = "stdout"
 STDERR = "stderr"
 
+ResumePosition = tuple[Any, ...]
+"""Where a source resumes reading after a record. Only the source that made it looks into it;
+everyone else (checkpoints) compares positions of one container (older < newer) and keeps them.
+The Engine API's is ``(timestamp, entries consumed)``, a log file's ``(order, offset, file)``."""
+
+_K8S_RESTARTS = "annotation.io.kubernetes.container.restartCount"
 _K8S_LABELS = {
     "io.kubernetes.pod.namespace": "namespace",
     "io.kubernetes.pod.name": "pod_name",
@@ -41,13 +47,17 @@ class KubernetesMeta:
     pod_name: str
     pod_uid: str
     container_name: str
+    # how many times the kubelet restarted the container (known from its CRI log file's name,
+    # or the dockershim's annotation label); None: not known
+    restart_count: int | None = None
 
     @classmethod
     def from_labels(cls, labels: dict[str, str]) -> KubernetesMeta | None:
         if "io.kubernetes.pod.name" not in labels:
             return None
         values = {attr: labels.get(label, "") for label, attr in _K8S_LABELS.items()}
-        return cls(**values)
+        restarts = labels.get(_K8S_RESTARTS, "")
+        return cls(**values, restart_count=int(restarts) if restarts.isdigit() else None)
 
 
 def split_image(reference: str) -> tuple[str, str]:
@@ -55,6 +65,8 @@ def split_image(reference: str) -> tuple[str, str]:
 
     A digest reference keeps its digest as the tag; a reference with neither is ``latest``.
     """
+    if not reference:
+        return "", ""  # no image known (a pod log read from its file)
     if "@" in reference:
         name, _, digest = reference.partition("@")
         return name, digest
@@ -160,6 +172,18 @@ def normalize_timestamp(ts: str) -> str:
     """Any RFC 3339 time -> canonical UTC with nine fractional digits. Raises ValueError."""
     if is_canonical(ts):
         return ts
+    n = len(ts)
+    if 20 <= n < 30 and ts[-1] == "Z" and ts[10] == "T":
+        # Go's RFC3339Nano in UTC (Docker's json-file, containerd's CRI logs): the fraction's
+        # trailing zeros trimmed, or no fraction at all
+        frac = ts[20:-1] if ts[19] == "." else "" if n == 20 else "x"
+        if (frac.isdigit() or n == 20) and ts[4] == "-" and ts[13] == ":":
+            try:
+                _epoch_seconds(ts[:19])  # a real date and time (memoised per second)
+            except ValueError:
+                pass
+            else:
+                return f"{ts[:19]}.{frac.ljust(9, '0')}Z"
     m = _RFC3339.match(ts)
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {ts!r}")
@@ -232,3 +256,12 @@ def parse_since(text: str, now_ns: int) -> str:
             f"cannot read {text!r} as a time: expected a duration like 10m or 1h30m, "
             "an RFC 3339 time like 2026-11-27T05:00:00Z, a date, or Unix seconds"
         ) from None
+
+
+def resume_position(record: Record) -> ResumePosition | None:
+    """Where reading resumes to get the lines after ``record`` and nothing before it (None:
+    from the start of the container's log). A record that knows better carries ``end``."""
+    if type(record) is Record:
+        return (record.timestamp, record.seq + 1)
+    end: ResumePosition | None = getattr(record, "end", (record.timestamp, record.seq + 1))
+    return end

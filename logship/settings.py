@@ -147,6 +147,22 @@ class Settings(BaseSettings):
         examples=["/etc/logship/docker-tls"],
         validate_default=True,
     )
+    source: Literal["auto", "docker", "cri"] = Field(
+        default="auto",
+        description="Where container logs are read: docker (the Engine API's log streams), "
+        "cri (a Kubernetes node: the pod logs under pods_dir, no engine needed), or auto: cri "
+        "when no engine answers and pods_dir exists, otherwise docker.",
+    )
+    pods_dir: Path = Field(
+        default=Path("/var/log/pods"),
+        description="Where the kubelet has the runtime write pod logs "
+        "(<namespace>_<pod>_<uid>/<container>/<restart>.log); read by source cri.",
+    )
+    pod_links_dir: Path = Field(
+        default=Path("/var/log/containers"),
+        description="The kubelet's links to the pod logs (<pod>_<namespace>_<container>-<id>"
+        ".log), where source cri learns each container's ID.",
+    )
     hostname: str | None = Field(
         default=None,
         description="Host name records carry (default: this machine's fully qualified name).",

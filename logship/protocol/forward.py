@@ -114,6 +114,8 @@ def record_fields(
             "pod_uid": k8s.pod_uid,
             "container_name": k8s.container_name,
         }
+        if k8s.restart_count is not None:
+            enrichment["kubernetes"]["restart_count"] = k8s.restart_count
     fields = {
         "container_id": meta.id,
         "container_name": "/" + meta.name,  # Docker's own form of the name

@@ -67,6 +67,7 @@ BUILTIN_FIELDS = frozenset(
         "_kubernetes_pod_name",
         "_kubernetes_pod_uid",
         "_kubernetes_container_name",
+        "_kubernetes_restart_count",
     }
 )
 
@@ -139,6 +140,8 @@ def container_fields(meta: ContainerMeta, tag: TagTemplate) -> dict[str, str]:
         fields["_kubernetes_pod_name"] = k8s.pod_name
         fields["_kubernetes_pod_uid"] = k8s.pod_uid
         fields["_kubernetes_container_name"] = k8s.container_name
+        if k8s.restart_count is not None:
+            fields["_kubernetes_restart_count"] = str(k8s.restart_count)
     return fields
 
 

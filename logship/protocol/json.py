@@ -39,6 +39,8 @@ def container_document(meta: ContainerMeta) -> dict[str, Any]:
             "pod": {"name": k8s.pod_name, "uid": k8s.pod_uid},
             "container": {"name": k8s.container_name},
         }
+        if k8s.restart_count is not None:
+            doc["kubernetes"]["container"]["restart_count"] = k8s.restart_count
     return doc
 
 

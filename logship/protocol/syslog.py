@@ -75,6 +75,8 @@ def structured_data(meta: ContainerMeta, stream: str, sd_id: str, labels: LabelS
             ("k8s_pod_uid", k8s.pod_uid),
             ("k8s_container_name", k8s.container_name),
         ]
+        if k8s.restart_count is not None:
+            params.append(("k8s_restart_count", str(k8s.restart_count)))
     out = "[" + sd_id + "".join(f' {k}="{sd_escape(v)}"' for k, v in params) + "]"
     if labels == "none" or not meta.labels:
         return out

@@ -9,12 +9,12 @@ from typing import Any
 from aiohttp import web
 
 from logship.pipeline.destination import Destination
-from logship.protocol.docker import Position
-from logship.record import STDERR, STDOUT
+from logship.record import STDERR, STDOUT, ResumePosition
 from logship.server.metrics import ReadCounter
 from logship.sources.base import ContainerView, Source
+from logship.state.checkpoints import position_json
 
-Checkpoints = Callable[[], Mapping[str, Position | None]]
+Checkpoints = Callable[[], Mapping[str, ResumePosition | None]]
 """The positions last written to the state directory (when checkpoints are on)."""
 
 
@@ -24,12 +24,15 @@ def _state(container: ContainerView) -> str:
     return "following" if container.following else "stopped"
 
 
-def _position(position: Position | None) -> dict[str, Any] | None:
-    """(Docker's timestamp, entries with it consumed) as JSON."""
+def _position(position: ResumePosition | None) -> dict[str, Any] | None:
+    """Where a container's log is read (or saved) up to: Docker's timestamp and the entries
+    with it consumed, or a file and an offset in it."""
     if position is None:
         return None
-    timestamp, count = position
-    return {"timestamp": timestamp, "entries_at_timestamp": count}
+    shown = position_json(position)
+    if "file" in shown:
+        return shown["file"]  # type: ignore[no-any-return]
+    return {"timestamp": shown["timestamp"], "entries_at_timestamp": shown["skip"]}
 
 
 class Containers:

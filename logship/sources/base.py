@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES, Position
-from logship.record import ContainerMeta
+from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES
+from logship.record import ContainerMeta, ResumePosition
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Resume:
     log), and the time after which a container with no saved position was created while no
     agent ran (so its whole log is new)."""
 
-    positions: Mapping[str, Position | None] = field(default_factory=dict)
+    positions: Mapping[str, ResumePosition | None] = field(default_factory=dict)
     created_after: str | None = None
 
 
@@ -72,11 +72,11 @@ class ContainerView(Protocol):
         """Its log is being read now."""
 
     @property
-    def start(self) -> Position | None:
+    def start(self) -> ResumePosition | None:
         """Where reading it began (None: its whole log); a checkpoint falls back to it."""
 
     @property
-    def position(self) -> Position | None:
+    def position(self) -> ResumePosition | None:
         """How far its log was read."""
 
     def counts(self) -> Mapping[str, int]:

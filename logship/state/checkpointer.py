@@ -9,8 +9,7 @@ import threading
 from collections.abc import Mapping
 from typing import Protocol
 
-from logship.protocol.docker import Position
-from logship.record import ContainerMeta
+from logship.record import ContainerMeta, ResumePosition
 from logship.state.checkpoints import CheckpointStore
 from logship.state.progress import Progress, checkpoint
 
@@ -27,7 +26,7 @@ class _Container(Protocol):
     def skip_reason(self) -> str | None: ...
 
     @property
-    def start(self) -> Position | None: ...
+    def start(self) -> ResumePosition | None: ...
 
 
 class _Source(Protocol):
@@ -55,12 +54,12 @@ class Checkpointer:
         self.source = source
         self.progresses = progresses
         self.interval_secs = interval_secs
-        self.saved: dict[str, Position | None] | None = None  # what the file holds now
+        self.saved: dict[str, ResumePosition | None] | None = None  # what the file holds now
         self._lock = threading.Lock()  # a periodic write in its thread vs the final one
 
-    def snapshot(self) -> tuple[dict[str, Position | None], dict[str, str]]:
+    def snapshot(self) -> tuple[dict[str, ResumePosition | None], dict[str, str]]:
         """Checkpoint and name of every followed container; forgets containers gone."""
-        positions: dict[str, Position | None] = {}
+        positions: dict[str, ResumePosition | None] = {}
         names: dict[str, str] = {}
         containers = self.source.containers()
         for container_id, tracked in containers.items():
@@ -71,7 +70,7 @@ class Checkpointer:
             progress.forget(containers)
         return positions, names
 
-    def _write(self, positions: dict[str, Position | None], names: dict[str, str]) -> None:
+    def _write(self, positions: dict[str, ResumePosition | None], names: dict[str, str]) -> None:
         with self._lock:
             if positions != self.saved and self.store.write(positions, names):
                 self.saved = positions
@@ -93,7 +92,7 @@ class Checkpointer:
         self._write(positions, names)
         log.info("checkpoints of %d containers saved to %s", len(positions), self.store.path)
 
-    def saved_positions(self) -> Mapping[str, Position | None]:
+    def saved_positions(self) -> Mapping[str, ResumePosition | None]:
         """The positions the file holds now (empty before the first write)."""
         return self.saved or {}
 

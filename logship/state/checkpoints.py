@@ -4,7 +4,7 @@ The file is small (one entry per followed container) and written whole, atomical
 temporary file in the same directory, fsync'd, renamed over the old one, and the directory
 fsync'd, so a crash or power cut at any moment leaves either the old file or the new one.
 
-Format (``version`` 1)::
+Format (``version`` 1, while every position is one of the Engine API's)::
 
     {"version": 1, "written_at": "2026-11-27T09:00:00.000000000Z",
      "containers": {"<full id>": {"name": "web-1", "timestamp": "2026-...Z", "skip": 3}}}
@@ -12,6 +12,13 @@ Format (``version`` 1)::
 ``timestamp`` + ``skip``: ask the logs API with ``since=timestamp`` and pass over the first
 ``skip`` entries carrying exactly that timestamp (they were shipped). ``timestamp`` null: the
 container's whole log is still to be shipped.
+
+With log files read (``version`` 2), an entry may instead be in a file::
+
+    {"name": "web-1", "file": {"path": "/var/log/pods/.../0.log", "dev": 2049,
+     "ino": 131, "fingerprint": "<hex of the first bytes>", "offset": 52917}}
+
+(an agent of version 1 refuses such a file rather than take a file position for none).
 """
 
 from __future__ import annotations
@@ -27,12 +34,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from logship.errors import ConfigError
-from logship.protocol.docker import Position
-from logship.record import format_timestamp_ns, is_canonical
+from logship.protocol.filelog import LogFile, SavedFile
+from logship.record import ResumePosition, format_timestamp_ns, is_canonical
 
 log = logging.getLogger("logship.state")
 
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)
 FILE_NAME = "checkpoints.json"
 LOCK_NAME = "lock"
 
@@ -41,7 +49,7 @@ LOCK_NAME = "lock"
 class Checkpoints:
     """What a previous run left: positions by container id, and when it last wrote them."""
 
-    positions: dict[str, Position | None] = field(default_factory=dict)
+    positions: dict[str, ResumePosition | None] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     written_at: str | None = None  # canonical timestamp; None: no (readable) file
 
@@ -49,8 +57,8 @@ class Checkpoints:
 def _parse(data: Any) -> Checkpoints:
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    if data.get("version") != VERSION:
-        raise ValueError(f"unknown version {data.get('version')!r}, expected {VERSION}")
+    if data.get("version") not in VERSIONS:
+        raise ValueError(f"unknown version {data.get('version')!r}, expected 1 or {VERSION}")
     written_at = data.get("written_at")
     if not isinstance(written_at, str) or not is_canonical(written_at):
         raise ValueError(f"written_at {written_at!r} is not a canonical timestamp")
@@ -62,7 +70,9 @@ def _parse(data: Any) -> Checkpoints:
         if not isinstance(entry, dict):
             raise TypeError(f"entry of {container_id!r} is not an object")
         ts, skip = entry.get("timestamp"), entry.get("skip", 0)
-        if ts is None:
+        if "file" in entry:
+            out.positions[container_id] = _saved_file(container_id, entry["file"])
+        elif ts is None:
             out.positions[container_id] = None
         elif isinstance(ts, str) and is_canonical(ts) and isinstance(skip, int) and skip >= 0:
             out.positions[container_id] = (ts, skip)
@@ -70,6 +80,34 @@ def _parse(data: Any) -> Checkpoints:
             raise ValueError(f"entry of {container_id!r} has a bad position: {entry!r}")
         out.names[container_id] = str(entry.get("name", ""))
     return out
+
+
+def _saved_file(container_id: str, data: Any) -> SavedFile:
+    try:
+        saved = SavedFile(
+            str(data["path"]),
+            int(data["dev"]),
+            int(data["ino"]),
+            str(data["fingerprint"]),
+            int(data["offset"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"entry of {container_id!r} has a bad file position: {data!r}") from None
+    if saved.offset < 0:
+        raise ValueError(f"entry of {container_id!r} has a negative offset: {data!r}")
+    return saved
+
+
+def position_json(position: ResumePosition | None) -> dict[str, Any]:
+    """A position as the file (and /containers) shows it."""
+    if position is None:
+        return {"timestamp": None}
+    if isinstance(position, SavedFile):
+        return {"file": position._asdict()}
+    if len(position) == 3 and isinstance(position[2], LogFile):
+        return {"file": SavedFile.of(position)._asdict()}
+    timestamp, skip = position
+    return {"timestamp": timestamp, "skip": skip}
 
 
 class CheckpointStore:
@@ -135,18 +173,17 @@ class CheckpointStore:
             )
             return Checkpoints()
 
-    def write(self, positions: dict[str, Position | None], names: dict[str, str]) -> bool:
+    def write(self, positions: dict[str, ResumePosition | None], names: dict[str, str]) -> bool:
         """Replace the file atomically. False (logged once per failing streak) on error."""
         containers = {}
+        files = False
         for container_id, position in positions.items():
             entry: dict[str, Any] = {"name": names.get(container_id, "")}
-            if position is None:
-                entry["timestamp"] = None
-            else:
-                entry["timestamp"], entry["skip"] = position
+            entry.update(position_json(position))
+            files = files or "file" in entry
             containers[container_id] = entry
         data = {
-            "version": VERSION,
+            "version": VERSION if files else 1,
             "written_at": format_timestamp_ns(time.time_ns()),
             "containers": containers,
         }

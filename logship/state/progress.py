@@ -17,13 +17,12 @@ from collections.abc import Iterable
 from operator import attrgetter
 
 from logship.pipeline.observer import DeliveryObserver
-from logship.protocol.docker import Position, resume_position
-from logship.record import Record
+from logship.record import Record, ResumePosition, resume_position
 
 _meta = attrgetter("meta")
 
 
-def _note_newest(records: list[Record], into: dict[str, Position]) -> None:
+def _note_newest(records: list[Record], into: dict[str, ResumePosition]) -> None:
     """For each container in ``records``, where reading resumes after its last record."""
     if not records:
         return
@@ -38,7 +37,7 @@ def _note_newest(records: list[Record], into: dict[str, Position]) -> None:
             into[meta.id] = position
 
 
-def _note_last(records: list[Record], into: dict[str, Position]) -> None:
+def _note_last(records: list[Record], into: dict[str, ResumePosition]) -> None:
     """Like :func:`_note_newest` for a batch of one container (as the source emits them),
     in O(1). Should a batch hold several, the others are not noted: their checkpoint then
     lags (more is read again after a restart), it never runs ahead."""
@@ -65,11 +64,11 @@ class Progress(DeliveryObserver):
     __slots__ = ("_busy", "_later", "accepted", "handled", "offered")
 
     def __init__(self) -> None:
-        self.offered: dict[str, Position] = {}
-        self.accepted: dict[str, Position] = {}
-        self.handled: dict[str, Position] = {}
+        self.offered: dict[str, ResumePosition] = {}
+        self.accepted: dict[str, ResumePosition] = {}
+        self.handled: dict[str, ResumePosition] = {}
         self._busy = False
-        self._later: dict[str, Position] = {}
+        self._later: dict[str, ResumePosition] = {}
 
     # -- told by the destination (its route, runner, buffer and spool) -------------------------
 
@@ -97,7 +96,7 @@ class Progress(DeliveryObserver):
 
     # -- read by the checkpointer --------------------------------------------------------------
 
-    def position(self, container_id: str) -> Position | None:
+    def position(self, container_id: str) -> ResumePosition | None:
         """Where this destination needs the container read from again; None: no record of it
         has reached this destination yet."""
         accepted = self.accepted.get(container_id)
@@ -115,14 +114,14 @@ class Progress(DeliveryObserver):
 
 
 def checkpoint(
-    container_id: str, start: Position | None, progresses: list[Progress]
-) -> Position | None:
+    container_id: str, start: ResumePosition | None, progresses: list[Progress]
+) -> ResumePosition | None:
     """The container's checkpoint: the oldest position any destination still needs.
 
     ``start`` is where the source began reading the container (None: its whole log); a
     destination that has seen none of its records needs everything from there.
     """
-    oldest: Position | None = None
+    oldest: ResumePosition | None = None
     for progress in progresses:
         position = progress.position(container_id)
         if position is None:

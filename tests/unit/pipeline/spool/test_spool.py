@@ -29,21 +29,22 @@ from logship.pipeline.spool.format import (
 from logship.record import ContainerMeta, HostMeta, Record
 from logship.sinks.syslog.config import SyslogConfig
 from logship.state.progress import Progress
+from tests.helpers.records import make_meta
 
-HOST = HostMeta("node-1", "10.0.0.12")
-WEB = ContainerMeta(
+# every field set, and a host other than the default: all of it must come back from disk
+WEB = make_meta(
     id="a" * 64,
     name="web-1",
     image="registry:5000/nginx:1.25",
     image_id="sha256:" + "b" * 64,
-    host=HOST,
+    host=HostMeta("node-1", "10.0.0.12"),
     labels={"app": "web", "io.kubernetes.pod.name": "web-7f", "io.kubernetes.pod.namespace": "x"},
     env=("APP_ENV=prod",),
     command="nginx -g daemon off;",
     created="2026-11-27T08:00:00.000000000Z",
     tty=True,
 )
-DB = ContainerMeta(id="c" * 64, name="db", image="postgres", image_id="sha256:d", host=HOST)
+DB = make_meta(id="c" * 64, name="db", image="postgres", image_id="sha256:d", host=WEB.host)
 
 
 def ts(i: int) -> str:
@@ -121,7 +122,7 @@ def test_records_come_back_from_a_segment_with_every_field_and_their_containers_
         assert getattr(web, name) == getattr(WEB, name), name
     assert (web.image_name, web.image_tag) == ("registry:5000/nginx", "1.25")
     assert web.kubernetes == WEB.kubernetes and web.kubernetes is not None
-    assert web.host == HOST
+    assert web.host == WEB.host
 
 
 def test_each_container_is_described_once_per_segment_not_once_per_frame() -> None:
@@ -540,7 +541,7 @@ async def test_the_agent_gives_each_destination_its_own_spool_and_names_a_forgot
     uri = "syslog+tcp://127.0.0.1:9?spool.enabled=true&buffer_max_records=10"
     settings = load_settings(destinations=f"{uri} {uri} console://", state_dir=tmp_path)
     with caplog.at_level(logging.WARNING):
-        agent = build_agent(settings)
+        agent = await build_agent(settings)
     try:
         destinations = agent.destinations
         assert [d.has_spool for d in destinations] == [True, True, False]  # the console: none

@@ -1,0 +1,66 @@
+"""Docker's json-file logs (``<id>-json.log`` under the engine's data root), lines in, records
+out. No I/O; the line machinery is :mod:`logship.protocol.filelog`.
+
+Each line is one entry: ``{"log":"<text>","stream":"stdout|stderr","time":"<RFC 3339>"}``, the
+time in UTC with the fraction's trailing zeros trimmed (Go's RFC3339Nano), sometimes an
+``attrs`` object too (``--log-opt labels=...``), which the container's metadata already has. A
+complete line's text ends with ``\\n``; a piece of a line longer than 16 KiB does not, and the
+pieces are joined. A TTY container's lines end with ``\\r\\n``: the ``\\r`` goes, as it does
+through the Engine API.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from logship.protocol.filelog import FileLogDecoder, LogFile, Parsed
+from logship.record import STDERR, STDOUT, ContainerMeta, normalize_timestamp
+
+_STREAMS = {STDOUT: STDOUT, STDERR: STDERR}
+
+
+class JsonFileDecoder(FileLogDecoder):
+    kind = "a json-file entry"
+
+    def __init__(
+        self,
+        meta: ContainerMeta,
+        file: LogFile | None = None,
+        *,
+        offset: int = 0,
+        max_line_bytes: int = 1024 * 1024,
+    ) -> None:
+        super().__init__(meta, file, offset=offset, max_line_bytes=max_line_bytes)
+        self.tty = meta.tty
+        self._raw_ts = ""  # the last time as written, and as canonical
+        self._ts = ""
+
+    def parse(self, line: bytes) -> Parsed | None:
+        try:
+            entry = orjson.loads(line)
+            text = entry["log"]
+            stream = _STREAMS[entry["stream"]]
+            raw = entry["time"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None
+        if not isinstance(text, str):
+            return None
+        if raw == self._raw_ts:
+            ts = self._ts
+        else:
+            try:
+                ts = normalize_timestamp(raw)
+            except (ValueError, TypeError, IndexError):
+                return (self.bad_timestamp(raw), stream, *_line(text, self.tty))
+            self._raw_ts, self._ts = raw, ts
+        if text[-1:] == "\n":
+            if self.tty and text[-2:] == "\r\n":
+                return (ts, stream, False, text[:-2])
+            return (ts, stream, False, text[:-1])
+        return (ts, stream, True, text)
+
+
+def _line(text: str, tty: bool) -> tuple[bool, str]:
+    if text[-1:] == "\n":
+        return False, text[:-2] if tty and text[-2:] == "\r\n" else text[:-1]
+    return True, text

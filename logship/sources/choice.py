@@ -1,0 +1,30 @@
+"""Which source ``source: auto`` means on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from logship.errors import LogshipError
+from logship.sources.docker.client import DockerClient
+
+ENGINE_PROBE_SECS = 3.0  # how long auto waits for the engine to answer
+
+
+async def choose_source(source: str, client: DockerClient, pods_dir: Path) -> tuple[str, str]:
+    """The source to read from, and why: ``source`` as given, or what ``auto`` finds (cri
+    when no engine answers through ``client`` and ``pods_dir`` exists, otherwise docker).
+    ``client`` is closed again."""
+    if source != "auto":
+        return source, "as configured"
+    try:
+        async with asyncio.timeout(ENGINE_PROBE_SECS):
+            await client.negotiate()
+    except (LogshipError, OSError, TimeoutError) as exc:
+        why = str(exc) or "no answer"
+        if await asyncio.to_thread(pods_dir.is_dir):
+            return "cri", f"no engine answers at {client.endpoint} ({why}) and {pods_dir} exists"
+        return "docker", f"no engine answers at {client.endpoint} yet ({why}) and no {pods_dir}"
+    finally:
+        await client.close()
+    return "docker", f"the engine answers at {client.endpoint}"

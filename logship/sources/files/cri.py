@@ -1,0 +1,378 @@
+"""The kubelet's pod logs: every container of every pod on a Kubernetes node, read from the
+files its runtime (containerd, CRI-O) writes, with no engine to ask.
+
+The kubelet has the runtime write each container's output to
+``<pods_dir>/<namespace>_<pod>_<pod uid>/<container>/<restart count>.log`` and links it as
+``<links_dir>/<pod>_<namespace>_<container>-<container id>.log``. Each such file is one
+container here (a restarted container is a new file, ``1.log``, and a new container ID): its
+identity comes from the path (namespace, pod, pod UID, container name, restart count) and the
+link (the container ID; without one, a stable ID made from the path). Records carry them as
+the Kubernetes metadata of the Engine API source does (the kubelet's ``io.kubernetes.*``
+labels), and the container's name is ``<pod>/<container>``.
+
+New pods, containers and restarts are found by watching the directories (inotify), with a
+rescan every :data:`RESCAN_SECS` as a safety net. A pod's directory removed means its
+containers are over: each file is read to its end, then forgotten (with its checkpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from logship.protocol.cri import CriDecoder
+from logship.protocol.filelog import SavedFile
+from logship.record import (
+    ContainerMeta,
+    HostMeta,
+    KubernetesMeta,
+    ResumePosition,
+    normalize_timestamp,
+    timestamp_ns,
+)
+from logship.sources.base import ContainerView, EngineStatus, ReadOptions, Resume, SourceStats
+from logship.sources.files.tail import Emit, FileTail, StartAt, kubelet_rotated
+from logship.sources.files.watch import Watcher
+from logship.sources.filters import ContainerFilter
+
+log = logging.getLogger("logship.files")
+
+RESCAN_SECS = 10.0
+_POD_DIR = re.compile(r"(?P<namespace>[^_/]+)_(?P<pod>[^_/]+)_(?P<uid>[^_/]+)")
+_LOG_FILE = re.compile(r"(?P<restart>\d+)\.log")
+_LINK = re.compile(
+    r"(?P<pod>[^_/]+)_(?P<namespace>[^_/]+)_(?P<container>.+)-(?P<id>[0-9a-f]{64})\.log"
+)
+
+DECODER_COUNTS = ("truncated", "malformed_lines", "bad_timestamps")
+
+
+@dataclass(frozen=True)
+class PodLog:
+    """What a log file's place under the pods directory says of its container."""
+
+    namespace: str
+    pod: str
+    uid: str
+    container: str
+    restart: int
+
+    @classmethod
+    def of(cls, path: Path) -> PodLog | None:
+        """``.../<namespace>_<pod>_<uid>/<container>/<restart>.log``; None for other paths."""
+        parts = path.parts
+        if len(parts) < 3:
+            return None
+        pod_dir, container, name = parts[-3], parts[-2], parts[-1]
+        pod_match, file_match = _POD_DIR.fullmatch(pod_dir), _LOG_FILE.fullmatch(name)
+        if pod_match is None or file_match is None:
+            return None
+        return cls(
+            pod_match["namespace"],
+            pod_match["pod"],
+            pod_match["uid"],
+            container,
+            int(file_match["restart"]),
+        )
+
+    def labels(self) -> dict[str, str]:
+        """The labels the kubelet puts on a container, as the Engine API source reads them."""
+        return {
+            "io.kubernetes.pod.namespace": self.namespace,
+            "io.kubernetes.pod.name": self.pod,
+            "io.kubernetes.pod.uid": self.uid,
+            "io.kubernetes.container.name": self.container,
+        }
+
+    def kubernetes(self) -> KubernetesMeta:
+        return KubernetesMeta(self.namespace, self.pod, self.uid, self.container, self.restart)
+
+    def fallback_id(self) -> str:
+        """An ID for a container whose link (and so whose runtime ID) is not known: stable
+        for the same file, never one a runtime would give."""
+        key = f"{self.uid}/{self.container}/{self.restart}".encode()
+        return "cri-" + hashlib.sha256(key).hexdigest()[:60]
+
+
+def container_ids(links_dir: Path) -> dict[tuple[str, str, str], str]:
+    """``(pod directory, container, file name)`` -> container ID, from the kubelet's links
+    (read as links: their targets are paths on the node, which may be mounted elsewhere
+    here)."""
+    ids: dict[tuple[str, str, str], str] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(links_dir):
+            match = _LINK.fullmatch(entry.name)
+            if match is None:
+                continue
+            try:
+                target = Path(os.readlink(entry.path))
+            except OSError:
+                continue
+            if len(target.parts) >= 3:
+                ids[target.parts[-3], target.parts[-2], target.parts[-1]] = match["id"]
+    return ids
+
+
+class CriContainer:
+    """One container's log file as the source follows it (a ContainerView)."""
+
+    def __init__(self, meta: ContainerMeta, path: Path, decoder: CriDecoder) -> None:
+        self.meta = meta
+        self.path = path
+        self.decoder = decoder
+        self.skip_reason: str | None = None
+        self.start: ResumePosition | None = None
+        self.tail: FileTail | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.gone = False  # its pod directory was removed
+
+    @property
+    def following(self) -> bool:
+        return self.task is not None
+
+    @property
+    def position(self) -> ResumePosition | None:
+        return self.decoder.position
+
+    def counts(self) -> Mapping[str, int]:
+        return {name: getattr(self.decoder, name) for name in DECODER_COUNTS}
+
+
+class CriSource:
+    """Follows every pod container's log file under ``pods_dir`` (a
+    :class:`~logship.sources.base.Source`)."""
+
+    def __init__(
+        self,
+        emit: Emit,
+        *,
+        host: HostMeta,
+        pods_dir: Path,
+        links_dir: Path,
+        filter: ContainerFilter | None = None,
+        options: ReadOptions | None = None,
+        resume: Resume | None = None,
+        rescan_secs: float = RESCAN_SECS,
+        look_again_secs: float = 2.0,
+    ) -> None:
+        self.emit = emit
+        self.host = host
+        self.pods_dir = pods_dir
+        self.links_dir = links_dir
+        self.filter = filter or ContainerFilter()
+        self.options = options or ReadOptions()
+        resume = resume or Resume()
+        self.resume = dict(resume.positions)
+        self.created_after = resume.created_after
+        self.rescan_secs = rescan_secs
+        self.look_again_secs = look_again_secs
+        self.tracked: dict[str, CriContainer] = {}
+        self._by_path: dict[Path, CriContainer] = {}
+        self._ready = asyncio.Event()
+        self._rescan = asyncio.Event()
+        self._watcher = Watcher()
+        self._watched: set[Path] = set()
+        self._error: str | None = None
+        self._scans = 0
+        self.read_errors = 0
+
+    # -- what the agent reads -------------------------------------------------------------------
+
+    @property
+    def ready(self) -> asyncio.Event:
+        return self._ready
+
+    def containers(self) -> Mapping[str, ContainerView]:
+        return self.tracked
+
+    def status(self) -> EngineStatus:
+        endpoint = str(self.pods_dir)
+        if self._error is not None:
+            return EngineStatus(endpoint, connected=False, error=self._error)
+        if not self._ready.is_set():
+            return EngineStatus(endpoint, connected=False, error="not read yet")
+        return EngineStatus(endpoint, connected=True)
+
+    def stats(self) -> SourceStats:
+        return SourceStats(
+            connect_errors=0,
+            events_errors=self._watcher.overflows,
+            stream_errors=sum(c.tail.read_errors for c in self.tracked.values() if c.tail),
+            events_skipped=0,
+            quiet_streams=0,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        watcher = asyncio.create_task(self._watcher.run(), name="cri-watch")
+        try:
+            self._watch(self.pods_dir)
+            self._scan(first=True)
+            self.resume.clear()
+            self._ready.set()
+            log.info(
+                "following %d container log files under %s",
+                sum(1 for c in self.tracked.values() if c.task is not None),
+                self.pods_dir,
+            )
+            while True:
+                self._rescan.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._rescan.wait(), self.rescan_secs)
+                self._scan(first=False)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            await self._stop_tails()
+
+    async def _stop_tails(self) -> None:
+        tasks = [c.task for c in self.tracked.values() if c.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self._stop_tails()
+        self._watcher.close()
+
+    # -- finding the files -----------------------------------------------------------------------
+
+    def _watch(self, directory: Path) -> None:
+        if directory not in self._watched and self._watcher.watch(directory, self._changed):
+            self._watched.add(directory)
+
+    def _changed(self, name: str | None) -> None:
+        if name is None or not name.endswith((".gz", ".tmp")):
+            self._rescan.set()
+
+    def _scan(self, *, first: bool) -> None:
+        """Every ``<pod>/<container>/<n>.log`` now: new ones are followed, those whose pod
+        directory is gone are read to their end and let go."""
+        try:
+            pods = [Path(e.path) for e in os.scandir(self.pods_dir) if e.is_dir()]
+        except OSError as exc:
+            if self._error is None:
+                log.warning("cannot read %s: %s", self.pods_dir, exc.strerror or exc)
+            self._error = f"cannot read {self.pods_dir}: {exc.strerror or exc}"
+            return
+        self._error = None
+        self._scans += 1
+        found: set[Path] = set()
+        ids: dict[tuple[str, str, str], str] | None = None
+        for pod in pods:
+            if _POD_DIR.fullmatch(pod.name) is None:
+                continue
+            self._watch(pod)
+            with contextlib.suppress(OSError):
+                for container_dir in os.scandir(pod):
+                    if not container_dir.is_dir():
+                        continue
+                    self._watch(Path(container_dir.path))
+                    for entry in os.scandir(container_dir.path):
+                        if _LOG_FILE.fullmatch(entry.name) and entry.is_file():
+                            path = Path(entry.path)
+                            found.add(path)
+                            if path not in self._by_path:
+                                if ids is None:
+                                    ids = container_ids(self.links_dir)
+                                self._consider(path, ids, first=first)
+        for path, container in list(self._by_path.items()):
+            if path not in found and not path.parent.exists() and not container.gone:
+                container.gone = True  # the pod (or the container's directory) was removed
+                if container.tail is not None:
+                    container.tail.finish()
+                elif container.task is None:
+                    self._forget(container)
+        for directory in [d for d in self._watched if d != self.pods_dir and not d.exists()]:
+            self._watcher.unwatch(directory, self._changed)
+            self._watched.discard(directory)
+
+    def _consider(self, path: Path, ids: dict[tuple[str, str, str], str], *, first: bool) -> None:
+        pod_log = PodLog.of(path)
+        if pod_log is None:
+            return
+        container_id = ids.get((path.parts[-3], path.parts[-2], path.parts[-1]))
+        meta = ContainerMeta(
+            id=container_id or pod_log.fallback_id(),
+            name=f"{pod_log.pod}/{pod_log.container}",
+            image="",
+            image_id="",
+            host=self.host,
+            labels=pod_log.labels(),
+            kubernetes=pod_log.kubernetes(),
+        )
+        decoder = CriDecoder(meta, max_line_bytes=self.options.max_line_bytes)
+        container = CriContainer(meta, path, decoder)
+        self.tracked[meta.id] = container
+        self._by_path[path] = container
+        reason = self.filter.reason_to_skip(meta)
+        if reason is not None:
+            container.skip_reason = reason
+            log.info("not following %s (%s): %s", meta.name, path, reason)
+            return
+        start = self._start_at(meta.id, path, first=first)
+        if start.saved is not None:
+            container.start = start.saved
+        tail = FileTail(
+            path,
+            decoder,
+            self.emit,
+            rotated=kubelet_rotated,
+            start=start,
+            look_again_secs=self.look_again_secs,
+        )
+        container.tail = tail
+        self._watcher.watch(path.parent, tail.wake)
+        log.info("following %s (%s)", meta.name, path)
+        container.task = asyncio.create_task(self._follow(container, tail), name=f"cri-{path}")
+
+    def _start_at(self, container_id: str, path: Path, *, first: bool) -> StartAt:
+        """Where to begin: a checkpoint; a file found after the start, or born while no agent
+        ran, or with --backlog: its start; else what is written from now on."""
+        saved = self.resume.pop(container_id, None)
+        if isinstance(saved, SavedFile):
+            return StartAt(saved=saved)
+        if not first or self.options.since is None:
+            return StartAt()
+        if self.created_after is not None:
+            born = _first_time(path)
+            if born is not None and born >= timestamp_ns(self.created_after):
+                return StartAt()
+        return StartAt(end=True)
+
+    async def _follow(self, container: CriContainer, tail: FileTail) -> None:
+        try:
+            await tail.run()
+        finally:
+            container.task = None
+            container.tail = None
+            self._watcher.unwatch(container.path.parent, tail.wake)
+            if container.gone or not container.path.exists():
+                self._forget(container)
+
+    def _forget(self, container: CriContainer) -> None:
+        self._by_path.pop(container.path, None)
+        if self.tracked.get(container.meta.id) is container:
+            del self.tracked[container.meta.id]
+
+
+def _first_time(path: Path) -> int | None:
+    """The time of a CRI log file's first line, in nanoseconds (None if it has none yet)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return None
+    stamp = first.split(b" ", 1)[0]
+    try:
+        return timestamp_ns(normalize_timestamp(stamp.decode("ascii")))
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,314 @@
+"""Following one container's log files as the runtime writes and rotates them.
+
+A :class:`FileTail` holds every file of the log it still has to read open, oldest first, so a
+file the runtime renames or deletes is still read to its end: rotation loses nothing, however
+far behind the reader is, as long as it saw each new file appear before the runtime deleted it
+(it looks for one after every read). How runtimes rotate:
+
+- Docker's json-file (``max-size``/``max-file``): the current file is closed, renamed to
+  ``.1`` (``.1`` to ``.2``, ...; the oldest deleted, or gzipped with ``compress``), and a new
+  one created under the old name.
+- The kubelet: ``0.log`` is renamed to ``0.log.<time>``, the runtime reopens ``0.log`` (writing
+  to the renamed file until then), and the renamed file is gzipped later.
+- ``copytruncate`` (logrotate): the file is copied, then cut to zero: seen as a file smaller
+  than what was read of it, which is then read again from its start.
+
+Once a newer file exists the older one receives no more writes (both runtimes write the new
+file only after they are done with the old), so the older is read to its end, then closed, and
+the decoder goes on with the next (:meth:`FileLogDecoder.next_file`: a line split across the
+two is still joined). Compressed files are never read.
+
+Reading is on the event loop: a regular file's ``read`` comes from the page cache. A reader
+that has read :data:`TURN_BYTES` lets the others run before it reads more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from logship.protocol.filelog import FINGERPRINT_BYTES, FileLogDecoder, LogFile, SavedFile
+from logship.record import Record
+
+log = logging.getLogger("logship.files")
+
+READ_BYTES = 256 * 1024
+TURN_BYTES = 1024 * 1024
+LOOK_AGAIN_SECS = 2.0  # with no event, a quiet reader still looks this often
+
+Emit = Callable[[list[Record]], None]
+
+
+def docker_rotated(current: Path) -> list[Path]:
+    """The files json-file rotated ``current`` to, oldest first: ``<name>.N`` ... ``<name>.1``
+    (compressed ones, ``.N.gz``, are not read)."""
+    found: list[tuple[int, Path]] = []
+    prefix = current.name + "."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(current.parent):
+            suffix = entry.name[len(prefix) :] if entry.name.startswith(prefix) else ""
+            if suffix.isdigit():
+                found.append((int(suffix), Path(entry.path)))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+_KUBELET_ROTATED = re.compile(r"\d{8}-\d{6}(?:\.\d+)?")
+
+
+def kubelet_rotated(current: Path) -> list[Path]:
+    """The files the kubelet rotated ``current`` (``0.log``) to, oldest first:
+    ``0.log.<YYYYMMDD-HHMMSS>`` (the gzipped ones, ``.gz``, are not read)."""
+    found: list[tuple[str, Path]] = []
+    prefix = current.name + "."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(current.parent):
+            suffix = entry.name[len(prefix) :] if entry.name.startswith(prefix) else ""
+            if _KUBELET_ROTATED.fullmatch(suffix):
+                found.append((suffix, Path(entry.path)))
+    return [path for _, path in sorted(found)]
+
+
+@dataclass(frozen=True)
+class StartAt:
+    """Where a container's log is read from: by default its start (its oldest file that is
+    not compressed); ``end``: only what is written from now on; ``saved``: a checkpoint."""
+
+    end: bool = False
+    saved: SavedFile | None = None
+
+
+def _line_start(fd: int) -> int:
+    """The end of the last whole line of the file: where the next line will start (a writer
+    caught in the middle of a line does not make us start inside it)."""
+    size = os.fstat(fd).st_size
+    at = size
+    while at > 0:
+        chunk = os.pread(fd, min(READ_BYTES, at), max(at - READ_BYTES, 0))
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return at - len(chunk) + newline + 1
+        at -= len(chunk)
+    return 0
+
+
+class _Open:
+    __slots__ = ("fd", "file", "offset")
+
+    def __init__(self, fd: int, file: LogFile, offset: int) -> None:
+        self.fd = fd
+        self.file = file
+        self.offset = offset  # of the next byte to read
+
+
+class FileTail:
+    """Reads the log whose current file is ``path`` into ``decoder`` and hands each batch of
+    records to ``emit``, until :meth:`finish` (then to its end) or cancelled.
+
+    ``rotated(path)`` names the log's rotated files, oldest first. ``wake()`` is the callback
+    for whoever sees the directory change (:class:`~logship.sources.files.watch.Watcher`).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        decoder: FileLogDecoder,
+        emit: Emit,
+        *,
+        rotated: Callable[[Path], list[Path]],
+        start: StartAt | None = None,
+        look_again_secs: float = LOOK_AGAIN_SECS,
+    ) -> None:
+        self.path = path
+        self.decoder = decoder
+        self.emit = emit
+        self.rotated = rotated
+        self.start = start or StartAt()
+        self.look_again_secs = look_again_secs
+        self.files: deque[_Open] = deque()  # held open, oldest first
+        self.lines = 0
+        self.truncations = 0  # times the file was found cut short (copytruncate)
+        self.read_errors = 0
+        self._orders = 0
+        self._finishing = False
+        self._wake = asyncio.Event()
+
+    # -- told from outside ---------------------------------------------------------------------
+
+    def wake(self, name: str | None = None) -> None:
+        """Something changed where the files are: look now."""
+        self._wake.set()
+
+    def finish(self) -> None:
+        """The container is over: read what is left, then stop."""
+        self._finishing = True
+        self._wake.set()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            self._open_start()
+            while True:
+                if not self.files:
+                    self._look_for_current()
+                if self.files and self._read_turn(self.files[0]):
+                    self._look_for_current()
+                    await asyncio.sleep(0)  # let the others read too
+                    continue
+                if len(self.files) > 1:
+                    # a newer file exists: the runtime writes no more to this one
+                    if not self._read_turn(self.files[0]):
+                        self._advance()
+                    continue
+                if self.files and self._truncated(self.files[0]):
+                    continue
+                self._look_for_current()
+                if len(self.files) > 1:
+                    continue
+                if self.files and self._deleted(self.files[0]):
+                    self._finishing = True  # read to its end, and nothing will come after it
+                if self._finishing:
+                    self._emit(self.decoder.flush())
+                    return
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.look_again_secs)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        while self.files:
+            with contextlib.suppress(OSError):
+                os.close(self.files.popleft().fd)
+
+    def _emit(self, records: list[Record]) -> None:
+        if records:
+            self.lines += len(records)
+            self.emit(records)
+
+    def _read_turn(self, head: _Open) -> int:
+        """Read from ``head`` until its end or :data:`TURN_BYTES`; the bytes read."""
+        total = 0
+        decoder = self.decoder
+        while total < TURN_BYTES:
+            try:
+                data = os.pread(head.fd, READ_BYTES, head.offset)
+            except OSError as exc:
+                self.read_errors += 1
+                log.warning("cannot read %s: %s", head.file.path, exc.strerror or exc)
+                return total
+            if not data:
+                break
+            head.offset += len(data)
+            total += len(data)
+            self._emit(decoder.feed(data))
+        return total
+
+    def _advance(self) -> None:
+        """The oldest file is read to its end and a newer one exists: go on with it."""
+        done = self.files.popleft()
+        with contextlib.suppress(OSError):
+            os.close(done.fd)
+        following = self.files[0]
+        self._emit(self.decoder.next_file(following.file, following.offset))
+
+    def _truncated(self, head: _Open) -> bool:
+        """The file is smaller than what was read of it (copytruncate): read it again from its
+        start, as a new file (its lines come after the old ones)."""
+        try:
+            size = os.fstat(head.fd).st_size
+        except OSError:
+            return False
+        if size >= head.offset:
+            return False
+        self.truncations += 1
+        log.warning(
+            "%s was cut to %d bytes after %d were read (copytruncate?): reading it from its start",
+            head.file.path,
+            size,
+            head.offset,
+        )
+        self._emit(self.decoder.flush())  # what was left of it before the cut
+        head.file = self._renumbered(head.file)
+        head.offset = 0
+        self._emit(self.decoder.next_file(head.file, 0))
+        return True
+
+    def _deleted(self, head: _Open) -> bool:
+        """The file was deleted (not renamed: no name is left) and nothing newer came."""
+        try:
+            return os.fstat(head.fd).st_nlink == 0 and not os.path.lexists(self.path)
+        except OSError:
+            return False
+
+    # -- the files -----------------------------------------------------------------------------
+
+    def _open(self, path: Path) -> _Open | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            stat = os.fstat(fd)
+            fingerprint = os.pread(fd, FINGERPRINT_BYTES, 0).hex()
+        except OSError:
+            os.close(fd)
+            return None
+        file = LogFile(str(path), stat.st_dev, stat.st_ino, fingerprint, self._orders)
+        self._orders += 1
+        return _Open(fd, file, 0)
+
+    def _renumbered(self, file: LogFile) -> LogFile:
+        order, self._orders = self._orders, self._orders + 1
+        return LogFile(file.path, file.dev, file.ino, file.fingerprint, order)
+
+    def _open_start(self) -> None:
+        """Open the files to read, as ``start`` says, and start the decoder on the first."""
+        start = self.start
+        paths = [self.path] if start.end else [*self.rotated(self.path), self.path]
+        opened = [o for o in map(self._open, paths) if o is not None]
+        if start.saved is not None:
+            found = [i for i, o in enumerate(opened) if start.saved.is_file(o.file)]
+            if found:
+                for o in opened[: found[0]]:
+                    os.close(o.fd)
+                opened = opened[found[0] :]
+                opened[0].offset = start.saved.offset
+            else:
+                log.info(
+                    "%s: the file of the checkpoint (%s) is gone; reading from the oldest "
+                    "file there is",
+                    self.decoder.meta.name,
+                    start.saved.path,
+                )
+        elif start.end and opened:
+            opened[0].offset = _line_start(opened[0].fd)
+        self.files.extend(opened)
+        if opened:
+            self._emit(self.decoder.next_file(opened[0].file, opened[0].offset))
+
+    def _look_for_current(self) -> None:
+        """A file under ``path`` that is not the newest held (a rotation happened): open it."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return  # not there (yet, or any more)
+        newest = self.files[-1].file if self.files else None
+        if newest is not None and (stat.st_dev, stat.st_ino) == (newest.dev, newest.ino):
+            return
+        opened = self._open(self.path)
+        if opened is None:
+            return
+        if newest is not None and (opened.file.dev, opened.file.ino) == (newest.dev, newest.ino):
+            os.close(opened.fd)  # raced with a rename back: the same file
+            return
+        self.files.append(opened)
+        if len(self.files) == 1:
+            self._emit(self.decoder.next_file(opened.file, 0))

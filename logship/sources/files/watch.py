@@ -1,0 +1,119 @@
+"""Wakes whoever follows a directory's files when something happens in it: inotify through
+asyncinotify, one instance for the whole source.
+
+Readers never depend on it alone: they also look again every few seconds, so a lost event (the
+kernel's queue overflowed, a watch could not be added) costs latency, never lines. Where
+inotify cannot be had at all, that slow look is all there is, and the log says so once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from asyncinotify import Inotify, Mask, Watch
+
+log = logging.getLogger("logship.files")
+
+Wake = Callable[[str | None], None]
+"""Told the name of what changed in the directory (None: the directory itself)."""
+
+MASK = (
+    Mask.MODIFY
+    | Mask.CREATE
+    | Mask.MOVED_TO
+    | Mask.MOVED_FROM
+    | Mask.DELETE
+    | Mask.DELETE_SELF
+    | Mask.CLOSE_WRITE
+)
+
+
+class Watcher:
+    """Directories watched, each with whom to wake."""
+
+    def __init__(self) -> None:
+        self._inotify: Inotify | None = None
+        self._failed = False
+        self._watches: dict[Path, tuple[Watch, list[Wake]]] = {}
+        self._by_wd: dict[int, Path] = {}
+        self.overflows = 0  # times the kernel's event queue overflowed (events were lost)
+
+    def _instance(self) -> Inotify | None:
+        if self._inotify is None and not self._failed:
+            try:
+                self._inotify = Inotify()
+            except OSError as exc:
+                self._failed = True
+                log.warning(
+                    "cannot use inotify (%s): log files are looked at every few seconds instead",
+                    exc.strerror or exc,
+                )
+        return self._inotify
+
+    def watch(self, directory: Path, wake: Wake) -> bool:
+        """Wake ``wake`` on changes in ``directory``; False if it cannot be watched."""
+        entry = self._watches.get(directory)
+        if entry is not None:
+            entry[1].append(wake)
+            return True
+        inotify = self._instance()
+        if inotify is None:
+            return False
+        try:
+            watch = inotify.add_watch(directory, MASK)
+        except OSError as exc:
+            log.debug("cannot watch %s: %s", directory, exc)
+            return False
+        self._watches[directory] = (watch, [wake])
+        self._by_wd[watch.wd] = directory
+        return True
+
+    def unwatch(self, directory: Path, wake: Wake) -> None:
+        entry = self._watches.get(directory)
+        if entry is None:
+            return
+        watch, wakes = entry
+        with contextlib.suppress(ValueError):
+            wakes.remove(wake)
+        if wakes:
+            return
+        del self._watches[directory]
+        self._by_wd.pop(watch.wd, None)
+        if self._inotify is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._inotify.rm_watch(watch)
+
+    async def run(self) -> None:
+        """Dispatch events until cancelled."""
+        inotify = self._instance()
+        if inotify is None:
+            await asyncio.Event().wait()  # nothing to dispatch: the readers look by themselves
+            return
+        async for event in inotify:
+            if Mask.Q_OVERFLOW in event.mask:
+                self.overflows += 1
+                for _, wakes in list(self._watches.values()):
+                    for wake in list(wakes):
+                        wake(None)
+                continue
+            watch = event.watch
+            directory = self._by_wd.get(watch.wd) if watch is not None else None
+            if directory is None:
+                continue
+            entry = self._watches.get(directory)
+            if entry is None:
+                continue
+            name = str(event.name) if event.name is not None else None
+            for wake in list(entry[1]):
+                wake(name)
+
+    def close(self) -> None:
+        if self._inotify is not None:
+            self._inotify.close()
+            self._inotify = None
+        self._watches.clear()
+        self._by_wd.clear()
