@@ -24,7 +24,7 @@ from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.runner import SinkRunner
 from logship.protocol.docker import LogDecoder
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
 from logship.settings import parse_destination_uri
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
@@ -34,19 +34,14 @@ from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.logstream import read_logs
 from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
 from tests.helpers.receivers.forward import ForwardReceiver
+from tests.helpers.records import make_meta
 
-META = ContainerMeta(
-    id="5f9a6638b642" + "0" * 52,
-    name="web-1",
-    image="app:1",
-    image_id="sha256:" + "d" * 64,
-    host=HostMeta("vm", "10.0.0.1"),
-)
+WEB = make_meta()
 
 
 def lines(count: int) -> list[Record]:
     return [
-        Record(f"line-{i}", "stdout", f"2026-11-27T05:24:33.{i:09d}Z", META) for i in range(count)
+        Record(f"line-{i}", "stdout", f"2026-11-27T05:24:33.{i:09d}Z", WEB) for i in range(count)
     ]
 
 
@@ -218,9 +213,9 @@ async def test_garbage_in_a_log_stream_is_skipped_and_the_lines_after_it_arrive(
         frame(1, t3, b"after an engine error\n"),
         frame(1, t3, b"cut off by the end")[:15],
     ]
-    decoder = LogDecoder(META)
+    decoder = LogDecoder(WEB)
     got: list[Record] = []
-    await read_logs(client, META.id, decoder, got.extend, follow=False)
+    await read_logs(client, WEB.id, decoder, got.extend, follow=False)
     got += decoder.flush()
     assert [r.message for r in got] == ["before", "after garbage", "after an engine error"]
     assert (decoder.malformed_frames, decoder.skipped_bytes) == (1, 1900)

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from logship.protocol.docker import LogDecoder
-from logship.record import ContainerMeta, HostMeta, Record, is_canonical
+from logship.record import Record, is_canonical
 from logship.sources.docker.client import DockerClient, Endpoint
 from logship.sources.docker.logstream import read_logs
 from tests.helpers.containers import Containers
+from tests.helpers.records import make_meta
 
 APP_TIME = "2026-01-01T00:00:00.000000000Z"
 SCRIPT = (
@@ -80,9 +81,7 @@ def tty_container(docker_client: Any, request: pytest.FixtureRequest) -> Any:
 async def test_a_tty_containers_lines_come_out_whole_however_the_reads_cut_them(
     tty_container: Any, read_bytes: int
 ) -> None:
-    meta = ContainerMeta(
-        id=tty_container.id, name=tty_container.name, image="", image_id="", host=HostMeta("h", "")
-    )
+    meta = make_meta(id=tty_container.id, name=tty_container.name)
     client = SmallReadsClient(read_bytes)
     decoder = LogDecoder(meta, tty=True)
     got: list[Record] = []

@@ -17,11 +17,12 @@ import pytest
 
 from logship.errors import DeliveryError
 from logship.protocol.bulk import dedot
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
 from tests.helpers.agent_process import AgentProcess, run_cli
 from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
+from tests.helpers.records import make_meta
 from tests.helpers.tls import TlsFiles
 from tests.helpers.waiting import wait_until
 
@@ -62,19 +63,13 @@ def wait_for_messages(es: ElasticsearchStandIn, container: str, count: int) -> l
 
 # -- the sink on its own ----------------------------------------------------------------------
 
-META = ContainerMeta(
-    id="5f9a6638b642" + "0" * 52,
-    name="web-1",
-    image="nginx:1.25",
-    image_id="sha256:" + "d" * 64,
-    host=HostMeta("vm", "10.0.0.1"),
-)
+WEB = make_meta()
 
 
 def records(count: int, text: str = "line", size: int = 0, first: int = 0) -> list[Record]:
     """Lines of one container, each with its own time (so its own ``_id``)."""
     return [
-        Record(f"{text}-{i} " + "x" * size, "stdout", f"2026-11-27T05:24:33.{i:09d}Z", META)
+        Record(f"{text}-{i} " + "x" * size, "stdout", f"2026-11-27T05:24:33.{i:09d}Z", WEB)
         for i in range(first, first + count)
     ]
 

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from logship.errors import DeliveryError
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import ContainerMeta, Record
 from logship.settings import parse_destination_uri
 from logship.sinks.forward.config import ForwardConfig
 from logship.sinks.forward.sink import ForwardSink
 from tests.helpers.agent_process import AgentProcess, run_cli
 from tests.helpers.receivers.forward import Event, EventTime, ForwardReceiver
+from tests.helpers.records import make_meta, records_of
 from tests.helpers.tls import TlsFiles
 from tests.helpers.waiting import wait_until
 
@@ -45,14 +46,7 @@ def sink_for(uri: str) -> ForwardSink:
 
 
 def batch(messages: list[str], meta: ContainerMeta | None = None) -> list[Record]:
-    meta = meta or ContainerMeta(
-        id="5f9a6638b642" + "0" * 52,
-        name="web-1",
-        image="app:1",
-        image_id="",
-        host=HostMeta("h", ""),
-    )
-    return [Record(m, "stdout", TS, meta) for m in messages]
+    return records_of(meta or make_meta(name="web-1"), *messages, ts=TS)
 
 
 def logs(server: ForwardReceiver) -> list[str]:
@@ -117,9 +111,7 @@ async def test_only_the_messages_without_an_ack_are_sent_again(
     server = receiver()
     server.drop_before_ack(keep=False, after=1)
     sink = sink_for(f"forward://127.0.0.1:{server.port}?ack=true")
-    other = ContainerMeta(
-        id="719d5c9a5367" + "1" * 52, name="api", image="a", image_id="", host=HostMeta("h", "")
-    )
+    other = make_meta(id="719d5c9a5367" + "1" * 52, name="api")
     records = batch(["web 1"]) + batch(["api 1"], other) + batch(["web 2"])
     await sink.open()
     try:

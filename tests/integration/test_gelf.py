@@ -15,12 +15,13 @@ import pytest
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.runner import SinkRunner
-from logship.record import ContainerMeta, HostMeta, Record, timestamp_ns
+from logship.record import Record, timestamp_ns
 from logship.sinks.gelf.config import GelfConfig
 from logship.sinks.gelf.sink import GelfSink
 from tests.helpers.agent_process import AgentProcess, run_cli
 from tests.helpers.ports import free_port
 from tests.helpers.receivers.gelf import GelfReceiver, Received
+from tests.helpers.records import make_meta
 from tests.helpers.tls import TlsFiles
 from tests.helpers.waiting import wait_until
 
@@ -363,7 +364,7 @@ def http_runner(receiver: GelfReceiver) -> SinkRunner:
         DropOldestBuffer(max_records=100, max_bytes=1 << 20),
         backoff=Backoff(initial_secs=0.01, maximum_secs=0.05),
     )
-    meta = ContainerMeta("c" * 64, "web-9", "busybox", "sha256:" + "0" * 64, HostMeta("h", "ip"))
+    meta = make_meta(id="c" * 64, name="web-9")
     ts = "2026-11-23T19:43:24.373123456Z"
     runner.buffer.put([Record(text, "stdout", ts, meta) for text in ("a", "b", "c")])
     runner.buffer.close()
@@ -401,9 +402,8 @@ async def test_a_udp_message_too_big_for_128_chunks_even_cut_is_counted_rejected
         labels=["huge"],
     )
     runner = SinkRunner(GelfSink(config), DropOldestBuffer(max_records=100, max_bytes=1 << 22))
-    host = HostMeta("h", "ip")
-    huge = ContainerMeta("d" * 64, "big-1", "busybox", "", host, labels={"huge": "y" * 200_000})
-    small = ContainerMeta("e" * 64, "web-1", "busybox", "", host, labels={"huge": "n"})
+    huge = make_meta(id="d" * 64, name="big-1", labels={"huge": "y" * 200_000})
+    small = make_meta(id="e" * 64, name="web-1", labels={"huge": "n"})
     ts = "2026-11-23T19:43:24.373123456Z"
     runner.buffer.put([Record("lost", "stdout", ts, huge), Record("kept", "stdout", ts, small)])
     runner.buffer.close()

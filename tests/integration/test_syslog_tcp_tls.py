@@ -16,11 +16,12 @@ import pytest
 from logship.config.tls import TlsConfig
 from logship.errors import DeliveryError
 from logship.protocol.syslog import Framing
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
 from logship.sinks.syslog.config import SyslogConfig
 from logship.sinks.syslog.sink import Stream, SyslogSink
 from logship.transport.tcp import StreamTransport
 from tests.helpers.agent_process import AgentProcess, run_cli
+from tests.helpers.records import make_meta
 from tests.helpers.rsyslog import Rsyslog, assert_every_enrichment_field, parse_structured_data
 from tests.helpers.syslog_wire import read_octet_counted
 from tests.helpers.tls import TlsFiles
@@ -89,13 +90,7 @@ def test_stdout_and_stderr_lines_arrive_over_tcp_with_every_enrichment_field(
 
 
 TS = "2026-11-27T05:24:33.719017123Z"
-META = ContainerMeta(
-    id="5f9a6638b642" + "0" * 52,
-    name="web-1",
-    image="logship-test/busybox:1.35",
-    image_id="sha256:" + "1" * 64,
-    host=HostMeta("node-1", "10.0.0.1"),
-)
+WEB_1 = make_meta(name="web-1")
 
 
 @pytest.mark.parametrize(
@@ -127,7 +122,7 @@ async def test_a_message_with_a_newline_arrives_as_one_message_and_utf8_is_count
     lines = ["first line\nsecond line", "naïve 日本 🚀 after", "last"]
     await sink.open()
     try:
-        await sink.send([Record(line, "stdout", TS, META) for line in lines])
+        await sink.send([Record(line, "stdout", TS, WEB_1) for line in lines])
     finally:
         await sink.close()
     got = wait_until(
@@ -152,7 +147,7 @@ async def test_a_receiver_that_stops_reading_is_given_up_after_write_timeout_sec
                 max_message_bytes=1024 * 1024,
             )
         )
-        big = [Record("x" * 1_000_000, "stdout", TS, META)] * 16
+        big = [Record("x" * 1_000_000, "stdout", TS, WEB_1)] * 16
         await sink.open()
         writer = sink.channel.transport.writer
         assert writer is not None
@@ -215,7 +210,7 @@ async def send_until_refused(
     assert isinstance(transport, StreamTransport)
     for i in range(batches):
         try:
-            await sink.send([Record(f"batch {i}", "stdout", TS, META)])
+            await sink.send([Record(f"batch {i}", "stdout", TS, WEB_1)])
         except DeliveryError as exc:
             return exc
         for _ in range(300 if hung_up else 3):

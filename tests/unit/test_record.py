@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from logship.record import (
     ContainerMeta,
-    HostMeta,
     KubernetesMeta,
     Record,
     format_timestamp_ns,
@@ -22,8 +21,8 @@ from logship.record import (
     timestamp_ns,
     truncation_marker,
 )
+from tests.helpers.records import HOST
 
-HOST = HostMeta("vm", "10.0.0.1")
 NOW = "2026-11-27T05:24:33.719017066Z"
 NOW_NS = 1_795_757_073_719_017_066  # the same instant, as Python's datetime computes it
 FIRST_NS = -62_135_596_800_000_000_000  # 0001-01-01T00:00:00Z, Docker's "zero time"

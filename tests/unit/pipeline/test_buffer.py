@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from logship.pipeline.buffer import RECORD_OVERHEAD_BYTES, DropOldestBuffer
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import ContainerMeta, Record
+from tests.helpers.records import TS, make_meta, records_of
 
-META = ContainerMeta(id="c" * 64, name="web", image="x", image_id="", host=HostMeta("vm", "::1"))
-TS = "2026-11-27T05:24:33.719017066Z"
+WEB = make_meta()
 
 
 def records(*messages: str) -> list[Record]:
-    return [Record(m, "stdout", TS, META) for m in messages]
+    return records_of(WEB, *messages)
 
 
 def texts(batch: list[Record]) -> list[str]:
@@ -268,24 +268,18 @@ def test_records_dropped_to_make_room_are_reported_oldest_first() -> None:
 
 
 def container(n: int) -> ContainerMeta:
-    return ContainerMeta(
-        id=f"{n:064x}", name=f"app-{n}", image="x", image_id="", host=HostMeta("vm", "::1")
-    )
+    return make_meta(id=f"{n:064x}", name=f"app-{n}")
 
 
 NOISY, QUIET, OTHER = container(1), container(2), container(3)
 
 
-def lines_of(meta: ContainerMeta, *messages: str) -> list[Record]:
-    return [Record(m, "stdout", TS, meta) for m in messages]
-
-
 def test_a_flooding_container_loses_its_own_oldest_lines_not_its_quiet_neighbours() -> None:
     buffer = DropOldestBuffer(max_records=10, max_bytes=1 << 20)
-    buffer.put(lines_of(QUIET, "q1"))
-    buffer.put(lines_of(NOISY, *(f"n{i}" for i in range(8))))
-    buffer.put(lines_of(QUIET, "q2"))
-    buffer.put(lines_of(NOISY, *(f"n{i}" for i in range(8, 20))))
+    buffer.put(records_of(QUIET, "q1"))
+    buffer.put(records_of(NOISY, *(f"n{i}" for i in range(8))))
+    buffer.put(records_of(QUIET, "q2"))
+    buffer.put(records_of(NOISY, *(f"n{i}" for i in range(8, 20))))
     kept = texts(buffer.take(100))
     assert kept == ["q1", "q2", *(f"n{i}" for i in range(12, 20))]
     assert buffer.dropped == 12
@@ -294,35 +288,35 @@ def test_a_flooding_container_loses_its_own_oldest_lines_not_its_quiet_neighbour
 
 def test_lines_come_out_in_the_order_they_went_in_minus_the_dropped_ones() -> None:
     buffer = DropOldestBuffer(max_records=6, max_bytes=1 << 20)
-    buffer.put(lines_of(NOISY, "n1", "n2"))
-    buffer.put(lines_of(QUIET, "q1"))
-    buffer.put(lines_of(NOISY, "n3", "n4"))
-    buffer.put(lines_of(OTHER, "o1"))
-    buffer.put(lines_of(NOISY, "n5", "n6"))  # 8 held: n1 and n2 go
+    buffer.put(records_of(NOISY, "n1", "n2"))
+    buffer.put(records_of(QUIET, "q1"))
+    buffer.put(records_of(NOISY, "n3", "n4"))
+    buffer.put(records_of(OTHER, "o1"))
+    buffer.put(records_of(NOISY, "n5", "n6"))  # 8 held: n1 and n2 go
     assert texts(buffer.take(3)) == ["q1", "n3", "n4"]
     assert texts(buffer.take(10)) == ["o1", "n5", "n6"]
 
 
 def test_one_batch_mixing_containers_is_split_fairly_too() -> None:
     buffer = DropOldestBuffer(max_records=4, max_bytes=1 << 20)
-    buffer.put([*lines_of(QUIET, "q1"), *lines_of(NOISY, "n1", "n2", "n3", "n4", "n5")])
+    buffer.put([*records_of(QUIET, "q1"), *records_of(NOISY, "n1", "n2", "n3", "n4", "n5")])
     assert texts(buffer.take(10)) == ["q1", "n3", "n4", "n5"]
 
 
 def test_containers_equally_full_lose_alike() -> None:
     buffer = DropOldestBuffer(max_records=8, max_bytes=1 << 20)
-    buffer.put(lines_of(NOISY, "a1", "a2", "a3", "a4"))
-    buffer.put(lines_of(OTHER, "b1", "b2", "b3", "b4"))
-    buffer.put(lines_of(QUIET, "q1", "q2"))  # 10 held: the two fullest lose one each
+    buffer.put(records_of(NOISY, "a1", "a2", "a3", "a4"))
+    buffer.put(records_of(OTHER, "b1", "b2", "b3", "b4"))
+    buffer.put(records_of(QUIET, "q1", "q2"))  # 10 held: the two fullest lose one each
     assert texts(buffer.take(100)) == ["a2", "a3", "a4", "b2", "b3", "b4", "q1", "q2"]
     assert buffer.dropped_by_container == {NOISY.id: 1, OTHER.id: 1}
 
 
 def test_over_the_byte_bound_the_container_holding_the_most_bytes_loses() -> None:
     buffer = DropOldestBuffer(max_records=100, max_bytes=cost("x" * 900, "s", "s", "s", "s"))
-    buffer.put(lines_of(QUIET, "s", "s", "s", "s"))  # more records, few bytes
-    buffer.put(lines_of(NOISY, "x" * 900))
-    buffer.put(lines_of(NOISY, "y" * 900))
+    buffer.put(records_of(QUIET, "s", "s", "s", "s"))  # more records, few bytes
+    buffer.put(records_of(NOISY, "x" * 900))
+    buffer.put(records_of(NOISY, "y" * 900))
     assert texts(buffer.take(100)) == ["s", "s", "s", "s", "y" * 900]
     assert buffer.dropped_by_container == {NOISY.id: 1}
 
@@ -331,11 +325,11 @@ def test_after_a_byte_shed_the_record_bound_still_sheds_the_one_holding_most_rec
     # the byte shed picks NOISY (most bytes) and learns nothing of its lead in records: its
     # next lines must not make it look far enough ahead in records to lose alone
     buffer = DropOldestBuffer(max_records=10, max_bytes=2000)
-    buffer.put(lines_of(QUIET, *"abcdefgh"))  # 8 records, 800 bytes
-    buffer.put(lines_of(NOISY, "x" * 1199))  # 1300 bytes: over the byte bound, NOISY loses it
+    buffer.put(records_of(QUIET, *"abcdefgh"))  # 8 records, 800 bytes
+    buffer.put(records_of(NOISY, "x" * 1199))  # 1300 bytes: over the byte bound, NOISY loses it
     assert buffer.dropped_by_container == {NOISY.id: 1}
     for n in ("n1", "n2", "n3"):  # the third is one record too many: QUIET holds the most
-        buffer.put(lines_of(NOISY, n))
+        buffer.put(records_of(NOISY, n))
     assert buffer.held_by_container() == {QUIET.id: 7, NOISY.id: 3}
     assert buffer.dropped_by_container == {NOISY.id: 1, QUIET.id: 1}
 
@@ -348,11 +342,11 @@ def test_a_container_shed_by_both_bounds_in_turn_is_never_asked_for_more_than_it
     buffer = DropOldestBuffer(max_records=10, max_bytes=2000, on_discard=told.extend)
     big = "x" * (1000 - RECORD_OVERHEAD_BYTES)
     put = [
-        lines_of(NOISY, *[""] * 7),
-        lines_of(NOISY, *[big] * 8),  # over both bounds: NOISY sheds by records, then bytes
-        lines_of(NOISY, *[big] * 5),
-        lines_of(QUIET, *[""] * 6),
-        lines_of(QUIET, *[big] * 5),  # 12 records, QUIET holds the most of them
+        records_of(NOISY, *[""] * 7),
+        records_of(NOISY, *[big] * 8),  # over both bounds: NOISY sheds by records, then bytes
+        records_of(NOISY, *[big] * 5),
+        records_of(QUIET, *[""] * 6),
+        records_of(QUIET, *[big] * 5),  # 12 records, QUIET holds the most of them
     ]
     for batch in put:
         buffer.put(batch)
@@ -366,8 +360,8 @@ def test_a_container_shed_by_both_bounds_in_turn_is_never_asked_for_more_than_it
 
 def test_what_each_container_holds_is_reported_and_its_drops_counted() -> None:
     buffer = DropOldestBuffer(max_records=5, max_bytes=1 << 20)
-    buffer.put(lines_of(QUIET, "q1", "q2"))
-    buffer.put(lines_of(NOISY, *"abcdef"))
+    buffer.put(records_of(QUIET, "q1", "q2"))
+    buffer.put(records_of(NOISY, *"abcdef"))
     assert buffer.held_by_container() == {QUIET.id: 2, NOISY.id: 3}
     assert buffer.dropped_by_container == {NOISY.id: 3}
     buffer.take(100)
@@ -380,7 +374,7 @@ def test_drop_counters_are_kept_for_a_bounded_number_of_containers() -> None:
 
     buffer = DropOldestBuffer(max_records=1, max_bytes=1 << 20)
     for n in range(MAX_DROP_COUNTERS + 10):
-        buffer.put(lines_of(container(n), "a", "b"))
+        buffer.put(records_of(container(n), "a", "b"))
         buffer.take(10)
     counters = buffer.dropped_by_container
     assert len(counters) == MAX_DROP_COUNTERS
@@ -392,8 +386,8 @@ def test_drop_counters_are_kept_for_a_bounded_number_of_containers() -> None:
 def test_every_dropped_record_of_every_container_is_reported_once() -> None:
     told: list[Record] = []
     buffer = DropOldestBuffer(max_records=3, max_bytes=1 << 20, on_discard=told.extend)
-    batch_a = lines_of(NOISY, "n1", "n2", "n3")
-    batch_b = lines_of(QUIET, "q1", "q2", "q3")
+    batch_a = records_of(NOISY, "n1", "n2", "n3")
+    batch_b = records_of(QUIET, "q1", "q2", "q3")
     buffer.put(batch_a)
     buffer.put(batch_b)
     taken = buffer.take(10)
@@ -405,8 +399,8 @@ def test_a_big_buffer_sheds_a_little_more_than_needed_so_tiny_puts_stay_cheap() 
     buffer = DropOldestBuffer(max_records=8192, max_bytes=1 << 30)
     metas = [container(n) for n in range(8)]
     for i in range(8192):
-        buffer.put(lines_of(metas[i % 8], "x"))
-    buffer.put(lines_of(metas[0], "x"))
+        buffer.put(records_of(metas[i % 8], "x"))
+    buffer.put(records_of(metas[0], "x"))
     assert 8192 - 8192 // 256 - 8 <= len(buffer) < 8192  # shed its slack, fairly: all lost
     assert set(buffer.dropped_by_container) == {m.id for m in metas}
 
@@ -465,7 +459,7 @@ def test_only_the_fullest_containers_lose_and_they_keep_as_many_as_anyone_else(
     buffer = DropOldestBuffer(max_records=max_records, max_bytes=1 << 30, on_discard=told.extend)
     for c, n, take in steps:
         before = len(told)
-        buffer.put(lines_of(metas[c], *("x" * n)))
+        buffer.put(records_of(metas[c], *("x" * n)))
         losers = {r.meta.id for r in told[before:]}
         held = buffer.held_by_container()
         spared = [count for key, count in held.items() if key not in losers]
@@ -492,7 +486,7 @@ class BothBoundsAgainstAList(RuleBasedStateMachine):
 
     @rule(c=st.integers(0, 2), n=st.integers(1, 8), big=st.booleans())
     def put(self, c: int, n: int, big: bool) -> None:
-        batch = lines_of(self.metas[c], *["x" * (900 if big else 0)] * n)
+        batch = records_of(self.metas[c], *["x" * (900 if big else 0)] * n)
         by_records_only = self.buffer.bytes + cost(*(r.message for r in batch)) <= self.MAX_BYTES
         before = len(self.told)
         self.buffer.put(batch)

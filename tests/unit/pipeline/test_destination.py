@@ -11,15 +11,10 @@ from logship.config.filters import DestinationFilter
 from logship.errors import DeliveryError
 from logship.pipeline.destination import Destination
 from logship.pipeline.observer import DeliveryObserver
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
+from tests.helpers.records import make_meta, numbered_lines
 
-META = ContainerMeta(id="c" * 64, name="web", image="x", image_id="", host=HostMeta("h", "ip"))
-
-
-def lines(n: int, stream: str = "stdout") -> list[Record]:
-    return [
-        Record(f"line {i}", stream, f"2026-11-27T00:00:{i:02d}.000000000Z", META) for i in range(n)
-    ]
+WEB = make_meta()
 
 
 class Collecting:
@@ -71,7 +66,7 @@ async def test_an_observer_registered_after_it_was_built_is_told_every_step() ->
     destination = Destination(Collecting(), max_records=3, batch=BatchConfig(timeout_secs=0))
     recorder = Recorder()
     destination.observe(recorder)
-    destination.route.put(lines(5))  # two more than it holds: the oldest two are shed
+    destination.route.put(numbered_lines(WEB, 5))  # two more than it holds: the oldest two are shed
     await drain(destination)
     assert recorder.events == [
         ("routed", 5),
@@ -87,7 +82,7 @@ async def test_every_observer_is_told_and_a_retried_batch_is_done_once() -> None
     first, second = Recorder(), Recorder()
     destination.observe(first)
     destination.observe(second)
-    destination.route.put(lines(2))
+    destination.route.put(numbered_lines(WEB, 2))
     await drain(destination)
     assert (
         first.events
@@ -106,12 +101,12 @@ async def test_stats_say_what_it_sent_shed_filtered_and_holds() -> None:
     destination = Destination(
         sink, filter=DestinationFilter(sources=["stderr"]), max_records=2, retry_max_secs=7
     )
-    destination.route.put(lines(3, "stderr") + lines(4))
+    destination.route.put(numbered_lines(WEB, 3, stream="stderr") + numbered_lines(WEB, 4))
     stats = destination.stats()
     assert (stats.name, stats.shed, stats.filtered, stats.buffered) == ("collecting", 1, 4, 2)
     assert (stats.max_records, stats.retry_window_secs, stats.spool) == (2, 7, None)
-    assert destination.held_by_container() == {META.id: 2}
-    assert destination.shed_by_container() == {META.id: 1}
+    assert destination.held_by_container() == {WEB.id: 2}
+    assert destination.shed_by_container() == {WEB.id: 1}
     await drain(destination)
     stats = destination.stats()
     assert (stats.sent, stats.buffered, stats.up, stats.down_secs) == (2, 0, True, 0.0)
@@ -129,7 +124,7 @@ async def test_what_a_full_buffer_sheds_goes_to_the_spool_and_counts_as_handled_
     destination.open_spool()
     recorder = Recorder()
     destination.observe(recorder)
-    destination.route.put(lines(5))
+    destination.route.put(numbered_lines(WEB, 5))
     assert ("discarded", 3) not in recorder.events  # not on disk yet
     destination.close_input()
     destination.park()  # at shutdown: what it holds goes to disk too

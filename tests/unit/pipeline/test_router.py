@@ -8,25 +8,16 @@ from pydantic import ValidationError
 from logship.config.filters import DestinationFilter
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.router import Route, Router
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
+from tests.helpers.records import make_meta
 
-HOST = HostMeta("h", "10.0.0.1")
-WEB = ContainerMeta(
+WEB = make_meta(
     id="abc123" + "0" * 58,
     name="web_1",
     image="nginx:1",
-    image_id="",
-    host=HOST,
     labels={"tier": "front", "io.kubernetes.pod.namespace": "payments"},
 )
-DB = ContainerMeta(
-    id="def456" + "0" * 58,
-    name="pg_db",
-    image="postgres:16",
-    image_id="",
-    host=HOST,
-    labels={"tier": "data"},
-)
+DB = make_meta(id="def456" + "0" * 58, name="pg_db", image="postgres:16", labels={"tier": "data"})
 TS = "2026-11-27T00:00:00.000000000Z"
 
 

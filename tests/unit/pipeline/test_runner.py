@@ -11,13 +11,8 @@ from logship.errors import DeliveryError, OutputClosed
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.runner import SinkRunner
-from logship.record import ContainerMeta, HostMeta, Record
-
-META = ContainerMeta(id="c" * 64, name="c", image="i:1", image_id="", host=HostMeta("h", "ip"))
-
-
-def records(n: int) -> list[Record]:
-    return [Record(f"line {i}", "stdout", "2026-11-27T00:00:00.000000000Z", META) for i in range(n)]
+from logship.record import Record
+from tests.helpers.records import make_meta, numbered_lines
 
 
 class ScriptedSink:
@@ -59,7 +54,7 @@ async def test_a_retriable_failure_is_retried_until_the_batch_goes_through(
     sink = ScriptedSink([DeliveryError("refused"), DeliveryError("refused again")])
     runner = runner_for(sink)
     with caplog.at_level(logging.WARNING):
-        await drain(runner, records(3))
+        await drain(runner, numbered_lines(make_meta(), 3))
     assert sink.received == ["line 0", "line 1", "line 2"]
     assert runner.retries == 2 and runner.sent == 3
     messages = [r.getMessage() for r in caplog.records]
@@ -71,7 +66,7 @@ async def test_a_retriable_failure_is_retried_until_the_batch_goes_through(
 async def test_a_batch_rejected_for_good_is_counted_and_not_retried() -> None:
     sink = ScriptedSink([DeliveryError("mapping error", retriable=False)])
     runner = runner_for(sink)
-    await drain(runner, records(4))
+    await drain(runner, numbered_lines(make_meta(), 4))
     assert runner.rejected == 4 and runner.retries == 0 and sink.received == []
 
 
@@ -79,7 +74,7 @@ async def test_a_bug_in_a_sink_drops_that_batch_and_the_runner_carries_on() -> N
     sink = ScriptedSink([RuntimeError("bug")])
     runner = runner_for(sink)
     runner.max_batch = 2
-    await drain(runner, records(4))
+    await drain(runner, numbered_lines(make_meta(), 4))
     assert runner.rejected == 2
     assert sink.received == ["line 2", "line 3"]
 
@@ -87,11 +82,11 @@ async def test_a_bug_in_a_sink_drops_that_batch_and_the_runner_carries_on() -> N
 async def test_closed_output_stops_the_runner() -> None:
     sink = ScriptedSink([OutputClosed("gone")])
     with pytest.raises(OutputClosed):
-        await drain(runner_for(sink), records(1))
+        await drain(runner_for(sink), numbered_lines(make_meta(), 1))
 
 
 async def test_a_partly_taken_batch_is_retried_with_only_what_is_left() -> None:
-    batch = records(5)
+    batch = numbered_lines(make_meta(), 5)
     sink = ScriptedSink(
         [DeliveryError("2 items: 429", remaining=batch[3:], rejected=1)]  # 0-1 taken, 2 bad
     )

@@ -25,19 +25,13 @@ from logship.protocol.bulk import (
     request_verdict,
     split_requests,
 )
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import ContainerMeta, Record
+from tests.helpers.records import K8S_LABELS, make_meta
 
-HOST = HostMeta("vm", "10.0.0.1")
 CID = "5f9a6638b642" + "0" * 52
 T1 = "2026-11-27T05:24:33.719017066Z"
 T2 = "2026-11-27T23:59:59.999999999Z"
 T3 = "2026-11-28T00:00:00.000000001Z"
-K8S_LABELS = {
-    "io.kubernetes.pod.namespace": "shop",
-    "io.kubernetes.pod.name": "web-7d9f",
-    "io.kubernetes.pod.uid": "0b1c-22",
-    "io.kubernetes.container.name": "nginx",
-}
 
 
 def web(**changes: Any) -> ContainerMeta:
@@ -46,10 +40,9 @@ def web(**changes: Any) -> ContainerMeta:
         "name": "web-1",
         "image": "logship-test/busybox:1.35",
         "image_id": "sha256:" + "d" * 64,
-        "host": HOST,
         "labels": {},
     }
-    return ContainerMeta(**(fields | changes))
+    return make_meta(**(fields | changes))
 
 
 def db() -> ContainerMeta:

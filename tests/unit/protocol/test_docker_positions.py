@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logship.protocol.docker import LogDecoder, Position, resume_position
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
+from tests.helpers.records import make_meta
 
-META = ContainerMeta(id="c" * 64, name="c", image="i:1", image_id="", host=HostMeta("h", "ip"))
 TIMES = [f"2026-11-27T05:24:{s:02d}.000000000Z" for s in range(60)]
 
 
@@ -22,7 +22,7 @@ def frame(stream: int, ts: str, body: bytes) -> bytes:
 
 def replay(entries: list[tuple[int, str, bytes]], position: Position | None) -> list[Record]:
     """What a new request with ``since=position`` yields, as the engine would send it."""
-    decoder = LogDecoder(META, position=position)
+    decoder = LogDecoder(make_meta(), position=position)
     since = position[0] if position is not None else ""
     data = b"".join(frame(s, ts, body) for s, ts, body in entries if ts >= since)
     return decoder.feed([data]) + decoder.flush()

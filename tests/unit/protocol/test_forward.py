@@ -29,7 +29,7 @@ from logship.protocol.forward import (
     ping,
 )
 from logship.protocol.template import TagTemplate
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import ContainerMeta, Record
 from tests.helpers.paths import DRIVER_CAPTURES
 from tests.helpers.receivers.forward import (
     Event,
@@ -38,6 +38,7 @@ from tests.helpers.receivers.forward import (
     Request,
     decode_requests,
 )
+from tests.helpers.records import make_meta
 
 ID = "5f9a6638b642" + "0" * 52
 OTHER_ID = "719d5c9a5367" + "1" * 52
@@ -46,22 +47,17 @@ SECONDS = calendar.timegm((2026, 11, 23, 19, 43, 24, 0, 0, 0))  # 0x6b04975c
 CHUNK = "p8n9gmxTQVC8/nh2wlKKeQ=="
 
 
-def make_meta(**changes: Any) -> ContainerMeta:
-    """A fresh container each time (encoders cache per container, in ``meta.cache``)."""
-    fields: dict[str, Any] = {
-        "id": ID,
-        "name": "web-2",
-        "image": "logship-test/busybox:1.35",
-        "image_id": "sha256:d4e5f6",
-        "host": HostMeta("vm", "10.0.0.1"),
-    }
-    return ContainerMeta(**(fields | changes))
+def web_2(**changes: Any) -> ContainerMeta:
+    """The test container as web-2 with the ID above; a fresh one each time (encoders cache per
+    container, in ``meta.cache``)."""
+    fields: dict[str, Any] = {"id": ID, "name": "web-2", "image_id": "sha256:d4e5f6"}
+    return make_meta(**(fields | changes))
 
 
 def line(
     message: str, stream: str = "stdout", ts: str = TS, meta: ContainerMeta | None = None
 ) -> Record:
-    return Record(message, stream, ts, meta or make_meta())
+    return Record(message, stream, ts, meta or web_2())
 
 
 # -- msgpack written out by hand, byte by byte ------------------------------------------------
@@ -146,7 +142,7 @@ GOLDEN = [
     ),
     Golden(
         "with ack the option carries a chunk id; named labels and env are top-level keys",
-        [line("oops", "stderr", meta=make_meta(labels={"app": "web"}, env=("APP_ENV=prod",)))],
+        [line("oops", "stderr", meta=web_2(labels={"app": "web"}, env=("APP_ENV=prod",)))],
         {"ack": True, "labels": ["app"], "env": ["APP_ENV"], "tag": TagTemplate("{{.Name}}")},
         b"\x93"
         + fixstr("web-2")
@@ -223,7 +219,7 @@ def test_a_strict_forward_server_reads_the_golden_bytes_as_these_events(case: Go
 
 
 def test_the_same_container_encodes_the_same_from_its_cache_as_the_first_time() -> None:
-    meta = make_meta(labels={"app": "web"})
+    meta = web_2(labels={"app": "web"})
     encoder = ForwardEncoder(labels=["app"])
     first = encoder.encode([line("a", meta=meta), line("b", "stderr", meta=meta)])
     assert len(meta.cache) == 1
@@ -234,7 +230,7 @@ def test_the_same_container_encodes_the_same_from_its_cache_as_the_first_time() 
 
 
 def test_a_batch_of_two_containers_becomes_one_message_per_tag_in_each_containers_order() -> None:
-    web, api = make_meta(), make_meta(id=OTHER_ID, name="api-1")
+    web, api = web_2(), web_2(id=OTHER_ID, name="api-1")
     batch = [line("w1", meta=web), line("a1", meta=api), line("w2", "stderr", meta=web)]
     chunks = ForwardEncoder(ack=True).encode(batch)
     assert [(c.tag, [r.message for r in c.records]) for c in chunks] == [
@@ -249,7 +245,7 @@ def test_a_batch_of_two_containers_becomes_one_message_per_tag_in_each_container
 
 
 def test_messages_are_split_at_max_message_bytes_and_a_bigger_record_goes_alone() -> None:
-    meta = make_meta()
+    meta = web_2()
     batch = [line("x" * 300, meta=meta) for _ in range(5)] + [line("y" * 3000, meta=meta)]
     chunks = ForwardEncoder(max_message_bytes=1100).encode(batch)
     assert [len(c.records) for c in chunks] == [2, 2, 1, 1]
@@ -284,7 +280,7 @@ def test_nanoseconds_are_docker_s_own_and_the_seconds_follow_each_line() -> None
 
 
 def test_docker_s_fields_always_win_and_named_labels_win_over_the_enrichment() -> None:
-    meta = make_meta(
+    meta = web_2(
         labels={"log": "not the line", "container_id": "x", "host": "from-label", "app": "a"},
         env=("app=from-env", "NOEQUALS", "EMPTY="),
     )
@@ -302,7 +298,7 @@ def test_docker_s_fields_always_win_and_named_labels_win_over_the_enrichment() -
 
 
 def test_a_kubelet_container_carries_a_kubernetes_map() -> None:
-    meta = make_meta(
+    meta = web_2(
         labels={
             "io.kubernetes.pod.namespace": "shop",
             "io.kubernetes.pod.name": "web-7d9f",
@@ -339,7 +335,7 @@ def test_docker_s_fluentd_driver_and_ours_send_the_same_keys_and_values_per_cont
     assert {r.mode for r in docker} == {"Message"}  # Docker sends one Message per line
     theirs = {r.events[0].record["source"]: r for r in docker}
     container_id = theirs["stdout"].events[0].record["container_id"]
-    meta = make_meta(id=container_id, name="web-5", labels={"app": "web"})
+    meta = web_2(id=container_id, name="web-5", labels={"app": "web"})
     for stream, message in (("stdout", "hello fluentd"), ("stderr", "err fluentd")):
         ts = "2026-11-23T19:43:25.123456789Z"  # what the engine said for that line
         (ours,) = decode_requests(

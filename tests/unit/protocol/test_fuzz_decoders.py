@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship.protocol.docker import LogDecoder
-from logship.record import ContainerMeta, HostMeta, Record, truncation_marker
+from logship.record import Record, truncation_marker
 from logship.sources.docker.logstream import log_stream
+from tests.helpers.records import make_meta
 
-META = ContainerMeta(id="f" * 64, name="fuzz", image="x", image_id="", host=HostMeta("vm", "::1"))
 TIMES = [f"2026-11-27T05:24:33.{n:09d}Z" for n in (1, 2, 3, 500_000_000)]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -77,7 +77,7 @@ def decode(
     data: bytes, cuts: list[int], *, limit: int = 1 << 20
 ) -> tuple[list[Record], LogDecoder]:
     """Feed ``data`` cut at ``cuts``; consecutive pieces go in one feed call now and then."""
-    decoder = LogDecoder(META, max_line_bytes=limit)
+    decoder = LogDecoder(make_meta(), max_line_bytes=limit)
     points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
     pieces = [data[a:b] for a, b in itertools.pairwise(points)]
     out: list[Record] = []
@@ -147,7 +147,7 @@ def test_arbitrary_bytes_never_raise_and_valid_frames_after_them_are_read(
     noise: bytes, cuts: list[int], tty: bool
 ) -> None:
     tail = frame(1, TIMES[3], b"the end\n")
-    decoder = LogDecoder(META, tty=tty)
+    decoder = LogDecoder(make_meta(), tty=tty)
     data = noise + b"\n" + tail if tty else noise + tail
     points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
     out: list[Record] = []
@@ -204,7 +204,7 @@ def test_tty_chunks_in_any_grouping_and_split_after_the_time_give_what_the_model
             chunks += [chunk[:at], chunk[at:]]
         else:
             chunks.append(chunk)
-    decoder = LogDecoder(META, tty=True)
+    decoder = LogDecoder(make_meta(), tty=True)
     out: list[Record] = []
     i = 0
     for size in [*groups, len(chunks)]:
@@ -227,7 +227,7 @@ tty_stream_entries = st.lists(
 
 
 async def read_http(response: bytes, points: list[int]) -> list[Record]:
-    decoder = LogDecoder(META, tty=True)
+    decoder = LogDecoder(make_meta(), tty=True)
     out: list[Record] = []
     stream = log_stream(b"", decoder, out.extend, paced=False)
     for a, b in itertools.pairwise(points):
@@ -273,7 +273,7 @@ def test_tty_a_stream_cut_off_anywhere_and_asked_again_since_its_position_loses_
     stop %= len(first) + 1
 
     async def read_twice() -> list[Record]:
-        decoder = LogDecoder(META, tty=True)
+        decoder = LogDecoder(make_meta(), tty=True)
         out: list[Record] = []
         stream = log_stream(b"", decoder, out.extend, paced=False)
         points = sorted({0, stop, *(c % (stop + 1) for c in cuts)})

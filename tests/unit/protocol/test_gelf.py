@@ -33,7 +33,7 @@ from logship.protocol.gelf import (
     split_chunks,
 )
 from logship.protocol.template import TagTemplate
-from logship.record import ContainerMeta, HostMeta, Record, timestamp_ns
+from logship.record import ContainerMeta, Record, timestamp_ns
 from logship.settings import load_settings
 from logship.sinks.gelf.config import GelfConfig
 from tests.helpers.paths import DRIVER_CAPTURES
@@ -46,30 +46,20 @@ from tests.helpers.receivers.gelf import (
     parse_message,
     parse_tcp_frame,
 )
+from tests.helpers.records import K8S_LABELS, make_meta
 
-ID = "5f9a6638b642" + "c0ffee" * 8 + "0123"
-IMAGE_ID = "sha256:d4e5f6a7b8c9" + "1" * 52
 TS = "2026-11-23T19:43:24.373123456Z"
-K8S_LABELS = {
-    "io.kubernetes.pod.namespace": "shop",
-    "io.kubernetes.pod.name": "web-7d9f",
-    "io.kubernetes.pod.uid": "0b1c-22",
-    "io.kubernetes.container.name": "nginx",
-}
 
 
-def make_meta(**changes: Any) -> ContainerMeta:
-    """A fresh container each time (encoders cache per container, in ``meta.cache``)."""
+def web_1(**changes: Any) -> ContainerMeta:
+    """The test container as web-1, with the command and creation time GELF carries; a fresh
+    one each time (encoders cache per container, in ``meta.cache``)."""
     fields: dict[str, Any] = {
-        "id": ID,
         "name": "web-1",
-        "image": "logship-test/busybox:1.35",
-        "image_id": IMAGE_ID,
-        "host": HostMeta("vm", "10.0.0.1"),
         "command": 'sh -c echo "hi"',
         "created": "2026-11-23T19:43:24.126498242Z",
     }
-    return ContainerMeta(**(fields | changes))
+    return make_meta(**(fields | changes))
 
 
 def random_text(length: int, alphabet: str = "0123456789abcdef", seed: int = 1) -> str:
@@ -116,13 +106,13 @@ CONTAINER = (
 GOLDEN = [
     Golden(
         "a stdout line: level 6, Docker's fields, the short ID as tag",
-        Record("hello", "stdout", TS, make_meta()),
+        Record("hello", "stdout", TS, web_1()),
         b'{"version":"1.1","host":"vm","short_message":"hello","timestamp":1795463004.373123,'
         b'"level":6,' + CONTAINER + b'"_stream":"stdout","_tag":"5f9a6638b642"}',
     ),
     Golden(
         "a stderr line: level 3",
-        Record("oops", "stderr", TS, make_meta()),
+        Record("oops", "stderr", TS, web_1()),
         b'{"version":"1.1","host":"vm","short_message":"oops","timestamp":1795463004.373123,'
         b'"level":3,' + CONTAINER + b'"_stream":"stderr","_tag":"5f9a6638b642"}',
     ),
@@ -132,7 +122,7 @@ GOLDEN = [
             'say "hi"\n\ttab \x00 ünï €',
             "stdout",
             "2026-11-23T19:43:24.000000999Z",
-            make_meta(
+            web_1(
                 labels={"app": "web", "id": "7", "team name": "pay", "stream": "b", "x": "no"},
                 env=("APP_ENV=prod", "app=from-env", "NO_EQUALS_SIGN"),
             ),
@@ -148,7 +138,7 @@ GOLDEN = [
     ),
     Golden(
         "a pod's container: the kubernetes fields; an empty line stays empty",
-        Record("", "stdout", "1970-01-01T00:00:01.000001000Z", make_meta(labels=K8S_LABELS)),
+        Record("", "stdout", "1970-01-01T00:00:01.000001000Z", web_1(labels=K8S_LABELS)),
         b'{"version":"1.1","host":"vm","short_message":"","timestamp":1.000001,"level":6,'
         + CONTAINER
         + b'"_kubernetes_container_name":"nginx","_kubernetes_namespace":"shop",'
@@ -181,7 +171,7 @@ def test_the_golden_bytes_decode_by_the_spec_back_to_the_record(golden: Golden) 
 
 
 def test_everything_constant_per_container_is_built_once_and_cached() -> None:
-    meta = make_meta()
+    meta = web_1()
     encoder = GelfEncoder()
     first = encoder.encode([Record("a", "stdout", TS, meta)])
     meta.name = "renamed-after-caching"  # the cache, not the live meta, is read from now on
@@ -191,7 +181,7 @@ def test_everything_constant_per_container_is_built_once_and_cached() -> None:
 
 
 def test_lines_of_two_containers_in_one_batch_each_get_their_own_fields() -> None:
-    a, b = make_meta(name="a"), make_meta(name="b", labels=K8S_LABELS)
+    a, b = web_1(name="a"), web_1(name="b", labels=K8S_LABELS)
     records = [Record(str(i), "stdout", TS, m) for i, m in enumerate((a, b, a, b))]
     decoded = [decode(d) for d in GelfEncoder().encode(records)]
     assert [m["_container_name"] for m in decoded] == ["a", "b", "a", "b"]
@@ -202,7 +192,7 @@ def test_lines_of_two_containers_in_one_batch_each_get_their_own_fields() -> Non
 def test_any_line_at_any_time_decodes_back_to_itself(text: str, stream: str, ns: int) -> None:
     from logship.record import format_timestamp_ns
 
-    record = Record(text, stream, format_timestamp_ns(ns), make_meta())
+    record = Record(text, stream, format_timestamp_ns(ns), web_1())
     (data,) = GelfEncoder().encode([record])
     message = decode(data)
     assert message["short_message"] == text
@@ -238,14 +228,14 @@ def test_a_label_or_env_name_becomes_a_field_name_by_the_documented_rule(
 def test_whatever_labels_a_container_has_the_message_passes_the_spec(
     labels: dict[str, str],
 ) -> None:
-    meta = make_meta(labels=labels)
+    meta = web_1(labels=labels)
     encoder = GelfEncoder(selection=FieldSelection(labels_regex="."))
     message = decode(encoder.encode([Record("x", "stdout", TS, meta)])[0])
     assert len([k for k in message if k.startswith("_")]) >= len({field_name(k) for k in labels})
 
 
 def test_labels_and_env_are_chosen_by_name_or_regex_like_dockers_log_options() -> None:
-    meta = make_meta(
+    meta = web_1(
         labels={"app": "web", "com.example.team": "pay", "com.example.tier": "1", "x": "no"},
         env=("APP_ENV=prod", "APP_REGION=eu", "PATH=/bin", "EQ=a=b"),
     )
@@ -381,7 +371,7 @@ def test_a_short_line_is_one_unchunked_gzip_datagram_by_default() -> None:
 @pytest.mark.parametrize("compression", ["gzip", "zlib", "none"])
 def test_a_long_line_is_chunked_to_the_chunk_size_and_reassembles_whole(compression: Any) -> None:
     text = random_text(40_000)
-    record = Record(text, "stderr", TS, make_meta())
+    record = Record(text, "stderr", TS, web_1())
     datagrams = udp(compression=compression).encode([record])
     assert len(datagrams) > 2
     assert all(len(d) <= 1420 for d in datagrams)
@@ -393,7 +383,7 @@ def test_a_long_line_is_chunked_to_the_chunk_size_and_reassembles_whole(compress
 
 
 def test_each_chunked_message_gets_the_next_message_id() -> None:
-    big = Record("x" * 5000, "stdout", TS, make_meta())
+    big = Record("x" * 5000, "stdout", TS, web_1())
     encoder = udp(compression="none")
     datagrams = encoder.encode([big, GOLDEN[0].record, big])
     ids = {d[2:10] for d in datagrams if d[:2] == b"\x1e\x0f"}
@@ -416,7 +406,7 @@ def test_a_line_too_long_for_128_chunks_is_cut_with_the_marker_counting_the_byte
     chunk_size: int, compression: Any, make_text: Any
 ) -> None:
     text = make_text(max_payload_bytes(chunk_size))
-    record = Record(text, "stdout", TS, make_meta())
+    record = Record(text, "stdout", TS, web_1())
     encoder = udp(compression=compression, chunk_size_bytes=chunk_size)
     datagrams = encoder.encode([record, GOLDEN[0].record])
     assert encoder.truncated == 1
@@ -436,8 +426,8 @@ def test_a_line_too_long_for_128_chunks_is_cut_with_the_marker_counting_the_byte
 
 def test_a_line_that_fits_in_128_chunks_is_not_cut() -> None:
     room = max_payload_bytes(1420)
-    overhead = len(GelfEncoder().encode([Record("", "stdout", TS, make_meta())])[0])
-    record = Record("x" * (room - overhead), "stdout", TS, make_meta())
+    overhead = len(GelfEncoder().encode([Record("", "stdout", TS, web_1())])[0])
+    record = Record("x" * (room - overhead), "stdout", TS, web_1())
     encoder = udp(compression="none")
     datagrams = encoder.encode([record])
     assert (len(datagrams), encoder.truncated) == (MAX_CHUNKS, 0)
@@ -446,7 +436,7 @@ def test_a_line_that_fits_in_128_chunks_is_not_cut() -> None:
 
 
 def test_a_message_whose_fields_alone_overflow_128_chunks_is_dropped_and_counted() -> None:
-    meta = make_meta(labels={"huge": "y" * 200_000})
+    meta = web_1(labels={"huge": "y" * 200_000})
     encoder = GelfUdpEncoder(
         GelfEncoder(selection=FieldSelection(labels=["huge"])), compression="none"
     )
@@ -596,7 +586,7 @@ def test_our_message_has_dockers_field_names_and_value_shapes_for_the_same_conta
     -e APP_ENV=prod, driver options labels=app,com.example.team env=APP_ENV."""
     docker = {m["short_message"]: m for m in docker_messages()}
     theirs_out = docker["hello gelf stdout"]
-    meta = make_meta(
+    meta = web_1(
         id=theirs_out["_container_id"],
         image_id=theirs_out["_image_id"],
         command=theirs_out["_command"],

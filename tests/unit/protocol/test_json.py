@@ -11,17 +11,11 @@ from hypothesis import strategies as st
 
 import logship.protocol.json as json_protocol
 from logship.protocol.json import JsonEncoder, TextEncoder, container_document, record_document
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import ContainerMeta, Record
+from tests.helpers.records import K8S_LABELS, make_meta
 
-HOST = HostMeta("vm", "10.0.0.1")
 T1 = "2026-11-27T05:24:33.719017066Z"
 T2 = "2026-11-27T05:24:34.000000001Z"
-K8S_LABELS = {
-    "io.kubernetes.pod.namespace": "shop",
-    "io.kubernetes.pod.name": "web-7d9f",
-    "io.kubernetes.pod.uid": "0b1c-22",
-    "io.kubernetes.container.name": "nginx",
-}
 
 
 def web(**changes: Any) -> ContainerMeta:
@@ -30,10 +24,9 @@ def web(**changes: Any) -> ContainerMeta:
         "name": "web-1",
         "image": "logship-test/busybox:1.35",
         "image_id": "sha256:" + "d" * 64,
-        "host": HOST,
         "labels": {"app": "web", "com.example.team": "payments"},
     }
-    return ContainerMeta(**(fields | changes))
+    return make_meta(**(fields | changes))
 
 
 def db() -> ContainerMeta:

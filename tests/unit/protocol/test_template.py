@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from logship.protocol.template import FIELDS, TagTemplate
-from logship.record import ContainerMeta, HostMeta
+from logship.record import HostMeta
+from tests.helpers.records import make_meta
 
-META = ContainerMeta(
+WEB_2 = make_meta(
     id="5f9a6638b642" + "0123456789abcdef" * 3 + "0123",
     name="web-2",
     image="logship-test/busybox:1.35",
@@ -21,7 +22,7 @@ META = ContainerMeta(
     ("template", "rendered"),
     [
         ("{{.ID}}", "5f9a6638b642"),
-        ("{{.FullID}}", META.id),
+        ("{{.FullID}}", WEB_2.id),
         ("{{.Name}}", "web-2"),
         ("{{.ImageID}}", "d4e5f6a7b8c9"),
         ("{{.ImageFullID}}", "sha256:d4e5f6a7b8c9" + "1" * 52),
@@ -34,7 +35,7 @@ META = ContainerMeta(
 def test_each_docker_placeholder_renders_the_same_field_docker_would(
     template: str, rendered: str
 ) -> None:
-    assert TagTemplate(template).render(META) == rendered
+    assert TagTemplate(template).render(WEB_2) == rendered
 
 
 def test_the_parametrized_table_covers_every_placeholder_logship_accepts() -> None:
@@ -53,28 +54,26 @@ def test_the_parametrized_table_covers_every_placeholder_logship_accepts() -> No
 
 def test_placeholders_mix_with_literal_text() -> None:
     template = TagTemplate("{{.ImageName}}/{{.Name}}/{{.ID}}")
-    assert template.render(META) == "logship-test/busybox:1.35/web-2/5f9a6638b642"
+    assert template.render(WEB_2) == "logship-test/busybox:1.35/web-2/5f9a6638b642"
 
 
 def test_literal_text_around_and_between_placeholders_is_kept() -> None:
-    assert TagTemplate("app-{{.Name}}.{{.Hostname}}!").render(META) == "app-web-2.vm!"
+    assert TagTemplate("app-{{.Name}}.{{.Hostname}}!").render(WEB_2) == "app-web-2.vm!"
 
 
 def test_spaces_inside_the_braces_are_allowed_as_in_go_templates() -> None:
-    assert TagTemplate("{{ .Name }}|{{.ID }}").render(META) == "web-2|5f9a6638b642"
+    assert TagTemplate("{{ .Name }}|{{.ID }}").render(WEB_2) == "web-2|5f9a6638b642"
 
 
 def test_a_template_without_placeholders_is_its_own_text() -> None:
-    assert TagTemplate("static-tag").render(META) == "static-tag"
-    assert TagTemplate("").render(META) == ""
+    assert TagTemplate("static-tag").render(WEB_2) == "static-tag"
+    assert TagTemplate("").render(WEB_2) == ""
 
 
 def test_the_same_template_renders_each_container_its_own_way() -> None:
-    other = ContainerMeta(
-        id="ea9c3d8e1c86" + "f" * 52, name="web-4", image="x", image_id="", host=META.host
-    )
+    other = make_meta(id="ea9c3d8e1c86" + "f" * 52, name="web-4")
     template = TagTemplate("{{.Name}}/{{.ID}}")
-    assert [template.render(META), template.render(other)] == [
+    assert [template.render(WEB_2), template.render(other)] == [
         "web-2/5f9a6638b642",
         "web-4/ea9c3d8e1c86",
     ]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import ContainerMeta, Record
 from logship.server.metrics import ReadCounter, unique_names
-
-HOST = HostMeta("h", "10.0.0.1")
+from tests.helpers.records import make_meta
 
 
 def test_destination_names_used_twice_get_a_number() -> None:
@@ -21,9 +20,7 @@ def test_destination_names_used_twice_get_a_number() -> None:
 
 
 def meta(container_id: str) -> ContainerMeta:
-    return ContainerMeta(
-        id=container_id, name=f"n-{container_id}", image="i", image_id="", host=HOST
-    )
+    return make_meta(id=container_id, name=f"n-{container_id}")
 
 
 def source_of(containers: dict[str, Any]) -> Any:

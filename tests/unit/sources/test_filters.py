@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from logship.record import ContainerMeta, HostMeta
+from logship.record import ContainerMeta
 from logship.sources.filters import ContainerFilter, Selector, label_matches
+from tests.helpers.records import make_meta
 
 
 def container(
@@ -14,15 +15,7 @@ def container(
     labels: dict[str, str] | None = None,
     env: tuple[str, ...] = ("PATH=/usr/bin",),
 ) -> ContainerMeta:
-    return ContainerMeta(
-        id="c" * 64,
-        name=name,
-        image=image,
-        image_id="sha256:" + "d" * 64,
-        host=HostMeta("vm", "10.0.0.1"),
-        labels=labels or {},
-        env=env,
-    )
+    return make_meta(name=name, image=image, labels=labels or {}, env=env)
 
 
 def include(**lists: tuple[str, ...]) -> ContainerFilter:

@@ -11,26 +11,23 @@ from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route
 from logship.pipeline.runner import SinkRunner
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import ContainerMeta, Record
 from logship.state.progress import Progress, checkpoint
+from tests.helpers.records import make_meta, second
 
-HOST = HostMeta("h", "ip")
-A = ContainerMeta(id="a" * 64, name="a", image="i:1", image_id="", host=HOST)
-B = ContainerMeta(id="b" * 64, name="b", image="i:1", image_id="", host=HOST)
-START = ("2026-11-27T00:00:00.000000000Z", 0)
-
-
-def ts(n: int) -> str:
-    return f"2026-11-27T00:00:{n:02d}.000000000Z"
+A = make_meta(id="a" * 64, name="a")
+B = make_meta(id="b" * 64, name="b")
+START = (second(0), 0)
 
 
 def lines(meta: ContainerMeta, first: int, last: int, stream: str = "stdout") -> list[Record]:
-    return [Record(f"{meta.name}{n}", stream, ts(n), meta) for n in range(first, last + 1)]
+    """Lines ``{name}{first}`` to ``{name}{last}``, line ``n`` written at second ``n``."""
+    return [Record(f"{meta.name}{n}", stream, second(n), meta) for n in range(first, last + 1)]
 
 
 def after(n: int) -> tuple[str, int]:
     """Where reading resumes after the line written at second n (the only one that second)."""
-    return (ts(n), 1)
+    return (second(n), 1)
 
 
 def destination(

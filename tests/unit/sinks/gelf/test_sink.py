@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from logship.errors import CheckFailed, DeliveryError
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
 from logship.settings import parse_destination_uri
 from logship.sinks.gelf.channels import Chunked, NulFramed, Posts
 from logship.sinks.gelf.config import GelfConfig
@@ -19,15 +19,7 @@ from logship.sinks.gelf.sink import GelfSink
 from logship.transport.tcp import StreamTransport
 from logship.transport.udp import UdpTransport
 from tests.helpers.http_answers import CannedAnswers, answer
-
-META = ContainerMeta(
-    id="c0ffee" * 10 + "abcd",
-    name="web-1",
-    image="nginx:1.25",
-    image_id="",
-    host=HostMeta("vm", "::1"),
-)
-TS = "2024-05-01T12:00:00.000000000Z"
+from tests.helpers.records import make_meta, records_of
 
 
 def sink_for(uri: str) -> GelfSink:
@@ -35,7 +27,7 @@ def sink_for(uri: str) -> GelfSink:
 
 
 def records(*messages: str) -> list[Record]:
-    return [Record(m, "stdout", TS, META) for m in messages]
+    return records_of(make_meta(), *messages)
 
 
 def answering(sink: GelfSink, monkeypatch: pytest.MonkeyPatch, *statuses: int) -> CannedAnswers:

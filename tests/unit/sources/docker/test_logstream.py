@@ -9,10 +9,10 @@ import struct
 import pytest
 
 from logship.protocol.docker import LogDecoder
-from logship.record import ContainerMeta, HostMeta, Record
+from logship.record import Record
 from logship.sources.docker.logstream import log_stream
+from tests.helpers.records import make_meta
 
-META = ContainerMeta(id="7" * 64, name="tty-1", image="x", image_id="", host=HostMeta("vm", "::1"))
 T1 = "2026-11-27T05:24:33.719017066Z"
 T2 = "2026-11-27T05:24:33.719192737Z"
 T3 = "2026-11-27T05:24:34.000000001Z"
@@ -32,7 +32,7 @@ def frame(stream: int, ts: str, body: bytes) -> bytes:
 
 def read(response: bytes, cuts: list[int], *, tty: bool) -> tuple[list[Record], LogDecoder]:
     """Feed ``response`` to the logs protocol as reads cut at ``cuts``, as the socket would."""
-    decoder = LogDecoder(META, tty=tty)
+    decoder = LogDecoder(make_meta(name="tty-1"), tty=tty)
     got: list[Record] = []
     stream = log_stream(b"", decoder, got.extend, paced=False)
     points = [0, *sorted(set(cuts)), len(response)]
@@ -119,7 +119,7 @@ async def test_a_chunk_larger_than_any_entry_is_not_held_whole_and_the_next_line
 ):
     huge = f"{T1} ".encode() + b"z" * (3 << 20) + b"\r\n"
     response = http_chunks([huge, f"{T2} after\r\n".encode()])
-    decoder = LogDecoder(META, tty=True)
+    decoder = LogDecoder(make_meta(name="tty-1"), tty=True)
     got: list[Record] = []
     stream = log_stream(b"", decoder, got.extend, paced=False)
     held = []

@@ -14,10 +14,10 @@ from typing import Any
 
 from logship.errors import DockerAPIError
 from logship.protocol.docker import Position
-from logship.record import HostMeta
 from logship.sources.base import ReadOptions, Resume
 from logship.sources.docker.source import DockerSource
 from logship.sources.docker.tracked import Tracked
+from tests.helpers.records import HOST
 
 CID = "a" * 64
 SAVED: Position = ("2026-11-27T08:00:00.000000000Z", 3)  # what the last run shipped up to
@@ -60,7 +60,7 @@ async def followed_from(engine: BusyEngine) -> list[Position | None]:
     source = DockerSource(
         engine,  # type: ignore[arg-type]
         lambda records: None,
-        host=HostMeta("node-1", "10.0.0.1"),
+        host=HOST,
         options=ReadOptions(since=NOW),
         resume=Resume({CID: SAVED}, created_after=NOW),
     )
