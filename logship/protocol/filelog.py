@@ -167,7 +167,13 @@ class FileLogDecoder:
                 self._count += 1
             else:
                 self._last_ts, self._count = ts, 1
-            if not partial and not pending and len(text) <= limit:
+            # len(text) counts characters, never more than the bytes: ASCII is exact
+            if (
+                not partial
+                and not pending
+                and len(text) <= limit
+                and (text.isascii() or _size(text) <= limit)
+            ):
                 record = FileRecord(text, stream, ts, meta, self._count - 1)
                 record.end = self.position = (order, offset, file)
                 append(record)
