@@ -38,7 +38,14 @@ class CriDecoder(FileLogDecoder):
         else:
             return None
         body = parts[3] if len(parts) == 4 else b""
-        text = body.decode("utf-8", "replace") if not body.isascii() else body.decode("ascii")
+        if body.isascii():
+            text = body.decode("ascii")
+        elif partial or stream in self._pending:
+            # the runtime cuts long lines at a byte count, through a character maybe: the
+            # pieces' bytes are read together once joined
+            text = body.decode("utf-8", "surrogateescape")
+        else:
+            text = body.decode("utf-8", "replace")
         if raw == self._raw_ts:
             ts = self._ts
         else:

@@ -17,6 +17,7 @@ across a rotation; :class:`LogFile` says which file it is, for checkpoints.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -81,7 +82,9 @@ class FileRecord(Record):
 
 
 Parsed = tuple[str, str, bool, str]
-"""One entry: (canonical timestamp, stream, partial, text without the line's newline)."""
+"""One entry: (canonical timestamp, stream, partial, text without the line's newline). The
+text of a piece may keep bytes that are not UTF-8 on their own as ``surrogateescape`` does: a
+character split between two pieces is read whole once they are joined."""
 
 
 class _Partial:
@@ -96,7 +99,22 @@ class _Partial:
 
 
 def _size(text: str) -> int:
+    """Bytes of ``text`` as the file had them (an escaped byte, see :func:`_as_text`, is one)."""
     return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+
+
+def _as_text(text: str) -> str:
+    """Pieces joined: bytes that were not UTF-8 on their own, kept by ``surrogateescape``
+    (a character the runtime's cut split between two pieces), read together now; what is
+    still not UTF-8 is replaced."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _cut(text: str, size: int) -> str:
+    """The first ``size`` bytes of ``text``, less a character the cut would split."""
+    raw = text.encode("utf-8", "surrogateescape")[:size]
+    # not final: a valid but incomplete last character stays in the decoder, left out
+    return codecs.getincrementaldecoder("utf-8")("surrogateescape").decode(raw)
 
 
 class FileLogDecoder:
@@ -257,19 +275,20 @@ class FileLogDecoder:
         size = _size(text)
         room = self.max_line_bytes - partial.size
         if room > 0:
-            if size > room:
-                cut = text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
-                partial.parts.append(cut)
-            else:
-                partial.parts.append(text)
+            partial.parts.append(_cut(text, room) if size > room else text)
         partial.size += size
 
     def _finish(self, stream: str, end: FilePosition, out: list[Record]) -> None:
         partial = self._pending.pop(stream)
         message = "".join(partial.parts)
+        if not message.isascii():
+            kept = _size(message)
+            message = _as_text(message)
+        else:
+            kept = len(message)
         if partial.size > self.max_line_bytes:
             self.truncated += 1
-            message += truncation_marker(partial.size - _size(message))
+            message += truncation_marker(partial.size - kept)
         record = FileRecord(message, stream, partial.ts, self.meta, partial.seq)
         if self._pending:  # the other stream's line is still open: resume where it starts
             record.end = min(p.start for p in self._pending.values())
