@@ -88,13 +88,14 @@ character split between two pieces is read whole once they are joined."""
 
 
 class _Partial:
-    __slots__ = ("parts", "seq", "size", "start", "ts")
+    __slots__ = ("parts", "pieces", "seq", "size", "start", "ts")
 
     def __init__(self, ts: str, seq: int, start: FilePosition) -> None:
         self.ts = ts
         self.seq = seq
         self.start = start  # where the line's first entry began
         self.parts: list[str] = []
+        self.pieces = 0  # entries of the line so far
         self.size = 0  # bytes of text, all of it, including what was cut
 
 
@@ -156,6 +157,11 @@ class FileLogDecoder:
     def parse(self, line: bytes) -> Parsed | None:
         """One line without its newline; None when it is not the format."""
         raise NotImplementedError
+
+    def joined(self, text: str) -> str:
+        """A line joined from several entries (and not cut), before it is shipped: what the
+        writer's cut split between the entries may be seen whole only now."""
+        return text
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -272,6 +278,7 @@ class FileLogDecoder:
         return self._last_ts or EPOCH
 
     def _add(self, partial: _Partial, text: str) -> None:
+        partial.pieces += 1
         size = _size(text)
         room = self.max_line_bytes - partial.size
         if room > 0:
@@ -289,6 +296,8 @@ class FileLogDecoder:
         if partial.size > self.max_line_bytes:
             self.truncated += 1
             message += truncation_marker(partial.size - kept)
+        elif partial.pieces > 1:
+            message = self.joined(message)
         record = FileRecord(message, stream, partial.ts, self.meta, partial.seq)
         if self._pending:  # the other stream's line is still open: resume where it starts
             record.end = min(p.start for p in self._pending.values())

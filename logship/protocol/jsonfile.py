@@ -51,16 +51,19 @@ class JsonFileDecoder(FileLogDecoder):
             try:
                 ts = normalize_timestamp(raw)
             except (ValueError, TypeError, IndexError):
-                return (self.bad_timestamp(raw), stream, *_line(text, self.tty))
+                return (self.bad_timestamp(raw), stream, *self._split(stream, text))
             self._raw_ts, self._ts = raw, ts
-        if text[-1:] == "\n":
-            if self.tty and text[-2:] == "\r\n":
-                return (ts, stream, False, text[:-2])
-            return (ts, stream, False, text[:-1])
-        return (ts, stream, True, text)
+        return (ts, stream, *self._split(stream, text))
 
+    def _split(self, stream: str, text: str) -> tuple[bool, str]:
+        """(partial, text without its line end)."""
+        if text[-1:] != "\n":
+            return True, text
+        if self.tty and text[-2:] == "\r\n" and stream not in self._pending:
+            return False, text[:-2]
+        return False, text[:-1]  # a TTY's CR of a line in pieces: see joined
 
-def _line(text: str, tty: bool) -> tuple[bool, str]:
-    if text[-1:] == "\n":
-        return False, text[:-2] if tty and text[-2:] == "\r\n" else text[:-1]
-    return True, text
+    def joined(self, text: str) -> str:
+        """The last entry of a TTY's line long enough to come in pieces kept its CR (it may
+        even have been the end of the piece before): the line's CR LF ends it here."""
+        return text[:-1] if self.tty and text[-1:] == "\r" else text
