@@ -33,11 +33,11 @@ FINGERPRINT_BYTES = 128
 EPOCH = "1970-01-01T00:00:00.000000000Z"
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(eq=False, slots=True)
 class LogFile:
     """One log file as its reader opened it: device and inode, the hex of its first bytes (up
-    to :data:`FINGERPRINT_BYTES`; fewer while the file was shorter), and its place among the
-    files read for its container in this run."""
+    to :data:`FINGERPRINT_BYTES`; fewer while the file is shorter: its reader completes them
+    as the file grows), and its place among the files read for its container in this run."""
 
     path: str
     dev: int

@@ -208,8 +208,18 @@ class FileTail:
                 break
             head.offset += len(data)
             total += len(data)
+            if len(head.file.fingerprint) < 2 * FINGERPRINT_BYTES:
+                self._fingerprint(head)
             self._emit(decoder.feed(data))
         return total
+
+    @staticmethod
+    def _fingerprint(head: _Open) -> None:
+        """A file opened shorter than the fingerprint (a new file, often empty when it is
+        found): its first bytes as there are now, so a checkpoint in it knows it from another
+        file that gets its inode."""
+        with contextlib.suppress(OSError):
+            head.file.fingerprint = os.pread(head.fd, FINGERPRINT_BYTES, 0).hex()
 
     def _advance(self) -> None:
         """The oldest file is read to its end and a newer one exists: go on with it."""
@@ -238,6 +248,7 @@ class FileTail:
         self._emit(self.decoder.flush())  # what was left of it before the cut
         head.file = self._renumbered(head.file)
         head.offset = 0
+        self._fingerprint(head)  # another content now
         self._emit(self.decoder.next_file(head.file, 0))
         return True
 
