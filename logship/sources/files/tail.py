@@ -2,8 +2,9 @@
 
 A :class:`FileTail` holds every file of the log it still has to read open, oldest first, so a
 file the runtime renames or deletes is still read to its end: rotation loses nothing, however
-far behind the reader is, as long as it saw each new file appear before the runtime deleted it
-(it looks for one after every read). How runtimes rotate:
+far behind the reader is, as long as each file is still there, under its name or a rotated one,
+when the reader looks (after every read; a file rotated more than once since the last look is
+found among the rotated ones). How runtimes rotate:
 
 - Docker's json-file (``max-size``/``max-file``): the current file is closed, renamed to
   ``.1`` (``.1`` to ``.2``, ...; the oldest deleted, or gzipped with ``compress``), and a new
@@ -136,6 +137,9 @@ class FileTail:
         self.truncations = 0  # times the file was found cut short (copytruncate)
         self.read_errors = 0
         self._orders = 0
+        # (device, inode) of the files this tail opened or passed over: a rotated file not
+        # among them is newer than every file it holds (it missed a rotation)
+        self._seen: set[tuple[int, int]] = set()
         self._finishing = False
         self._wake = asyncio.Event()
 
@@ -274,6 +278,7 @@ class FileTail:
             return None
         file = LogFile(str(path), stat.st_dev, stat.st_ino, fingerprint, self._orders)
         self._orders += 1
+        self._seen.add((stat.st_dev, stat.st_ino))
         return _Open(fd, file, 0)
 
     def _renumbered(self, file: LogFile) -> LogFile:
@@ -283,7 +288,13 @@ class FileTail:
     def _open_start(self) -> None:
         """Open the files to read, as ``start`` says, and start the decoder on the first."""
         start = self.start
-        paths = [self.path] if start.end else [*self.rotated(self.path), self.path]
+        rotated = self.rotated(self.path)
+        if start.end:
+            for path in rotated:  # passed over
+                with contextlib.suppress(OSError):
+                    stat = os.stat(path)
+                    self._seen.add((stat.st_dev, stat.st_ino))
+        paths = [self.path] if start.end else [*rotated, self.path]
         opened = [o for o in map(self._open, paths) if o is not None]
         if start.saved is not None:
             found = [i for i, o in enumerate(opened) if start.saved.is_file(o.file)]
@@ -306,7 +317,8 @@ class FileTail:
             self._emit(self.decoder.next_file(opened[0].file, opened[0].offset))
 
     def _look_for_current(self) -> None:
-        """A file under ``path`` that is not the newest held (a rotation happened): open it."""
+        """A file under ``path`` that is not the newest held (a rotation happened): open it,
+        after the files rotated before this tail saw them."""
         try:
             stat = os.stat(self.path)
         except OSError:
@@ -314,6 +326,9 @@ class FileTail:
         newest = self.files[-1].file if self.files else None
         if newest is not None and (stat.st_dev, stat.st_ino) == (newest.dev, newest.ino):
             return
+        if not self._open_missed():
+            return
+        newest = self.files[-1].file if self.files else None
         opened = self._open(self.path)
         if opened is None:
             return
@@ -323,3 +338,37 @@ class FileTail:
         self.files.append(opened)
         if len(self.files) == 1:
             self._emit(self.decoder.next_file(opened.file, 0))
+
+    def _open_missed(self) -> bool:
+        """Several rotations since the last look: the files the runtime wrote in between are
+        rotated ones by now (``.1``, ``0.log.<time>``). Open those not seen yet, oldest first
+        (every one of them is newer than the files held). False: caught in a rotation, look
+        again later."""
+        listed: set[tuple[int, int]] = set()
+        seen = set(self._seen)
+        for path in self.rotated(self.path):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            listed.add((stat.st_dev, stat.st_ino))
+            if (stat.st_dev, stat.st_ino) in seen:
+                continue
+            opened = self._open(path)
+            if opened is None:
+                continue
+            if (opened.file.dev, opened.file.ino) != (stat.st_dev, stat.st_ino):
+                os.close(opened.fd)  # renamed again meanwhile: all of it at the next look
+                self._seen = seen | {(o.file.dev, o.file.ino) for o in self.files}
+                return False
+            log.info(
+                "%s: %s was rotated before it was read; reading it now",
+                self.decoder.meta.name,
+                path,
+            )
+            self.files.append(opened)
+            if len(self.files) == 1:
+                self._emit(self.decoder.next_file(opened.file, 0))
+        # forget what is neither listed nor held any more (its inode may be reused)
+        self._seen &= listed | {(o.file.dev, o.file.ino) for o in self.files}
+        return True
