@@ -225,8 +225,11 @@ class CriSource:
             )
             while True:
                 self._rescan.clear()
+                # not wait_for: on Python 3.11 it returns a wake-up that comes with a cancel
+                # and loses the cancel
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._rescan.wait(), self.rescan_secs)
+                    async with asyncio.timeout(self.rescan_secs):
+                        await self._rescan.wait()
                 self._scan(first=False)
         finally:
             watcher.cancel()

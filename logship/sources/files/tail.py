@@ -182,8 +182,11 @@ class FileTail:
                     self._emit(self.decoder.flush())
                     return
                 self._wake.clear()
+                # not wait_for: on Python 3.11 it returns a wake-up that comes with a cancel
+                # and loses the cancel
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.look_again_secs)
+                    async with asyncio.timeout(self.look_again_secs):
+                        await self._wake.wait()
         finally:
             self.close()
 
