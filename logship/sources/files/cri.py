@@ -38,7 +38,7 @@ from logship.record import (
     timestamp_ns,
 )
 from logship.sources.base import ContainerView, EngineStatus, ReadOptions, Resume, SourceStats
-from logship.sources.files.tail import Emit, FileTail, StartAt, kubelet_rotated
+from logship.sources.files.tail import Emit, FileTail, StartAt, end_position, kubelet_rotated
 from logship.sources.files.watch import Watcher
 from logship.sources.filters import ContainerFilter
 
@@ -338,18 +338,24 @@ class CriSource:
         container.task = asyncio.create_task(self._follow(container, tail), name=f"cri-{path}")
 
     def _start_at(self, container_id: str, path: Path, *, first: bool) -> StartAt:
-        """Where to begin: a checkpoint; a file found after the start, or born while no agent
-        ran, or with --backlog: its start; else what is written from now on."""
-        saved = self.resume.pop(container_id, None)
-        if isinstance(saved, SavedFile):
-            return StartAt(saved=saved)
+        """Where to begin: a checkpoint (None: the whole log, none of it was shipped); a file
+        found after the start, or born while no agent ran, or with --backlog: its start; else
+        what is written from now on (as a position, which checkpoints fall back to until a
+        line of it is shipped)."""
+        if container_id in self.resume:
+            saved = self.resume.pop(container_id)
+            if isinstance(saved, SavedFile):
+                return StartAt(saved=saved)
+            if saved is None:
+                return StartAt()
         if not first or self.options.since is None:
             return StartAt()
         if self.created_after is not None:
             born = _first_time(path)
             if born is not None and born >= timestamp_ns(self.created_after):
                 return StartAt()
-        return StartAt(end=True)
+        at_end = end_position(path)
+        return StartAt(saved=at_end) if at_end is not None else StartAt(end=True)
 
     async def _follow(self, container: CriContainer, tail: FileTail) -> None:
         try:

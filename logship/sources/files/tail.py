@@ -99,6 +99,23 @@ def _line_start(fd: int) -> int:
     return 0
 
 
+def end_position(path: Path) -> SavedFile | None:
+    """Where a tail of ``path`` that starts at its end begins (the end of its last whole
+    line), as a checkpoint would keep it; None if it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        stat = os.fstat(fd)
+        fingerprint = os.pread(fd, FINGERPRINT_BYTES, 0).hex()
+        return SavedFile(str(path), stat.st_dev, stat.st_ino, fingerprint, _line_start(fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 class _Open:
     __slots__ = ("fd", "file", "offset")
 
