@@ -45,6 +45,10 @@ from logship.sources.filters import ContainerFilter
 log = logging.getLogger("logship.files")
 
 RESCAN_SECS = 10.0
+LINK_WAIT_SECS = 2.0
+"""How long a log file found while running waits for the kubelet's link (made once the
+runtime has started the container, a moment after it created the file) before it is
+followed under an ID of its own."""
 _POD_DIR = re.compile(r"(?P<namespace>[^_/]+)_(?P<pod>[^_/]+)_(?P<uid>[^_/]+)")
 _LOG_FILE = re.compile(r"(?P<restart>\d+)\.log")
 _LINK = re.compile(
@@ -179,6 +183,7 @@ class CriSource:
         self._rescan = asyncio.Event()
         self._watcher = Watcher()
         self._watched: set[Path] = set()
+        self._unlinked: dict[Path, float] = {}  # new files with no link yet: since when
         self._error: str | None = None
         self._scans = 0
         self.read_errors = 0
@@ -215,6 +220,7 @@ class CriSource:
         watcher = asyncio.create_task(self._watcher.run(), name="cri-watch")
         try:
             self._watch(self.pods_dir)
+            self._watch(self.links_dir)  # a link made after its file was found
             self._scan(first=True)
             self.resume.clear()
             self._ready.set()
@@ -228,7 +234,7 @@ class CriSource:
                 # not wait_for: on Python 3.11 it returns a wake-up that comes with a cancel
                 # and loses the cancel
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.rescan_secs):
+                    async with asyncio.timeout(self._next_scan_secs()):
                         await self._rescan.wait()
                 self._scan(first=False)
         finally:
@@ -245,6 +251,14 @@ class CriSource:
     async def stop(self) -> None:
         await self._stop_tails()
         self._watcher.close()
+
+    def _next_scan_secs(self) -> float:
+        """The rescan interval, or less when a new file's wait for its link ends before."""
+        if not self._unlinked:
+            return self.rescan_secs
+        now = asyncio.get_running_loop().time()
+        ends = min(self._unlinked.values()) + LINK_WAIT_SECS
+        return max(0.0, min(self.rescan_secs, ends - now))
 
     # -- finding the files -----------------------------------------------------------------------
 
@@ -265,6 +279,7 @@ class CriSource:
             if self._error is None:
                 log.warning("cannot read %s: %s", self.pods_dir, exc.strerror or exc)
             self._error = f"cannot read {self.pods_dir}: {exc.strerror or exc}"
+            self._unlinked.clear()
             return
         self._error = None
         self._scans += 1
@@ -286,7 +301,8 @@ class CriSource:
                             if path not in self._by_path:
                                 if ids is None:
                                     ids = container_ids(self.links_dir)
-                                self._consider(path, ids, first=first)
+                                if first or self._linked(path, ids):
+                                    self._consider(path, ids, first=first)
         for path, container in list(self._by_path.items()):
             if path not in found and not path.parent.exists() and not container.gone:
                 container.gone = True  # the pod (or the container's directory) was removed
@@ -294,9 +310,26 @@ class CriSource:
                     container.tail.finish()
                 elif container.task is None:
                     self._forget(container)
-        for directory in [d for d in self._watched if d != self.pods_dir and not d.exists()]:
+        for path in [p for p in self._unlinked if p not in found]:
+            del self._unlinked[path]
+        kept = (self.pods_dir, self.links_dir)
+        for directory in [d for d in self._watched if d not in kept and not d.exists()]:
             self._watcher.unwatch(directory, self._changed)
             self._watched.discard(directory)
+
+    def _linked(self, path: Path, ids: dict[tuple[str, str, str], str]) -> bool:
+        """Whether a file found while running is to be followed now: its link is there, or
+        it waited :data:`LINK_WAIT_SECS` for it (its lines wait with it: it is read from its
+        start)."""
+        if (path.parts[-3], path.parts[-2], path.parts[-1]) in ids:
+            self._unlinked.pop(path, None)
+            return True
+        now = asyncio.get_running_loop().time()
+        since = self._unlinked.setdefault(path, now)
+        if now - since < LINK_WAIT_SECS:
+            return False
+        del self._unlinked[path]
+        return True
 
     def _consider(self, path: Path, ids: dict[tuple[str, str, str], str], *, first: bool) -> None:
         pod_log = PodLog.of(path)
