@@ -305,9 +305,16 @@ class PodLogs:
         )
         self.writers.append(log)
         if link:
-            cid = id or container_id(len(self.writers))
-            (self.links_dir / f"{pod}_{namespace}_{container}-{cid}.log").symlink_to(path)
+            self.link(log, id or container_id(len(self.writers)))
         return log
+
+    def link(self, log: CriLogWriter, id: str) -> Path:
+        """The kubelet's link to a container's log file, naming its ID."""
+        pod_dir, container = log.path.parts[-3], log.path.parts[-2]
+        namespace, pod, _ = pod_dir.split("_")
+        link = self.links_dir / f"{pod}_{namespace}_{container}-{id}.log"
+        link.symlink_to(log.path)
+        return link
 
     def remove_pod(self, namespace: str, pod: str, uid: str) -> None:
         """The kubelet removing a deleted pod: its directory and its links go."""

@@ -455,3 +455,20 @@ async def test_a_saved_position_in_a_file_deleted_since_reads_from_the_oldest(
     saved = SavedFile(str(path) + ".gone", 1, 2, "7b", 10)
     async with reading(path, json_file=True, start=StartAt(saved=saved)) as reader:
         assert await reader.has(1) == ["line 0"]
+
+
+async def test_a_tail_cancelled_just_as_it_is_woken_ends(tmp_path: Path) -> None:
+    """The agent's shutdown cancels a tail whatever it is doing, also in the moment a change
+    in the directory wakes it (Python 3.11's wait_for would return the wake-up and lose the
+    cancellation)."""
+    path = tmp_path / "p" / "c" / "0.log"
+    CriLogWriter(path).write("line 0")
+    reader = Reader(path)
+    task = asyncio.create_task(reader.tail.run())
+    await reader.has(1)
+    await asyncio.sleep(0.01)  # waiting for a change now
+    reader.tail.wake()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled()
+    assert not reader.tail.files
