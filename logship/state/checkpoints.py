@@ -83,19 +83,29 @@ def _parse(data: Any) -> Checkpoints:
 
 
 def _saved_file(container_id: str, data: Any) -> SavedFile:
+    """A ``file`` entry exactly as :func:`position_json` writes it; ValueError otherwise (a
+    number in a string, a float, a boolean, a fingerprint that is not hex: not ours)."""
+    if isinstance(data, dict):
+        path, fingerprint = data.get("path"), data.get("fingerprint")
+        numbers = [data.get(key) for key in ("dev", "ino", "offset")]
+        if (
+            isinstance(path, str)
+            and path
+            and isinstance(fingerprint, str)
+            and _is_hex(fingerprint)
+            and all(type(n) is int and n >= 0 for n in numbers)
+        ):
+            dev, ino, offset = numbers
+            return SavedFile(path, dev, ino, fingerprint, offset)
+    raise ValueError(f"entry of {container_id!r} has a bad file position: {data!r}")
+
+
+def _is_hex(text: str) -> bool:
     try:
-        saved = SavedFile(
-            str(data["path"]),
-            int(data["dev"]),
-            int(data["ino"]),
-            str(data["fingerprint"]),
-            int(data["offset"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"entry of {container_id!r} has a bad file position: {data!r}") from None
-    if saved.offset < 0:
-        raise ValueError(f"entry of {container_id!r} has a negative offset: {data!r}")
-    return saved
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return text == text.lower()
 
 
 def position_json(position: ResumePosition | None) -> dict[str, Any]:
