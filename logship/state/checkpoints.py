@@ -31,7 +31,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeGuard
 
 from logship.errors import ConfigError
 from logship.protocol.filelog import LogFile, SavedFile
@@ -87,17 +87,23 @@ def _saved_file(container_id: str, data: Any) -> SavedFile:
     number in a string, a float, a boolean, a fingerprint that is not hex: not ours)."""
     if isinstance(data, dict):
         path, fingerprint = data.get("path"), data.get("fingerprint")
-        numbers = [data.get(key) for key in ("dev", "ino", "offset")]
+        dev, ino, offset = data.get("dev"), data.get("ino"), data.get("offset")
         if (
             isinstance(path, str)
             and path
             and isinstance(fingerprint, str)
             and _is_hex(fingerprint)
-            and all(type(n) is int and n >= 0 for n in numbers)
+            and _count(dev)
+            and _count(ino)
+            and _count(offset)
         ):
-            dev, ino, offset = numbers
             return SavedFile(path, dev, ino, fingerprint, offset)
     raise ValueError(f"entry of {container_id!r} has a bad file position: {data!r}")
+
+
+def _count(value: object) -> TypeGuard[int]:
+    """A non-negative int, and not a bool."""
+    return type(value) is int and value >= 0
 
 
 def _is_hex(text: str) -> bool:
