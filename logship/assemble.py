@@ -25,6 +25,7 @@ from logship.sinks.registry import build_sink
 from logship.sources.base import ReadOptions, Resume, Source
 from logship.sources.choice import choose_source
 from logship.sources.docker.client import DockerClient
+from logship.sources.docker.files import JsonFiles
 from logship.sources.docker.logstream import Emit
 from logship.sources.docker.source import DockerSource
 from logship.sources.filters import ContainerFilter, Selector
@@ -56,9 +57,10 @@ def docker_source(
     filter: ContainerFilter | None = None,
     options: ReadOptions,
     resume: Resume | None = None,
+    files: JsonFiles | None = None,
 ) -> DockerSource:
     """The Docker source of ``settings`` (its engine, host, selection), handing batches to
-    ``emit``."""
+    ``emit``; with ``files``, reading json-file logs from their files."""
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
     return DockerSource(
         client,
@@ -67,6 +69,7 @@ def docker_source(
         filter=filter or container_filter(settings),
         options=options,
         resume=resume,
+        files=files,
     )
 
 
@@ -145,14 +148,21 @@ def source_of(
             options=options,
             resume=resume,
         )
-    return docker_source(settings, emit, options=options, resume=resume)
+    files = None
+    if kind == "files":
+        from logship.sources.docker.files import JsonFiles  # inotify only when asked
+
+        files = JsonFiles(emit, options, docker_root=settings.docker_root)
+    return docker_source(settings, emit, options=options, resume=resume, files=files)
 
 
 async def build_agent(settings: Settings) -> Agent:
     """Everything ``logship run`` runs, from ``settings``; :class:`~logship.errors.ConfigError`
     for what cannot be used (a state directory, a spool, TLS files)."""
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
-    kind, why = await choose_source(settings.source, client, settings.pods_dir)
+    kind, why = await choose_source(
+        settings.source, client, settings.pods_dir, settings.docker_root
+    )
     log.info("reading container logs through source %s: %s", kind, why)
     configs: list[DestinationConfig] = list(settings.destinations) or [ConsoleConfig()]
     state_dir = settings.state_dir

@@ -238,6 +238,7 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
         settings.source,
         DockerClient.connect_to(settings.docker_host, settings.docker_tls()),
         settings.pods_dir,
+        settings.docker_root,
     )
     # no destination: the console, as `run` has it
     destinations = list(settings.destinations) or [by_name("console").config.model_validate({})]

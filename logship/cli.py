@@ -54,9 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
     run.add_argument(
         "--source",
-        choices=["auto", "docker", "cri"],
-        help="where logs are read: the Engine API (docker), the kubelet's pod logs (cri), or "
-        "auto (default: cri when no engine answers and the pods directory exists)",
+        choices=["auto", "docker", "files", "cri"],
+        help="where logs are read: the Engine API (docker), Docker's json-file logs (files), "
+        "the kubelet's pod logs (cri), or auto (the default: see docs/configuration.md)",
+    )
+    run.add_argument(
+        "--docker-root",
+        type=Path,
+        metavar="DIR",
+        help="the engine's data root as seen here (default /var/lib/docker)",
     )
     run.add_argument(
         "--pods-dir", type=Path, metavar="DIR", help="pod logs (default /var/log/pods)"
@@ -168,6 +174,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "http": getattr(args, "http", None),
         "source": getattr(args, "source", None),
         "pods_dir": getattr(args, "pods_dir", None),
+        "docker_root": getattr(args, "docker_root", None),
         "pod_links_dir": getattr(args, "pod_links_dir", None),
         "destinations": getattr(args, "destinations", None) or None,
     }

@@ -147,11 +147,21 @@ class Settings(BaseSettings):
         examples=["/etc/logship/docker-tls"],
         validate_default=True,
     )
-    source: Literal["auto", "docker", "cri"] = Field(
+    source: Literal["auto", "docker", "files", "cri"] = Field(
         default="auto",
         description="Where container logs are read: docker (the Engine API's log streams), "
-        "cri (a Kubernetes node: the pod logs under pods_dir, no engine needed), or auto: cri "
-        "when no engine answers and pods_dir exists, otherwise docker.",
+        "files (a Docker host: each container's json-file log under docker_root, containers "
+        "found through the Engine API; other log drivers through the API), cri (a Kubernetes "
+        "node: the pod logs under pods_dir, no engine needed), or auto: cri when no engine "
+        "answers and pods_dir exists; files when the engine answers and "
+        "<docker_root>/containers can be read; otherwise docker.",
+    )
+    docker_root: Path = Field(
+        default=Path("/var/lib/docker"),
+        description="The Docker engine's data root as this process sees it (the host's "
+        "/var/lib/docker, wherever it is mounted): source files reads "
+        "<docker_root>/containers/<id>/<id>-json.log when the engine's own path cannot be "
+        "read here.",
     )
     pods_dir: Path = Field(
         default=Path("/var/log/pods"),

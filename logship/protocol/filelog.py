@@ -238,6 +238,14 @@ class FileLogDecoder:
             self._finish(stream, end, out)
         return out
 
+    def rewind(self) -> None:
+        """Reading starts again at :attr:`position` (a new reader): forget the line being
+        gathered and the bytes after the last whole line, which will be read again."""
+        self._pending.clear()
+        self._rest = b""
+        if self.position is not None:
+            self._offset = self.position[1]
+
     @property
     def pending_bytes(self) -> int:
         """Bytes read of a line not yet complete (no newline yet)."""

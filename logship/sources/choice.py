@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from logship.errors import LogshipError
@@ -11,10 +12,14 @@ from logship.sources.docker.client import DockerClient
 ENGINE_PROBE_SECS = 3.0  # how long auto waits for the engine to answer
 
 
-async def choose_source(source: str, client: DockerClient, pods_dir: Path) -> tuple[str, str]:
-    """The source to read from, and why: ``source`` as given, or what ``auto`` finds (cri
-    when no engine answers through ``client`` and ``pods_dir`` exists, otherwise docker).
-    ``client`` is closed again."""
+async def choose_source(
+    source: str, client: DockerClient, pods_dir: Path, docker_root: Path
+) -> tuple[str, str]:
+    """The source to read from, and why: ``source`` as given, or what ``auto`` finds: cri
+    when no engine answers through ``client`` and ``pods_dir`` exists; files when the engine
+    answers on a unix socket (a local engine) and ``<docker_root>/containers`` can be read;
+    otherwise docker. ``client`` is
+    closed again."""
     if source != "auto":
         return source, "as configured"
     try:
@@ -27,4 +32,9 @@ async def choose_source(source: str, client: DockerClient, pods_dir: Path) -> tu
         return "docker", f"no engine answers at {client.endpoint} yet ({why}) and no {pods_dir}"
     finally:
         await client.close()
-    return "docker", f"the engine answers at {client.endpoint}"
+    if client.endpoint.unix_path is None:
+        return "docker", f"the engine at {client.endpoint} is remote: its log files are not here"
+    containers = docker_root / "containers"
+    if await asyncio.to_thread(os.access, containers, os.R_OK | os.X_OK):
+        return "files", f"the engine answers at {client.endpoint} and {containers} can be read"
+    return "docker", f"the engine answers at {client.endpoint}; {containers} cannot be read here"

@@ -126,8 +126,11 @@ def test_a_clean_restart_resumes_with_nothing_lost_and_nothing_twice(
 def test_kill_9_mid_flood_loses_nothing_and_repeats_at_most_one_interval(
     start_agent: Any, containers: Any, tmp_path: Path
 ) -> None:
+    """Through the Engine API (its checkpoints are times; the file source's is
+    tests/integration/test_files_source.py)."""
     state = tmp_path / "state"
-    first = start_agent(*state_args(state), env=STATE_ENV)
+    env = {**STATE_ENV, "LOGSHIP_SOURCE": "docker"}
+    first = start_agent(*state_args(state), env=env)
     command, total = flood()
     c = containers.run(command)
     shipped_by_then: list[tuple[float, int]] = []  # (when, lines the first agent had shipped)
@@ -144,7 +147,7 @@ def test_kill_9_mid_flood_loses_nothing_and_repeats_at_most_one_interval(
     saved = json.loads((state / "checkpoints.json").read_text())["containers"]
     checkpoint = saved.get(c.id, {"timestamp": ""})  # none yet: read from its creation
     time.sleep(1)
-    second = start_agent(*state_args(state), env=STATE_ENV)
+    second = start_agent(*state_args(state), env=env)
     wait_until(lambda: exited(c), timeout=120, what="the flood to end")
     wait_until(lambda: len(set(messages([first, second], c.name))) >= total, timeout=60, what="all")
     second.stop()
@@ -199,13 +202,6 @@ def test_containers_that_wrote_started_or_stopped_while_the_agent_was_away_are_c
             messages([first, second], container.name),
         )
         assert result.lost == 0 and result.duplicated == 0
-
-
-@pytest.fixture
-def es() -> Iterator[ElasticsearchStandIn]:
-    server = ElasticsearchStandIn().start()
-    yield server
-    server.close()
 
 
 def test_kill_9_mid_flood_to_elasticsearch_stores_every_line_once(

@@ -14,7 +14,7 @@ import time
 
 from logship.errors import DockerAPIError, DockerUnavailable, ProtocolError
 from logship.pipeline.retry import Backoff
-from logship.protocol.docker import Position
+from logship.protocol.docker import LogDecoder, Position
 from logship.record import Record, format_timestamp_ns
 from logship.sources.base import ReadOptions
 from logship.sources.docker.client import DockerClient
@@ -46,6 +46,7 @@ class Follower:
         source does then with the container is the caller's business."""
         container_id = tracked.meta.id
         decoder = tracked.decoder
+        assert isinstance(decoder, LogDecoder)  # followed through the Engine API
         backoff = Backoff(initial_secs=0.1, maximum_secs=5)
         last_seen: Position | None = None
         failing = False

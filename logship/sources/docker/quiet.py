@@ -84,7 +84,8 @@ class QuietStreams:
         finally:
             tracked.probed_read = last_read
             tracked.checking = False
-        seen = tracked.decoder.seen
+        decoder = tracked.decoder
+        seen = decoder.seen if isinstance(decoder, LogDecoder) else None
         if (
             newest
             and tracked.stream is stream

@@ -16,16 +16,20 @@ from typing import Any
 
 from logship.errors import DockerAPIError, DockerUnavailable, ProtocolError
 from logship.pipeline.retry import Backoff
-from logship.protocol.docker import LogDecoder, Position
+from logship.protocol.docker import LogDecoder
+from logship.protocol.filelog import FileLogDecoder, SavedFile
+from logship.protocol.jsonfile import JsonFileDecoder
 from logship.record import (
     ContainerMeta,
     HostMeta,
+    ResumePosition,
     format_timestamp_ns,
     normalize_timestamp,
     timestamp_ns,
 )
 from logship.sources.base import ContainerView, EngineStatus, ReadOptions, Resume, SourceStats
 from logship.sources.docker.client import DockerClient
+from logship.sources.docker.files import JsonFiles
 from logship.sources.docker.follow import Follower
 from logship.sources.docker.logstream import Emit
 from logship.sources.docker.quiet import QuietStreams
@@ -54,8 +58,10 @@ class DockerSource:
         filter: ContainerFilter | None = None,
         options: ReadOptions | None = None,
         resume: Resume | None = None,
+        files: JsonFiles | None = None,
     ) -> None:
         self.client = client
+        self.files = files  # source files: containers' json-file logs read from their files
         self.host = host
         self.filter = filter or ContainerFilter()
         self.options = options = options or ReadOptions()
@@ -132,6 +138,8 @@ class DockerSource:
             return
         events_since = f"{time.time():.9f}"
         watched = [asyncio.create_task(self._watch_events(events_since), name="docker-events")]
+        if self.files is not None:
+            watched.append(asyncio.create_task(self.files.run(), name="docker-files-watch"))
         if self.options.quiet_stream_secs > 0:
             watched.append(asyncio.create_task(self.quiet.run(), name="docker-quiet-streams"))
         try:
@@ -175,6 +183,8 @@ class DockerSource:
     async def stop(self) -> None:
         await self._stop_followers()
         await self.client.close()
+        if self.files is not None:
+            self.files.close()
 
     async def _wait_followers(self) -> None:
         while True:
@@ -278,26 +288,45 @@ class DockerSource:
             return  # someone else got here first
         meta = meta_from_inspect(data, self.host)
         if tracked is None:
-            reason = self.filter.reason_to_skip(meta)
-            position = self._first_position(meta)
-            decoder = LogDecoder(
-                meta,
-                tty=meta.tty,
-                position=position,
-                max_line_bytes=self.options.max_line_bytes,
-            )
-            tracked = Tracked(meta=meta, decoder=decoder, skip_reason=reason, start=position)
-            self.tracked[container_id] = tracked
-            if reason is not None:
-                log.info("not following %s (%s): %s", meta.name, meta.short_id, reason)
+            tracked = self._track(meta, data)
+            if tracked.skip_reason is not None:
+                log.info("not following %s (%s): %s", meta.name, meta.short_id, tracked.skip_reason)
                 return
         elif tracked.skip_reason is not None:
             return
         self._start(tracked)
 
-    def _first_position(self, meta: ContainerMeta) -> Position | None:
+    def _track(self, meta: ContainerMeta, data: dict[str, Any]) -> Tracked:
+        """A container seen for the first time: where to read it from, and how."""
+        reason = self.filter.reason_to_skip(meta)
+        position = self._first_position(meta)
+        path, why = self.files.log_file(data) if self.files is not None else (None, "")
+        decoder: LogDecoder | FileLogDecoder
+        if path is not None:
+            decoder = JsonFileDecoder(meta, max_line_bytes=self.options.max_line_bytes)
+        else:
+            if isinstance(position, SavedFile):  # a file's checkpoint: no use to the API
+                log.info("%s: its checkpoint is in a file; reading from now", meta.name)
+                position = self._first_position(meta, resumable=False)
+            if why and reason is None:
+                log.info("following %s through the Engine API: %s", meta.name, why)
+            decoder = LogDecoder(
+                meta,
+                tty=meta.tty,
+                position=position,  # the Engine API's (timestamp, entries), here
+                max_line_bytes=self.options.max_line_bytes,
+            )
+        tracked = Tracked(meta=meta, decoder=decoder, skip_reason=reason, start=position)
+        tracked.log_path = path
+        tracked.found_at_start = not self._ready.is_set()
+        self.tracked[meta.id] = tracked
+        return tracked
+
+    def _first_position(
+        self, meta: ContainerMeta, *, resumable: bool = True
+    ) -> ResumePosition | None:
         """Where to begin reading a container seen for the first time in this run."""
-        if meta.id in self.resume:  # an earlier run shipped up to here
+        if resumable and meta.id in self.resume:  # an earlier run shipped up to here
             return self.resume.pop(meta.id)
         if self.created_after is not None:
             try:
@@ -322,7 +351,12 @@ class DockerSource:
 
     async def _follow(self, tracked: Tracked) -> None:
         try:
-            await self.follower.follow(tracked)
+            if tracked.log_path is not None and self.files is not None:
+                await self.files.follow(tracked, found_at_start=tracked.found_at_start)
+            else:
+                await self.follower.follow(tracked)
+        except Exception:  # a bug must not pass unseen: this container is no longer read
+            log.exception("reading the log of %s failed; it is no longer read", tracked.meta.name)
         finally:
             tracked.task = None
             if tracked.destroyed:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from logship.protocol.docker import LogDecoder, Position
-from logship.record import ContainerMeta, HostMeta
+from logship.protocol.docker import LogDecoder
+from logship.protocol.filelog import FileLogDecoder
+from logship.record import ContainerMeta, HostMeta, ResumePosition
 from logship.sources.docker.logstream import LogStream
+
+if TYPE_CHECKING:
+    from logship.sources.files.tail import FileTail
 
 # what each container's decoder counts of its stream (bad input is counted and skipped; see
 # logship.protocol.docker)
@@ -20,6 +25,7 @@ DECODER_COUNTS = (
     "skipped_bytes",
     "engine_errors",
     "truncated_frames",
+    "malformed_lines",
 )
 
 
@@ -47,15 +53,18 @@ class Tracked:
     :class:`~logship.sources.base.ContainerView`)."""
 
     meta: ContainerMeta
-    decoder: LogDecoder
+    decoder: LogDecoder | FileLogDecoder  # the Engine API's stream, or its json-file log
     skip_reason: str | None = None
     task: asyncio.Task[None] | None = None
     wake: bool = False  # a start event came while the task was finishing
     destroyed: bool = False
     lines: int = 0
     # where reading this container began (None: its whole log); checkpoints fall back to it
-    start: Position | None = None
+    start: ResumePosition | None = None
     stream: LogStream | None = None  # the follow stream open now, if any
+    log_path: Path | None = None  # its json-file log, when read from the file (source files)
+    tail: FileTail | None = None  # the reader of that file, while it reads
+    found_at_start: bool = False  # running when the source started (not found by an event)
     quiet_probes: int = 0  # checks of a quiet stream that found nothing newer, in a row
     probed_read: float = -1.0  # the stream's last read when it was last checked
     checking: bool = False  # a check of its quiet stream is under way
@@ -65,7 +74,7 @@ class Tracked:
         return self.task is not None
 
     @property
-    def position(self) -> Position | None:
+    def position(self) -> ResumePosition | None:
         return self.decoder.position
 
     def counts(self) -> Mapping[str, int]:

@@ -13,23 +13,29 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from asyncinotify import Inotify, Mask, Watch
+if TYPE_CHECKING:
+    from asyncinotify import Inotify, Watch
 
 log = logging.getLogger("logship.files")
 
 Wake = Callable[[str | None], None]
 """Told the name of what changed in the directory (None: the directory itself)."""
 
-MASK = (
-    Mask.MODIFY
-    | Mask.CREATE
-    | Mask.MOVED_TO
-    | Mask.MOVED_FROM
-    | Mask.DELETE
-    | Mask.DELETE_SELF
-    | Mask.CLOSE_WRITE
-)
+
+def _mask() -> Any:
+    from asyncinotify import Mask
+
+    return (
+        Mask.MODIFY
+        | Mask.CREATE
+        | Mask.MOVED_TO
+        | Mask.MOVED_FROM
+        | Mask.DELETE
+        | Mask.DELETE_SELF
+        | Mask.CLOSE_WRITE
+    )
 
 
 class Watcher:
@@ -45,12 +51,15 @@ class Watcher:
     def _instance(self) -> Inotify | None:
         if self._inotify is None and not self._failed:
             try:
+                from asyncinotify import Inotify  # Linux only: imported where it is used
+
                 self._inotify = Inotify()
-            except OSError as exc:
+            except (OSError, ImportError) as exc:
                 self._failed = True
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 log.warning(
                     "cannot use inotify (%s): log files are looked at every few seconds instead",
-                    exc.strerror or exc,
+                    reason,
                 )
         return self._inotify
 
@@ -64,7 +73,7 @@ class Watcher:
         if inotify is None:
             return False
         try:
-            watch = inotify.add_watch(directory, MASK)
+            watch = inotify.add_watch(directory, _mask())
         except OSError as exc:
             log.debug("cannot watch %s: %s", directory, exc)
             return False
@@ -93,6 +102,8 @@ class Watcher:
         if inotify is None:
             await asyncio.Event().wait()  # nothing to dispatch: the readers look by themselves
             return
+        from asyncinotify import Mask
+
         async for event in inotify:
             if Mask.Q_OVERFLOW in event.mask:
                 self.overflows += 1
