@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,3 +101,11 @@ def make_test_ca(directory: Path) -> TlsFiles:
         client_key=directory / "client.key",
         other_ca_file=directory / "other-ca.pem",
     )
+
+
+def server_context(files: TlsFiles) -> ssl.SSLContext:
+    """What a test server presents: the server certificate the test CA signed (for 127.0.0.1
+    and localhost); it asks clients for no certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(files.server_cert), str(files.server_key))
+    return context

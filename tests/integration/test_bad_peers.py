@@ -13,7 +13,7 @@ import json
 import logging
 import struct
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +78,6 @@ def down_and_back(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
 # -- destinations answering nonsense --------------------------------------------------------
 
 
-@pytest.fixture
-def es() -> Iterator[ElasticsearchStandIn]:
-    server = ElasticsearchStandIn().start()
-    yield server
-    server.close()
-
-
 async def test_an_elasticsearch_answering_nonsense_is_retried_counted_and_logged_once(
     es: ElasticsearchStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -100,20 +93,21 @@ async def test_an_elasticsearch_answering_nonsense_is_retried_counted_and_logged
 
 
 async def test_a_forward_server_answering_nonsense_gets_the_records_again_on_a_new_connection(
+    start_forward: Callable[..., ForwardReceiver],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with ForwardReceiver() as server:
-        server.answer_nonsense(2)
-        config = ForwardConfig(**parse_destination_uri(f"forward://127.0.0.1:{server.port}"))
-        sink = ForwardSink(config.model_copy(update={"ack": True}))
-        runner = await ship(sink, lines(30), lambda: len(server.events()))
-        received = [e.record["log"] for e in server.events()]
-        assert sorted(received) == sorted(f"line-{i}" for i in range(30))  # none twice
-        assert sink.bad_answers == 2
-        assert server.connections >= 3
-        assert runner.sent == 30
-        assert down_and_back(caplog) == (1, 1)
-        assert "invalid msgpack" in caplog.text
+    server = start_forward()
+    server.answer_nonsense(2)
+    config = ForwardConfig(**parse_destination_uri(f"forward://127.0.0.1:{server.port}"))
+    sink = ForwardSink(config.model_copy(update={"ack": True}))
+    runner = await ship(sink, lines(30), lambda: len(server.events()))
+    received = [e.record["log"] for e in server.events()]
+    assert sorted(received) == sorted(f"line-{i}" for i in range(30))  # none twice
+    assert sink.bad_answers == 2
+    assert server.connections >= 3
+    assert runner.sent == 30
+    assert down_and_back(caplog) == (1, 1)
+    assert "invalid msgpack" in caplog.text
 
 
 # -- an engine sending garbage ----------------------------------------------------------------

@@ -90,20 +90,17 @@ def docker_run_args(
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def node(tmp_path: Path, rsyslog_tcp: Rsyslog) -> Iterator[dict[str, Any]]:
     """A state directory on the "node", made as the kubelet's DirectoryOrCreate does (root's),
     and a receiver; the pod's containers are removed afterwards."""
     state = tmp_path / "node" / "var-lib-logship"
     state.mkdir(parents=True)
     files = tmp_path / "pod"
     files.mkdir()
-    (tmp_path / "rsyslog").mkdir()
-    rsyslog = Rsyslog(tmp_path / "rsyslog", tcp=True).start()
     started: list[str] = []
-    yield {"state": state, "files": files, "rsyslog": rsyslog, "started": started}
+    yield {"state": state, "files": files, "rsyslog": rsyslog_tcp, "started": started}
     for name in started:
         docker("rm", "-f", name, check=False)
-    rsyslog.stop()
 
 
 def get(url: str) -> int:

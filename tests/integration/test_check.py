@@ -8,11 +8,10 @@ import contextlib
 import os
 import re
 import socket
-import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +25,17 @@ from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
 from tests.helpers.receivers.forward import ForwardReceiver
 from tests.helpers.receivers.gelf import GelfReceiver
 from tests.helpers.rsyslog import Rsyslog
-from tests.helpers.tls import TlsFiles
+from tests.helpers.tls import TlsFiles, server_context
 
 SECRET = "s3cret-Pa55"
 
 
 @pytest.fixture
-def rsyslog_tls(tmp_path: Path, test_ca: TlsFiles) -> Iterator[Rsyslog]:
-    workdir = tmp_path / "rsyslog"
-    workdir.mkdir()
-    server = Rsyslog(workdir, tcp=True, tls=test_ca).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def es(test_ca: TlsFiles) -> Iterator[ElasticsearchStandIn]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(test_ca.server_cert, test_ca.server_key)
-    with ElasticsearchStandIn(users={"writer": SECRET}, ssl_context=context) as server:
-        yield server
+def es_https(
+    start_elasticsearch: Callable[..., ElasticsearchStandIn], test_ca: TlsFiles
+) -> ElasticsearchStandIn:
+    """The Elasticsearch stand-in over HTTPS (the test CA's certificate), asking for a password."""
+    return start_elasticsearch(users={"writer": SECRET}, ssl_context=server_context(test_ca))
 
 
 def check_lines(stdout: str) -> dict[str, str]:
@@ -64,48 +54,49 @@ def closed_port() -> int:
 
 
 def test_every_live_destination_passes_and_nothing_is_delivered(
-    rsyslog_tls: Rsyslog, es: ElasticsearchStandIn, test_ca: TlsFiles, tmp_path: Path
+    start_forward: Callable[..., ForwardReceiver],
+    rsyslog_tls: Rsyslog,
+    es_https: ElasticsearchStandIn,
+    test_ca: TlsFiles,
+    tmp_path: Path,
 ) -> None:
     key_file = tmp_path / "shared.key"
     key_file.write_text("forward-key\n")
-    with ForwardReceiver(shared_key=b"forward-key") as forward:
-        uris = [
-            f"syslog+udp://127.0.0.1:{rsyslog_tls.udp_port}",
-            f"syslog+tcp://127.0.0.1:{rsyslog_tls.tcp_port}",
-            f"syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}?tls.ca_file={test_ca.ca_file}",
-            f"elasticsearch+https://writer:{SECRET}@localhost:{es.port}"
-            f"?tls.ca_file={test_ca.ca_file}",
-            f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}",
-        ]
-        result = run_cli(["check", *uris])
-        assert result.returncode == 0, result.stdout + result.stderr
-        lines = check_lines(result.stdout)
-        assert len(lines) == 1 + len(uris)
-        assert all(line.startswith("OK") for line in lines.values()), lines
-        assert (
-            "UDP cannot confirm"
-            in lines[f"destination 0 syslog+udp://127.0.0.1:{rsyslog_tls.udp_port}"]
-        )
-        assert (
-            "server certificate verified"
-            in lines[f"destination 2 syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}"]
-        )
-        assert (
-            "Elasticsearch 8.13.4"
-            in lines[f"destination 3 elasticsearch+https://localhost:{es.port}"]
-        )
-        assert (
-            "shared-key handshake done"
-            in lines[f"destination 4 forward://127.0.0.1:{forward.port}"]
-        )
-        assert forward.handshakes == 1 and forward.requests == []
+    forward = start_forward(shared_key=b"forward-key")
+    uris = [
+        f"syslog+udp://127.0.0.1:{rsyslog_tls.udp_port}",
+        f"syslog+tcp://127.0.0.1:{rsyslog_tls.tcp_port}",
+        f"syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}?tls.ca_file={test_ca.ca_file}",
+        f"elasticsearch+https://writer:{SECRET}@localhost:{es_https.port}"
+        f"?tls.ca_file={test_ca.ca_file}",
+        f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}",
+    ]
+    result = run_cli(["check", *uris])
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = check_lines(result.stdout)
+    assert len(lines) == 1 + len(uris)
+    assert all(line.startswith("OK") for line in lines.values()), lines
+    assert (
+        "UDP cannot confirm"
+        in lines[f"destination 0 syslog+udp://127.0.0.1:{rsyslog_tls.udp_port}"]
+    )
+    assert (
+        "server certificate verified"
+        in lines[f"destination 2 syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}"]
+    )
+    assert (
+        "Elasticsearch 8.13.4"
+        in lines[f"destination 3 elasticsearch+https://localhost:{es_https.port}"]
+    )
+    assert "shared-key handshake done" in lines[f"destination 4 forward://127.0.0.1:{forward.port}"]
+    assert forward.handshakes == 1 and forward.requests == []
     # the settings are shown, the password masked
     assert "effective settings (secrets masked):" in result.stdout
     assert "user: writer" in result.stdout and "password: '**********'" in result.stdout
     assert SECRET not in result.stdout + result.stderr
     # and nothing reached the receivers: no syslog message, no document
     assert rsyslog_tls.messages() == []
-    assert es.documents() == []
+    assert es_https.documents() == []
 
 
 def test_a_dead_destination_fails_with_connection_refused_and_exit_1() -> None:
@@ -133,23 +124,25 @@ def test_tls_with_a_ca_that_did_not_sign_the_server_says_why(
 
 
 def test_wrong_credentials_show_the_http_status(
-    es: ElasticsearchStandIn, test_ca: TlsFiles
+    es_https: ElasticsearchStandIn, test_ca: TlsFiles
 ) -> None:
-    uri = f"elasticsearch+https://writer:wrong@localhost:{es.port}?tls.ca_file={test_ca.ca_file}"
+    uri = f"elasticsearch+https://writer:wrong@localhost:{es_https.port}?tls.ca_file={test_ca.ca_file}"
     result = run_cli(["check", uri])
     assert result.returncode == 1
-    line = check_lines(result.stdout)[f"destination 0 elasticsearch+https://localhost:{es.port}"]
+    line = check_lines(result.stdout)[
+        f"destination 0 elasticsearch+https://localhost:{es_https.port}"
+    ]
     assert line.startswith("FAIL") and "HTTP 401" in line, line
     assert "wrong" not in result.stdout.replace("'**********'", "")
 
 
-def test_a_forward_server_with_another_key_fails_the_handshake(tmp_path: Path) -> None:
+def test_a_forward_server_with_another_key_fails_the_handshake(
+    start_forward: Callable[..., ForwardReceiver], tmp_path: Path
+) -> None:
     key_file = tmp_path / "shared.key"
     key_file.write_text("not-the-key\n")
-    with ForwardReceiver(shared_key=b"the-key") as forward:
-        result = run_cli(
-            ["check", f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}"]
-        )
+    forward = start_forward(shared_key=b"the-key")
+    result = run_cli(["check", f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}"])
     assert result.returncode == 1
     line = check_lines(result.stdout)[f"destination 0 forward://127.0.0.1:{forward.port}"]
     assert line.startswith("FAIL") and "shared_key mismatch" in line, line
@@ -203,16 +196,18 @@ def test_an_http_address_held_by_the_logship_running_there_passes(start_agent: A
     )
 
 
-def test_gelf_over_tcp_and_http_pass_and_receive_no_message() -> None:
-    with GelfReceiver() as gelf:
-        tcp = f"gelf+tcp://127.0.0.1:{gelf.tcp_port}"
-        http = f"gelf+http://127.0.0.1:{gelf.http_port}"
-        result = run_cli(["check", tcp, http])
-        assert result.returncode == 0, result.stdout + result.stderr
-        lines = check_lines(result.stdout)
-        assert lines[f"destination 0 {tcp}"].endswith(f"connected to 127.0.0.1:{gelf.tcp_port}")
-        assert "HTTP server reached (HEAD /gelf answered" in lines[f"destination 1 {http}/gelf"]
-        assert gelf.messages() == []
+def test_gelf_over_tcp_and_http_pass_and_receive_no_message(
+    start_gelf: Callable[..., GelfReceiver],
+) -> None:
+    gelf = start_gelf()
+    tcp = f"gelf+tcp://127.0.0.1:{gelf.tcp_port}"
+    http = f"gelf+http://127.0.0.1:{gelf.http_port}"
+    result = run_cli(["check", tcp, http])
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = check_lines(result.stdout)
+    assert lines[f"destination 0 {tcp}"].endswith(f"connected to 127.0.0.1:{gelf.tcp_port}")
+    assert "HTTP server reached (HEAD /gelf answered" in lines[f"destination 1 {http}/gelf"]
+    assert gelf.messages() == []
 
 
 def test_a_tls_destination_on_a_plain_port_says_it_does_not_speak_tls() -> None:
@@ -237,12 +232,14 @@ def test_a_tls_destination_on_a_plain_port_says_it_does_not_speak_tls() -> None:
     )
 
 
-def test_a_key_for_a_forward_server_without_security_names_the_handshake(tmp_path: Path) -> None:
+def test_a_key_for_a_forward_server_without_security_names_the_handshake(
+    start_forward: Callable[..., ForwardReceiver], tmp_path: Path
+) -> None:
     key_file = tmp_path / "shared.key"
     key_file.write_text("a-key\n")
-    with ForwardReceiver() as forward:  # no <security>: it never says HELO
-        uri = f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}"
-        result = run_cli(["check", "--timeout-secs", "1", uri])
+    forward = start_forward()  # no <security>: it never says HELO
+    uri = f"forward://127.0.0.1:{forward.port}?shared_key_file={key_file}"
+    result = run_cli(["check", "--timeout-secs", "1", uri])
     assert result.returncode == 1
     line = check_lines(result.stdout)[f"destination 0 forward://127.0.0.1:{forward.port}"]
     assert "did not complete the shared-key handshake within 1.0s" in line, line

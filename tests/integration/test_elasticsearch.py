@@ -7,9 +7,8 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +21,13 @@ from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
 from tests.helpers.agent_process import AgentProcess, run_cli
 from tests.helpers.receivers.elasticsearch import ElasticsearchStandIn
-from tests.helpers.records import make_meta
-from tests.helpers.tls import TlsFiles
+from tests.helpers.records import K8S_LABELS, make_meta
+from tests.helpers.tls import TlsFiles, server_context
 from tests.helpers.waiting import wait_until
 
 SECRET = "s3cr3t-Pa55"
 API_KEY = "VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw"
-K8S_LABELS = {
-    "io.kubernetes.pod.namespace": "shop",
-    "io.kubernetes.pod.name": "web-7d9f",
-    "io.kubernetes.pod.uid": "0b1c-22",
-    "io.kubernetes.container.name": "nginx",
-}
 WAIT = 30.0
-
-
-@pytest.fixture
-def es() -> Iterator[ElasticsearchStandIn]:
-    server = ElasticsearchStandIn().start()
-    yield server
-    server.close()
 
 
 def docs_of(es: ElasticsearchStandIn, container: str, index: str | None = None) -> list[Any]:
@@ -93,19 +79,20 @@ async def test_a_batch_is_sent_in_requests_no_larger_than_max_request_bytes(
 
 
 async def test_a_413_halves_the_request_until_it_fits_and_a_lone_oversized_line_is_refused(
+    start_elasticsearch: Callable[..., ElasticsearchStandIn],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with ElasticsearchStandIn(max_content_length_bytes=8192) as es:
-        sink = sink_for(es)
-        batch = records(30, size=200) + records(1, text="huge", size=20_000, first=30)
-        try:
-            with pytest.raises(DeliveryError) as info:
-                await sink.send(batch)
-        finally:
-            await sink.close()
-        statuses = [call.status for call in es.calls]
-        assert statuses[0] == 413 and statuses.count(200) > 1
-        assert sorted(d["message"] for d in es.documents()) == sorted(r.message for r in batch[:30])
+    es = start_elasticsearch(max_content_length_bytes=8192)
+    sink = sink_for(es)
+    batch = records(30, size=200) + records(1, text="huge", size=20_000, first=30)
+    try:
+        with pytest.raises(DeliveryError) as info:
+            await sink.send(batch)
+    finally:
+        await sink.close()
+    statuses = [call.status for call in es.calls]
+    assert statuses[0] == 413 and statuses.count(200) > 1
+    assert sorted(d["message"] for d in es.documents()) == sorted(r.message for r in batch[:30])
     assert (info.value.remaining, info.value.rejected, info.value.too_large) == ([], 1, 1)
     assert "HTTP 413" in caplog.text and "huge" not in caplog.text
 
@@ -163,17 +150,19 @@ async def test_a_batch_sent_again_is_answered_409_and_counts_as_delivered(
     assert [e["type"] for e in es.item_errors] == ["version_conflict_engine_exception"] * 3
 
 
-async def test_refused_credentials_say_so_and_are_retried() -> None:
-    with ElasticsearchStandIn(users={"writer": "right"}) as es:
-        sink = ElasticsearchSink(
-            ElasticsearchConfig(host="127.0.0.1", port=es.port, user="writer", password="wrong")
-        )
-        batch = records(2)
-        try:
-            with pytest.raises(DeliveryError) as info:
-                await sink.send(batch)
-        finally:
-            await sink.close()
+async def test_refused_credentials_say_so_and_are_retried(
+    start_elasticsearch: Callable[..., ElasticsearchStandIn],
+) -> None:
+    es = start_elasticsearch(users={"writer": "right"})
+    sink = ElasticsearchSink(
+        ElasticsearchConfig(host="127.0.0.1", port=es.port, user="writer", password="wrong")
+    )
+    batch = records(2)
+    try:
+        with pytest.raises(DeliveryError) as info:
+            await sink.send(batch)
+    finally:
+        await sink.close()
     assert info.value.retriable and info.value.remaining == batch
     message = str(info.value)
     assert (
@@ -306,20 +295,24 @@ def test_a_data_stream_receives_create_actions_into_its_backing_index(
 
 
 def test_gzip_bodies_reach_elasticsearch_behind_a_proxy_path(
-    start_agent: Any, containers: Any
+    start_elasticsearch: Callable[..., ElasticsearchStandIn], start_agent: Any, containers: Any
 ) -> None:
-    with ElasticsearchStandIn(prefix="/search/es") as es:
-        start_agent("run", f"elasticsearch+http://127.0.0.1:{es.port}/search/es/?compression=gzip")
-        c = containers.run("for i in 1 2 3 4 5 6 7 8; do echo compressed line $i; done; sleep 30")
-        assert wait_for_messages(es, c.name, 8) == [f"compressed line {i}" for i in range(1, 9)]
-        assert all(call.path == "/search/es/_bulk" for call in es.calls)
-        assert all(call.content_encoding == "gzip" for call in es.calls)
-        assert all(call.wire_bytes < call.body_bytes for call in es.calls)
+    es = start_elasticsearch(prefix="/search/es")
+    start_agent("run", f"elasticsearch+http://127.0.0.1:{es.port}/search/es/?compression=gzip")
+    c = containers.run("for i in 1 2 3 4 5 6 7 8; do echo compressed line $i; done; sleep 30")
+    assert wait_for_messages(es, c.name, 8) == [f"compressed line {i}" for i in range(1, 9)]
+    assert all(call.path == "/search/es/_bulk" for call in es.calls)
+    assert all(call.content_encoding == "gzip" for call in es.calls)
+    assert all(call.wire_bytes < call.body_bytes for call in es.calls)
 
 
 @pytest.mark.parametrize("source", ["password_file", "password_env", "api_key_file", "api_key_env"])
 def test_credentials_from_a_file_or_the_environment_are_sent(
-    source: str, tmp_path: Path, start_agent: Any, containers: Any
+    start_elasticsearch: Callable[..., ElasticsearchStandIn],
+    source: str,
+    tmp_path: Path,
+    start_agent: Any,
+    containers: Any,
 ) -> None:
     secret = API_KEY if source.startswith("api_key") else SECRET
     env: dict[str, str] = {}
@@ -331,71 +324,67 @@ def test_credentials_from_a_file_or_the_environment_are_sent(
         env["LOGSHIP_TEST_SECRET"] = secret
         option = f"{source}=LOGSHIP_TEST_SECRET"
     user = "" if source.startswith("api_key") else "writer@"
-    with ElasticsearchStandIn(users={"writer": SECRET}, api_keys={API_KEY}) as es:
-        agent = start_agent(
-            "run", f"elasticsearch+http://{user}127.0.0.1:{es.port}?{option}", env=env
-        )
-        c = containers.run("echo authenticated; sleep 30")
-        assert wait_for_messages(es, c.name, 1) == ["authenticated"]
-        expected = "ApiKey" if source.startswith("api_key") else "Basic"
-        assert {call.authorization for call in es.calls} == {expected}
+    es = start_elasticsearch(users={"writer": SECRET}, api_keys={API_KEY})
+    agent = start_agent("run", f"elasticsearch+http://{user}127.0.0.1:{es.port}?{option}", env=env)
+    c = containers.run("echo authenticated; sleep 30")
+    assert wait_for_messages(es, c.name, 1) == ["authenticated"]
+    expected = "ApiKey" if source.startswith("api_key") else "Basic"
+    assert {call.authorization for call in es.calls} == {expected}
     assert secret not in agent.stderr
 
 
 def test_refused_credentials_are_logged_clearly_and_retried_until_accepted(
-    start_agent: Any, containers: Any
+    start_elasticsearch: Callable[..., ElasticsearchStandIn], start_agent: Any, containers: Any
 ) -> None:
-    with ElasticsearchStandIn(users={"writer": "old-password"}) as es:
-        agent = start_agent(
-            "run",
-            f"elasticsearch+http://writer@127.0.0.1:{es.port}"
-            "?password_env=LOGSHIP_TEST_SECRET&reconnect_max_secs=1",
-            env={"LOGSHIP_TEST_SECRET": SECRET},
-        )
-        c = containers.run("echo waiting for access; sleep 30")
-        wait_until(
-            lambda: "credentials refused (HTTP 401: security_exception" in agent.stderr,
-            timeout=WAIT,
-            what="the refusal in the agent's log",
-        )
-        assert es.documents() == []
-        es.set_users({"writer": SECRET})  # the operator fixes the server side
-        assert wait_for_messages(es, c.name, 1) == ["waiting for access"]
+    es = start_elasticsearch(users={"writer": "old-password"})
+    agent = start_agent(
+        "run",
+        f"elasticsearch+http://writer@127.0.0.1:{es.port}"
+        "?password_env=LOGSHIP_TEST_SECRET&reconnect_max_secs=1",
+        env={"LOGSHIP_TEST_SECRET": SECRET},
+    )
+    c = containers.run("echo waiting for access; sleep 30")
+    wait_until(
+        lambda: "credentials refused (HTTP 401: security_exception" in agent.stderr,
+        timeout=WAIT,
+        what="the refusal in the agent's log",
+    )
+    assert es.documents() == []
+    es.set_users({"writer": SECRET})  # the operator fixes the server side
+    assert wait_for_messages(es, c.name, 1) == ["waiting for access"]
     assert agent.stderr.count("credentials refused") == 1  # once, not per retry
     assert SECRET not in agent.stderr
 
 
-def _tls_server(test_ca: TlsFiles) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(test_ca.server_cert, test_ca.server_key)
-    return context
-
-
 def test_https_with_the_test_ca_delivers(
-    test_ca: TlsFiles, start_agent: Any, containers: Any
+    start_elasticsearch: Callable[..., ElasticsearchStandIn],
+    test_ca: TlsFiles,
+    start_agent: Any,
+    containers: Any,
 ) -> None:
-    with ElasticsearchStandIn(ssl_context=_tls_server(test_ca)) as es:
-        start_agent(
-            "run", f"elasticsearch+https://localhost:{es.port}?tls.ca_file={test_ca.ca_file}"
-        )
-        c = containers.run("echo over tls; sleep 30")
-        assert wait_for_messages(es, c.name, 1) == ["over tls"]
+    es = start_elasticsearch(ssl_context=server_context(test_ca))
+    start_agent("run", f"elasticsearch+https://localhost:{es.port}?tls.ca_file={test_ca.ca_file}")
+    c = containers.run("echo over tls; sleep 30")
+    assert wait_for_messages(es, c.name, 1) == ["over tls"]
 
 
 def test_https_with_a_ca_that_did_not_sign_the_server_delivers_nothing_and_says_why(
-    test_ca: TlsFiles, start_agent: Any, containers: Any
+    start_elasticsearch: Callable[..., ElasticsearchStandIn],
+    test_ca: TlsFiles,
+    start_agent: Any,
+    containers: Any,
 ) -> None:
-    with ElasticsearchStandIn(ssl_context=_tls_server(test_ca)) as es:
-        agent = start_agent(
-            "run", f"elasticsearch+https://localhost:{es.port}?tls.ca_file={test_ca.other_ca_file}"
-        )
-        containers.run("echo should not arrive; sleep 30")
-        wait_until(
-            lambda: "certificate verify failed" in agent.stderr,
-            timeout=WAIT,
-            what="the TLS failure in the agent's log",
-        )
-        assert es.calls == [] and es.documents() == []
+    es = start_elasticsearch(ssl_context=server_context(test_ca))
+    agent = start_agent(
+        "run", f"elasticsearch+https://localhost:{es.port}?tls.ca_file={test_ca.other_ca_file}"
+    )
+    containers.run("echo should not arrive; sleep 30")
+    wait_until(
+        lambda: "certificate verify failed" in agent.stderr,
+        timeout=WAIT,
+        what="the TLS failure in the agent's log",
+    )
+    assert es.calls == [] and es.documents() == []
 
 
 def test_whole_request_and_per_item_429s_are_retried_without_loss_or_duplicates(

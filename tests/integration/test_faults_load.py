@@ -14,12 +14,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.helpers.agent_process import AgentProcess
 from tests.helpers.containers import IMAGE, TEST_LABEL
@@ -40,22 +38,13 @@ def console(agent: AgentProcess, name: str) -> list[str]:
     return out
 
 
-@pytest.fixture
-def tcp_rsyslog(tmp_path: Path) -> Iterator[Rsyslog]:
-    workdir = tmp_path / "rsyslog"
-    workdir.mkdir()
-    server = Rsyslog(workdir, tcp=True).start()
-    yield server
-    server.stop()
-
-
 # -- 3: the receiver killed for 10 s, then restarted ------------------------------------------
 
 
 def test_a_receiver_killed_for_10_s_costs_only_counted_drops_and_what_was_in_flight(
-    tcp_rsyslog: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
+    rsyslog_tcp: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
 ) -> None:
-    rsyslog = tcp_rsyslog
+    rsyslog = rsyslog_tcp
     agent = start_agent(
         "run",
         f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}?reconnect_max_secs=1&buffer_max_records=2000",
@@ -188,9 +177,9 @@ CORPUS = (
 
 
 def test_a_bad_input_corpus_is_shipped_and_the_lines_after_it_arrive(
-    tcp_rsyslog: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
+    rsyslog_tcp: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
 ) -> None:
-    rsyslog = tcp_rsyslog
+    rsyslog = rsyslog_tcp
     agent = start_agent(
         "run", f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}", "console://?format=json"
     )
@@ -319,9 +308,9 @@ class SlowProxy:
 
 
 def test_quiet_containers_lines_all_arrive_past_a_flooding_neighbour(
-    tcp_rsyslog: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
+    rsyslog_tcp: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any
 ) -> None:
-    rsyslog = tcp_rsyslog
+    rsyslog = rsyslog_tcp
     proxy = SlowProxy(rsyslog.tcp_port or 0, rate=1_000_000)
     try:
         agent = start_agent("run", f"syslog+tcp://127.0.0.1:{proxy.port}?buffer_max_records=500")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,6 @@ from tests.helpers.tls import TlsFiles
 from tests.helpers.waiting import wait_until
 
 TS = "2026-11-27T05:24:33.719017066Z"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Callable[..., ForwardReceiver]]:
-    started: list[ForwardReceiver] = []
-
-    def start(**options: Any) -> ForwardReceiver:
-        server = ForwardReceiver(**options).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
 
 
 def sink_for(uri: str) -> ForwardSink:
@@ -67,9 +53,9 @@ async def eventually(check: Callable[[], Any], what: str) -> Any:
 
 
 async def test_with_ack_a_batch_is_delivered_once_the_server_acknowledged_it(
-    receiver: Callable[..., ForwardReceiver],
+    start_forward: Callable[..., ForwardReceiver],
 ) -> None:
-    server = receiver()
+    server = start_forward()
     sink = sink_for(f"forward://127.0.0.1:{server.port}?ack=true")
     await sink.open()
     try:
@@ -82,9 +68,9 @@ async def test_with_ack_a_batch_is_delivered_once_the_server_acknowledged_it(
 
 
 async def test_a_batch_whose_connection_drops_before_the_ack_is_handed_back_whole(
-    receiver: Callable[..., ForwardReceiver],
+    start_forward: Callable[..., ForwardReceiver],
 ) -> None:
-    server = receiver()
+    server = start_forward()
     server.drop_before_ack(keep=False)
     sink = sink_for(f"forward://127.0.0.1:{server.port}?ack=true")
     await sink.open()
@@ -106,9 +92,9 @@ async def test_a_batch_whose_connection_drops_before_the_ack_is_handed_back_whol
 
 
 async def test_only_the_messages_without_an_ack_are_sent_again(
-    receiver: Callable[..., ForwardReceiver],
+    start_forward: Callable[..., ForwardReceiver],
 ) -> None:
-    server = receiver()
+    server = start_forward()
     server.drop_before_ack(keep=False, after=1)
     sink = sink_for(f"forward://127.0.0.1:{server.port}?ack=true")
     other = make_meta(id="719d5c9a5367" + "1" * 52, name="api")
@@ -125,9 +111,9 @@ async def test_only_the_messages_without_an_ack_are_sent_again(
 
 
 async def test_a_server_that_keeps_quiet_past_ack_timeout_secs_gets_the_batch_again(
-    receiver: Callable[..., ForwardReceiver],
+    start_forward: Callable[..., ForwardReceiver],
 ) -> None:
-    server = receiver()
+    server = start_forward()
     server.hold_acks()
     sink = sink_for(f"forward://127.0.0.1:{server.port}?ack=true&ack_timeout_secs=0.5")
     await sink.open()
@@ -143,9 +129,9 @@ async def test_a_server_that_keeps_quiet_past_ack_timeout_secs_gets_the_batch_ag
 
 
 async def test_the_shared_key_handshake_runs_once_per_connection(
-    receiver: Callable[..., ForwardReceiver], tmp_path: Path
+    start_forward: Callable[..., ForwardReceiver], tmp_path: Path
 ) -> None:
-    server = receiver(shared_key=b"s3cr3t")
+    server = start_forward(shared_key=b"s3cr3t")
     key = tmp_path / "key"
     key.write_text("s3cr3t\n")
     sink = sink_for(
@@ -169,13 +155,13 @@ async def test_the_shared_key_handshake_runs_once_per_connection(
     ],
 )
 async def test_a_wrong_key_on_either_side_fails_the_handshake_saying_which(
-    receiver: Callable[..., ForwardReceiver],
+    start_forward: Callable[..., ForwardReceiver],
     monkeypatch: pytest.MonkeyPatch,
     server_key: bytes,
     pong_key: bytes | None,
     complaint: str,
 ) -> None:
-    server = receiver(shared_key=server_key)
+    server = start_forward(shared_key=server_key)
     server.knobs.wrong_pong_key = pong_key
     monkeypatch.setenv("LOGSHIP_TEST_FORWARD_KEY", "s3cr3t")
     sink = sink_for(f"forward://127.0.0.1:{server.port}?shared_key_env=LOGSHIP_TEST_FORWARD_KEY")
@@ -191,9 +177,9 @@ async def test_a_wrong_key_on_either_side_fails_the_handshake_saying_which(
 
 
 async def test_a_server_that_wants_a_key_we_lack_is_named_and_no_batch_goes_into_it_again(
-    receiver: Callable[..., ForwardReceiver],
+    start_forward: Callable[..., ForwardReceiver],
 ) -> None:
-    server = receiver(shared_key=b"s3cr3t")
+    server = start_forward(shared_key=b"s3cr3t")
     sink = sink_for(f"forward://127.0.0.1:{server.port}?connect_timeout_secs=2")
     await sink.open()
     try:
@@ -209,9 +195,9 @@ async def test_a_server_that_wants_a_key_we_lack_is_named_and_no_batch_goes_into
 
 
 async def test_a_server_that_says_keepalive_false_gets_a_connection_per_batch(
-    receiver: Callable[..., ForwardReceiver], monkeypatch: pytest.MonkeyPatch
+    start_forward: Callable[..., ForwardReceiver], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = receiver(shared_key=b"k", keepalive=False)
+    server = start_forward(shared_key=b"k", keepalive=False)
     monkeypatch.setenv("LOGSHIP_TEST_FORWARD_KEY", "k")
     sink = sink_for(f"forward://127.0.0.1:{server.port}?shared_key_env=LOGSHIP_TEST_FORWARD_KEY")
     await sink.open()
@@ -247,9 +233,9 @@ def by_log(server: ForwardReceiver, name: str) -> dict[str, Event]:
 
 
 def test_container_lines_arrive_with_docker_s_fields_our_enrichment_and_nanosecond_time(
-    receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any
+    start_forward: Callable[..., ForwardReceiver], start_agent: Any, containers: Any
 ) -> None:
-    server = receiver()
+    server = start_forward()
     agent: AgentProcess = start_agent(
         "run",
         f"forward://127.0.0.1:{server.port}?labels=app,com.example.team&env=APP_ENV",
@@ -296,9 +282,9 @@ def test_container_lines_arrive_with_docker_s_fields_our_enrichment_and_nanoseco
     "kept", [True, False], ids=["received-but-not-acked", "lost-with-the-connection"]
 )
 def test_with_ack_a_batch_whose_connection_drops_before_the_ack_is_sent_again_and_nothing_is_lost(
-    receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, kept: bool
+    start_forward: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, kept: bool
 ) -> None:
-    server = receiver()
+    server = start_forward()
     server.drop_before_ack(keep=kept)
     agent: AgentProcess = start_agent("run", f"forward://127.0.0.1:{server.port}?ack=true")
     c = containers.run(
@@ -324,9 +310,9 @@ def test_with_ack_a_batch_whose_connection_drops_before_the_ack_is_sent_again_an
 
 
 def test_a_server_that_withholds_acks_gets_the_batch_again_after_ack_timeout_secs(
-    receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any
+    start_forward: Callable[..., ForwardReceiver], start_agent: Any, containers: Any
 ) -> None:
-    server = receiver()
+    server = start_forward()
     server.hold_acks()
     agent: AgentProcess = start_agent(
         "run", f"forward://127.0.0.1:{server.port}?ack=true&ack_timeout_secs=1"
@@ -341,9 +327,9 @@ def test_a_server_that_withholds_acks_gets_the_batch_again_after_ack_timeout_sec
 
 
 def test_the_shared_key_handshake_lets_the_agent_in(
-    receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, tmp_path: Path
+    start_forward: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, tmp_path: Path
 ) -> None:
-    server = receiver(shared_key=b"s3cr3t")
+    server = start_forward(shared_key=b"s3cr3t")
     key = tmp_path / "fluentd.key"
     key.write_text("s3cr3t\n")
     start_agent(
@@ -355,9 +341,9 @@ def test_the_shared_key_handshake_lets_the_agent_in(
 
 
 def test_a_wrong_shared_key_is_refused_with_one_clear_log_line_and_the_agent_keeps_running(
-    receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, tmp_path: Path
+    start_forward: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, tmp_path: Path
 ) -> None:
-    server = receiver(shared_key=b"s3cr3t")
+    server = start_forward(shared_key=b"s3cr3t")
     agent: AgentProcess = start_agent(
         "run",
         f"forward://127.0.0.1:{server.port}?shared_key_env=FLUENT_KEY&self_hostname=node-1",
@@ -378,9 +364,14 @@ def test_a_wrong_shared_key_is_refused_with_one_clear_log_line_and_the_agent_kee
 
 
 def test_forward_tls_with_the_test_ca_a_shared_key_and_gzip(
-    receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, test_ca: TlsFiles
+    start_forward: Callable[..., ForwardReceiver],
+    start_agent: Any,
+    containers: Any,
+    test_ca: TlsFiles,
 ) -> None:
-    server = receiver(shared_key=b"k", tls_cert=test_ca.server_cert, tls_key=test_ca.server_key)
+    server = start_forward(
+        shared_key=b"k", tls_cert=test_ca.server_cert, tls_key=test_ca.server_key
+    )
     start_agent(
         "run",
         f"forward+tls://127.0.0.1:{server.port}?tls.ca_file={test_ca.ca_file}"
@@ -394,9 +385,12 @@ def test_forward_tls_with_the_test_ca_a_shared_key_and_gzip(
 
 
 def test_forward_tls_refuses_a_server_whose_certificate_the_ca_did_not_sign(
-    receiver: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, test_ca: TlsFiles
+    start_forward: Callable[..., ForwardReceiver],
+    start_agent: Any,
+    containers: Any,
+    test_ca: TlsFiles,
 ) -> None:
-    server = receiver(tls_cert=test_ca.server_cert, tls_key=test_ca.server_key)
+    server = start_forward(tls_cert=test_ca.server_cert, tls_key=test_ca.server_key)
     agent: AgentProcess = start_agent(
         "run", f"forward+tls://127.0.0.1:{server.port}?tls.ca_file={test_ca.other_ca_file}"
     )

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-import ssl
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,31 +20,10 @@ from tests.helpers.agent_process import AgentProcess, run_cli
 from tests.helpers.ports import free_port
 from tests.helpers.receivers.gelf import GelfReceiver, Received
 from tests.helpers.records import make_meta
-from tests.helpers.tls import TlsFiles
+from tests.helpers.tls import TlsFiles, server_context
 from tests.helpers.waiting import wait_until
 
 WAIT_SECS = 30  # the machine is shared with other test runs: generous, never asserted
-
-
-@pytest.fixture
-def receiver() -> Iterator[Callable[..., GelfReceiver]]:
-    """``receiver(**options)``: a started GELF receiver, stopped after the test."""
-    started: list[GelfReceiver] = []
-
-    def start(**options: Any) -> GelfReceiver:
-        r = GelfReceiver(**options).start()
-        started.append(r)
-        return r
-
-    yield start
-    for r in started:
-        r.stop()
-
-
-def server_context(tls: TlsFiles) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(tls.server_cert), str(tls.server_key))
-    return context
 
 
 def arrived(receiver: GelfReceiver, name: str, count: int) -> list[Received]:
@@ -114,9 +91,9 @@ OPTIONS = "labels=app,com.example.team&env=APP_ENV"
 
 @pytest.mark.parametrize("compression", ["gzip", "zlib", "none"])
 def test_stdout_and_stderr_lines_arrive_over_udp_with_every_field(
-    receiver: Any, start_agent: Any, containers: Any, compression: str
+    start_gelf: Any, start_agent: Any, containers: Any, compression: str
 ) -> None:
-    r = receiver()
+    r = start_gelf()
     agent = run_gelf(
         start_agent, f"gelf+udp://127.0.0.1:{r.udp_port}?compression={compression}&{OPTIONS}"
     )
@@ -129,9 +106,9 @@ def test_stdout_and_stderr_lines_arrive_over_udp_with_every_field(
 
 
 def test_gzip_is_the_default_compression_over_udp(
-    receiver: Any, start_agent: Any, containers: Any
+    start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    r = receiver()
+    r = start_gelf()
     start_agent("run", f"gelf://127.0.0.1:{r.udp_port}")
     c = containers.run("echo plain gelf; sleep 30")
     (m,) = arrived(r, c.name, 1)
@@ -139,9 +116,9 @@ def test_gzip_is_the_default_compression_over_udp(
 
 
 def test_stdout_and_stderr_lines_arrive_over_tcp_with_every_field(
-    receiver: Any, start_agent: Any, containers: Any
+    start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    r = receiver()
+    r = start_gelf()
     agent = run_gelf(start_agent, f"gelf+tcp://127.0.0.1:{r.tcp_port}?{OPTIONS}")
     c = start_both_streams(containers)
     got = arrived(r, c.name, 2)
@@ -154,9 +131,9 @@ def test_stdout_and_stderr_lines_arrive_over_tcp_with_every_field(
 
 @pytest.mark.parametrize("compression", ["none", "gzip", "zlib"])
 def test_stdout_and_stderr_lines_arrive_over_http_with_every_field(
-    receiver: Any, start_agent: Any, containers: Any, compression: str
+    start_gelf: Any, start_agent: Any, containers: Any, compression: str
 ) -> None:
-    r = receiver()
+    r = start_gelf()
     agent = run_gelf(
         start_agent, f"gelf+http://127.0.0.1:{r.http_port}?compression={compression}&{OPTIONS}"
     )
@@ -171,9 +148,9 @@ def test_stdout_and_stderr_lines_arrive_over_http_with_every_field(
 
 
 def test_lines_arrive_over_https_verified_with_the_test_ca(
-    receiver: Any, start_agent: Any, containers: Any, test_ca: TlsFiles
+    start_gelf: Any, start_agent: Any, containers: Any, test_ca: TlsFiles
 ) -> None:
-    r = receiver(tls=server_context(test_ca))
+    r = start_gelf(tls=server_context(test_ca))
     agent = run_gelf(
         start_agent, f"gelf+https://127.0.0.1:{r.http_port}?tls.ca_file={test_ca.ca_file}&{OPTIONS}"
     )
@@ -186,9 +163,9 @@ def test_lines_arrive_over_https_verified_with_the_test_ca(
 
 
 def test_https_to_a_receiver_the_ca_does_not_vouch_for_delivers_nothing_and_says_why(
-    receiver: Any, start_agent: Any, containers: Any, test_ca: TlsFiles
+    start_gelf: Any, start_agent: Any, containers: Any, test_ca: TlsFiles
 ) -> None:
-    r = receiver(tls=server_context(test_ca))
+    r = start_gelf(tls=server_context(test_ca))
     agent = start_agent(
         "run", f"gelf+https://127.0.0.1:{r.http_port}?tls.ca_file={test_ca.other_ca_file}"
     )
@@ -205,9 +182,9 @@ def test_https_to_a_receiver_the_ca_does_not_vouch_for_delivers_nothing_and_says
 
 
 def test_https_checks_the_certificate_against_tls_server_name_when_given(
-    receiver: Any, start_agent: Any, containers: Any, test_ca: TlsFiles
+    start_gelf: Any, start_agent: Any, containers: Any, test_ca: TlsFiles
 ) -> None:
-    r = receiver(tls=server_context(test_ca))
+    r = start_gelf(tls=server_context(test_ca))
     base = f"gelf+https://127.0.0.1:{r.http_port}?tls.ca_file={test_ca.ca_file}&{OPTIONS}"
     wrong = start_agent("run", base + "&tls.server_name=elsewhere.example")
     containers.run("echo not-for-elsewhere; sleep 30")
@@ -225,9 +202,9 @@ def test_https_checks_the_certificate_against_tls_server_name_when_given(
 
 
 def test_a_uri_path_is_where_http_messages_go(
-    receiver: Any, start_agent: Any, containers: Any
+    start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    r = receiver(http_path="/ingest/gelf")
+    r = start_gelf(http_path="/ingest/gelf")
     start_agent("run", f"gelf+http://127.0.0.1:{r.http_port}/ingest/gelf")
     c = containers.run("echo to a custom path; sleep 30")
     (m,) = arrived(r, c.name, 1)
@@ -236,9 +213,9 @@ def test_a_uri_path_is_where_http_messages_go(
 
 
 def test_bulk_http_sends_a_batch_in_one_post_of_newline_separated_messages(
-    receiver: Any, start_agent: Any, containers: Any
+    start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    r = receiver(bulk=True)
+    r = start_gelf(bulk=True)
     start_agent("run", f"gelf+http://127.0.0.1:{r.http_port}?bulk=true&compression=gzip")
     c = containers.run("for i in $(seq 1 200); do echo bulk-$i; done; sleep 30")
     got = arrived(r, c.name, 200)
@@ -251,9 +228,9 @@ def test_bulk_http_sends_a_batch_in_one_post_of_newline_separated_messages(
 
 
 def test_a_line_that_needs_many_chunks_arrives_whole(
-    receiver: Any, start_agent: Any, containers: Any
+    start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    r = receiver()
+    r = start_gelf()
     start_agent("run", f"gelf+udp://127.0.0.1:{r.udp_port}")
     # 90 KB of base64 from /dev/urandom: ~68 KB gzipped, ~50 chunks of 1420 bytes
     c = containers.run("head -c 67500 /dev/urandom | base64 -w 0; echo; echo after; sleep 30")
@@ -274,9 +251,9 @@ def test_a_line_that_needs_many_chunks_arrives_whole(
     ],
 )
 def test_a_line_too_long_for_128_chunks_arrives_cut_with_the_marker(
-    receiver: Any, start_agent: Any, containers: Any, compression: str, command: str
+    start_gelf: Any, start_agent: Any, containers: Any, compression: str, command: str
 ) -> None:
-    r = receiver()
+    r = start_gelf()
     agent = start_agent("run", f"gelf+udp://127.0.0.1:{r.udp_port}?compression={compression}")
     c = containers.run(f"{command}; echo; echo after; sleep 30")
     big, after = arrived(r, c.name, 2)
@@ -323,7 +300,7 @@ def test_bad_gelf_options_stop_logship_with_status_2_naming_them(uri: str, expec
 
 
 def test_a_tcp_receiver_that_comes_up_late_gets_every_line_once(
-    receiver: Any, start_agent: Any, containers: Any
+    start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
     port = free_port(socket.SOCK_STREAM)
     agent = start_agent("run", f"gelf+tcp://127.0.0.1:{port}?reconnect_max_secs=1")
@@ -333,7 +310,7 @@ def test_a_tcp_receiver_that_comes_up_late_gets_every_line_once(
         timeout=WAIT_SECS,
         what="the agent to notice the receiver is down",
     )
-    r = receiver(tcp_port=port)
+    r = start_gelf(tcp_port=port)
     got = arrived(r, c.name, 3)
     assert [m.message["short_message"] for m in got] == ["early-1", "early-2", "early-3"]
     wait_until(lambda: "destination is back" in agent.stderr, timeout=WAIT_SECS, what="back")
@@ -342,9 +319,9 @@ def test_a_tcp_receiver_that_comes_up_late_gets_every_line_once(
 
 
 def test_an_http_receiver_answering_503_gets_each_line_once_when_it_recovers(
-    receiver: Any, start_agent: Any, containers: Any
+    start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    r = receiver(http_status=503)
+    r = start_gelf(http_status=503)
     agent = start_agent("run", f"gelf+http://127.0.0.1:{r.http_port}?reconnect_max_secs=1")
     c = containers.run("for i in 1 2 3; do echo retry-$i; done; sleep 30")
     wait_until(lambda: r.http_requests >= 2, timeout=WAIT_SECS, what="refused POSTs")
@@ -372,9 +349,9 @@ def http_runner(receiver: GelfReceiver) -> SinkRunner:
 
 
 async def test_a_message_the_http_receiver_refuses_is_counted_and_the_rest_go_through(
-    receiver: Any,
+    start_gelf: Any,
 ) -> None:
-    r = receiver(refuse=lambda m: m["short_message"] == "b")
+    r = start_gelf(refuse=lambda m: m["short_message"] == "b")
     runner = http_runner(r)
     await asyncio.wait_for(runner.run(), WAIT_SECS)
     assert [m["short_message"] for m in r.messages()] == ["a", "c"]
@@ -382,8 +359,8 @@ async def test_a_message_the_http_receiver_refuses_is_counted_and_the_rest_go_th
     assert r.rejections == [("http", "refused on purpose: 'b'")]
 
 
-async def test_an_http_failure_mid_batch_resends_only_what_was_not_taken(receiver: Any) -> None:
-    r = receiver(http_status=lambda n: 503 if n == 2 else 202)  # the second POST fails
+async def test_an_http_failure_mid_batch_resends_only_what_was_not_taken(start_gelf: Any) -> None:
+    r = start_gelf(http_status=lambda n: 503 if n == 2 else 202)  # the second POST fails
     runner = http_runner(r)
     await asyncio.wait_for(runner.run(), WAIT_SECS)
     assert [m["short_message"] for m in r.messages()] == ["a", "b", "c"]
@@ -391,9 +368,9 @@ async def test_an_http_failure_mid_batch_resends_only_what_was_not_taken(receive
 
 
 async def test_a_udp_message_too_big_for_128_chunks_even_cut_is_counted_rejected_not_sent(
-    receiver: Any,
+    start_gelf: Any,
 ) -> None:
-    r = receiver()
+    r = start_gelf()
     config = GelfConfig(
         transport="udp",
         host="127.0.0.1",
@@ -414,9 +391,9 @@ async def test_a_udp_message_too_big_for_128_chunks_even_cut_is_counted_rejected
 
 
 async def test_a_message_the_http_receiver_finds_too_large_is_counted_as_too_large(
-    receiver: Any,
+    start_gelf: Any,
 ) -> None:
-    r = receiver(http_status=lambda n: 413 if n == 2 else 202)  # the second POST: 413
+    r = start_gelf(http_status=lambda n: 413 if n == 2 else 202)  # the second POST: 413
     runner = http_runner(r)
     await asyncio.wait_for(runner.run(), WAIT_SECS)
     assert (runner.sent, runner.rejected, runner.too_large) == (2, 1, 1)

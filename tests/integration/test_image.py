@@ -191,7 +191,7 @@ def test_the_docker_host_page_shows_the_readme_commands() -> None:
 
 
 def test_the_docs_compose_file_runs_the_same_agent(
-    image: str, docker_client: Any, tmp_path: Path
+    image: str, docker_client: Any, tmp_path: Path, rsyslog_tcp: Rsyslog
 ) -> None:
     block = re.search(
         r"With Docker Compose \(`(.*?)`\):\n\n```yaml\n(.*?)```",
@@ -206,7 +206,7 @@ def test_the_docs_compose_file_runs_the_same_agent(
     assert "/var/run/docker.sock:/var/run/docker.sock:ro" in service["volumes"]
     assert "logship-state:/var/lib/logship" in service["volumes"]
     label = f"{RUN_ID}-compose-{uuid.uuid4().hex[:6]}"
-    rsyslog = Rsyslog(tmp_path, tcp=True).start()
+    rsyslog = rsyslog_tcp
     project = f"lt{uuid.uuid4().hex[:8]}"
     assert service["command"] == ["run", "syslog+tcp://logs.example.com:514"]
     service["command"] = [
@@ -249,7 +249,6 @@ def test_the_docs_compose_file_runs_the_same_agent(
             ["docker-compose", "-p", project, "-f", str(tmp_path / "compose.yaml"), "down", "-v"],
             capture_output=True, env=env, timeout=120, check=False,
         )  # fmt: skip
-        rsyslog.stop()
 
 
 def test_a_read_only_agent_with_the_docs_tmpfs_for_its_state_starts_and_stops_cleanly(

@@ -38,18 +38,14 @@ def kubelet_labels(namespace: str, pod: str, container: str) -> tuple[str, dict[
 
 
 @pytest.fixture
-def receivers(tmp_path: Any) -> Any:
-    workdir = tmp_path / "rsyslog"
-    workdir.mkdir()
-    rsyslog = Rsyslog(workdir, tcp=True).start()
-    gelf = GelfReceiver().start()
-    es = ElasticsearchStandIn().start()
-    forward = ForwardReceiver().start()
-    yield rsyslog, gelf, es, forward
-    forward.close()
-    es.close()
-    gelf.stop()
-    rsyslog.stop()
+def receivers(
+    rsyslog_tcp: Rsyslog,
+    start_gelf: Callable[..., GelfReceiver],
+    es: ElasticsearchStandIn,
+    start_forward: Callable[..., ForwardReceiver],
+) -> tuple[Rsyslog, GelfReceiver, ElasticsearchStandIn, ForwardReceiver]:
+    """One of each: rsyslogd over TCP, and the GELF, Elasticsearch and forward stand-ins."""
+    return rsyslog_tcp, start_gelf(), es, start_forward()
 
 
 def test_every_destination_carries_the_pod_and_the_namespace_filter_works(

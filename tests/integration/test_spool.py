@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.helpers.agent_process import AgentProcess
 from tests.helpers.faults import dropped_counted, report
@@ -25,15 +23,6 @@ FLOOD = (
     "i=0; while [ $i -lt {batches} ]; do seq $((i*{per}+1)) $((i*{per}+{per})); "
     "i=$((i+1)); sleep 0.25; done"
 )
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Rsyslog]:
-    workdir = tmp_path / "rsyslog"
-    workdir.mkdir()
-    server = Rsyslog(workdir, tcp=True).start()
-    yield server
-    server.stop()
 
 
 def destination(rsyslog: Rsyslog, buffer_records: int) -> str:
@@ -59,9 +48,9 @@ def checkpoint(state: Path, container_id: str) -> str:
 
 
 def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
-    receiver: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
+    rsyslog_tcp: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
 ) -> None:
-    rsyslog = receiver
+    rsyslog = rsyslog_tcp
     state = tmp_path / "state"
     agent = start_agent("run", destination(rsyslog, 500), "--state-dir", str(state), "--http", "0")
     base = base_url(agent)
@@ -111,9 +100,9 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
 
 
 def test_with_the_spool_an_agent_restart_while_the_receiver_is_down_loses_nothing(
-    receiver: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
+    rsyslog_tcp: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
 ) -> None:
-    rsyslog = receiver
+    rsyslog = rsyslog_tcp
     state = tmp_path / "state"
     args = ("run", destination(rsyslog, 300), "--state-dir", str(state))
     first = start_agent(*args)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,23 +33,6 @@ BACK = "destination is back"
 COUNTING = "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo seq-$i; sleep 0.1; done"
 
 
-@pytest.fixture
-def syslog_server(tmp_path: Path) -> Iterator[Callable[..., Rsyslog]]:
-    """``syslog_server(tcp=True)``, ``syslog_server(tls=test_ca, client_auth=True)``."""
-    servers: list[Rsyslog] = []
-
-    def start(**options: Any) -> Rsyslog:
-        workdir = tmp_path / f"rsyslog-{len(servers)}"
-        workdir.mkdir()
-        server = Rsyslog(workdir, **options)
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
 def messages_from(rsyslog: Rsyslog, text: str) -> list[dict[str, Any]]:
     return [m for m in rsyslog.messages() if text in m.get("raw", "")]
 
@@ -62,9 +45,9 @@ def seq_numbers(rsyslog: Rsyslog) -> list[int]:
 
 
 def test_stdout_and_stderr_lines_arrive_over_tcp_with_every_enrichment_field(
-    syslog_server: Callable[..., Rsyslog], start_agent: Any, containers: Any
+    start_rsyslog: Callable[..., Rsyslog], start_agent: Any, containers: Any
 ) -> None:
-    rsyslog = syslog_server(tcp=True)
+    rsyslog = start_rsyslog(tcp=True)
     agent: AgentProcess = start_agent(
         "run",
         f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}",
@@ -102,13 +85,13 @@ WEB_1 = make_meta(name="web-1")
     ],
 )
 async def test_a_message_with_a_newline_arrives_as_one_message_and_utf8_is_counted_in_bytes(
-    syslog_server: Callable[..., Rsyslog],
+    start_rsyslog: Callable[..., Rsyslog],
     test_ca: TlsFiles,
     transport: Literal["tcp", "tls"],
     framing: Framing,
     expected: str,
 ) -> None:
-    rsyslog = syslog_server(tcp=True, tls=test_ca)
+    rsyslog = start_rsyslog(tcp=True, tls=test_ca)
     tls = {"tls": TlsConfig(ca_file=test_ca.ca_file)} if transport == "tls" else {}
     sink = SyslogSink(
         SyslogConfig(
@@ -263,9 +246,9 @@ async def test_a_receiver_that_keeps_the_connection_open_is_never_suspected() ->
 
 
 def test_rsyslog_killed_and_restarted_gets_the_stream_again_with_one_down_and_one_back_logged(
-    syslog_server: Callable[..., Rsyslog], start_agent: Any, containers: Any
+    start_rsyslog: Callable[..., Rsyslog], start_agent: Any, containers: Any
 ) -> None:
-    rsyslog = syslog_server(tcp=True)
+    rsyslog = start_rsyslog(tcp=True)
     agent: AgentProcess = start_agent(
         "run", f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}?reconnect_max_secs=2"
     )
@@ -294,9 +277,9 @@ def test_rsyslog_killed_and_restarted_gets_the_stream_again_with_one_down_and_on
 
 
 def test_lines_arrive_over_tls_checked_against_the_test_ca(
-    syslog_server: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
+    start_rsyslog: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
 ) -> None:
-    rsyslog = syslog_server(tls=test_ca)
+    rsyslog = start_rsyslog(tls=test_ca)
     agent: AgentProcess = start_agent(
         "run", f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?tls.ca_file={test_ca.ca_file}"
     )
@@ -314,13 +297,13 @@ def test_lines_arrive_over_tls_checked_against_the_test_ca(
 
 
 def test_a_yaml_block_takes_the_same_option_names_as_the_uri(
-    syslog_server: Callable[..., Rsyslog],
+    start_rsyslog: Callable[..., Rsyslog],
     test_ca: TlsFiles,
     start_agent: Any,
     containers: Any,
     tmp_path: Path,
 ) -> None:
-    rsyslog = syslog_server(tls=test_ca)
+    rsyslog = start_rsyslog(tls=test_ca)
     config = tmp_path / "logship.yaml"
     config.write_text(
         f"""
@@ -359,14 +342,14 @@ destinations:
     ids=["system-cas", "another-ca", "another-name"],
 )
 def test_a_server_whose_certificate_is_not_trusted_is_refused_logged_once_and_the_agent_lives_on(
-    syslog_server: Callable[..., Rsyslog],
+    start_rsyslog: Callable[..., Rsyslog],
     test_ca: TlsFiles,
     start_agent: Any,
     containers: Any,
     options: str,
     reason: str,
 ) -> None:
-    rsyslog = syslog_server(tls=test_ca)
+    rsyslog = start_rsyslog(tls=test_ca)
     query = options.format(ca=test_ca.ca_file, other_ca=test_ca.other_ca_file)
     agent: AgentProcess = start_agent("run", f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?{query}")
     containers.run(COUNTING)
@@ -389,9 +372,9 @@ def test_a_server_whose_certificate_is_not_trusted_is_refused_logged_once_and_th
 
 
 def test_tls_verify_false_ships_to_a_server_whose_certificate_is_not_trusted(
-    syslog_server: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
+    start_rsyslog: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
 ) -> None:
-    rsyslog = syslog_server(tls=test_ca)
+    rsyslog = start_rsyslog(tls=test_ca)
     agent: AgentProcess = start_agent(
         "run",
         f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?tls.verify=false"
@@ -405,9 +388,9 @@ def test_tls_verify_false_ships_to_a_server_whose_certificate_is_not_trusted(
 
 
 def test_a_client_certificate_gets_through_to_a_server_that_requires_one(
-    syslog_server: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
+    start_rsyslog: Callable[..., Rsyslog], test_ca: TlsFiles, start_agent: Any, containers: Any
 ) -> None:
-    rsyslog = syslog_server(tls=test_ca, client_auth=True)
+    rsyslog = start_rsyslog(tls=test_ca, client_auth=True)
     uri = f"syslog+tls://127.0.0.1:{rsyslog.tls_port}?tls.ca_file={test_ca.ca_file}"
     with_cert: AgentProcess = start_agent(
         "run",
