@@ -186,6 +186,13 @@ class CriLogWriter:
     def size(self) -> int:
         return os.stat(self.path).st_size
 
+    def position(self) -> tuple[int, int, int]:
+        """(device, inode, size) of the file the runtime writes to now: where its last entry
+        ends."""
+        assert self._fd is not None
+        stat = os.fstat(self._fd)
+        return stat.st_dev, stat.st_ino, stat.st_size
+
     # -- the kubelet's rotation ----------------------------------------------------------------
 
     def rotated(self) -> list[Path]:
