@@ -15,6 +15,7 @@ the conftest.py files. A helper never imports a test module.
   engine's socket, and Docker engines of the tests' own
 - image: logship's own image, built as the README says
 - faults: the figures a fault scenario prints
+- kubelet: container log files written and rotated as the runtimes do (the file sources)
 - tls: a throwaway certificate authority; browser: a headless Chromium
 - paths, ports, waiting: where things are, free ports, waiting for a condition
 """
