@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,7 +183,7 @@ class CriSource:
         self._ready = asyncio.Event()
         self._rescan = asyncio.Event()
         self._watcher = Watcher()
-        self._watched: set[Path] = set()
+        self._watched: dict[Path, Callable[[str | None], None]] = {}  # directory: its wake
         self._unlinked: dict[Path, float] = {}  # new files with no link yet: since when
         self._error: str | None = None
         self._scans = 0
@@ -263,11 +264,23 @@ class CriSource:
     # -- finding the files -----------------------------------------------------------------------
 
     def _watch(self, directory: Path) -> None:
-        if directory not in self._watched and self._watcher.watch(directory, self._changed):
-            self._watched.add(directory)
+        if directory in self._watched:
+            return
+        wake = functools.partial(self._changed, directory)
+        if self._watcher.watch(directory, wake):
+            self._watched[directory] = wake
 
-    def _changed(self, name: str | None) -> None:
-        if name is None or not name.endswith((".gz", ".tmp")):
+    def _changed(self, directory: Path, name: str | None) -> None:
+        """Something changed in ``directory``: look through the pods again, unless it is news
+        of a file followed (or waiting for its link) already, which its tail sees by itself:
+        writes to them come thousands a second, a look costs a scandir per directory."""
+        if name is None:
+            self._rescan.set()
+            return
+        if name.endswith((".gz", ".tmp")):
+            return
+        path = directory / name
+        if path not in self._by_path and path not in self._unlinked:
             self._rescan.set()
 
     def _scan(self, *, first: bool) -> None:
@@ -314,8 +327,7 @@ class CriSource:
             del self._unlinked[path]
         kept = (self.pods_dir, self.links_dir)
         for directory in [d for d in self._watched if d not in kept and not d.exists()]:
-            self._watcher.unwatch(directory, self._changed)
-            self._watched.discard(directory)
+            self._watcher.unwatch(directory, self._watched.pop(directory))
 
     def _linked(self, path: Path, ids: dict[tuple[str, str, str], str]) -> bool:
         """Whether a file found while running is to be followed now: its link is there, or
