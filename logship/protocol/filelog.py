@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES
-from logship.record import ContainerMeta, Record, truncation_marker
+from logship.record import STDOUT, ContainerMeta, Record, truncation_marker
 
 log = logging.getLogger("logship.files")
 
@@ -185,7 +185,8 @@ class FileLogDecoder:
             offset += len(line) + 1
             parsed = parse(line)
             if parsed is None:
-                parsed = self._malformed(line)
+                self._raw_line(line, start, offset, out)
+                continue
             ts, stream, partial, text = parsed
             if ts == self._last_ts:
                 self._count += 1
@@ -205,13 +206,16 @@ class FileLogDecoder:
                 self._gather(stream, ts, partial, text, start, offset, out)
         if final and rest:
             start, offset = offset, offset + len(rest)
-            parsed = self.parse(rest) or self._malformed(rest)
-            ts, stream, partial, text = parsed
-            if ts == self._last_ts:
-                self._count += 1
+            parsed = self.parse(rest)
+            if parsed is None:
+                self._raw_line(rest, start, offset, out)
             else:
-                self._last_ts, self._count = ts, 1
-            self._gather(stream, ts, False, text, start, offset, out)
+                ts, stream, partial, text = parsed
+                if ts == self._last_ts:
+                    self._count += 1
+                else:
+                    self._last_ts, self._count = ts, 1
+                self._gather(stream, ts, False, text, start, offset, out)
             rest = b""
         self._rest = rest
         self._offset = offset
@@ -271,13 +275,23 @@ class FileLogDecoder:
         if not partial:
             self._finish(stream, (order, end, file), out)
 
-    def _malformed(self, line: bytes) -> Parsed:
+    def _raw_line(self, line: bytes, start: int, end: int, out: list[Record]) -> None:
+        """A line that is not the format: counted, and shipped as it is, a line of its own
+        (stdout, the last time read); a line of pieces still open stays open."""
         self.malformed_lines += 1
         self._problem(
             "malformed_lines",
             f"a line of {self.file.path} is not {self.kind}; shipped as it is: {line[:80]!r}",
         )
-        return (self._last_ts or EPOCH, "stdout", False, line.decode("utf-8", "replace"))
+        ts = self._last_ts or EPOCH
+        if ts == self._last_ts:
+            self._count += 1
+        else:
+            self._last_ts, self._count = ts, 1
+        order, file = self.file.order, self.file
+        raw = _Partial(ts, self._count - 1, (order, start, file))
+        self._add(raw, line.decode("utf-8", "replace"))
+        self._ship(raw, STDOUT, (order, end, file), out)
 
     def bad_timestamp(self, raw: object) -> str:
         """An entry's time that does not parse: counted, and the last time used."""
@@ -294,7 +308,9 @@ class FileLogDecoder:
         partial.size += size
 
     def _finish(self, stream: str, end: FilePosition, out: list[Record]) -> None:
-        partial = self._pending.pop(stream)
+        self._ship(self._pending.pop(stream), stream, end, out)
+
+    def _ship(self, partial: _Partial, stream: str, end: FilePosition, out: list[Record]) -> None:
         message = "".join(partial.parts)
         if not message.isascii():
             kept = _size(message)
