@@ -354,13 +354,30 @@ def test_a_malformed_first_line_gets_the_epoch_as_its_time() -> None:
     assert record.timestamp == EPOCH
 
 
-def test_a_malformed_line_ends_an_open_line_of_no_stream_and_the_pieces_still_join() -> None:
+@pytest.mark.parametrize("stream", [b"stdout", b"stderr"])
+def test_a_malformed_line_between_pieces_is_a_line_of_its_own_and_the_pieces_still_join(
+    stream: bytes,
+) -> None:
     d = decoder()
-    data = b"2026-12-05T12:00:00.1Z stderr P err-\ngarbage\n2026-12-05T12:00:00.2Z stderr F end\n"
-    assert [(r.message, r.stream) for r in d.feed(data)] == [
-        ("garbage", "stdout"),
-        ("err-end", "stderr"),
+    lines = [
+        b"2026-12-05T12:00:00.1Z " + stream + b" P begun-\n",
+        b"garbage\n",
+        b"2026-12-05T12:00:00.2Z " + stream + b" F ended\n",
     ]
+    out = d.feed(b"".join(lines))
+    assert [(r.message, r.stream) for r in out] == [
+        ("garbage", "stdout"),
+        ("begun-ended", stream.decode()),
+    ]
+    assert out[0].end == (0, 0, A)  # type: ignore[attr-defined]  # "begun-" is still open
+    assert d.malformed_lines == 1
+
+
+def test_a_malformed_last_line_at_the_end_of_a_file_is_a_line_of_its_own() -> None:
+    d = decoder()
+    d.feed(b"2026-12-05T12:00:00.1Z stdout P begun-\ngarbage without newline")
+    out = d.flush()
+    assert [r.message for r in out] == ["garbage without newline", "begun-"]
 
 
 @pytest.mark.parametrize(
@@ -461,10 +478,12 @@ def model(items: list[Entry], limit: int) -> list[tuple[str, str, str, int, int]
         start = offset
         offset += len(file_of([(stream, t, text, tag)]))
         ts = canon[t] if tag != "junk" else (last_ts or EPOCH)
-        if tag == "junk":
-            stream, text = "stdout", b"junk " + text
         count = count + 1 if ts == last_ts else 1
         last_ts = ts
+        if tag == "junk":  # a line of its own; what is open stays open
+            end = min((o[3] for o in open_.values()), default=offset)
+            out.append((cut(b"junk " + text, limit), "stdout", ts, count - 1, end))
+            continue
         first_ts, seq, data, begun = open_.pop(stream, (ts, count - 1, b"", start))
         data += text
         if tag == "P":
