@@ -153,7 +153,9 @@ class FileTail:
         self.lines = 0
         self.truncations = 0  # times the file was found cut short (copytruncate)
         self.read_errors = 0
-        self._orders = 0
+        # file numbers go on from the decoder's (a tail over a decoder read before in this
+        # run): positions keep their order, and two files never share a number
+        self._orders = decoder.file.order + 1
         # (device, inode) of the files this tail opened or passed over: a rotated file not
         # among them is newer than every file it holds (it missed a rotation)
         self._seen: set[tuple[int, int]] = set()
