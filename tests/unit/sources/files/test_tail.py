@@ -472,3 +472,35 @@ async def test_a_tail_cancelled_just_as_it_is_woken_ends(tmp_path: Path) -> None
     done, _ = await asyncio.wait({task}, timeout=2)
     assert task in done and task.cancelled()
     assert not reader.tail.files
+
+
+async def test_a_new_tail_on_the_same_decoder_numbers_its_files_after_the_last_ones(
+    tmp_path: Path,
+) -> None:
+    """The json-file source gives a restarted container a new tail over its decoder: the new
+    positions must come after the old ones (checkpoints keep the oldest a destination needs,
+    comparing them), and never tie with one of another file."""
+    path = tmp_path / "c-json.log"
+    writer = JsonFileWriter(path, max_size=100, max_file=2)
+    first = Reader(path, json_file=True)
+    task = asyncio.create_task(first.tail.run())
+    for i in range(4):  # a file each
+        writer.write(f"line {i}")
+        await first.has(i + 1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    again = FileTail(
+        path,
+        first.decoder,
+        first._emit,
+        rotated=docker_rotated,
+        start=StartAt(saved=end_of(first.records[-1])),
+        look_again_secs=LOOK_AGAIN_SECS,
+    )
+    task = asyncio.create_task(again.run())
+    writer.write("line 4")
+    await first.has(5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    *_, before, after = (r.end for r in first.records)  # type: ignore[attr-defined]
+    assert after > before
