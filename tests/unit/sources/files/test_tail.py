@@ -271,6 +271,27 @@ async def test_a_json_file_line_split_by_a_rotation_is_joined(tmp_path: Path) ->
     assert messages == ["a" * 16384 + "b" * 10, "next"]
 
 
+async def test_cri_os_own_rotation_a_new_file_renamed_over_the_old_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """conmon's log_size_max: it opens ``0.log.tmp``, renames it over ``0.log`` (the old file
+    has no name left) and writes on in the new one."""
+    path = tmp_path / "p" / "c" / "0.log"
+    writer = CriLogWriter(path, offset_secs=3600)
+    async with reading(path) as reader:
+        writer.write("line 0")
+        await reader.has(1)
+        writer.write("line 1")
+        tmp = path.with_name("0.log.tmp")
+        new = os.open(tmp, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
+        os.rename(tmp, path)
+        os.close(new)
+        writer.reopen()  # the same new file, as the writer's own handle
+        writer.write("line 2")
+        assert await reader.has(3) == numbered(3)
+        assert reader.task is not None and not reader.task.done()
+
+
 # -- other ways a file ends ------------------------------------------------------------------------
 
 
