@@ -19,6 +19,7 @@ from logship.sources.filters import ContainerFilter, Selector
 from logship.state.checkpoints import CheckpointStore
 from tests.helpers.kubelet import START_NS, Clock, PodLogs, container_id
 from tests.helpers.records import HOST
+from tests.helpers.waiting import until
 
 NOW = format_timestamp_ns(START_NS + 3600 * 10**9)  # the agent starts an hour after the pods
 NAMESPACE = "io.kubernetes.pod.namespace"
@@ -88,6 +89,17 @@ async def running(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await source.stop()
+
+
+async def holding(source: CriSource, cid: str) -> None:
+    """Wait until the source's tail of container ``cid`` holds its file open."""
+
+    async def check() -> bool:
+        container = source.containers().get(cid)
+        tail = getattr(container, "tail", None)
+        return tail is not None and bool(tail.files)
+
+    await until(check, limit_secs=10, what=f"{cid[:12]}'s file open")
 
 
 def lines(n: int, prefix: str = "line", first: int = 0) -> list[str]:
@@ -189,7 +201,6 @@ async def test_files_there_at_start_are_read_from_their_end(logs: PodLogs) -> No
     log = logs.container("shop", "web", UID, "app")
     write(log, 5, "old")
     async with running(logs) as (_, shipped):
-        await asyncio.sleep(0.2)
         new = write(log, 3, "new")
         assert await shipped.until("web/app", 3) == new
 
@@ -211,7 +222,6 @@ async def test_a_file_born_while_no_agent_ran_is_read_from_its_start(logs: PodLo
 
 async def test_a_pod_created_after_the_start_is_read_from_its_start(logs: PodLogs) -> None:
     async with running(logs) as (_, shipped):
-        await asyncio.sleep(0.1)
         log = logs.container("shop", "new-pod", UID, "app")
         written = write(log, 6)
         assert await shipped.until("new-pod/app", 6) == written
@@ -223,7 +233,6 @@ async def test_a_restarted_container_is_a_new_container_read_from_its_start(
     first = logs.container("shop", "web", UID, "app", restart=0, id=container_id(1))
     write(first, 2, "before")
     async with running(logs) as (source, shipped):
-        await asyncio.sleep(0.1)
         again = logs.container("shop", "web", UID, "app", restart=1, id=container_id(2))
         written = write(again, 3, "after restart")
         assert await shipped.until("web/app", 3) == written
@@ -235,21 +244,20 @@ async def test_a_restarted_container_is_a_new_container_read_from_its_start(
 async def test_a_removed_pods_file_is_read_to_its_end_then_forgotten(logs: PodLogs) -> None:
     log = logs.container("shop", "web", UID, "app", id=container_id(3))
     async with running(logs) as (source, shipped):
-        await asyncio.sleep(0.1)
+        await holding(source, container_id(3))
         written = write(log, 3)
         logs.remove_pod("shop", "web", UID)  # the runtime may still have had lines unread
         assert await shipped.until("web/app", 3) == written
-        for _ in range(100):
-            if not source.containers():
-                break
-            await asyncio.sleep(0.05)
-        assert source.containers() == {}
+
+        async def forgotten() -> bool:
+            return not source.containers()
+
+        await until(forgotten, limit_secs=10, what="the container forgotten")
 
 
 async def test_a_rotation_of_a_followed_file_loses_nothing(logs: PodLogs) -> None:
     log = logs.container("shop", "web", UID, "app", max_files=3)
     async with running(logs) as (_, shipped):
-        await asyncio.sleep(0.1)
         written: list[str] = []
         for round_ in range(5):
             written += write(log, 20, f"round {round_}")
@@ -287,7 +295,7 @@ async def test_containers_are_followed_as_the_filters_say(
             log.write("hello")
         for name in followed:
             await shipped.until(name, 1)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # and nothing else comes
         assert {r.meta.name for r in shipped.records} == followed
         skipped = {c.meta.name for c in source.containers().values() if c.skip_reason}
         assert skipped == {"web/app", "web/sidecar", "db-0/postgres"} - followed
@@ -303,7 +311,6 @@ async def test_a_restart_resumes_each_file_where_the_checkpoint_says_each_line_o
     b = logs.container("shop", "web", UID, "sidecar", id=container_id(2))
     write(a, 3, "before")
     async with running(logs) as (first, shipped_first):
-        await asyncio.sleep(0.1)
         a_lines = write(a, 10, "a")
         b_lines = write(b, 4, "b")
         await shipped_first.until("web/app", 10)
@@ -317,7 +324,7 @@ async def test_a_restart_resumes_each_file_where_the_checkpoint_says_each_line_o
     async with running(logs, resume=Resume(saved, NOW)) as (_, shipped_second):
         await shipped_second.until("web/app", 10)
         await shipped_second.until("web/sidecar", 2)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # and nothing else comes
     assert shipped_first.of("web/app") + shipped_second.of("web/app") == a_lines
     assert shipped_first.of("web/sidecar") + shipped_second.of("web/sidecar") == b_lines
 
@@ -331,12 +338,11 @@ async def test_a_container_read_from_its_end_resumes_there_when_nothing_was_ship
     log = logs.container("shop", "web", UID, "app", id=container_id(1))
     write(log, 5, "old")
     async with running(logs) as (first, shipped_first):
-        await asyncio.sleep(0.1)
         saved = checkpoint(first, shipped_first, tmp_path)
     written = write(log, 3, "while away")
     async with running(logs, resume=Resume(saved, NOW)) as (_, shipped):
         assert await shipped.until("web/app", 3) == written
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # and nothing else comes
         assert shipped.of("web/app") == written
 
 
@@ -378,10 +384,9 @@ async def test_a_new_containers_id_comes_from_its_link_made_just_after_its_file(
     """The runtime creates the log file when it starts the container; the kubelet links it
     once the start returned, a moment later."""
     async with running(logs) as (source, shipped):
-        await asyncio.sleep(0.1)
         log = logs.container("shop", "new-pod", UID, "app", link=False)
         log.write("first")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the kubelet links it once the start returned
         logs.link(log, container_id(9))
         log.write("second")
         assert await shipped.until("new-pod/app", 2) == ["first", "second"]
@@ -393,7 +398,6 @@ async def test_a_new_file_whose_link_never_comes_is_followed_after_a_wait_from_i
     logs: PodLogs,
 ) -> None:
     async with running(logs) as (source, shipped):
-        await asyncio.sleep(0.1)
         log = logs.container("shop", "static-pod", UID, "app", link=False)
         written = write(log, 3)
         assert await shipped.until("static-pod/app", 3) == written
@@ -408,7 +412,8 @@ async def test_writes_to_followed_files_do_not_make_the_source_look_through_ever
     for 200 containers): a node's writes, thousands a second, must not each cause one."""
     writers = [logs.container("shop", f"web-{i}", UID, "app") for i in range(5)]
     async with running(logs, rescan_secs=30) as (source, shipped):
-        await asyncio.sleep(0.1)
+        for i in range(5):
+            await holding(source, container_id(i + 1))
         scans = source._scans  # how many looks so far (not part of any interface)
         for i in range(200):
             writers[i % 5].write(f"line {i}")

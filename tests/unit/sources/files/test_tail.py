@@ -19,6 +19,7 @@ from logship.record import Record
 from logship.sources.files.tail import FileTail, StartAt, docker_rotated, kubelet_rotated
 from tests.helpers.kubelet import CriLogWriter, JsonFileWriter, cri_entries
 from tests.helpers.records import make_meta
+from tests.helpers.waiting import until
 
 LOOK_AGAIN_SECS = 0.05
 
@@ -87,6 +88,15 @@ async def reading(
         reader.task.cancel()
         await asyncio.gather(reader.task, return_exceptions=True)
     assert not reader.tail.files  # every file it held is closed again
+
+
+async def holds(tail: FileTail, files: int = 1) -> None:
+    """Wait until ``tail`` holds ``files`` files open."""
+
+    async def check() -> bool:
+        return len(tail.files) >= files
+
+    await until(check, limit_secs=10, what=f"the tail to hold {files} file(s)")
 
 
 def numbered(n: int, first: int = 0) -> list[str]:
@@ -197,7 +207,7 @@ async def test_the_runtime_writing_to_the_renamed_file_until_it_reopens_loses_no
         await reader.has(1)
         writer.rename_latest()
         writer.write("line 1")  # still the old file, renamed; no 0.log for a moment
-        await asyncio.sleep(LOOK_AGAIN_SECS * 3)
+        await reader.has(2)
         writer.reopen()
         writer.write("line 2")
         assert await reader.has(3) == numbered(3)
@@ -235,7 +245,7 @@ async def test_bytes_containerd_writes_to_the_old_file_after_creating_the_new_on
         await reader.has(1)
         writer.rename_latest()
         new = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)  # createContainerLoggers
-        await asyncio.sleep(LOOK_AGAIN_SECS * 3)  # the tail sees it meanwhile
+        await holds(reader.tail, 2)  # the tail sees it meanwhile
         writer.write("line 1")  # the old writer drains what it had buffered
         os.close(new)
         writer.reopen()  # AddOutput: the new writer takes over
@@ -248,7 +258,11 @@ async def test_a_line_split_by_a_rotation_is_joined_across_the_two_files(tmp_pat
     writer = CriLogWriter(path, max_len=10)
     async with reading(path) as reader:
         writer.write_entries(writer_entries(writer, b"first half-", finished=False))
-        await asyncio.sleep(LOOK_AGAIN_SECS)
+
+        async def read() -> bool:
+            return bool(reader.tail.files) and reader.tail.files[0].offset > 0
+
+        await until(read, limit_secs=10, what="the first half read")
         writer.rotate()
         writer.write("-second half")
         writer.write("next")
@@ -304,7 +318,12 @@ async def test_copytruncate_reads_the_file_again_from_its_start(tmp_path: Path) 
         await reader.has(20)
         (tmp_path / "app.log.1").write_bytes(path.read_bytes())  # logrotate's copy...
         os.truncate(path, 0)  # ...and truncate
-        await asyncio.sleep(LOOK_AGAIN_SECS * 3)  # seen short before it grows back
+
+        async def seen_short() -> bool:  # before it grows back
+            reader.tail.wake()
+            return reader.tail.truncations == 1
+
+        await until(seen_short, limit_secs=10, what="the cut seen")
         for i in range(20, 25):
             writer.write(f"line {i}")
         assert await reader.has(25) == numbered(25)
@@ -343,7 +362,7 @@ async def test_a_file_that_is_not_there_yet_is_read_from_its_start_once_it_appea
 ) -> None:
     path = tmp_path / "p" / "c" / "0.log"
     async with reading(path) as reader:
-        await asyncio.sleep(LOOK_AGAIN_SECS * 2)
+        await asyncio.sleep(LOOK_AGAIN_SECS * 2)  # it started, found nothing, and waits
         writer = CriLogWriter(path)
         writer.write("line 0")
         writer.write("line 1")
@@ -363,7 +382,7 @@ async def test_start_at_the_end_skips_what_is_there_and_reads_what_comes(tmp_pat
     entry = writer_entries(writer, b"caught mid-line", finished=True)[0]
     writer.write_entries([entry[:30]])  # the runtime is writing this line right now
     async with reading(path, start=StartAt(end=True)) as reader:
-        await asyncio.sleep(LOOK_AGAIN_SECS * 2)
+        await holds(reader.tail)
         writer.write_entries([entry[30:]])
         writer.write("new")
         assert await reader.has(2) == ["caught mid-line", "new"]
@@ -454,7 +473,7 @@ async def test_a_checkpoint_of_a_file_first_seen_empty_still_tells_it_from_anoth
     path = tmp_path / "p" / "c" / "0.log"
     writer = CriLogWriter(path)
     async with reading(path) as first:
-        await asyncio.sleep(LOOK_AGAIN_SECS * 2)  # open, and empty
+        await holds(first.tail)  # open, and empty
         for i in range(5):
             writer.write(f"first file {i}")
         await first.has(5)
