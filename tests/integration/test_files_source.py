@@ -79,6 +79,23 @@ def test_a_flood_rotated_many_times_arrives_whole_and_once(
     assert [int(m) for m in messages(agent, c.name)] == list(range(1, total + 1))  # in order
 
 
+def test_with_max_file_1_the_file_deleted_and_made_anew_is_followed(
+    start_agent: Any, containers: Any
+) -> None:
+    """Docker's default max-file is 1: at max-size the engine deletes the file and makes a new
+    one. Nothing rotated is kept, so a file deleted before any reader opened it is the engine's
+    loss; at this pace (5000 lines/s, a file every ~0.3 s) the reader keeps up."""
+    agent = start_agent("run", "console://?format=json", *FILES)
+    total = 20_000
+    c = containers.run(
+        "i=0; while [ $i -lt 20 ]; do seq $((i*1000+1)) $((i*1000+1000)); i=$((i+1)); "
+        "sleep 0.2; done; sleep 30",
+        log_config={"type": "json-file", "config": {"max-size": "100k", "max-file": "1"}},
+    )
+    wait_until(lambda: len(records(agent, c.name)) >= total, timeout=60, what="all lines")
+    assert [int(m) for m in messages(agent, c.name)] == list(range(1, total + 1))
+
+
 def test_a_container_with_another_log_driver_is_read_through_the_engine_api(
     start_agent: Any, containers: Any
 ) -> None:

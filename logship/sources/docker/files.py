@@ -83,6 +83,9 @@ class JsonFiles:
             self._emitter(tracked),
             rotated=docker_rotated,
             start=self._start_at(tracked, found_at_start=found_at_start),
+            # max-file=1 deletes the file and makes a new one: only the engine's destroy event
+            # says the container is gone
+            end_when_deleted=False,
         )
         tracked.tail = tail
         self.watcher.watch(path.parent, tail.wake)

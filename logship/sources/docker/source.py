@@ -259,6 +259,8 @@ class DockerSource:
         elif action == "destroy":
             if tracked is not None:
                 tracked.destroyed = True
+                if tracked.tail is not None:
+                    tracked.tail.finish()  # its file: read to its end, then let go
                 if tracked.task is None:
                     del self.tracked[container_id]
         elif action == "rename":

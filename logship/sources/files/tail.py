@@ -131,6 +131,10 @@ class FileTail:
 
     ``rotated(path)`` names the log's rotated files, oldest first. ``wake()`` is the callback
     for whoever sees the directory change (:class:`~logship.sources.files.watch.Watcher`).
+    ``end_when_deleted``: the file deleted with no name left and nothing newer is the log's
+    end (the kubelet removing a dead container's log); off where a deletion can be followed
+    by a new file (json-file with ``max-file=1`` deletes and recreates it), and whoever knows
+    the container is gone calls :meth:`finish`.
     """
 
     def __init__(
@@ -142,8 +146,10 @@ class FileTail:
         rotated: Callable[[Path], list[Path]],
         start: StartAt | None = None,
         look_again_secs: float = LOOK_AGAIN_SECS,
+        end_when_deleted: bool = True,
     ) -> None:
         self.path = path
+        self.end_when_deleted = end_when_deleted
         self.decoder = decoder
         self.emit = emit
         self.rotated = rotated
@@ -195,7 +201,7 @@ class FileTail:
                 self._look_for_current()
                 if len(self.files) > 1:
                     continue
-                if self.files and self._deleted(self.files[0]):
+                if self.end_when_deleted and self.files and self._deleted(self.files[0]):
                     self._finishing = True  # read to its end, and nothing will come after it
                 if self._finishing:
                     self._emit(self.decoder.flush())
