@@ -192,15 +192,20 @@ class FileTail:
                     await asyncio.sleep(0)  # let the others read too
                     continue
                 if len(self.files) > 1:
-                    # a newer file exists: the runtime writes no more to this one
-                    if not self._read_turn(self.files[0]):
+                    if self._read_turn(self.files[0]):
+                        continue
+                    if self._written(self.files[1]) or self._finishing:
+                        # the runtime writes the newer file: it writes no more to this one
                         self._advance()
+                        continue
+                    # the newer file is still empty: containerd creates it before it closes
+                    # the old one, whose last bytes may still come (json-file closes first)
+                if self.files and len(self.files) == 1 and self._truncated(self.files[0]):
                     continue
-                if self.files and self._truncated(self.files[0]):
-                    continue
-                self._look_for_current()
-                if len(self.files) > 1:
-                    continue
+                if len(self.files) == 1:
+                    self._look_for_current()
+                    if len(self.files) > 1:
+                        continue
                 if self.end_when_deleted and self.files and self._deleted(self.files[0]):
                     self._finishing = True  # read to its end, and nothing will come after it
                 if self._finishing:
@@ -283,6 +288,14 @@ class FileTail:
         self._fingerprint(head)  # another content now
         self._emit(self.decoder.next_file(head.file, 0))
         return True
+
+    @staticmethod
+    def _written(newer: _Open) -> bool:
+        """The runtime has begun writing this file (it is no longer empty)."""
+        try:
+            return os.fstat(newer.fd).st_size > 0
+        except OSError:
+            return True
 
     def _deleted(self, head: _Open) -> bool:
         """The file was deleted (not renamed: no name is left) and nothing newer came."""

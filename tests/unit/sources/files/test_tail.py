@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
-
 from logship.protocol.cri import CriDecoder
 from logship.protocol.filelog import FileLogDecoder, SavedFile
 from logship.protocol.jsonfile import JsonFileDecoder
@@ -229,12 +227,6 @@ async def test_two_kubelet_rotations_before_the_reader_looks_lose_nothing(tmp_pa
         assert await reader.has(3) == numbered(3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="containerd creates the new 0.log before it closes the old file's writer, whose "
-    "last buffered bytes may land after: the tail reads the old file to its end and leaves it "
-    "as soon as a newer file exists (how long to wait for such bytes is a design decision)",
-)
 async def test_bytes_containerd_writes_to_the_old_file_after_creating_the_new_one_are_read(
     tmp_path: Path,
 ) -> None:
