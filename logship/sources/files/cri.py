@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logship.protocol.cri import CriDecoder
-from logship.protocol.filelog import SavedFile
+from logship.protocol.filelog import FileLogDecoder, SavedFile
+from logship.protocol.jsonfile import JsonFileDecoder
 from logship.record import (
     ContainerMeta,
     HostMeta,
@@ -39,7 +40,14 @@ from logship.record import (
     timestamp_ns,
 )
 from logship.sources.base import ContainerView, EngineStatus, ReadOptions, Resume, SourceStats
-from logship.sources.files.tail import Emit, FileTail, StartAt, end_position, kubelet_rotated
+from logship.sources.files.tail import (
+    Emit,
+    FileTail,
+    StartAt,
+    docker_rotated,
+    end_position,
+    kubelet_rotated,
+)
 from logship.sources.files.watch import Watcher
 from logship.sources.filters import ContainerFilter
 
@@ -128,9 +136,10 @@ def container_ids(links_dir: Path) -> dict[tuple[str, str, str], str]:
 class CriContainer:
     """One container's log file as the source follows it (a ContainerView)."""
 
-    def __init__(self, meta: ContainerMeta, path: Path, decoder: CriDecoder) -> None:
+    def __init__(self, meta: ContainerMeta, path: Path, decoder: FileLogDecoder) -> None:
         self.meta = meta
         self.path = path
+        self.read_path = path  # the file read: the path itself, or where it links to
         self.decoder = decoder
         self.skip_reason: str | None = None
         self.start: ResumePosition | None = None
@@ -357,8 +366,14 @@ class CriSource:
             labels=pod_log.labels(),
             kubernetes=pod_log.kubernetes(),
         )
-        decoder = CriDecoder(meta, max_line_bytes=self.options.max_line_bytes)
+        read, json_file = _read_path(path)
+        decoder: FileLogDecoder
+        if json_file:  # cri-dockerd: the pod log links to the container's json-file log
+            decoder = JsonFileDecoder(meta, max_line_bytes=self.options.max_line_bytes)
+        else:
+            decoder = CriDecoder(meta, max_line_bytes=self.options.max_line_bytes)
         container = CriContainer(meta, path, decoder)
+        container.read_path = read
         self.tracked[meta.id] = container
         self._by_path[path] = container
         reason = self.filter.reason_to_skip(meta)
@@ -370,15 +385,15 @@ class CriSource:
         if start.saved is not None:
             container.start = start.saved
         tail = FileTail(
-            path,
+            read,
             decoder,
             self.emit,
-            rotated=kubelet_rotated,
+            rotated=docker_rotated if json_file else kubelet_rotated,
             start=start,
             look_again_secs=self.look_again_secs,
         )
         container.tail = tail
-        self._watcher.watch(path.parent, tail.wake)
+        self._watcher.watch(read.parent, tail.wake)
         log.info("following %s (%s)", meta.name, path)
         container.task = asyncio.create_task(self._follow(container, tail), name=f"cri-{path}")
 
@@ -408,7 +423,7 @@ class CriSource:
         finally:
             container.task = None
             container.tail = None
-            self._watcher.unwatch(container.path.parent, tail.wake)
+            self._watcher.unwatch(container.read_path.parent, tail.wake)
             if container.gone or not container.path.exists():
                 self._forget(container)
 
@@ -430,3 +445,15 @@ def _first_time(path: Path) -> int | None:
         return timestamp_ns(normalize_timestamp(stamp.decode("ascii")))
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _read_path(path: Path) -> tuple[Path, bool]:
+    """The file to read for a pod log, and whether it is in Docker's json-file format: on a
+    node whose runtime is Docker (cri-dockerd), the kubelet's pod log is a link to the
+    container's ``<id>-json.log``, which rotates as json-file does, next to its target."""
+    if path.is_symlink():
+        with contextlib.suppress(OSError):
+            target = path.resolve(strict=True)
+            if target.name.endswith("-json.log"):
+                return target, True
+    return path, False

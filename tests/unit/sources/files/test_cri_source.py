@@ -17,7 +17,7 @@ from logship.sources.base import ReadOptions, Resume
 from logship.sources.files.cri import CriSource, PodLog, container_ids
 from logship.sources.filters import ContainerFilter, Selector
 from logship.state.checkpoints import CheckpointStore
-from tests.helpers.kubelet import START_NS, Clock, PodLogs, container_id
+from tests.helpers.kubelet import START_NS, Clock, JsonFileWriter, PodLogs, container_id
 from tests.helpers.records import HOST
 from tests.helpers.waiting import until
 
@@ -421,3 +421,24 @@ async def test_writes_to_followed_files_do_not_make_the_source_look_through_ever
                 await asyncio.sleep(0.01)
         await shipped.until("web-4/app", 40)
         assert source._scans == scans
+
+
+async def test_on_a_docker_node_the_pod_log_links_to_the_json_file_log_and_is_read_as_one(
+    logs: PodLogs, tmp_path: Path
+) -> None:
+    """cri-dockerd: the kubelet's ``0.log`` is a link to the container's ``<id>-json.log``,
+    in json-file's format, rotated as json-file rotates (next to its target)."""
+    cid = container_id(7)
+    json_log = tmp_path / "docker" / "containers" / cid / f"{cid}-json.log"
+    writer = JsonFileWriter(json_log, max_size=400, max_file=20)  # nothing rotated away
+    pod_log = logs.pod_dir("shop", "web", UID) / "app" / "0.log"
+    pod_log.parent.mkdir(parents=True)
+    pod_log.symlink_to(json_log)
+    (logs.links_dir / f"web_shop_app-{cid}.log").symlink_to(pod_log)
+    async with running(logs) as (_, shipped):
+        written = [f"line {n}" for n in range(30)]  # several rotations of 400 bytes
+        for line in written:
+            writer.write(line)
+        assert await shipped.until("web/app", 30) == written
+        assert {r.meta.id for r in shipped.records} == {cid}
+    writer.close()
