@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from types import ModuleType
 
-from tests.support import ROOT
+from tests.helpers.paths import ROOT
 
 
 def reference_script() -> ModuleType:
