@@ -20,12 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from logship.protocol.cri import CriDecoder
@@ -34,12 +31,12 @@ from logship.protocol.jsonfile import JsonFileDecoder
 from logship.record import (
     ContainerMeta,
     HostMeta,
-    KubernetesMeta,
     ResumePosition,
     normalize_timestamp,
     timestamp_ns,
 )
 from logship.sources.base import ContainerView, EngineStatus, ReadOptions, Resume, SourceStats
+from logship.sources.files.pods import LOG_FILE, POD_DIR, PodLog, container_ids, read_path
 from logship.sources.files.tail import (
     Emit,
     FileTail,
@@ -58,79 +55,7 @@ LINK_WAIT_SECS = 2.0
 """How long a log file found while running waits for the kubelet's link (made once the
 runtime has started the container, a moment after it created the file) before it is
 followed under an ID of its own."""
-_POD_DIR = re.compile(r"(?P<namespace>[^_/]+)_(?P<pod>[^_/]+)_(?P<uid>[^_/]+)")
-_LOG_FILE = re.compile(r"(?P<restart>\d+)\.log")
-_LINK = re.compile(
-    r"(?P<pod>[^_/]+)_(?P<namespace>[^_/]+)_(?P<container>.+)-(?P<id>[0-9a-f]{64})\.log"
-)
-
 DECODER_COUNTS = ("truncated", "malformed_lines", "bad_timestamps")
-
-
-@dataclass(frozen=True)
-class PodLog:
-    """What a log file's place under the pods directory says of its container."""
-
-    namespace: str
-    pod: str
-    uid: str
-    container: str
-    restart: int
-
-    @classmethod
-    def of(cls, path: Path) -> PodLog | None:
-        """``.../<namespace>_<pod>_<uid>/<container>/<restart>.log``; None for other paths."""
-        parts = path.parts
-        if len(parts) < 3:
-            return None
-        pod_dir, container, name = parts[-3], parts[-2], parts[-1]
-        pod_match, file_match = _POD_DIR.fullmatch(pod_dir), _LOG_FILE.fullmatch(name)
-        if pod_match is None or file_match is None:
-            return None
-        return cls(
-            pod_match["namespace"],
-            pod_match["pod"],
-            pod_match["uid"],
-            container,
-            int(file_match["restart"]),
-        )
-
-    def labels(self) -> dict[str, str]:
-        """The labels the kubelet puts on a container, as the Engine API source reads them."""
-        return {
-            "io.kubernetes.pod.namespace": self.namespace,
-            "io.kubernetes.pod.name": self.pod,
-            "io.kubernetes.pod.uid": self.uid,
-            "io.kubernetes.container.name": self.container,
-        }
-
-    def kubernetes(self) -> KubernetesMeta:
-        return KubernetesMeta(self.namespace, self.pod, self.uid, self.container, self.restart)
-
-    def fallback_id(self) -> str:
-        """An ID for a container whose link (and so whose runtime ID) is not known: stable
-        for the same file, never one a runtime would give."""
-        key = f"{self.uid}/{self.container}/{self.restart}".encode()
-        return "cri-" + hashlib.sha256(key).hexdigest()[:60]
-
-
-def container_ids(links_dir: Path) -> dict[tuple[str, str, str], str]:
-    """``(pod directory, container, file name)`` -> container ID, from the kubelet's links
-    (read as links: their targets are paths on the node, which may be mounted elsewhere
-    here)."""
-    ids: dict[tuple[str, str, str], str] = {}
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(links_dir):
-            match = _LINK.fullmatch(entry.name)
-            if match is None:
-                continue
-            try:
-                target = Path(os.readlink(entry.path))
-            except OSError:
-                continue
-            if len(target.parts) >= 3:
-                ids[target.parts[-3], target.parts[-2], target.parts[-1]] = match["id"]
-    return ids
 
 
 class CriContainer:
@@ -308,7 +233,7 @@ class CriSource:
         found: set[Path] = set()
         ids: dict[tuple[str, str, str], str] | None = None
         for pod in pods:
-            if _POD_DIR.fullmatch(pod.name) is None:
+            if POD_DIR.fullmatch(pod.name) is None:
                 continue
             self._watch(pod)
             with contextlib.suppress(OSError):
@@ -317,7 +242,7 @@ class CriSource:
                         continue
                     self._watch(Path(container_dir.path))
                     for entry in os.scandir(container_dir.path):
-                        if _LOG_FILE.fullmatch(entry.name) and entry.is_file():
+                        if LOG_FILE.fullmatch(entry.name) and entry.is_file():
                             path = Path(entry.path)
                             found.add(path)
                             if path not in self._by_path:
@@ -366,7 +291,7 @@ class CriSource:
             labels=pod_log.labels(),
             kubernetes=pod_log.kubernetes(),
         )
-        read, json_file = _read_path(path)
+        read, json_file = read_path(path)
         decoder: FileLogDecoder
         if json_file:  # cri-dockerd: the pod log links to the container's json-file log
             decoder = JsonFileDecoder(meta, max_line_bytes=self.options.max_line_bytes)
@@ -445,15 +370,3 @@ def _first_time(path: Path) -> int | None:
         return timestamp_ns(normalize_timestamp(stamp.decode("ascii")))
     except (ValueError, UnicodeDecodeError):
         return None
-
-
-def _read_path(path: Path) -> tuple[Path, bool]:
-    """The file to read for a pod log, and whether it is in Docker's json-file format: on a
-    node whose runtime is Docker (cri-dockerd), the kubelet's pod log is a link to the
-    container's ``<id>-json.log``, which rotates as json-file does, next to its target."""
-    if path.is_symlink():
-        with contextlib.suppress(OSError):
-            target = path.resolve(strict=True)
-            if target.name.endswith("-json.log"):
-                return target, True
-    return path, False

@@ -14,7 +14,8 @@ import pytest
 
 from logship.record import Record, ResumePosition, format_timestamp_ns, resume_position
 from logship.sources.base import ReadOptions, Resume
-from logship.sources.files.cri import CriSource, PodLog, container_ids
+from logship.sources.files.cri import CriSource
+from logship.sources.files.pods import PodLog, container_ids
 from logship.sources.filters import ContainerFilter, Selector
 from logship.state.checkpoints import CheckpointStore
 from tests.helpers.kubelet import START_NS, Clock, JsonFileWriter, PodLogs, container_id
