@@ -17,6 +17,7 @@ from pathlib import Path
 from logship.agent import Agent, OperatorWindow
 from logship.config.destination import DestinationConfig
 from logship.pipeline.destination import Destination
+from logship.pipeline.flow import Backpressure
 from logship.pipeline.router import Router
 from logship.record import format_timestamp_ns, timestamp_ns
 from logship.settings import Settings
@@ -134,8 +135,10 @@ def source_of(
     *,
     options: ReadOptions,
     resume: Resume | None = None,
+    backpressure: Backpressure | None = None,
 ) -> Source:
-    """The source ``kind`` names, handing batches to ``emit``."""
+    """The source ``kind`` names, handing batches to ``emit``; the file sources wait on
+    ``backpressure`` rather than make a buffer shed."""
     if kind == "cri":
         from logship.sources.files.cri import CriSource  # inotify only when asked
 
@@ -147,12 +150,15 @@ def source_of(
             filter=container_filter(settings),
             options=options,
             resume=resume,
+            backpressure=backpressure,
         )
     files = None
     if kind == "files":
         from logship.sources.docker.files import JsonFiles  # inotify only when asked
 
-        files = JsonFiles(emit, options, docker_root=settings.docker_root)
+        files = JsonFiles(
+            emit, options, docker_root=settings.docker_root, backpressure=backpressure
+        )
     return docker_source(settings, emit, options=options, resume=resume, files=files)
 
 
@@ -197,6 +203,7 @@ async def build_agent(settings: Settings) -> Agent:
             quiet_stream_secs=settings.quiet_stream_secs,
         ),
         resume=resume,
+        backpressure=Backpressure(destinations),
     )
     checkpointer = None
     if store is not None:

@@ -171,6 +171,14 @@ class Destination:
     def up(self) -> bool:
         return self._runner.up
 
+    def congested(self) -> bool:
+        """Up, and holding more than half of what its buffer may: a reader that can wait
+        (log files) should, before it makes the buffer shed (see logship.pipeline.flow)."""
+        buffer = self._buffer
+        return self._runner.up and (
+            len(buffer) * 2 > buffer.max_records or buffer.bytes * 2 > buffer.max_bytes
+        )
+
     @property
     def has_spool(self) -> bool:
         return self._spool is not None

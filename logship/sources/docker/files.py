@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from logship.pipeline.flow import Backpressure
 from logship.protocol.filelog import FileLogDecoder, SavedFile
 from logship.record import Record, ResumePosition
 from logship.sources.base import ReadOptions
@@ -38,8 +39,16 @@ class JsonFiles:
     """Reads containers' json-file logs under ``docker_root`` (as this process sees the
     engine's data root), handing each batch to ``emit``."""
 
-    def __init__(self, emit: Emit, options: ReadOptions, *, docker_root: Path) -> None:
+    def __init__(
+        self,
+        emit: Emit,
+        options: ReadOptions,
+        *,
+        docker_root: Path,
+        backpressure: Backpressure | None = None,
+    ) -> None:
         self.emit = emit
+        self.backpressure = backpressure
         self.options = options
         self.docker_root = docker_root
         self.watcher = Watcher()
@@ -70,10 +79,10 @@ class JsonFiles:
     async def follow(self, tracked: Tracked, *, found_at_start: bool) -> None:
         """Read the container's files for as long as it exists (or the task is cancelled).
 
-        A container that stops is not let go: its file is watched at no cost, a restart
-        writes on in the same file, and a line it left without a newline is joined with what
-        comes next, as the engine itself shows it (``docker logs``). The file deleted (the
-        container removed) ends the reading once it is read to its end.
+        A container that stops is not let go: its file is watched at no cost and a restart
+        writes on in the same file. When it stops, a last line it left without a newline is
+        shipped as a line, as the Engine API's stream ends with it. The engine's destroy event
+        ends the reading, once the file is read to its end.
         """
         path, decoder = tracked.log_path, tracked.decoder
         assert path is not None and isinstance(decoder, FileLogDecoder)
@@ -86,8 +95,11 @@ class JsonFiles:
             # max-file=1 deletes the file and makes a new one: only the engine's destroy event
             # says the container is gone
             end_when_deleted=False,
+            backpressure=self.backpressure,
         )
         tracked.tail = tail
+        if tracked.exited:  # stopped before its reader was there to be told
+            tail.writer_stopped()
         self.watcher.watch(path.parent, tail.wake)
         try:
             await tail.run()

@@ -252,10 +252,17 @@ class DockerSource:
             return
         tracked = self.tracked.get(container_id)
         if action == "start":
+            if tracked is not None:
+                tracked.exited = False
             if tracked is not None and tracked.task is not None:
                 tracked.wake = True
             elif tracked is None or tracked.skip_reason is None:
                 self._spawn(self._consider(container_id))
+        elif action == "die":
+            if tracked is not None:
+                tracked.exited = True
+                if tracked.tail is not None:
+                    tracked.tail.writer_stopped()  # its last line, even without a newline
         elif action == "destroy":
             if tracked is not None:
                 tracked.destroyed = True
@@ -296,6 +303,8 @@ class DockerSource:
                 return
         elif tracked.skip_reason is not None:
             return
+        if not (data.get("State") or {}).get("Running"):
+            tracked.exited = True  # already over: what it wrote, its last line included
         self._start(tracked)
 
     def _track(self, meta: ContainerMeta, data: dict[str, Any]) -> Tracked:

@@ -65,6 +65,7 @@ class Tracked:
     log_path: Path | None = None  # its json-file log, when read from the file (source files)
     tail: FileTail | None = None  # the reader of that file, while it reads
     found_at_start: bool = False  # running when the source started (not found by an event)
+    exited: bool = False  # it stopped (a die event, or found not running) and did not start
     quiet_probes: int = 0  # checks of a quiet stream that found nothing newer, in a row
     probed_read: float = -1.0  # the stream's last read when it was last checked
     checking: bool = False  # a check of its quiet stream is under way

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from logship.pipeline.flow import Backpressure
 from logship.protocol.cri import CriDecoder
 from logship.protocol.filelog import FileLogDecoder, SavedFile
 from logship.protocol.jsonfile import JsonFileDecoder
@@ -100,7 +101,9 @@ class CriSource:
         resume: Resume | None = None,
         rescan_secs: float = RESCAN_SECS,
         look_again_secs: float = 2.0,
+        backpressure: Backpressure | None = None,
     ) -> None:
+        self.backpressure = backpressure  # reading waits while a destination catches up
         self.emit = emit
         self.host = host
         self.pods_dir = pods_dir
@@ -316,6 +319,7 @@ class CriSource:
             rotated=docker_rotated if json_file else kubelet_rotated,
             start=start,
             look_again_secs=self.look_again_secs,
+            backpressure=self.backpressure,
         )
         container.tail = tail
         self._watcher.watch(read.parent, tail.wake)

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from logship.pipeline.flow import Backpressure
 from logship.protocol.filelog import FINGERPRINT_BYTES, FileLogDecoder, LogFile, SavedFile
 from logship.record import Record
 
@@ -147,9 +148,11 @@ class FileTail:
         start: StartAt | None = None,
         look_again_secs: float = LOOK_AGAIN_SECS,
         end_when_deleted: bool = True,
+        backpressure: Backpressure | None = None,
     ) -> None:
         self.path = path
         self.end_when_deleted = end_when_deleted
+        self.backpressure = backpressure  # waited on before each turn of reading
         self.decoder = decoder
         self.emit = emit
         self.rotated = rotated
@@ -166,12 +169,20 @@ class FileTail:
         # among them is newer than every file it holds (it missed a rotation)
         self._seen: set[tuple[int, int]] = set()
         self._finishing = False
+        self._flush_when_idle = False
         self._wake = asyncio.Event()
 
     # -- told from outside ---------------------------------------------------------------------
 
     def wake(self, name: str | None = None) -> None:
         """Something changed where the files are: look now."""
+        self._wake.set()
+
+    def writer_stopped(self) -> None:
+        """The container stopped: once what it wrote is read, a last line it left without a
+        newline is a line (as the Engine API's stream ends with it); reading goes on, for a
+        restart writes on in the same file."""
+        self._flush_when_idle = True
         self._wake.set()
 
     def finish(self) -> None:
@@ -190,6 +201,8 @@ class FileTail:
                 if self.files and self._read_turn(self.files[0]):
                     self._look_for_current()
                     await asyncio.sleep(0)  # let the others read too
+                    if self.backpressure is not None:
+                        await self.backpressure.wait()  # the lines wait on disk meanwhile
                     continue
                 if len(self.files) > 1:
                     if self._read_turn(self.files[0]):
@@ -211,6 +224,9 @@ class FileTail:
                 if self._finishing:
                     self._emit(self.decoder.flush())
                     return
+                if self._flush_when_idle:
+                    self._flush_when_idle = False
+                    self._emit(self.decoder.flush())
                 self._wake.clear()
                 # not wait_for: on Python 3.11 it returns a wake-up that comes with a cancel
                 # and loses the cancel
