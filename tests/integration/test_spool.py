@@ -42,9 +42,13 @@ def metrics(base: str) -> Scrape:
         return Scrape(resp.read().decode())
 
 
-def checkpoint(state: Path, container_id: str) -> str:
+def checkpoint(state: Path, container_id: str) -> tuple[str, int]:
+    """How far the container was shipped: the Engine API source's time, or the offset in the
+    json-file log the file source read it from (either grows as lines are handled)."""
     saved = json.loads((state / "checkpoints.json").read_text())["containers"][container_id]
-    return str(saved["timestamp"])
+    if "file" in saved:
+        return "", int(saved["file"]["offset"])
+    return str(saved["timestamp"]), 0
 
 
 def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
