@@ -100,16 +100,28 @@ def _line_start(fd: int) -> int:
     return 0
 
 
-def end_position(path: Path) -> SavedFile | None:
-    """Where a tail of ``path`` that starts at its end begins (the end of its last whole
-    line), as a checkpoint would keep it; None if it cannot be read."""
+def _open_file(path: Path) -> tuple[int, os.stat_result, str] | None:
+    """The file opened for reading, what it is (device, inode) and the hex of its first bytes;
+    None if it cannot be opened or read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        stat = os.fstat(fd)
-        fingerprint = os.pread(fd, FINGERPRINT_BYTES, 0).hex()
+        return fd, os.fstat(fd), os.pread(fd, FINGERPRINT_BYTES, 0).hex()
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def end_position(path: Path) -> SavedFile | None:
+    """Where a tail of ``path`` that starts at its end begins (the end of its last whole
+    line), as a checkpoint would keep it; None if it cannot be read."""
+    opened = _open_file(path)
+    if opened is None:
+        return None
+    fd, stat, fingerprint = opened
+    try:
         return SavedFile(str(path), stat.st_dev, stat.st_ino, fingerprint, _line_start(fd))
     except OSError:
         return None
@@ -323,16 +335,10 @@ class FileTail:
     # -- the files -----------------------------------------------------------------------------
 
     def _open(self, path: Path) -> _Open | None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
+        opened = _open_file(path)
+        if opened is None:
             return None
-        try:
-            stat = os.fstat(fd)
-            fingerprint = os.pread(fd, FINGERPRINT_BYTES, 0).hex()
-        except OSError:
-            os.close(fd)
-            return None
+        fd, stat, fingerprint = opened
         file = LogFile(str(path), stat.st_dev, stat.st_ino, fingerprint, self._orders)
         self._orders += 1
         self._seen.add((stat.st_dev, stat.st_ino))
