@@ -51,17 +51,15 @@ class JsonFileDecoder(FileLogDecoder):
             try:
                 ts = normalize_timestamp(raw)
             except (ValueError, TypeError, IndexError):
-                return (self.bad_timestamp(raw), stream, *self._split(stream, text))
-            self._raw_ts, self._ts = raw, ts
-        return (ts, stream, *self._split(stream, text))
-
-    def _split(self, stream: str, text: str) -> tuple[bool, str]:
-        """(partial, text without its line end)."""
+                ts = self.bad_timestamp(raw)
+            else:
+                self._raw_ts, self._ts = raw, ts
+        # a complete line ends with LF; a piece of a longer one does not
         if text[-1:] != "\n":
-            return True, text
+            return (ts, stream, True, text)
         if self.tty and text[-2:] == "\r\n" and stream not in self._pending:
-            return False, text[:-2]
-        return False, text[:-1]  # a TTY's CR of a line in pieces: see joined
+            return (ts, stream, False, text[:-2])
+        return (ts, stream, False, text[:-1])  # a TTY's CR of a line in pieces: see joined
 
     def joined(self, text: str) -> str:
         """The last entry of a TTY's line long enough to come in pieces kept its CR (it may
