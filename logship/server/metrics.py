@@ -184,7 +184,8 @@ class AgentCollector(Collector):
             "What in containers' log streams was not as Docker writes it, each counted and "
             "skipped or kept: bad_timestamp (an entry kept with the last time), "
             "malformed_frame (bytes skipped up to the next frame), engine_error (an error the "
-            "engine wrote into the stream), truncated_frame (a frame cut off by the stream's end).",
+            "engine wrote into the stream), truncated_frame (a frame cut off by the stream's end), "
+            "malformed_line (a line of a log file not in the runtime's format, shipped as it is).",
             labels=["problem"],
         )
         for problem, name in (
@@ -192,6 +193,7 @@ class AgentCollector(Collector):
             ("malformed_frame", "malformed_frames"),
             ("engine_error", "engine_errors"),
             ("truncated_frame", "truncated_frames"),
+            ("malformed_line", "malformed_lines"),
         ):
             problems.add_metric([problem], decoded.get(name, 0))
         yield problems

@@ -52,7 +52,7 @@ class JsonFiles:
         self.options = options
         self.docker_root = docker_root
         self.watcher = Watcher()
-        self.read_errors = 0
+        self.read_errors = 0  # of the tails that ended (live ones count their own)
 
     async def run(self) -> None:
         await self.watcher.run()

@@ -98,7 +98,10 @@ class DockerSource:
         return SourceStats(
             connect_errors=self.connect_errors,
             events_errors=self.events_errors,
-            stream_errors=self.follower.stream_errors,
+            # the API's streams that failed, and reads of json-file logs that failed
+            stream_errors=self.follower.stream_errors
+            + (self.files.read_errors if self.files is not None else 0)
+            + sum(t.tail.read_errors for t in self.tracked.values() if t.tail is not None),
             events_skipped=self.client.events_errors,
             quiet_streams=self.quiet.reopened,
         )

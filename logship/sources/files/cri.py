@@ -124,7 +124,7 @@ class CriSource:
         self._unlinked: dict[Path, float] = {}  # new files with no link yet: since when
         self._error: str | None = None
         self._scans = 0
-        self.read_errors = 0
+        self.read_errors = 0  # reads that failed, of the tails that ended
 
     # -- what the agent reads -------------------------------------------------------------------
 
@@ -147,7 +147,9 @@ class CriSource:
         return SourceStats(
             connect_errors=0,
             events_errors=self._watcher.overflows,
-            stream_errors=sum(c.tail.read_errors for c in self.tracked.values() if c.tail),
+            # a counter: the tails that ended are counted in read_errors
+            stream_errors=self.read_errors
+            + sum(c.tail.read_errors for c in self.tracked.values() if c.tail),
             events_skipped=0,
             quiet_streams=0,
         )
@@ -352,6 +354,7 @@ class CriSource:
         finally:
             container.task = None
             container.tail = None
+            self.read_errors += tail.read_errors
             self._watcher.unwatch(container.read_path.parent, tail.wake)
             if container.gone or not container.path.exists():
                 self._forget(container)

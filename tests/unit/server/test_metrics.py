@@ -85,3 +85,33 @@ def test_decoder_counts_are_summed_and_kept_when_a_container_goes() -> None:
     del containers["a"]
     reads.settle()
     assert reads.decoded() == {**expected, "truncated": 5}
+
+
+def test_a_log_files_malformed_lines_are_a_stream_problem_in_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from logship.pipeline.router import Router
+    from logship.server.live import LiveHub
+    from logship.server.metrics import AgentCollector
+    from logship.sources.base import EngineStatus, SourceStats
+
+    class Container:
+        meta = make_meta()
+        skip_reason = None
+        following = True
+
+        def counts(self) -> dict[str, int]:
+            return {"malformed_lines": 3, "truncated": 1}
+
+    containers = {Container.meta.id: Container()}
+    source = SimpleNamespace(
+        containers=lambda: containers,
+        status=lambda: EngineStatus("/var/log/pods", connected=True),
+        stats=lambda: SourceStats(0, 0, 0, 0, 0),
+    )
+    reads = ReadCounter(source)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(source, [], [], reads, LiveHub(Router([]), source)))
+    text = generate_latest(registry).decode()
+    assert 'logship_log_stream_problems_total{problem="malformed_line"} 3.0' in text
+    assert "logship_lines_truncated_total 1.0" in text
