@@ -234,11 +234,9 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
         print(f"  {line}", file=out)
     # built as `run` builds them: a TLS file that cannot be used is a ConfigError (exit 2)
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
+    # closed again after the probe; the engine's check opens it anew
     kind, why = await choose_source(
-        settings.source,
-        DockerClient.connect_to(settings.docker_host, settings.docker_tls()),
-        settings.pods_dir,
-        settings.docker_root,
+        settings.source, client, settings.pods_dir, settings.docker_root
     )
     # no destination: the console, as `run` has it
     destinations = list(settings.destinations) or [by_name("console").config.model_validate({})]

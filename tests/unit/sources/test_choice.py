@@ -1,0 +1,81 @@
+"""What ``source: auto`` picks on a machine: the pod logs where no engine answers, the json-file
+logs where a local engine answers and its files can be read, else the Engine API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logship.errors import DockerUnavailable
+from logship.sources.choice import choose_source
+from logship.sources.docker.client import Endpoint
+
+
+class Engine:
+    """What choose_source asks of a client: negotiate (answering or not), endpoint, close."""
+
+    def __init__(self, *, answers: bool, host: str = "unix:///var/run/docker.sock") -> None:
+        self.answers = answers
+        self.endpoint = Endpoint.parse(host)
+        self.closed = False
+
+    async def negotiate(self) -> dict[str, Any]:
+        if not self.answers:
+            raise DockerUnavailable("cannot connect to the Docker engine: no such file")
+        return {"Version": "20.10.24"}
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> tuple[Path, Path]:
+    pods, root = tmp_path / "pods", tmp_path / "docker"
+    return pods, root
+
+
+async def test_no_engine_and_pod_logs_there_is_cri(node: tuple[Path, Path]) -> None:
+    pods, root = node
+    pods.mkdir()
+    engine = Engine(answers=False)
+    kind, why = await choose_source("auto", engine, pods, root)  # type: ignore[arg-type]
+    assert kind == "cri"
+    assert "no engine answers at unix:///var/run/docker.sock" in why and str(pods) in why
+    assert engine.closed
+
+
+async def test_no_engine_and_no_pod_logs_is_docker_waiting_for_it(node: tuple[Path, Path]) -> None:
+    pods, root = node
+    kind, why = await choose_source("auto", Engine(answers=False), pods, root)  # type: ignore[arg-type]
+    assert kind == "docker" and f"no {pods}" in why
+
+
+async def test_a_local_engine_whose_files_can_be_read_is_files(node: tuple[Path, Path]) -> None:
+    pods, root = node
+    (root / "containers").mkdir(parents=True)
+    kind, why = await choose_source("auto", Engine(answers=True), pods, root)  # type: ignore[arg-type]
+    assert kind == "files" and str(root / "containers") in why
+
+
+async def test_a_local_engine_whose_files_cannot_be_read_here_is_docker(
+    node: tuple[Path, Path],
+) -> None:
+    pods, root = node  # no <root>/containers: not mounted here
+    kind, why = await choose_source("auto", Engine(answers=True), pods, root)  # type: ignore[arg-type]
+    assert kind == "docker" and "cannot be read here" in why
+
+
+async def test_a_remote_engine_is_docker_even_with_readable_files(node: tuple[Path, Path]) -> None:
+    pods, root = node
+    (root / "containers").mkdir(parents=True)
+    engine = Engine(answers=True, host="tcp://node-7:2376")
+    kind, why = await choose_source("auto", engine, pods, root)  # type: ignore[arg-type]
+    assert kind == "docker" and "remote" in why
+
+
+async def test_a_source_given_is_taken_as_it_is(node: tuple[Path, Path]) -> None:
+    pods, root = node
+    engine = Engine(answers=False)
+    assert await choose_source("files", engine, pods, root) == ("files", "as configured")  # type: ignore[arg-type]
