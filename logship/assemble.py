@@ -29,6 +29,7 @@ from logship.sources.docker.client import DockerClient
 from logship.sources.docker.files import JsonFiles
 from logship.sources.docker.logstream import Emit
 from logship.sources.docker.source import DockerSource
+from logship.sources.files.cri import CriSource
 from logship.sources.filters import ContainerFilter, Selector
 from logship.sources.host import host_meta
 from logship.state.checkpointer import Checkpointer
@@ -140,8 +141,6 @@ def source_of(
     """The source ``kind`` names, handing batches to ``emit``; the file sources wait on
     ``backpressure`` rather than make a buffer shed."""
     if kind == "cri":
-        from logship.sources.files.cri import CriSource  # inotify only when asked
-
         return CriSource(
             emit,
             host=host_meta(settings.hostname, settings.host_ip),
@@ -154,8 +153,6 @@ def source_of(
         )
     files = None
     if kind == "files":
-        from logship.sources.docker.files import JsonFiles  # inotify only when asked
-
         files = JsonFiles(
             emit, options, docker_root=settings.docker_root, backpressure=backpressure
         )
