@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ class PrivateEngine:
     def __init__(self, *, live_restore: bool) -> None:
         # short: a unix socket path must fit in 108 bytes
         self.root = Path(tempfile.mkdtemp(prefix="lse-", dir="/tmp"))
+        # containerd takes [A-Za-z0-9] runs joined by one of . _ -: the directory's random
+        # name can break that ("lse-_vui6i34"), which made starting a container fail with a 500
+        self.namespace = "lse-" + uuid.uuid4().hex[:12]
         self.socket = self.root / "d.sock"
         self.live_restore = live_restore
         self.process: subprocess.Popen[bytes] | None = None
@@ -50,9 +54,9 @@ class PrivateEngine:
             "--pidfile",
             str(self.root / "d.pid"),
             "--containerd-namespace",
-            self.root.name,
+            self.namespace,
             "--containerd-plugins-namespace",
-            f"{self.root.name}-plugins",
+            f"{self.namespace}-plugins",
             "--iptables=false",
             "--ip-masq=false",
             "--bridge=none",

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from tests.helpers.containers import IMAGE
@@ -27,6 +28,9 @@ class TlsEngine:
         self.tls = tls
         # short: containerd's sockets live under the exec root (unix paths max 108 bytes)
         self.root = Path(tempfile.mkdtemp(prefix="lst-", dir="/tmp"))
+        # containerd takes [A-Za-z0-9] runs joined by one of . _ -: not the directory's
+        # random name, which can hold "-_" (a container start then fails, exit 125)
+        self.namespace = "lst-" + uuid.uuid4().hex[:12]
         self.socket = self.root / "docker.sock"
         self.port = free_port(socket.SOCK_STREAM)
         self.log = self.root / "dockerd.log"
@@ -65,8 +69,8 @@ class TlsEngine:
                     *("--data-root", str(self.root / "data")),
                     *("--exec-root", str(self.root / "exec")),
                     *("--pidfile", str(self.root / "docker.pid")),
-                    *("--containerd-namespace", self.root.name),
-                    *("--containerd-plugins-namespace", f"{self.root.name}-plugins"),
+                    *("--containerd-namespace", self.namespace),
+                    *("--containerd-plugins-namespace", f"{self.namespace}-plugins"),
                     "--iptables=false",
                     "--ip-masq=false",
                     "--bridge=none",
