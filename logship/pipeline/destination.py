@@ -55,8 +55,9 @@ class DestinationStats:
     last_error: str  # why the last attempt failed
     retry_window_secs: float  # the longest wait between two attempts
     sent: int
-    rejected: int  # refused for good, too_large included
+    rejected: int  # refused for good, too_large and encode_errors included
     too_large: int  # refused for good for their size
+    encode_errors: int  # records the sink failed on (its bug, or its encoder's)
     retries: int
     reconnects: int
     filtered: int  # not wanted by its filter
@@ -224,6 +225,7 @@ class Destination:
             sent=runner.sent,
             rejected=runner.rejected,
             too_large=runner.too_large,
+            encode_errors=runner.encode_errors,
             retries=runner.retries,
             reconnects=runner.reconnects,
             filtered=self.route.filtered,

@@ -16,6 +16,10 @@ from logship.record import Record
 
 log = logging.getLogger("logship.sink")
 
+# records a sink failed on (its bug, or a record its encoder cannot take) are logged at most
+# once per this interval per destination, with how many since the last line
+ENCODE_ERROR_LOG_SECS = 60.0
+
 
 class Sink(Protocol):
     """What a destination implements. Sinks only encode and send; this module retries."""
@@ -59,12 +63,14 @@ class SinkRunner:
         self.sent = 0
         self.rejected = 0  # records the destination refused for good
         self.too_large = 0  # of those, the ones refused for their size
+        self.encode_errors = 0  # of those, the ones the sink failed on (its bug, or the encoder's)
         self.retries = 0
         self.up = True
         self.down_since: float | None = None  # time.monotonic() when it went down
         self.last_error = ""  # why the last attempt failed
         self.reconnects = 0  # times it came back after being down
-        self._crashed = False  # a sink's bug was logged (with its traceback) once
+        self._unlogged_errors = 0  # records the sink failed on, not yet said
+        self._errors_logged_at: float | None = None  # time.monotonic() of the last such line
         # a batch taken from the buffer while it is being sent (for the spool at shutdown),
         # and what of it is still unsent
         self._in_flight: list[Record] | None = None
@@ -81,6 +87,7 @@ class SinkRunner:
             try:
                 await self._loop(buffer, spool)
             finally:
+                self._log_encode_errors(force=True)
                 await self.sink.close()
         finally:
             if flusher is not None:
@@ -126,12 +133,17 @@ class SinkRunner:
     async def _deliver(self, batch: list[Record], spool: Spool | None = None) -> None:
         """Send until sent or refused for good. With ``spool`` (a batch from the buffer), a
         batch the destination refuses for now goes to the spool instead, before all it holds:
-        it is retried from there, and meanwhile the checkpoints can move."""
+        it is retried from there, and meanwhile the checkpoints can move.
+
+        A sink that fails on the batch with anything but a :class:`DeliveryError` (its bug,
+        or a record its encoder cannot take) is given the batch again one record at a time:
+        only the records it fails on are lost (counted as ``encode_errors``)."""
         self._unsent = batch
+        one_by_one = False
         while True:
             started = time.monotonic()
             try:
-                await self.sink.send(batch)
+                took = await self._send_each(batch) if one_by_one else await self._send(batch)
             except DeliveryError as exc:
                 self.rejected += exc.rejected
                 self.too_large += exc.too_large
@@ -159,21 +171,77 @@ class SinkRunner:
                 await asyncio.sleep(self.backoff.next_delay())
             except OutputClosed:
                 raise
-            except Exception:  # a sink's bug must not stop the agent
-                self.rejected += len(batch)
-                if not self._crashed:
-                    self._crashed = True
-                    log.exception(
-                        "%s: failed on a batch of %d records; dropped it",
-                        self.sink.name,
-                        len(batch),
-                    )
+            # a sink's bug (or its encoder's) must not stop the agent, nor cost the whole batch
+            except Exception as exc:  # noqa: BLE001  counted, and logged by _encode_error
+                if len(batch) > 1:
+                    one_by_one = True  # at once: what it does not fail on goes through
+                    continue
+                self.rejected += 1
+                self._encode_error(exc)
                 return
             else:
-                self.sent += len(batch)
-                self.observer.sent(batch, time.monotonic() - started)
+                self.sent += len(took)
+                self.rejected += len(batch) - len(took)
+                self.observer.sent(took, time.monotonic() - started)
                 self._delivered()
                 return
+
+    async def _send(self, batch: list[Record]) -> list[Record]:
+        await self.sink.send(batch)
+        return batch
+
+    async def _send_each(self, batch: list[Record]) -> list[Record]:
+        """Send ``batch`` one record at a time; what was taken. A record the sink fails on
+        (with anything but a :class:`DeliveryError`) or refuses for good is left out, counted.
+        When the destination itself fails, a :class:`DeliveryError` says what is left to send
+        (``remaining``) and how many were left out before (``rejected``)."""
+        took: list[Record] = []
+        refused = 0
+        for i, record in enumerate(batch):
+            try:
+                await self.sink.send([record])
+            except DeliveryError as exc:
+                if exc.retriable and not exc.rejected and exc.remaining != []:
+                    raise DeliveryError(str(exc), remaining=batch[i:], rejected=refused) from exc
+                if exc.rejected or not exc.retriable:
+                    refused += 1
+                    self.too_large += exc.too_large
+                else:  # taken after all
+                    took.append(record)
+            except OutputClosed:
+                raise
+            except Exception as exc:  # noqa: BLE001  counted, and said at most once an interval
+                refused += 1
+                self._encode_error(exc)
+            else:
+                took.append(record)
+        return took
+
+    def _encode_error(self, exc: Exception) -> None:
+        """The sink failed on one record (its bug, or what its encoder cannot take): counted,
+        and said at most once per ``ENCODE_ERROR_LOG_SECS`` (the first time with where)."""
+        self.encode_errors += 1
+        self._unlogged_errors += 1
+        self._log_encode_errors(exc)
+
+    def _log_encode_errors(self, exc: Exception | None = None, *, force: bool = False) -> None:
+        n = self._unlogged_errors
+        now = time.monotonic()
+        last = self._errors_logged_at
+        if not n or not (force or last is None or now - last >= ENCODE_ERROR_LOG_SECS):
+            return
+        self._errors_logged_at = now
+        self._unlogged_errors = 0
+        if last is None:  # the first: with the traceback, the sink's bug may need it
+            log.error(
+                "%s: failed on a record (%s): rejected it and sent the rest of its batch; "
+                "such records are counted (encode_error) and said at most once a minute",
+                self.sink.name,
+                type(exc).__name__,
+                exc_info=exc,
+            )
+        else:
+            log.error("%s: failed on %d more records, rejected (encode_error)", self.sink.name, n)
 
     def _delivered(self) -> None:
         if not self.up:

@@ -239,10 +239,11 @@ class AgentCollector(Collector):
             "Records not sent, by reason: buffer_full (shed to make room while the destination "
             "was slow or down: the oldest of the container holding the most), too_large "
             "(refused for good for its size: over GELF's 128 chunks, over the server's "
-            "request limit), rejected (refused for good for any other reason, or lost to a "
-            "sink's error), filtered (not wanted by the destination's filter), spool_full "
-            "(the disk spool's oldest segment, deleted to make room), spool_damaged (a torn "
-            "or corrupt spool segment, or a disk that refused a write).",
+            "request limit), encode_error (a record the sink failed on: its encoder could not "
+            "take it), rejected (refused for good for any other reason), filtered (not "
+            "wanted by the destination's filter), spool_full (the disk spool's oldest "
+            "segment, deleted to make room), spool_damaged (a torn or corrupt spool segment, "
+            "or a disk that refused a write).",
             labels=[*label, "reason"],
         )
         retries = CounterMetricFamily(
@@ -292,7 +293,8 @@ class AgentCollector(Collector):
                 dropped.add_metric([name, "spool_damaged"], spool.damaged)
                 spool_records.add_metric([name], spool.records)
                 spool_bytes.add_metric([name], spool.bytes)
-            dropped.add_metric([name, "rejected"], d.rejected - d.too_large)
+            dropped.add_metric([name, "rejected"], d.rejected - d.too_large - d.encode_errors)
+            dropped.add_metric([name, "encode_error"], d.encode_errors)
             dropped.add_metric([name, "too_large"], d.too_large)
             dropped.add_metric([name, "filtered"], d.filtered)
             retries.add_metric([name], d.retries)

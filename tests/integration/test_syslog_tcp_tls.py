@@ -471,3 +471,30 @@ def test_bad_tls_and_framing_options_exit_2_with_a_message_naming_them(
     assert result.stderr.startswith("logship: invalid configuration:\n")
     assert expected.format(**files) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_line_the_encoder_cannot_take_costs_only_itself_and_the_rest_arrive(
+    start_rsyslog: Callable[..., Rsyslog],
+) -> None:
+    from logship.pipeline.destination import Destination
+
+    rsyslog = start_rsyslog(tcp=True)
+    config = SyslogConfig(transport="tcp", host="127.0.0.1", port=rsyslog.tcp_port)
+    destination = Destination.from_config(SyslogSink(config), config)
+    # a lone surrogate (undecodable bytes kept by surrogateescape) that UTF-8 cannot encode
+    lines = [f"line {i}" if i != 3 else "line 3 \udcff" for i in range(8)]
+    destination.route.put([Record(line, "stdout", TS, WEB_1) for line in lines])
+    destination.close_input()
+    await asyncio.wait_for(destination.run(), timeout=30)
+    stats = destination.stats()
+    wanted = 8 - stats.encode_errors
+    got = wait_until(
+        lambda: (m := rsyslog.messages()) and len(m) >= wanted and m,
+        timeout=30,
+        what=f"{wanted} messages",
+    )
+    good = [f"line {i}" for i in range(8) if i != 3]
+    assert [m["msg"] for m in got if m["msg"] in good] == good
+    # the bad line: rejected and counted, or (should the encoder learn to take it) delivered
+    assert stats.encode_errors == 1 or len(got) == 8
+    assert stats.sent == wanted

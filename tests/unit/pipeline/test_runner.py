@@ -70,13 +70,49 @@ async def test_a_batch_rejected_for_good_is_counted_and_not_retried() -> None:
     assert runner.rejected == 4 and runner.retries == 0 and sink.received == []
 
 
-async def test_a_bug_in_a_sink_drops_that_batch_and_the_runner_carries_on() -> None:
-    sink = ScriptedSink([RuntimeError("bug")])
+class PickySink(ScriptedSink):
+    """Fails with a bug of its own on any batch holding a record whose message is in ``bad``,
+    or, while ``down`` holds failures, with those first."""
+
+    def __init__(self, bad: set[str], down: list[BaseException] | None = None) -> None:
+        super().__init__([])
+        self.bad = bad
+        self.down = down or []
+        self.calls = 0
+
+    async def send(self, batch: list[Record]) -> None:
+        self.calls += 1
+        if any(r.message in self.bad for r in batch):
+            raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
+        if self.down:
+            raise self.down.pop(0)
+        self.received += [r.message for r in batch]
+
+
+async def test_a_record_a_sink_fails_on_is_rejected_alone_and_the_rest_of_its_batch_is_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = PickySink({"line 1", "line 5", "line 6"})
     runner = runner_for(sink)
-    runner.max_batch = 2
+    runner.max_batch = 4
+    with caplog.at_level(logging.WARNING):
+        await drain(runner, numbered_lines(make_meta(), 10))
+    assert sink.received == [f"line {i}" for i in (0, 2, 3, 4, 7, 8, 9)]
+    assert (runner.sent, runner.rejected, runner.encode_errors) == (7, 3, 3)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    # one line for the first, with its traceback; the others in one count at the end
+    assert [r.getMessage().split(":")[0] for r in errors] == ["scripted", "scripted"]
+    assert errors[0].exc_info is not None and "encode_error" in errors[0].getMessage()
+    assert "2 more records" in errors[1].getMessage()
+    assert "line" not in " ".join(r.getMessage() for r in errors)  # no record's text
+
+
+async def test_a_destination_going_down_while_a_batch_is_sent_one_by_one_retries_the_rest() -> None:
+    sink = PickySink({"line 0"}, down=[DeliveryError("connection reset")])
+    runner = runner_for(sink)
     await drain(runner, numbered_lines(make_meta(), 4))
-    assert runner.rejected == 2
-    assert sink.received == ["line 2", "line 3"]
+    assert sink.received == ["line 1", "line 2", "line 3"]
+    assert (runner.sent, runner.rejected, runner.encode_errors, runner.retries) == (3, 1, 1, 1)
 
 
 async def test_closed_output_stops_the_runner() -> None:
