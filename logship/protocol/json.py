@@ -14,6 +14,7 @@ The container part is serialised once per container; per line only the time, str
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -93,8 +94,29 @@ class JsonEncoder:
         return out
 
 
+# C0 controls but tab, DEL and the C1 controls: what a terminal may act on rather than show
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or f"\\x{ord(char):02x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character but tab written out (``\\x1b``, ``\\r``,
+    ``\\n``), so what a container logs is shown, never acted on by the terminal that shows it
+    (an escape sequence moving the cursor, clearing the screen, retitling the window). For
+    every text output: the console's, ``logship tail``'s and ``/logs``'."""
+    if text.isprintable():  # the common case, checked in C: nothing to do
+        return text
+    return _CONTROLS.sub(_escaped, text)
+
+
 class TextEncoder:
-    """``TIMESTAMP HOST NAME (IMAGE) STREAM: MESSAGE`` per record, for people at a terminal."""
+    """``TIMESTAMP HOST NAME (IMAGE) STREAM: MESSAGE`` per record, for people at a terminal;
+    control characters but tab escaped (:func:`escape_controls`)."""
 
     def __init__(self) -> None:
         self._key = ("text", id(self))
@@ -112,9 +134,9 @@ class TextEncoder:
                 if not middle:
                     m = last_meta
                     middle = {
-                        s: f" {m.host.name} {m.name} ({m.image}) {s}: "
+                        s: escape_controls(f" {m.host.name} {m.name} ({m.image}) {s}: ")
                         for s in ("stdout", "stderr")
                     }
                     m.cache[key] = middle
-            append(f"{r.timestamp}{middle[r.stream]}{r.message}\n".encode())
+            append(f"{r.timestamp}{middle[r.stream]}{escape_controls(r.message)}\n".encode())
         return out

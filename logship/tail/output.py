@@ -8,7 +8,7 @@ import re
 import zlib
 from typing import BinaryIO
 
-from logship.protocol.json import JsonEncoder
+from logship.protocol.json import JsonEncoder, escape_controls
 from logship.record import Record
 from logship.sinks.console.sink import StreamWriter
 from logship.tail.status import StatusLine
@@ -63,7 +63,7 @@ class TailSink:
             self._prefixes.clear()
         prefix = self._prefixes.get(name)
         if prefix is None:
-            padded = name.ljust(self.width)
+            padded = escape_controls(name).ljust(self.width)
             if self.colour:
                 prefix = f"\x1b[{colour_of(name)}m{padded} |\x1b[0m "
             else:
@@ -78,10 +78,13 @@ class TailSink:
         if self.json is not None:
             return b"".join(self.json.encode(batch))
         prefix = self._prefix
+        escape = escape_controls  # a container must not drive the terminal (\x1b, \r)
         if self.timestamps:
-            text = "".join(f"{prefix(r.meta.name)}{r.timestamp} {r.message}\n" for r in batch)
+            text = "".join(
+                f"{prefix(r.meta.name)}{r.timestamp} {escape(r.message)}\n" for r in batch
+            )
         else:
-            text = "".join(f"{prefix(r.meta.name)}{r.message}\n" for r in batch)
+            text = "".join(f"{prefix(r.meta.name)}{escape(r.message)}\n" for r in batch)
         return text.encode()
 
     async def send(self, batch: list[Record]) -> None:

@@ -166,3 +166,22 @@ def test_a_text_batch_mixing_containers_names_each_lines_own_container() -> None
     ]
     assert encoder.encode(records) == expected
     assert encoder.encode(records) == expected  # and again, from the per-container cache
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("plain\ttab", "plain\ttab"),
+        ("\x1b[2J\x1b[Hcleared", "\\x1b[2J\\x1b[Hcleared"),
+        ("progress\r50%", "progress\\r50%"),
+        ("joined\nline", "joined\\nline"),
+        ("nul\x00 bel\x07 del\x7f csi\x9b", "nul\\x00 bel\\x07 del\\x7f csi\\x9b"),
+        ("caf\u00e9 \u2603 back\\slash", "caf\u00e9 \u2603 back\\slash"),
+    ],
+)
+def test_the_text_format_writes_control_characters_out_but_tab(message: str, shown: str) -> None:
+    meta = web(name="web\x1b[1m", image="img\r")
+    (line,) = TextEncoder().encode([Record(message, "stdout", T1, meta)])
+    assert line.decode() == f"{T1} vm web\\x1b[1m (img\\r) stdout: {shown}\n"
+    (document,) = JsonEncoder().encode([Record(message, "stdout", T1, meta)])
+    assert json.loads(document)["message"] == message
