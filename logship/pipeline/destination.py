@@ -14,6 +14,7 @@ metrics) registers with :meth:`Destination.observe` before the destination runs.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from logship.pipeline.observer import DeliveryObserver, Observers
 from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route
 from logship.pipeline.runner import Sink, SinkRunner
-from logship.pipeline.spool import Spool
+from logship.pipeline.spool import EnvKept, Spool
 
 log = logging.getLogger("logship.sink")
 
@@ -72,7 +73,8 @@ class DestinationStats:
 class Destination:
     """A sink with its own filter, bounded buffer, batching, retry pacing and, with
     ``spool_dir``, a disk spool for what the buffer would drop (see
-    :mod:`logship.pipeline.spool`)."""
+    :mod:`logship.pipeline.spool`), which keeps of each container's environment only
+    ``spool_env`` (none by default)."""
 
     def __init__(
         self,
@@ -85,6 +87,7 @@ class Destination:
         retry_max_secs: float = 30.0,
         spool_dir: Path | None = None,
         spool: SpoolConfig | None = None,
+        spool_env: EnvKept | None = None,
     ) -> None:
         self.name = sink.name
         self._observers = Observers()
@@ -99,6 +102,7 @@ class Destination:
                 name=self.name,
                 # what the buffer sheds is handled once it is on disk
                 on_stored=self._observers.discarded,
+                env=spool_env,
             )
         self._buffer = DropOldestBuffer(
             max_records=max_records,
@@ -129,7 +133,13 @@ class Destination:
         spool_dir: Path | None = None,
     ) -> Destination:
         """The destination ``config`` describes; ``max_records``/``max_bytes`` are the buffer
-        bounds it has unless it sets its own; ``spool_dir`` where its spool lives, if on."""
+        bounds it has unless it sets its own; ``spool_dir`` where its spool lives, if on.
+
+        Its spool writes only the container environment variables the destination sends:
+        those its ``env`` option names or its ``env_regex`` finds (GELF and forward; Docker's
+        log options of the same names), none for the others."""
+        regex = getattr(config, "env_regex", None)
+        env = EnvKept(frozenset(getattr(config, "env", ())), re.compile(regex) if regex else None)
         return cls(
             sink,
             filter=config.filter,
@@ -139,6 +149,7 @@ class Destination:
             retry_max_secs=getattr(config, "reconnect_max_secs", 30.0),
             spool_dir=spool_dir if config.spool.enabled else None,
             spool=config.spool,
+            spool_env=env,
         )
 
     def observe(self, observer: DeliveryObserver) -> None:

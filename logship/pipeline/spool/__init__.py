@@ -24,8 +24,9 @@ directory when a segment file was created), never per record.
 
 *On disk.* ``<state_dir>/spool/<destination key>/`` holds segment files ``<seq>.seg`` in the
 format of :mod:`.format` (msgpack frames with length, count and CRC; the container's metadata
-once per segment), each about ``segment_bytes``, and a 24-byte ``cursor`` file saying how far
-the oldest segment was delivered. The key comes from the destination's ``name`` when it has one
+once per segment, of its environment only the variables the destination sends), each about
+``segment_bytes``, and a 24-byte ``cursor`` file saying how far the oldest segment was
+delivered. The key comes from the destination's ``name`` when it has one
 (so its options can be changed and the spool is found again), else from its type, host, port
 and a hash of its delivery options (not of buffer, batch, filter, spool or ``*_secs`` options).
 Together the segments stay within ``max_bytes``: when a flush would pass it, the oldest segment
@@ -67,7 +68,8 @@ when read: the rest of that segment is counted and logged the same way. A failin
 
 from __future__ import annotations
 
+from logship.pipeline.spool.format import EnvKept
 from logship.pipeline.spool.spool import Spool
 from logship.pipeline.spool.store import CURSOR_NAME
 
-__all__ = ["CURSOR_NAME", "Spool"]
+__all__ = ["CURSOR_NAME", "EnvKept", "Spool"]

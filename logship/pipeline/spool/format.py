@@ -9,7 +9,9 @@ records appended at once::
 ``metas`` defines the containers first seen in this segment by this frame, each once per
 segment: ``[index, id, name, image, image_id, image_name, image_tag, host_name, host_ip,
 labels, env, command, created, tty]``. ``records`` is flat, five items per record:
-``index, message, stream, timestamp, seq``. A record therefore costs its text plus ~45 bytes,
+``index, message, stream, timestamp, seq``. Of a container's environment only the variables
+its destination sends are written (:class:`EnvKept`): the rest, secrets often, never reach
+the disk. A record therefore costs its text plus ~45 bytes,
 and a reader rebuilds it with its container's full enrichment even when the container is gone.
 
 A crash while a frame is being appended leaves a *torn tail*: a header or payload cut short.
@@ -20,6 +22,7 @@ before it is kept.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -60,7 +63,27 @@ class Walk:
     torn_records: int  # records the torn frame's header announced (0 if the header is cut)
 
 
-def _encode_meta(index: int, meta: ContainerMeta) -> list[Any]:
+@dataclass(frozen=True, slots=True)
+class EnvKept:
+    """The container environment variables a spool keeps: those its destination sends, named
+    (``names``) or whose name ``regex`` finds; by default none."""
+
+    names: frozenset[str] = frozenset()
+    regex: re.Pattern[str] | None = None
+
+    def select(self, env: tuple[str, ...]) -> list[str]:
+        names, regex = self.names, self.regex
+        if not names and regex is None:
+            return []
+        kept = []
+        for item in env:
+            key, sep, _ = item.partition("=")
+            if sep and (key in names or (regex is not None and regex.search(key))):
+                kept.append(item)
+        return kept
+
+
+def _encode_meta(index: int, meta: ContainerMeta, env: EnvKept | None) -> list[Any]:
     return [
         index,
         meta.id,
@@ -72,7 +95,7 @@ def _encode_meta(index: int, meta: ContainerMeta) -> list[Any]:
         meta.host.name,
         meta.host.ip,
         meta.labels,
-        list(meta.env),
+        list(meta.env) if env is None else env.select(meta.env),
         meta.command,
         meta.created,
         meta.tty,
@@ -119,9 +142,10 @@ def chunks(records: list[Record]) -> list[list[Record]]:
 
 class SegmentEncoder:
     """Turns batches of records into the frames of one segment (knows which containers the
-    segment has defined already)."""
+    segment has defined already). ``env``: which environment variables it keeps (None: all)."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: EnvKept | None = None) -> None:
+        self._env = env
         self._index: dict[ContainerMeta, int] = {}
         self._packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogatepass")
 
@@ -140,7 +164,7 @@ class SegmentEncoder:
                 got = index.get(meta)
                 if got is None:
                     got = index[meta] = len(index)
-                    metas.append(_encode_meta(got, meta))
+                    metas.append(_encode_meta(got, meta, self._env))
                 i = got
             append((i, r.message, r.stream, r.timestamp, r.seq))
         payload: bytes = self._packer.pack([metas, flat])

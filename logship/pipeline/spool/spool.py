@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from logship.pipeline.spool.counts import Counts
+from logship.pipeline.spool.format import EnvKept
 from logship.pipeline.spool.reader import SpoolReader
 from logship.pipeline.spool.store import SegmentStore
 from logship.pipeline.spool.writer import FLUSH_INTERVAL_SECS, SpoolWriter
@@ -18,7 +19,9 @@ class Spool:
     """One destination's spool directory. See :mod:`logship.pipeline.spool` for the design.
 
     ``on_stored`` is told of records once they are on disk (fsync'd), or lost to a failing
-    disk: the checkpoints count them as handled (None: nobody is told).
+    disk: the checkpoints count them as handled (None: nobody is told). ``env``: the
+    container environment variables written to disk, those the destination sends (none by
+    default: they often hold secrets).
     """
 
     __slots__ = ("_counts", "_reader", "_store", "_writer", "add", "dir", "name")
@@ -36,6 +39,7 @@ class Spool:
         name: str = "spool",
         on_stored: Callable[[list[Record]], None] | None = None,
         flush_interval_secs: float = FLUSH_INTERVAL_SECS,
+        env: EnvKept | None = None,
     ) -> None:
         self.dir = directory
         self.name = name  # the destination, for the log
@@ -48,6 +52,7 @@ class Spool:
             name=name,
             on_stored=on_stored,
             flush_interval_secs=flush_interval_secs,
+            env=env or EnvKept(),
         )
         self._reader = SpoolReader(self._store, self._writer, counts)
         self.add = self._writer.add

@@ -18,7 +18,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from logship.pipeline.spool.counts import Counts
-from logship.pipeline.spool.format import MAGIC, SegmentEncoder, chunks
+from logship.pipeline.spool.format import MAGIC, EnvKept, SegmentEncoder, chunks
 from logship.pipeline.spool.store import Segment, SegmentStore
 from logship.record import Record
 
@@ -45,8 +45,10 @@ class SpoolWriter:
         name: str,
         on_stored: Callable[[list[Record]], None] | None,
         flush_interval_secs: float,
+        env: EnvKept,
     ) -> None:
         self._store = store
+        self._env = env  # the environment variables written: those the destination sends
         self._counts = counts
         self._segment_bytes = segment_bytes
         self._name = name  # the destination, for the log
@@ -56,7 +58,7 @@ class SpoolWriter:
         self._flush_interval_secs = flush_interval_secs
         self._active: Segment | None = None  # being written
         self._fd: int | None = None
-        self._encoder = SegmentEncoder()
+        self._encoder = SegmentEncoder(env)
         self._unwritten: list[bytes] = []  # frames of the active segment not yet written
         self._to_close: list[int] = []  # fds of segments done, to fsync and close
         self._pending: list[Record] = []
@@ -208,7 +210,7 @@ class SpoolWriter:
         fd = os.open(segment.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._fd = fd
         self._active = segment
-        self._encoder = SegmentEncoder()
+        self._encoder = SegmentEncoder(self._env)
         self._store.append(segment)
         self._new_files = True
         self._unwritten.append(MAGIC)
@@ -306,7 +308,7 @@ class SpoolWriter:
 
     def _front_segment(self, records: list[Record]) -> tuple[Segment, bytes]:
         segment = self._store.new_front_segment()
-        encoder = SegmentEncoder()
+        encoder = SegmentEncoder(self._env)
         return segment, MAGIC + b"".join(encoder.frame(chunk) for chunk in chunks(records))
 
 

@@ -593,3 +593,39 @@ async def test_the_spool_takes_the_overflow_while_the_destination_was_never_reac
     buffer.close()
     await asyncio.wait_for(task, timeout=10)
     assert fields(sink.received) == fields(lines(500))
+
+
+async def test_the_spool_writes_only_the_environment_variables_its_destination_sends(
+    tmp_path: Path,
+) -> None:
+    from logship.pipeline.destination import Destination
+    from logship.settings import load_settings
+    from logship.sinks.registry import build_sink
+
+    uris = (
+        "gelf+udp://127.0.0.1:9?env=APP_ENV&env_regex=^TEAM_&spool.enabled=true"
+        "&buffer_max_records=10",
+        "syslog+tcp://127.0.0.1:9?spool.enabled=true&buffer_max_records=10",
+    )
+    settings = load_settings(destinations=" ".join(uris), state_dir=tmp_path)
+    secret = "DB_PASSWORD=hunter2-" + "s" * 20
+    meta = make_meta(env=("APP_ENV=prod", secret, "TEAM_NAME=pay", "PATH=/bin"))
+    gelf, syslog = (
+        Destination.from_config(build_sink(config), config, spool_dir=tmp_path / "spool" / str(i))
+        for i, config in enumerate(settings.destinations)
+    )
+    for destination in (gelf, syslog):
+        destination.open_spool()
+        destination.route.put(lines(30, meta))  # 20 shed into the spool
+        destination.close_input()
+        destination.park()  # what the buffer holds too, and everything fsync'd
+    on_disk = {
+        i: b"".join(p.read_bytes() for p in segments(tmp_path / "spool" / str(i))) for i in (0, 1)
+    }
+    assert b"line 29" in on_disk[0] and b"line 29" in on_disk[1]
+    assert b"hunter2" not in on_disk[0] + on_disk[1] and b"PATH" not in on_disk[0] + on_disk[1]
+    assert b"APP_ENV=prod" in on_disk[0] and b"TEAM_NAME=pay" in on_disk[0]
+    assert b"APP_ENV" not in on_disk[1]  # syslog sends no environment variable
+    again = spool_at(tmp_path / "spool" / "0")
+    back = await take_all(again)
+    assert len(back) == 30 and back[0].meta.env == ("APP_ENV=prod", "TEAM_NAME=pay")
