@@ -44,11 +44,13 @@ FIND_MARGIN_SECS = 10.0
 
 
 def container_filter(settings: Settings) -> ContainerFilter:
-    """The containers ``include`` and ``exclude`` select."""
+    """The containers ``include`` and ``exclude`` select (and that do not opt out, if their
+    opting out is honoured)."""
     inc, exc = settings.include, settings.exclude
     return ContainerFilter(
         include=Selector(inc.names, inc.images, inc.labels),
         exclude=Selector(exc.names, exc.images, exc.labels),
+        honor_ignore=settings.honor_ignore,
     )
 
 

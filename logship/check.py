@@ -243,7 +243,7 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     sinks = [build_sink(_within(config, timeout_secs)) for config in destinations]
     print(f"source: {kind} ({why})", file=out)
     print("checks:", file=out)
-    http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
+    http = [check_http(settings.http.listen, timeout_secs)] if settings.http is not None else []
     if kind == "cri":  # no engine needed: the pod logs are the source
         await client.close()
         source = check_pod_logs(settings.pods_dir, timeout_secs)

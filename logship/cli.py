@@ -90,10 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     run.add_argument(
+        "--honor-ignore",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let containers opt out of shipping (label logship.ignore=true, LOGSHIP=ignore); "
+        "on unless --no-honor-ignore",
+    )
+    run.add_argument(
         "--http",
         metavar="[ADDR:]PORT",
         help="serve /healthz, /readyz, /metrics, /logs, /containers and a live page "
         "(PORT alone: 127.0.0.1)",
+    )
+    run.add_argument(
+        "--http-token-file",
+        type=Path,
+        metavar="FILE",
+        help="the token /logs, /containers and the page require (Authorization: Bearer); "
+        "needed for them on any address but the loopback",
     )
     _selection_args(run)
 
@@ -171,7 +185,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "host_ip": getattr(args, "host_ip", None),
         "backlog": getattr(args, "backlog", None),
         "state_dir": getattr(args, "state_dir", None),
-        "http": getattr(args, "http", None),
+        "http": _http(args),
+        "honor_ignore": getattr(args, "honor_ignore", None),
         "source": getattr(args, "source", None),
         "pods_dir": getattr(args, "pods_dir", None),
         "docker_root": getattr(args, "docker_root", None),
@@ -186,6 +201,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         if chosen:
             overrides[verb] = chosen
     return overrides
+
+
+def _http(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--http`` and ``--http-token-file``: what they give of the ``http`` block (the rest may
+    come from LOGSHIP_HTTP* or the file)."""
+    given = {
+        "listen": getattr(args, "http", None),
+        "token_file": getattr(args, "http_token_file", None),
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    return given or None
 
 
 def _tune_gc() -> None:

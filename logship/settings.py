@@ -26,18 +26,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
 
-from logship.config.address import parse_listen_address
 from logship.config.destination import DestinationConfig
 from logship.config.engine import DockerTlsFiles, docker_tls_files
 from logship.config.filters import ContainerSelection
+from logship.config.http import HttpSettings
 from logship.config.secrets import SECRET_KEY, redact
 from logship.errors import ConfigError
 from logship.sinks.registry import destination_types, schemes
@@ -133,8 +135,9 @@ class Settings(BaseSettings):
             "LOGSHIP_DOCKER_TLS_VERIFY", "DOCKER_TLS_VERIFY", "docker_tls_verify"
         ),
         description="Talk TLS to a tcp:// engine, check its certificate against ca.pem in "
-        "docker_cert_path and present cert.pem/key.pem (DOCKER_TLS_VERIFY is honoured, as by "
-        "the docker CLI; its default port becomes 2376).",
+        "docker_cert_path and present cert.pem/key.pem (its default port becomes 2376). "
+        "DOCKER_TLS_VERIFY means what it means to the docker CLI: any value but the empty one "
+        "turns this on, 0 and false included.",
     )
     docker_cert_path: Path | None = Field(
         default=None,
@@ -231,11 +234,17 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="logship's own log verbosity (to stderr)."
     )
-    http: str | None = Field(
+    honor_ignore: bool = Field(
+        default=True,
+        description="Let containers opt themselves out of shipping with the label "
+        "logship.ignore=true or the environment variable LOGSHIP=ignore (LOGSPOUT=ignore); "
+        "each container skipped so is logged. false: they are shipped like any other (images "
+        "inherit labels, so an image could otherwise evade audit logging).",
+    )
+    http: HttpSettings | None = Field(
         default=None,
-        description="Serve the operator's window (/healthz, /readyz, /metrics, /logs, "
-        "/containers, /) on [ADDR:]PORT; PORT alone binds 127.0.0.1. Off unless given.",
-        examples=["9880", "0.0.0.0:9880", "[::1]:9880"],
+        description="The operator's window (/healthz, /readyz, /metrics, /logs, /containers, "
+        "/): off unless http.listen is given.",
     )
 
     @model_validator(mode="after")
@@ -250,17 +259,10 @@ class Settings(BaseSettings):
                     )
         return self
 
-    @field_validator("http")
-    @classmethod
-    def _http(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_listen_address(value)  # ValueError naming what was given and what is expected
-        return value
-
     @field_validator("docker_tls_verify", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
-        return False if value == "" else value  # DOCKER_TLS_VERIFY= means off, as for docker
+        return False if value == "" else value  # docker_tls_verify: "" in the file: off
 
     @field_validator("docker_cert_path")
     @classmethod
@@ -295,11 +297,61 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _EnvSource(settings_cls)]
         path = _config_file.get()
         if path is not None:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
+        # `http: 9880` is made `http: {listen: "9880"}` in every source before they are merged,
+        # so that LOGSHIP_HTTP__TOKEN_FILE or --http-token-file adds to it instead of
+        # replacing it
+        return tuple(_HttpShorthand(source) for source in sources)
+
+
+class _EnvSource(EnvSettingsSource):
+    """``LOGSHIP_*`` and Docker's own variables, read as they are meant."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value, key, is_complex = super().get_field_value(field, field_name)
+        if key.lower() == "docker_tls_verify" and value is not None:
+            # the docker CLI's meaning: any value but the empty one turns verification on,
+            # DOCKER_TLS_VERIFY=0 and =false included (LOGSHIP_DOCKER_TLS_VERIFY is a bool)
+            value = "true" if value else "false"
+        return value, key, is_complex
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        if field_name == "http" and isinstance(value, str) and not value.lstrip().startswith("{"):
+            # LOGSHIP_HTTP=[ADDR:]PORT, with LOGSHIP_HTTP__TOKEN_FILE=... and the like beside it
+            nested = self.explode_env_vars(field_name, field, self.env_vars)
+            return {**nested, "listen": value}
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+
+class _HttpShorthand(PydanticBaseSettingsSource):
+    """A source whose ``http: [ADDR:]PORT`` becomes ``http: {listen: ...}``."""
+
+    def __init__(self, source: PydanticBaseSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.source.get_field_value(field, field_name)
+
+    def _set_current_state(self, state: dict[str, Any]) -> None:
+        super()._set_current_state(state)
+        self.source._set_current_state(state)
+
+    def _set_settings_sources_data(self, states: dict[str, dict[str, Any]]) -> None:
+        super()._set_settings_sources_data(states)
+        self.source._set_settings_sources_data(states)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.source()
+        http = data.get("http")
+        if isinstance(http, str | int) and not isinstance(http, bool):
+            data = {**data, "http": {"listen": str(http)}}
+        return data
 
 
 def config_file_from_env() -> Path | None:

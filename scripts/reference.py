@@ -38,7 +38,9 @@ FLAGS = {
     "backlog": "--backlog",
     "state_dir": "--state-dir",
     "log_level": "--log-level",
-    "http": "--http",
+    "honor_ignore": "--[no-]honor-ignore",
+    "http.listen": "--http",
+    "http.token_file": "--http-token-file",
 }
 
 
@@ -110,6 +112,10 @@ def rows(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldI
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a block of options (that may be left out: ``Model | None``)."""
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     return None
@@ -142,10 +148,12 @@ def settings_section() -> list[str]:
             kind = "list of URIs or destination blocks (below)"
         else:
             kind = type_name(field.annotation)
-        flag = FLAGS.get(name.split(".")[0], "")
+        flag = FLAGS.get(name, FLAGS.get(name.split(".")[0], ""))
+        default = default_of(field)
+        if default == "required" and "." in name:  # what turns a block that is off by default on
+            default = ""
         out.append(
-            f"| `{name}` | {f'`{flag}`' if flag else ''} | {kind} | {default_of(field)} "
-            f"| {describe(field)} |"
+            f"| `{name}` | {f'`{flag}`' if flag else ''} | {kind} | {default} | {describe(field)} |"
         )
     return out
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from logship.config.address import format_address, parse_listen_address
+from logship.config.address import format_address
+from logship.config.http import HttpSettings
 from logship.errors import ListenError
 from logship.pipeline.destination import Destination
 from logship.pipeline.router import Router
@@ -34,14 +35,14 @@ class OperatorServer:
 
     def __init__(
         self,
-        listen: str,
+        settings: HttpSettings,
         *,
         source: Source,
         router: Router,
         destinations: Sequence[Destination],
         checkpoints: Checkpoints | None = None,
     ) -> None:
-        self.host, self.port = parse_listen_address(listen)
+        self.host, self.port = settings.host, settings.port
         self.router = router
         names = unique_names([d.name for d in destinations])
         self.reads = ReadCounter(source)

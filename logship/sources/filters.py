@@ -48,14 +48,16 @@ class Selector:
 class ContainerFilter:
     include: Selector = field(default_factory=Selector)
     exclude: Selector = field(default_factory=Selector)
+    honor_ignore: bool = True  # a container's own opt-out (label or environment) counts
 
     def reason_to_skip(self, meta: ContainerMeta) -> str | None:
         """None when the container is to be followed, else why not (for the log)."""
-        if meta.labels.get(IGNORE_LABEL, "").lower() in ("true", "1", "yes"):
-            return f"label {IGNORE_LABEL}={meta.labels[IGNORE_LABEL]}"
-        for opt_out in IGNORE_ENV:
-            if opt_out in meta.env:
-                return f"environment {opt_out}"
+        if self.honor_ignore:
+            if meta.labels.get(IGNORE_LABEL, "").lower() in ("true", "1", "yes"):
+                return f"it opts out with label {IGNORE_LABEL}={meta.labels[IGNORE_LABEL]}"
+            for opt_out in IGNORE_ENV:
+                if opt_out in meta.env:
+                    return f"it opts out with environment {opt_out}"
         if meta.labels.get(K8S_SANDBOX[0]) == K8S_SANDBOX[1]:
             return "a Kubernetes pod sandbox (pause container)"
         inc, exc = self.include, self.exclude

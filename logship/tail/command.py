@@ -92,7 +92,12 @@ class Tail:
         return docker_source(
             self.settings,
             router.emit,
-            filter=TailContainers(selection.include, selection.exclude, narrow=self.selection),
+            filter=TailContainers(
+                selection.include,
+                selection.exclude,
+                selection.honor_ignore,
+                narrow=self.selection,
+            ),
             options=ReadOptions(
                 since=self.since,
                 follow=self.follow,

@@ -96,3 +96,17 @@ def test_an_ignored_container_is_never_shipped(
         what="three skip notices",
     )
     assert [m["msg"].strip() for m in rsyslog.messages()] == ["shipped"]
+
+
+def test_with_honor_ignore_false_containers_that_opt_out_are_shipped_all_the_same(
+    rsyslog: Rsyslog, start_agent: Any, containers: Any
+) -> None:
+    agent = start_agent(
+        "run", f"syslog+udp://127.0.0.1:{rsyslog.udp_port}", env={"LOGSHIP_HONOR_IGNORE": "false"}
+    )
+    by_label = containers.run("echo by-label; sleep 30", labels={"logship.ignore": "true"})
+    by_env = containers.run("echo by-env; sleep 30", environment={"LOGSHIP": "ignore"})
+    for c, line in ((by_label, "by-label"), (by_env, "by-env")):
+        wait_until(lambda c=c: messages_from(rsyslog, c.name), what=f"the line of {c.name}")
+        assert [m["msg"].strip() for m in messages_from(rsyslog, c.name)] == [line]
+    assert "opts out" not in agent.stderr

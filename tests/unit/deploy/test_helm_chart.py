@@ -284,7 +284,8 @@ def test_logship_loads_the_config_the_chart_renders(
     port = values.get("http", {}).get("port", 9880)
     assert settings.hostname == "node-1"
     assert settings.host_ip == "10.0.0.7"
-    assert settings.http == f"0.0.0.0:{port}"
+    assert settings.http is not None
+    assert settings.http.listen == f"0.0.0.0:{port}"
     assert settings.state_dir == Path("/var/lib/logship")
     assert settings.docker_host == "unix:///var/run/docker.sock"
     wanted = values.get("config", {}).get("destinations", [])

@@ -167,7 +167,9 @@ def test_exclude_wins_over_include() -> None:
 @pytest.mark.parametrize("value", ["true", "True", "TRUE", "1", "yes"])
 def test_the_logship_ignore_label_opts_a_container_out(value: str) -> None:
     meta = container(labels={"logship.ignore": value})
-    assert ContainerFilter().reason_to_skip(meta) == f"label logship.ignore={value}"
+    assert (
+        ContainerFilter().reason_to_skip(meta) == f"it opts out with label logship.ignore={value}"
+    )
 
 
 @pytest.mark.parametrize("value", ["false", "0", "no", ""])
@@ -178,12 +180,28 @@ def test_a_logship_ignore_label_that_is_not_true_changes_nothing(value: str) -> 
 @pytest.mark.parametrize("variable", ["LOGSHIP=ignore", "LOGSPOUT=ignore"])
 def test_the_ignore_environment_variable_opts_a_container_out(variable: str) -> None:
     meta = container(env=("PATH=/usr/bin", variable))
-    assert ContainerFilter().reason_to_skip(meta) == f"environment {variable}"
+    assert ContainerFilter().reason_to_skip(meta) == f"it opts out with environment {variable}"
 
 
 @pytest.mark.parametrize("variable", ["LOGSHIP=other", "LOGSPOUT=", "MY_LOGSHIP=ignore"])
 def test_other_environment_values_do_not_opt_out(variable: str) -> None:
     assert ContainerFilter().reason_to_skip(container(env=(variable,))) is None
+
+
+def test_with_honor_ignore_false_a_container_that_opts_out_is_followed_all_the_same() -> None:
+    flt = ContainerFilter(honor_ignore=False)
+    for meta in (
+        container(labels={"logship.ignore": "true"}),
+        container(env=("LOGSHIP=ignore",)),
+        container(env=("LOGSPOUT=ignore",)),
+    ):
+        assert flt.reason_to_skip(meta) is None
+
+
+def test_with_honor_ignore_false_the_operators_own_exclusions_still_apply() -> None:
+    flt = ContainerFilter(exclude=Selector(names=("web-*",)), honor_ignore=False)
+    meta = container(name="web-1", labels={"logship.ignore": "true"})
+    assert flt.reason_to_skip(meta) == "name excluded by 'web-*'"
 
 
 def test_opting_out_beats_being_included_by_name() -> None:

@@ -160,6 +160,28 @@ def test_docker_tls_verify_comes_from_the_docker_cli_variables(
     assert load_settings(None).docker_tls() is None
 
 
+@pytest.mark.parametrize("value", ["1", "0", "false", "no", "off", "yes", "anything"])
+def test_any_non_empty_docker_tls_verify_turns_verification_on_as_for_the_docker_cli(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the docker CLI checks os.Getenv("DOCKER_TLS_VERIFY") != "": =0 and =false verify too
+    monkeypatch.setenv("DOCKER_HOST", "tcp://node:2376")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", value)
+    settings = load_settings(None)
+    assert settings.docker_tls_verify is True
+    assert settings.docker_tls() is not None
+
+
+def test_logship_docker_tls_verify_is_a_plain_switch_that_beats_docker_tls_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://node:2376")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("LOGSHIP_DOCKER_TLS_VERIFY", "false")
+    assert load_settings(None).docker_tls() is None
+
+
 def test_a_tls_engine_defaults_to_port_2376_as_for_the_docker_cli(tmp_path: Path) -> None:
     from logship.sources.docker.client import DockerClient, Endpoint
 
