@@ -239,7 +239,7 @@ def test_a_port_in_use_stops_logship_with_a_message_naming_it() -> None:
 def test_a_bad_http_address_is_a_configuration_error() -> None:
     result = run_cli(["run", "--http", "127.0.0.1:99999"])
     assert result.returncode == 2
-    assert "http: '127.0.0.1:99999': expected [ADDR:]PORT with PORT 0-65535" in result.stderr
+    assert "http.listen: '127.0.0.1:99999': expected [ADDR:]PORT with PORT 0-65535" in result.stderr
     result = run_cli(["run"], env={"LOGSHIP_HTTP": "::1:9880"})
     assert result.returncode == 2
     assert "write an IPv6 address in brackets, e.g. [::1]:9880" in result.stderr
