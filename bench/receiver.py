@@ -1,5 +1,6 @@
 """Builds and runs the C receivers (bench/udprecv.c for UDP syslog and GELF, bench/streamrecv.c
-for syslog over TLS, forward and the Elasticsearch stand-in) and follows their progress."""
+for syslog over TLS, forward and the Elasticsearch stand-in) and follows their progress. Builds
+the CRI scenarios' writer (bench/criwriter.c) the same way."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ BUILD_DIR = Path("/tmp/logship-bench")
 SOURCES = {
     "udprecv": ("udprecv.c", ["-lz"]),
     "streamrecv": ("streamrecv.c", ["-lssl", "-lcrypto", "-lz", "-lpthread"]),
+    "criwriter": ("criwriter.c", []),
 }
 
 

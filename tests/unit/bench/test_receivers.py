@@ -1,6 +1,8 @@
 """The benchmark's C receivers (bench/udprecv.c --gelf, bench/streamrecv.c) count what they are
 sent: every line once, duplicates apart, and they answer as the agent's destinations expect
 (forward acks, Elasticsearch _bulk items). Wrong counts here would make every bench figure lie.
+The CRI scenarios' writer (bench/criwriter.c) writes what logship's CRI decoder reads as
+containerd's lines, each mark once, its split lines joined, its rotated files kept.
 
 The messages are made with logship's own GELF compression and chunking, msgpack, and TLS from
 the test CA, then sent from here over 127.0.0.1.
@@ -17,6 +19,7 @@ import secrets
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -28,8 +31,11 @@ import msgpack
 import pytest
 
 from logship.protocol.bulk import parse_bulk_response
+from logship.protocol.cri import CriDecoder
+from logship.protocol.filelog import LogFile
 from logship.protocol.gelf import compress, split_chunks
 from tests.helpers.paths import ROOT
+from tests.helpers.records import make_meta
 from tests.helpers.tls import make_test_ca
 
 BENCH = ROOT / "bench"
@@ -259,3 +265,33 @@ def test_stream_receiver_reports_a_client_that_breaks_the_protocol(start: Any) -
     assert "neither a length nor" in totals["first_error"]
     assert totals["unparsed"] == 1 and totals["distinct"] == 0
     assert os.path.basename(str(receiver.proc.args[0])).startswith("streamrecv-")
+
+
+def test_cri_writer_writes_lines_the_cri_decoder_reads_each_mark_once(
+    bench_receiver: ModuleType, tmp_path: Path
+) -> None:
+    writer = bench_receiver.build("criwriter")
+    files = [tmp_path / f"{k}.log" for k in range(2)]
+    lines = 5000
+    argv = [str(writer), "--lines", str(lines), "--partial-every", "7", *map(str, files)]
+    # rotation looked at every millisecond, at 50 kB: at most once a second per file
+    argv[1:1] = ["--rotate-bytes", "50000", "--rotate-check-ms", "1", "--rate", "5000"]
+    done = subprocess.run(argv, input="g", capture_output=True, text=True, check=True, timeout=30)
+    ready, report = done.stdout.splitlines()
+    assert ready == "READY"
+    totals = json.loads(report)
+    assert totals["lines"] == 2 * lines and totals["pieces"] == 2 * (lines // 7)
+    assert totals["rotations"] >= 2  # one a file at least: 1 s of writing, ~0.7 MB a file
+    for k, current in enumerate(files):
+        rotated = sorted(tmp_path.glob(f"{k}.log.*"))
+        assert rotated and all(p.name[len(current.name) + 1 :].count("-") == 1 for p in rotated)
+        decoder = CriDecoder(make_meta(), max_line_bytes=1 << 20)
+        messages = []
+        for order, path in enumerate([*rotated, current]):
+            messages += [
+                r.message for r in decoder.next_file(LogFile(str(path), 1, order, "", order))
+            ]
+            messages += [r.message for r in decoder.feed(path.read_bytes())]
+        messages += [r.message for r in decoder.flush()]
+        assert decoder.malformed_lines == decoder.bad_timestamps == 0
+        assert messages == [_mark(k, seq) + "0" * 81 for seq in range(lines)]
