@@ -15,8 +15,10 @@ from typing import Any
 
 from procfs import cpu_secs, peak_rss_mib, rss_mib
 
-_FOLLOWING_N = re.compile(r"following \d+ containers")
+_FOLLOWING_N = r"following \d+ containers"
 _FOLLOWING = re.compile(r"following (\S+) \(")
+_SOURCE = re.compile(r"reading container logs through source (\w+)")
+_THROUGH_API = re.compile(r"following \S+ through the Engine API")
 _LEFT = re.compile(r"(\d+) records left unsent, (\d+) dropped while the buffer was full")
 _NOTABLE = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
 RSS_SAMPLE_SECS = 1.0
@@ -63,7 +65,10 @@ class RssSampler:
 
 
 class AgentProcess:
-    def __init__(self, argv: list[str], stderr_path: Path) -> None:
+    """``argv`` run with its stderr in ``stderr_path``, on the CPUs ``cpus`` if given (set
+    right after the start, before the agent has any thread but its first)."""
+
+    def __init__(self, argv: list[str], stderr_path: Path, cpus: set[int] | None = None) -> None:
         self.argv = argv
         self.stderr_path = stderr_path
         stderr_path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,8 @@ class AgentProcess:
                 stderr=err,
                 start_new_session=True,  # Ctrl-C reaches the benchmark, which stops the agent
             )
+        if cpus:
+            os.sched_setaffinity(self.proc.pid, cpus)
 
     @property
     def pid(self) -> int:
@@ -100,10 +107,10 @@ class AgentProcess:
             time.sleep(0.05)
         raise RuntimeError(f"the agent did not log {what} within {timeout_secs:.0f}s")
 
-    def wait_started(self, timeout_secs: float = 30) -> None:
-        self.wait_for_log(
-            lambda t: _FOLLOWING_N.search(t) is not None, '"following N containers"', timeout_secs
-        )
+    def wait_started(self, pattern: str = _FOLLOWING_N, timeout_secs: float = 30) -> None:
+        """Until the agent logs ``pattern``: it follows what was there when it started."""
+        started = re.compile(pattern)
+        self.wait_for_log(lambda t: started.search(t) is not None, repr(pattern), timeout_secs)
 
     def wait_following(self, names: list[str], timeout_secs: float = 60) -> None:
         wanted = set(names)
@@ -140,14 +147,19 @@ class AgentProcess:
             self.proc.wait()
 
     def report(self) -> dict[str, Any]:
-        """What the agent said about itself: buffer drops at shutdown, warnings and errors."""
+        """What the agent said about itself: the source it read through, containers it followed
+        through the Engine API instead of their files, buffer drops at shutdown, warnings and
+        errors."""
         text = self.log_text()
+        source = _SOURCE.search(text)
         left = dropped = 0
         for m in _LEFT.finditer(text):
             left += int(m.group(1))
             dropped += int(m.group(2))
         notable = [line for line in text.splitlines() if _NOTABLE.search(line)]
         return {
+            "source": source.group(1) if source else None,
+            "through_api": len(_THROUGH_API.findall(text)),
             "exit_code": self.proc.returncode,
             "left_unsent": left,
             "buffer_dropped": dropped,

@@ -1,6 +1,12 @@
 """One pass = one set of fresh producers read by one reader: the engine's plain follow clients,
-or the agent shipping to a counting receiver (UDP syslog, GELF, syslog over TLS, forward, the
-Elasticsearch stand-in), or the agent writing to /dev/null.
+or nobody (the engine writing its json-file logs alone), or the agent shipping to a counting
+receiver (UDP syslog, GELF, syslog over TLS, forward, the Elasticsearch stand-in), or the agent
+writing to /dev/null.
+
+The producers are Docker containers, or for the agent's ``cri`` source, pod log files written
+by a local writer (bench/criwriter.py). The agent reads the containers through the source a
+pass names: ``docker`` (the Engine API's log streams), ``files`` (their json-file logs) or
+``cri`` (the pod log files).
 
 Every pass starts its reader first, then the producers (which wait), checks the reader is
 attached to every producer, lets the producers go, and measures from that moment.
@@ -14,14 +20,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker  # type: ignore[import-untyped]
 import engine
 from agentproc import AgentProcess, RssSampler
+from criwriter import CriOptions, CriPods
 from procfs import busy_percent, cpu_secs, machine_cpu, udp_drops, udp_snmp
 from producers import LABEL, ProducerSet, Workload
-from receiver import Receiver
+from receiver import BUILD_DIR, Receiver
 
 ENGINE_GATHER_SECS = 0.0005  # flood: engine readers nap after small reads (see engine.py)
 BASELINE_SECS = 1.0  # how long each pass first watches the machine before starting anything
@@ -31,6 +38,8 @@ CONSOLE_IDLE_SECS = 1.5
 RSS_TAIL_SECS = 60.0  # "last minute" of a pass, for passes of RSS_TAIL_MIN_PASS_SECS or more
 RSS_TAIL_MIN_PASS_SECS = 180.0  # shorter passes use their last third instead
 RSS_GROWTH_MIN_SAMPLES = 3  # fewer samples in the second half: no growth figure
+UNREAD_POLL_SECS = 0.1  # no-reader pass: how often it asks whether the producers are done
+SOURCES = ("docker", "files", "cri")  # the agent's --source values a pass can use
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,82 @@ class Context:
     idle_secs: float
     timeout_secs: float
     tls_files: dict[str, str] = field(default_factory=dict)  # ca_file, server_cert, server_key
+    cri: CriOptions = field(default_factory=CriOptions)
+
+
+class Feed(Protocol):
+    """What a pass's producers must do: be made (waiting), be let go together, say what they
+    wrote, be removed."""
+
+    @property
+    def names(self) -> list[str]:
+        """What the agent calls each producer in its "following NAME (" lines."""
+        ...
+
+    def start(self) -> None: ...
+
+    def release(self) -> int:
+        """Let every producer write; the moment (time.time_ns) they were let go."""
+        ...
+
+    def summary(self, go_ns: int, total: int) -> dict[str, Any]: ...
+
+    def remove(self) -> None: ...
+
+
+class DockerFeed:
+    """Busybox producer containers (bench/producers.py)."""
+
+    def __init__(self, producers: ProducerSet) -> None:
+        self.producers = producers
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.producers.producers]
+
+    def start(self) -> None:
+        self.producers.start()
+
+    def release(self) -> int:
+        return self.producers.release()
+
+    def summary(self, go_ns: int, total: int) -> dict[str, Any]:
+        return producer_summary(self.producers.states(), go_ns, total)
+
+    def remove(self) -> None:
+        self.producers.remove()
+
+
+class CriFeed:
+    """Pod log files and their C writer (bench/criwriter.py)."""
+
+    def __init__(self, pods: CriPods) -> None:
+        self.pods = pods
+
+    @property
+    def names(self) -> list[str]:
+        return self.pods.names
+
+    def start(self) -> None:
+        self.pods.start()
+
+    def release(self) -> int:
+        go = time.time_ns()
+        self.pods.release()
+        return go
+
+    def summary(self, go_ns: int, total: int) -> dict[str, Any]:
+        done = self.pods.finish(timeout_secs=30) or {}
+        out: dict[str, Any] = {"exit_codes": [done.get("exit_code")], "writer": done}
+        if "end_ns" in done:
+            secs = (done["end_ns"] - go_ns) / 1e9
+            out["secs"] = secs
+            out["offered_lines_per_sec"] = total / secs if secs > 0 else None
+            out["writer_cpu_secs"] = done.get("cpu_secs")
+        return out
+
+    def remove(self) -> None:
+        self.pods.remove()
 
 
 def per_mline(cpu: float, lines: int) -> float | None:
@@ -212,15 +297,76 @@ def engine_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
         producers.remove()
 
 
-def _agent(ctx: Context, destination: str, pass_id: str, stderr_name: str) -> AgentProcess:
-    argv = [ctx.logship, "run", destination, "--include-label", f"{LABEL}={pass_id}"]
-    return AgentProcess(argv, ctx.logs_dir / stderr_name)
+def unread_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any]:
+    """The engine with no reader at all: the producers write, dockerd writes their json-file
+    logs, nobody follows them. Its CPU per line is what the engine costs before anyone reads;
+    a reader of the files should add nothing to it."""
+    baseline = baseline_busy_percent()
+    producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
+    try:
+        producers.start()
+        dockerd0, machine0 = cpu_secs(ctx.dockerd_pid), machine_cpu()
+        go = producers.release()
+        deadline = time.monotonic() + ctx.timeout_secs
+        finished = False
+        while time.monotonic() < deadline:
+            time.sleep(UNREAD_POLL_SECS)
+            if producers.running() == 0:
+                finished = True
+                break
+        dockerd1, machine1 = cpu_secs(ctx.dockerd_pid), machine_cpu()
+        summary = producer_summary(producers.states(), go, workload.total_lines)
+        dockerd = dockerd1 - dockerd0
+        return {
+            "lines": workload.total_lines,
+            "lines_per_sec": summary.get("offered_lines_per_sec"),
+            "dockerd_cpu_secs": dockerd,
+            "dockerd_cpu_per_mline": per_mline(dockerd, workload.total_lines),
+            "machine_busy_percent": busy_percent(machine0, machine1),
+            "machine_busy_before_percent": baseline,
+            "timed_out": not finished,
+            "producers": summary,
+        }
+    finally:
+        producers.remove()
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    """The agent as one pass runs it: its producers, and its command line for them."""
+
+    feed: Feed
+    argv: list[str]
+    started: str  # what the agent logs once it follows what was there at start
+
+
+def agent_run(
+    ctx: Context, workload: Workload, pass_id: str, source: str, destination: str
+) -> AgentRun:
+    """The producers of a pass reading through ``source``, and the agent's command line:
+    docker and files follow this pass's containers (by label), cri a fresh pods directory."""
+    argv = [ctx.logship, "run", destination, "--source", source]
+    if source == "cri":
+        pods = CriPods(ctx.receivers["criwriter"], workload, pass_id, ctx.cri, BUILD_DIR)
+        pods.lay_out()
+        argv += ["--pods-dir", str(pods.pods_dir), "--pod-links-dir", str(pods.links_dir)]
+        return AgentRun(CriFeed(pods), argv, r"following \d+ container log files")
+    argv += ["--include-label", f"{LABEL}={pass_id}"]
+    feed = DockerFeed(ProducerSet(ctx.client, workload, pass_id, ctx.session))
+    return AgentRun(feed, argv, r"following \d+ containers")
 
 
 def counted_pass(
-    ctx: Context, workload: Workload, pass_id: str, stderr_name: str, dest: Destination
+    ctx: Context,
+    workload: Workload,
+    pass_id: str,
+    stderr_name: str,
+    dest: Destination,
+    source: str = "docker",
+    cpus: set[int] | None = None,
 ) -> dict[str, Any]:
-    """The agent shipping to ``dest``, whose receiver counts every line."""
+    """The agent shipping to ``dest`` what it reads through ``source`` (pinned to ``cpus`` if
+    given), while the receiver counts every line."""
     baseline = baseline_busy_percent()
     if dest.tls and not ctx.tls_files:
         raise RuntimeError(f"{dest.uri}: no TLS files in the context")
@@ -234,16 +380,17 @@ def counted_pass(
     )
     agent: AgentProcess | None = None
     sampler: RssSampler | None = None
-    producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
+    uri = dest.uri.format(port=receiver.port, **ctx.tls_files)
+    run = agent_run(ctx, workload, pass_id, source, uri)
+    feed = run.feed
     try:
-        uri = dest.uri.format(port=receiver.port, **ctx.tls_files)
-        agent = _agent(ctx, uri, pass_id, stderr_name)
-        agent.wait_started()
-        producers.start()
-        agent.wait_following([p.name for p in producers.producers])
+        agent = AgentProcess(run.argv, ctx.logs_dir / stderr_name, cpus=cpus)
+        agent.wait_started(run.started)
+        feed.start()
+        agent.wait_following(feed.names)
         snmp0, machine0, receiver0 = udp_snmp(), machine_cpu(), cpu_secs(receiver.pid)
         agent0, dockerd0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
-        go = producers.release()
+        go = feed.release()
         sampler = agent.sample_rss(go)
         expected = workload.total_lines
         ended_by = "timeout"
@@ -311,6 +458,8 @@ def counted_pass(
                 if k not in ("delay_us", "datagrams", "distinct", "duplicates", "unparsed")
             },
             "destination": uri,
+            "source": source,
+            "agent_cpus": sorted(cpus) if cpus else None,
             "machine_busy_percent": busy_percent(machine0, machine1),
             "machine_busy_before_percent": baseline,
             "peak_rss_mib": rss,
@@ -318,7 +467,7 @@ def counted_pass(
             "rss_samples": rss_samples,
             "delay": _receiver_delay(totals.get("delay_us")),
             "agent": report,
-            "producers": producer_summary(producers.states(), go, expected),
+            "producers": feed.summary(go, expected),
         }
     finally:
         if sampler is not None:
@@ -326,23 +475,30 @@ def counted_pass(
         receiver.kill()
         if agent is not None:
             agent.kill()
-        producers.remove()
+        feed.remove()
 
 
 def console_pass(
-    ctx: Context, workload: Workload, pass_id: str, stderr_name: str
+    ctx: Context,
+    workload: Workload,
+    pass_id: str,
+    stderr_name: str,
+    source: str = "docker",
+    cpus: set[int] | None = None,
 ) -> dict[str, Any]:
     """The agent writing text to /dev/null: no receiver, so speed is judged by when the agent
     goes idle after the producers exited. Lines cannot be counted; the agent's own shutdown
-    report of buffer drops is the only loss signal."""
+    report of buffer drops is the only loss signal. Docker producers only."""
     baseline = baseline_busy_percent()
-    agent = _agent(ctx, "console://", pass_id, stderr_name)
+    run = agent_run(ctx, workload, pass_id, source, "console://")
+    assert isinstance(run.feed, DockerFeed), "console passes read Docker containers"
+    producers = run.feed.producers
+    agent = AgentProcess(run.argv, ctx.logs_dir / stderr_name, cpus=cpus)
     sampler: RssSampler | None = None
-    producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
     try:
-        agent.wait_started()
+        agent.wait_started(run.started)
         producers.start()
-        agent.wait_following([p.name for p in producers.producers])
+        agent.wait_following(run.feed.names)
         agent0, dockerd0, machine0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid), machine_cpu()
         go = producers.release()
         sampler = agent.sample_rss(go)
@@ -386,6 +542,8 @@ def console_pass(
             "agent_cpu_per_mline": per_mline(agent_cpu, expected),
             "dockerd_cpu_secs": dockerd1 - dockerd0,
             "dockerd_cpu_per_mline": per_mline(dockerd1 - dockerd0, expected),
+            "source": source,
+            "agent_cpus": sorted(cpus) if cpus else None,
             "machine_busy_percent": busy_percent(machine0, machine1),
             "machine_busy_before_percent": baseline,
             "peak_rss_mib": rss,

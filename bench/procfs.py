@@ -113,6 +113,15 @@ def machine_info(engine_version: str) -> dict[str, object]:
         ).stdout.strip()
     except OSError:
         agent_version = ""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", os.path.dirname(__file__), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model,
@@ -121,5 +130,6 @@ def machine_info(engine_version: str) -> dict[str, object]:
         "python_executable": sys.executable,
         "engine_version": engine_version,
         "agent_version": agent_version,
+        "commit": commit,  # of the checkout the benchmark (and, by default, the agent) runs from
         "hostname": platform.node(),
     }

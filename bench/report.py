@@ -1,10 +1,15 @@
-"""Per-scenario summaries (median, min-max over runs) and the printed tables."""
+"""Per-scenario summaries (median, min-max over runs) and the printed tables.
+
+A run holds the engine's passes (``engine``: plain follow clients; ``unread``: no reader at
+all) and one agent pass per source measured (``agents.<source>``, with ``ratio.<source>``):
+every agent row of a table is repeated per source, side by side.
+"""
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -36,10 +41,19 @@ class Metric:
     fmt: Callable[[float], str]
     sinks: tuple[str, ...] = ("counted", "console")  # counted: every sink with a receiver
     kinds: tuple[str, ...] = ("flood", "steady")
+    hosts: tuple[str, ...] = ("docker", "cri")  # producers: containers, or CRI pod log files
 
 
+DOCKER = ("docker",)
 METRICS = [
     Metric("engine.lines_per_sec", "engine lines/s (plain follow clients)", _int),
+    Metric(
+        "unread.lines_per_sec",
+        "engine lines/s, no reader (producers' write rate)",
+        _int,
+        kinds=("flood",),
+        hosts=DOCKER,
+    ),
     Metric("agent.lines_per_sec", "agent lines/s delivered", _int, ("counted",)),
     Metric("agent.lines_per_sec", "agent lines/s (until idle)", _int, ("console",)),
     Metric("ratio", "ratio to engine", _f2),
@@ -48,6 +62,13 @@ METRICS = [
         "offered lines/s (producers)",
         _int,
         kinds=("steady",),
+        hosts=DOCKER,
+    ),
+    Metric(
+        "agent.producers.offered_lines_per_sec",
+        "lines/s written (CRI writer)",
+        _int,
+        hosts=("cri",),
     ),
     Metric("agent.loss", "loss (lines never received)", _int, ("counted",)),
     Metric("agent.receiver_drops", "  of which receiver socket drops", _int, ("counted",)),
@@ -60,13 +81,21 @@ METRICS = [
         _f2,
         ("counted",),
     ),
+    Metric(
+        "unread.dockerd_cpu_per_mline",
+        "dockerd CPU-s / M lines, no reader",
+        _f2,
+        kinds=("flood",),
+        hosts=DOCKER,
+    ),
     Metric("engine.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, engine pass", _f2),
-    Metric("agent.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, agent pass", _f2),
+    Metric("agent.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, agent pass", _f2, hosts=DOCKER),
     Metric("agent.peak_rss_mib", "agent peak RSS MiB", _f1),
     Metric("agent.rss.start_mib", "agent RSS MiB at start of pass", _f1),
     Metric("agent.rss.tail_median_mib", "agent RSS MiB, last minute median", _f1),
     Metric("agent.rss.growth_mib_per_min", "RSS growth MiB/min over the second half", _f2),
     Metric("engine.machine_busy_percent", "machine CPU busy %, engine pass", _int),
+    Metric("unread.machine_busy_percent", "machine CPU busy %, no reader", _int, hosts=DOCKER),
     Metric("agent.machine_busy_percent", "machine CPU busy %, agent pass", _int),
     Metric(
         "agent.delay.p50_ms",
@@ -82,20 +111,32 @@ METRICS = [
     ),
     Metric("engine.delay.p99_ms", "delay p99 ms (engine)", _f1, kinds=("steady",)),
     Metric("machine_busy_before_percent", "machine CPU busy % before passes (others)", _int),
+    Metric("load_1m", "load average (1 min) at start of run", _f1),
     Metric("engine.missing", "engine lines missing", _int),
     Metric("agent.agent.warnings", "agent warnings/errors logged", _int),
 ]
 
 
-def metrics_for(sink: str, kind: str, engine: bool) -> list[Metric]:
+def metrics_for(
+    sink: str, kind: str, *, engine: bool, unread: bool, sources: list[str], host: str
+) -> list[Metric]:
+    """The rows of a scenario's table; those of the agent once per source, labelled."""
     group = "console" if sink == "console" else "counted"
-    return [
-        m
-        for m in METRICS
-        if group in m.sinks
-        and kind in m.kinds
-        and (engine or not m.key.startswith(("engine", "ratio")))
-    ]
+    out = []
+    for m in METRICS:
+        if group not in m.sinks or kind not in m.kinds or host not in m.hosts:
+            continue
+        if (not engine and m.key.startswith(("engine", "ratio"))) or (
+            not unread and m.key.startswith("unread")
+        ):
+            continue
+        if m.key == "ratio" or m.key.startswith("agent."):
+            for source in sources:
+                key = f"ratio.{source}" if m.key == "ratio" else f"agents.{source}.{m.key[6:]}"
+                out.append(replace(m, key=key, label=f"{m.label} [{source}]"))
+        else:
+            out.append(m)
+    return out
 
 
 def summarize(runs: list[dict[str, Any]], metrics: list[Metric]) -> dict[str, Any]:

@@ -1,14 +1,20 @@
 """logship throughput benchmark: lines/s, loss, CPU and memory against the engine's own limit.
 
     .venv/bin/python bench/throughput.py --quick --scenario flood-1,flood-4,console-1
+    .venv/bin/python bench/throughput.py --quick --scenario flood-1 --source files
+    .venv/bin/python bench/throughput.py --quick --scenario cri-1,cri-200
     .venv/bin/python bench/throughput.py --scenario steady-200 --runs 1
     .venv/bin/python bench/throughput.py --scenario soak --runs 1   # 50 x 100 lines/s x 600 s
 
-Every run of a scenario has two passes with fresh producer containers: the engine pass (plain
-logs-API follow clients that only count) and the agent pass (logship shipping to a counting C
-receiver: syslog over UDP or TLS, GELF over UDP, forward, an Elasticsearch stand-in; or to
-/dev/null). The soak scenario has the agent pass only and watches the agent's
-memory over a long steady run. See bench/README.md for what each column means.
+Every run of a Docker scenario has passes with fresh producer containers: the engine pass
+(plain logs-API follow clients that only count), in floods a pass with no reader at all (what
+the engine costs before anyone reads), and one agent pass per source measured (logship reading
+through the Engine API, ``docker``, or the json-file logs, ``files``, and shipping to a counting
+C receiver: syslog over UDP or TLS, GELF over UDP, forward, an Elasticsearch stand-in; or to
+/dev/null). The CRI scenarios have no engine: a C writer writes pod log files as containerd
+does, and the agent reads them with ``--source cri``. The soak scenario has the agent pass only
+and watches the agent's memory over a long steady run. See bench/README.md for what each column
+means.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +35,7 @@ import docker  # type: ignore[import-untyped]
 import docker.errors  # type: ignore[import-untyped]
 import passes
 import receiver
+from criwriter import CriOptions
 from procfs import machine_info, pid_of
 from producers import SESSION_LABEL, Workload, remove_labelled
 from report import metrics_for, summarize, table
@@ -71,17 +78,27 @@ DESCRIPTIONS = {
 }
 
 
+DOCKER_SOURCES = ("docker", "files")  # how the agent reads Docker containers
+DEFAULT_RATE = 100.0  # steady: lines/s per producer
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     kind: Literal["flood", "steady"]
     sink: Sink
-    containers: int
+    containers: int  # CRI scenarios: pod log files
     quick_containers: int
     secs: float = 60  # steady: seconds of writing
     quick_secs: float = 20
     engine: bool = True  # False: never run the engine pass (as if --no-engine)
     in_all: bool = True  # False: runs only when named, not as part of "all"
+    host: Literal["docker", "cri"] = "docker"  # cri: pod log files, no engine
+    pin: bool = False  # pin the agent to one core (--pin-agent auto)
+    rate: float = DEFAULT_RATE  # steady: lines/s per producer, unless --rate
+    cri: CriOptions = field(
+        default_factory=CriOptions
+    )  # how the CRI writer writes, unless --cri-* say otherwise
 
     def workload(self, args: argparse.Namespace) -> Workload:
         containers = args.containers or (self.quick_containers if args.quick else self.containers)
@@ -89,7 +106,21 @@ class Scenario:
             lines = args.lines or (200_000 if args.quick else 1_000_000)
             return Workload("flood", containers, lines, args.line_bytes)
         secs = args.secs or (self.quick_secs if args.quick else self.secs)
-        return Workload("steady", containers, round(args.rate * secs), args.line_bytes, args.rate)
+        rate = args.rate or self.rate
+        return Workload("steady", containers, round(rate * secs), args.line_bytes, rate)
+
+    def sources(self, args: argparse.Namespace) -> list[str]:
+        """The agent sources of ``--source`` that this scenario's producers can be read with."""
+        mine = ("cri",) if self.host == "cri" else DOCKER_SOURCES
+        return [s for s in args.sources if s in mine]
+
+    def cri_options(self, args: argparse.Namespace) -> CriOptions:
+        options = self.cri
+        if args.cri_partial_every is not None:
+            options = replace(options, partial_every=args.cri_partial_every)
+        if args.cri_rotate_mib is not None:
+            options = replace(options, rotate_bytes=round(args.cri_rotate_mib * 2**20))
+        return options
 
 
 SCENARIOS = {
@@ -107,6 +138,25 @@ SCENARIOS = {
         Scenario("elasticsearch-1", "flood", "elasticsearch", 1, 1),
         # memory over a long steady run: agent pass only, and only when named
         Scenario("soak", "steady", "syslog", 50, 50, 600, 180, engine=False, in_all=False),
+        # Kubernetes: pod log files written by a local writer (no engine), --source cri
+        Scenario("cri-1", "flood", "syslog", 1, 1, engine=False, host="cri", pin=True),
+        Scenario("cri-4", "flood", "syslog", 4, 4, engine=False, host="cri", pin=True),
+        Scenario("cri-200", "steady", "syslog", 200, 200, engine=False, host="cri"),
+        # kubelet rotation (10 MiB, looked at every second) and split lines under a fast writer
+        Scenario(
+            "cri-rotate",
+            "steady",
+            "syslog",
+            1,
+            1,
+            30,
+            20,
+            engine=False,
+            in_all=False,
+            host="cri",
+            rate=20_000,
+            cri=CriOptions(partial_every=10, rotate_bytes=10 * 2**20),
+        ),
     )
 }
 
@@ -136,7 +186,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--containers", type=int, help="override the scenario's container count")
     p.add_argument(
-        "--rate", type=float, default=100, help="steady: lines/s per container (default 100)"
+        "--rate",
+        type=float,
+        help="steady: lines/s per container (default 100; cri-rotate 20,000)",
     )
     p.add_argument("--secs", type=float, help="steady: seconds of writing (default 60; soak 600)")
     p.add_argument(
@@ -148,7 +200,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--timeout-secs", type=float, help="give up a pass after this long (default: from size)"
     )
-    p.add_argument("--no-engine", action="store_true", help="skip the engine pass (no ratio)")
+    p.add_argument("--no-engine", action="store_true", help="skip the engine passes (no ratio)")
+    p.add_argument(
+        "--source",
+        default="all",
+        metavar="SOURCE[,SOURCE]",
+        help="how the agent reads: docker (Engine API), files (json-file logs), cri (pod log "
+        "files), or all (default). Docker scenarios run one agent pass per source of docker "
+        "and files given, side by side; CRI scenarios (cri-*) run only with cri",
+    )
+    p.add_argument(
+        "--pin-agent",
+        default="auto",
+        metavar="CPU|auto|none",
+        help="pin the agent to this CPU (every pass); auto (default): the last CPU, in the "
+        "scenarios that report lines/s on one core (cri-1, cri-4); none: never",
+    )
+    p.add_argument(
+        "--cri-partial-every",
+        type=int,
+        help="CRI writer: split every Nth line into a P and an F piece (default: never; "
+        "cri-rotate 10)",
+    )
+    p.add_argument(
+        "--cri-rotate-mib",
+        type=float,
+        help="CRI writer: rotate a file of this size as the kubelet does, looked at every "
+        "second (default: never; cri-rotate 10)",
+    )
     p.add_argument(
         "--sink",
         choices=[*DESTINATIONS, "console"],
@@ -178,7 +257,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 p.error(f"unknown scenario {name!r}; expected one of {', '.join(SCENARIOS)}, all")
             elif name not in names:
                 names.append(name)
-    args.scenarios = [SCENARIOS[n] for n in names]
+    args.sources = []
+    for name in filter(None, (n.strip() for n in args.source.split(","))):
+        if name == "all":
+            args.sources += [s for s in passes.SOURCES if s not in args.sources]
+        elif name not in passes.SOURCES:
+            p.error(f"unknown source {name!r}; expected {', '.join(passes.SOURCES)} or all")
+        elif name not in args.sources:
+            args.sources.append(name)
+    if args.pin_agent not in ("auto", "none") and not args.pin_agent.isdigit():
+        p.error(f"--pin-agent takes a CPU number, auto or none (got {args.pin_agent!r})")
+    scenarios = [SCENARIOS[n] for n in names]
+    args.scenarios = [s for s in scenarios if s.sources(args)]
+    if not args.scenarios:
+        p.error(
+            f"no scenario of {', '.join(names)} reads with --source {args.source}: the "
+            "cri-* scenarios need cri, the others docker or files"
+        )
     if args.sink:
         args.scenarios = [
             s if s.sink == args.sink else replace(s, name=f"{s.name}.{args.sink}", sink=args.sink)
@@ -202,19 +297,40 @@ def timeout_for(workload: Workload, args: argparse.Namespace) -> float:
     return max(120.0, workload.total_lines / 10_000)  # far below any plausible rate
 
 
-def describe(scenario: Scenario, w: Workload) -> str:
+def describe(scenario: Scenario, w: Workload, args: argparse.Namespace) -> str:
     dest = DESCRIPTIONS[scenario.sink]
     if w.kind == "flood":
         what = f"{w.containers} x {w.lines:,} lines x {w.line_bytes} B as fast as possible"
     else:
         secs = w.lines / (w.rate_per_sec or 1)
         what = f"{w.containers} x {w.rate_per_sec:g} lines/s x {secs:g} s ({w.total_lines:,} lines)"
-    return f"{scenario.name}: {what}, {dest}"
+    if scenario.host == "cri":
+        options = scenario.cri_options(args)
+        what = f"{what} into pod log files (CRI writer"
+        if options.partial_every:
+            what += f", every {options.partial_every}th line split P+F"
+        if options.rotate_bytes:
+            what += f", rotated at {options.rotate_bytes / 2**20:g} MiB"
+        what += ")"
+    cpus = agent_cpus(scenario, args)
+    pinned = f", agent pinned to CPU {min(cpus)}" if cpus else ""
+    return f"{scenario.name}: {what}, {dest}{pinned}"
+
+
+def agent_cpus(scenario: Scenario, args: argparse.Namespace) -> set[int] | None:
+    """The CPUs the agent is pinned to in this scenario, or None."""
+    if args.pin_agent == "none" or (args.pin_agent == "auto" and not scenario.pin):
+        return None
+    if args.pin_agent == "auto":
+        return {max(os.sched_getaffinity(0))}
+    return {int(args.pin_agent)}
 
 
 def notes_for(scenario: Scenario, runs: list[dict[str, Any]]) -> list[str]:
     notes = []
-    if not scenario.engine:
+    if scenario.host == "cri":
+        notes.append(f"{scenario.name}: no engine (pod log files written by bench/criwriter.c)")
+    elif not scenario.engine:
         notes.append(f"{scenario.name}: agent pass only (no engine pass, so no ratio)")
     if scenario.sink == "console":
         notes.append(
@@ -222,93 +338,132 @@ def notes_for(scenario: Scenario, runs: list[dict[str, Any]]) -> list[str]:
             f"(go -> agent idle, ±{passes.CONSOLE_SAMPLE_SECS:g}s)"
         )
     for i, run in enumerate(runs, 1):
-        agent = run.get("agent") or {}
-        if agent.get("ended_by") not in (None, "complete", "idle"):
-            notes.append(f"run {i}: agent pass ended by {agent['ended_by']}")
         eng = run.get("engine") or {}
         if eng.get("errors") or eng.get("timed_out") or eng.get("resumes"):
             notes.append(
                 f"run {i}: engine readers resumed {eng.get('resumes', 0)}x, "
                 f"timed out: {eng.get('timed_out')}, errors: {eng.get('errors')}"
             )
-        codes = (agent.get("producers") or {}).get("exit_codes")
-        if codes and codes != [0]:
-            notes.append(f"run {i}: producer exit codes {codes}")
-        by_minute = (agent.get("rss") or {}).get("by_minute_median_mib")
-        if by_minute:
-            cells = " ".join("-" if v is None else f"{v:.1f}" for v in by_minute)
-            notes.append(f"run {i}: agent RSS MiB by minute since go (median): {cells}")
-        rec = agent.get("receiver") or {}
-        if rec.get("protocol_errors") or rec.get("inflate_errors"):
-            notes.append(
-                f"run {i}: receiver refused the agent's data {rec.get('protocol_errors')}x "
-                f"(inflate errors {rec.get('inflate_errors')}): {rec.get('first_error')}"
-            )
-        gelf = rec.get("gelf") or {}
-        if gelf.get("chunked_messages") or gelf.get("incomplete") or gelf.get("bad_chunks"):
-            notes.append(
-                f"run {i}: GELF chunks {gelf['chunks']:,}, chunked messages "
-                f"{gelf['chunked_messages']:,}, incomplete {gelf['incomplete']}, "
-                f"bad chunks {gelf['bad_chunks']}, inflate errors {gelf['inflate_errors']}"
-            )
-        if rec.get("acks") is not None and scenario.sink == "forward":
-            notes.append(
-                f"run {i}: forward receiver: {rec['units']:,} messages, {rec['acks']:,} acked, "
-                f"{rec['connections']} connection(s)"
-            )
-        notable = (agent.get("agent") or {}).get("notable_lines", [])
-        notes += [f"run {i} agent: {line[:160]}" for line in notable[:3]]
+        if (run.get("unread") or {}).get("timed_out"):
+            notes.append(f"run {i}: the producers of the no-reader pass did not finish in time")
+        for source, agent in (run.get("agents") or {}).items():
+            notes += agent_notes(scenario, f"run {i} [{source}]", source, agent)
     return notes
 
 
+def agent_notes(scenario: Scenario, run: str, source: str, agent: dict[str, Any]) -> list[str]:
+    """What is unusual about one agent pass; ``run`` names it ("run 2 [files]")."""
+    notes = []
+    if agent.get("ended_by") not in (None, "complete", "idle"):
+        notes.append(f"{run}: agent pass ended by {agent['ended_by']}")
+    report = agent.get("agent") or {}
+    if report.get("source") not in (None, source):
+        notes.append(f"{run}: the agent read through source {report['source']}, not {source}")
+    if report.get("through_api"):
+        notes.append(f"{run}: {report['through_api']} containers followed through the Engine API")
+    producers = agent.get("producers") or {}
+    codes = producers.get("exit_codes")
+    if codes and codes != [0]:
+        notes.append(f"{run}: producer exit codes {codes}")
+    rotations = (producers.get("writer") or {}).get("rotations")
+    if rotations:
+        notes.append(f"{run}: the CRI writer rotated {rotations} times")
+    by_minute = (agent.get("rss") or {}).get("by_minute_median_mib")
+    if by_minute:
+        cells = " ".join("-" if v is None else f"{v:.1f}" for v in by_minute)
+        notes.append(f"{run}: agent RSS MiB by minute since go (median): {cells}")
+    rec = agent.get("receiver") or {}
+    if rec.get("protocol_errors") or rec.get("inflate_errors"):
+        notes.append(
+            f"{run}: receiver refused the agent's data {rec.get('protocol_errors')}x "
+            f"(inflate errors {rec.get('inflate_errors')}): {rec.get('first_error')}"
+        )
+    gelf = rec.get("gelf") or {}
+    if gelf.get("chunked_messages") or gelf.get("incomplete") or gelf.get("bad_chunks"):
+        notes.append(
+            f"{run}: GELF chunks {gelf['chunks']:,}, chunked messages "
+            f"{gelf['chunked_messages']:,}, incomplete {gelf['incomplete']}, "
+            f"bad chunks {gelf['bad_chunks']}, inflate errors {gelf['inflate_errors']}"
+        )
+    if rec.get("acks") is not None and scenario.sink == "forward":
+        notes.append(
+            f"{run}: forward receiver: {rec['units']:,} messages, {rec['acks']:,} acked, "
+            f"{rec['connections']} connection(s)"
+        )
+    notable = report.get("notable_lines", [])
+    notes += [f"{run} agent: {line[:160]}" for line in notable[:3]]
+    return notes
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def run_scenario(
-    ctx: passes.Context, scenario: Scenario, args: argparse.Namespace, stamp: str
+    ctx: passes.Context, scenario: Scenario, args: argparse.Namespace
 ) -> dict[str, Any]:
     workload = scenario.workload(args)
     engine_pass = scenario.engine and not args.no_engine
+    unread_pass = engine_pass and workload.kind == "flood"
+    sources = scenario.sources(args)
+    cpus = agent_cpus(scenario, args)
     ctx.timeout_secs = timeout_for(workload, args)
-    print(f"\n== {describe(scenario, workload)}", file=sys.stderr, flush=True)
+    ctx.cri = scenario.cri_options(args)
+    _say(f"\n== {describe(scenario, workload, args)}")
     runs: list[dict[str, Any]] = []
     for k in range(1, args.runs + 1):
         base = f"{ctx.session}-{scenario.name}-r{k}"
-        run: dict[str, Any] = {"run": k}
+        load = os.getloadavg()
+        run: dict[str, Any] = {"run": k, "load_avg": load, "load_1m": load[0]}
         if engine_pass:
-            run["engine"] = passes.engine_pass(ctx, workload, base + "-e")
-            eng = run["engine"]
-            print(
-                f"   run {k}: engine {eng['lines_per_sec'] or 0:,.0f} lines/s "
-                f"({eng['lines']:,} lines)",
-                file=sys.stderr,
-                flush=True,
+            run["engine"] = eng = passes.engine_pass(ctx, workload, base + "-e")
+            _say(f"   run {k}: engine {eng['lines_per_sec'] or 0:,.0f} lines/s ({eng['lines']:,})")
+        if unread_pass:
+            run["unread"] = unread = passes.unread_pass(ctx, workload, base + "-u")
+            _say(
+                f"   run {k}: no reader: producers wrote {unread['lines_per_sec'] or 0:,.0f} "
+                f"lines/s, dockerd {unread['dockerd_cpu_per_mline'] or 0:.2f} CPU-s/M lines"
             )
-        stderr_name = f"{scenario.name}-run{k}.agent.stderr"
-        if scenario.sink == "console":
-            run["agent"] = passes.console_pass(ctx, workload, base + "-a", stderr_name)
-        else:
-            dest = DESTINATIONS[scenario.sink]
-            run["agent"] = passes.counted_pass(ctx, workload, base + "-a", stderr_name, dest)
-        agent = run["agent"]
-        engine_rate = (run.get("engine") or {}).get("lines_per_sec")
-        before = [p.get("machine_busy_before_percent") for p in (run.get("engine"), agent) if p]
+        # every other run the other way round, so neither source always goes first
+        order = sources if k % 2 else sources[::-1]
+        run["agents"], run["ratio"] = {}, {}
+        for source in order:
+            pass_id = f"{base}-{source[0]}"
+            stderr_name = f"{scenario.name}-run{k}-{source}.agent.stderr"
+            if scenario.sink == "console":
+                agent = passes.console_pass(ctx, workload, pass_id, stderr_name, source, cpus)
+            else:
+                dest = DESTINATIONS[scenario.sink]
+                agent = passes.counted_pass(ctx, workload, pass_id, stderr_name, dest, source, cpus)
+            run["agents"][source] = agent
+            engine_rate = (run.get("engine") or {}).get("lines_per_sec")
+            rate = agent["lines_per_sec"]
+            run["ratio"][source] = rate / engine_rate if engine_rate and rate else None
+            loss = agent["loss"] if agent["loss"] is not None else "n/a"
+            _say(
+                f"   run {k}: agent [{source}] {rate or 0:,.0f} lines/s, loss {loss}, "
+                f"CPU {agent['agent_cpu_per_mline'] or 0:.2f} s/M lines ({agent['ended_by']})"
+            )
+        passes_run = [run.get("engine"), run.get("unread"), *run["agents"].values()]
+        before = [p.get("machine_busy_before_percent") for p in passes_run if p]
         run["machine_busy_before_percent"] = max((b for b in before if b is not None), default=None)
-        run["ratio"] = (
-            agent["lines_per_sec"] / engine_rate if engine_rate and agent["lines_per_sec"] else None
-        )
-        print(
-            f"   run {k}: agent {agent['lines_per_sec'] or 0:,.0f} lines/s, "
-            f"loss {agent['loss'] if agent['loss'] is not None else 'n/a'}, "
-            f"CPU {agent['agent_cpu_per_mline'] or 0:.2f} s/M lines ({agent['ended_by']})",
-            file=sys.stderr,
-            flush=True,
-        )
         runs.append(run)
-    metrics = metrics_for(scenario.sink, workload.kind, engine_pass)
-    title = f"{describe(scenario, workload)} ({len(runs)} runs)"
+    metrics = metrics_for(
+        scenario.sink,
+        workload.kind,
+        engine=engine_pass,
+        unread=unread_pass,
+        sources=sources,
+        host=scenario.host,
+    )
+    title = f"{describe(scenario, workload, args)} ({len(runs)} runs)"
     text = table(title, runs, metrics, notes_for(scenario, runs))
     print("\n" + text + "\n", flush=True)
     return {
         "scenario": asdict(scenario),
         "workload": asdict(workload),
+        "sources": sources,
+        "agent_cpus": sorted(cpus) if cpus else None,
         "runs": runs,
         "summary": summarize(runs, metrics),
         "table": text,
@@ -316,10 +471,13 @@ def run_scenario(
 
 
 def prepare(ctx: passes.Context, scenarios: list[Scenario]) -> None:
-    """Compile the receivers the scenarios need and, for TLS, make a test CA and a server
-    certificate for 127.0.0.1 (with openssl, as the tests do)."""
+    """Compile the receivers the scenarios need (and the CRI writer) and, for TLS, make a test
+    CA and a server certificate for 127.0.0.1 (with openssl, as the tests do)."""
     dests = [DESTINATIONS[s.sink] for s in scenarios if s.sink in DESTINATIONS]
-    for name in sorted({d.receiver for d in dests}):
+    needed = {d.receiver for d in dests} | (
+        {"criwriter"} if any(s.host == "cri" for s in scenarios) else set()
+    )
+    for name in sorted(needed):
         ctx.receivers[name] = receiver.build(name)
     if any(d.tls for d in dests):
         sys.path.insert(1, str(REPO))
@@ -392,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         for scenario in args.scenarios:
-            output["scenarios"][scenario.name] = run_scenario(ctx, scenario, args, stamp)
+            output["scenarios"][scenario.name] = run_scenario(ctx, scenario, args)
     except KeyboardInterrupt:
         print("\nthroughput: interrupted, cleaning up", file=sys.stderr)
         output["interrupted"] = True
