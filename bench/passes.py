@@ -57,10 +57,10 @@ class Destination:
 
 @dataclass
 class Context:
-    client: docker.DockerClient
+    client: docker.DockerClient | None  # None: CRI scenarios only, no engine needed
     session: str
     socket_path: str
-    dockerd_pid: int
+    dockerd_pid: int | None
     logship: str
     receivers: dict[str, Path]  # receiver name -> binary (bench/receiver.py build())
     logs_dir: Path
@@ -145,8 +145,14 @@ class CriFeed:
         self.pods.remove()
 
 
-def per_mline(cpu: float, lines: int) -> float | None:
-    return cpu / (lines / 1e6) if lines else None
+def per_mline(cpu: float | None, lines: int) -> float | None:
+    return cpu / (lines / 1e6) if lines and cpu is not None else None
+
+
+def dockerd_cpu(ctx: Context) -> float:
+    """dockerd's CPU seconds so far (the passes that need an engine)."""
+    assert ctx.dockerd_pid is not None, "this pass needs the engine"
+    return dockerd_cpu(ctx)
 
 
 def rfc3339_ns(text: str | None) -> int | None:
@@ -264,10 +270,10 @@ def engine_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
             gather_secs=ENGINE_GATHER_SECS if workload.kind == "flood" else 0.0,
         )
         readers.open_all()
-        dockerd0, self0, machine0 = cpu_secs(ctx.dockerd_pid), _self_cpu(), machine_cpu()
+        dockerd0, self0, machine0 = dockerd_cpu(ctx), _self_cpu(), machine_cpu()
         go = producers.release()
         finished = readers.run(time.monotonic() + ctx.timeout_secs)
-        dockerd1, self1, machine1 = cpu_secs(ctx.dockerd_pid), _self_cpu(), machine_cpu()
+        dockerd1, self1, machine1 = dockerd_cpu(ctx), _self_cpu(), machine_cpu()
         streams = readers.streams
         lines = sum(s.lines for s in streams)
         last = max((s.last_data_ns for s in streams), default=0)
@@ -305,7 +311,7 @@ def unread_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
     producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
     try:
         producers.start()
-        dockerd0, machine0 = cpu_secs(ctx.dockerd_pid), machine_cpu()
+        dockerd0, machine0 = dockerd_cpu(ctx), machine_cpu()
         go = producers.release()
         deadline = time.monotonic() + ctx.timeout_secs
         finished = False
@@ -314,7 +320,7 @@ def unread_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
             if producers.running() == 0:
                 finished = True
                 break
-        dockerd1, machine1 = cpu_secs(ctx.dockerd_pid), machine_cpu()
+        dockerd1, machine1 = dockerd_cpu(ctx), machine_cpu()
         summary = producer_summary(producers.states(), go, workload.total_lines)
         dockerd = dockerd1 - dockerd0
         return {
@@ -352,6 +358,7 @@ def agent_run(
         argv += ["--pods-dir", str(pods.pods_dir), "--pod-links-dir", str(pods.links_dir)]
         return AgentRun(CriFeed(pods), argv, r"following \d+ container log files")
     argv += ["--include-label", f"{LABEL}={pass_id}"]
+    assert ctx.client is not None, f"--source {source} needs the engine"
     feed = DockerFeed(ProducerSet(ctx.client, workload, pass_id, ctx.session))
     return AgentRun(feed, argv, r"following \d+ containers")
 
@@ -389,7 +396,8 @@ def counted_pass(
         feed.start()
         agent.wait_following(feed.names)
         snmp0, machine0, receiver0 = udp_snmp(), machine_cpu(), cpu_secs(receiver.pid)
-        agent0, dockerd0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
+        engine_here = ctx.dockerd_pid is not None  # CRI scenarios may run with no engine
+        agent0, dockerd0 = agent.cpu_secs(), dockerd_cpu(ctx) if engine_here else 0.0
         go = feed.release()
         sampler = agent.sample_rss(go)
         expected = workload.total_lines
@@ -409,7 +417,8 @@ def counted_pass(
                 ended_by = f"agent exited ({agent.proc.returncode})"
                 break
             time.sleep(0.05)
-        agent1, dockerd1 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
+        agent1 = agent.cpu_secs()
+        dockerd = dockerd_cpu(ctx) - dockerd0 if engine_here else None
         receiver1 = cpu_secs(receiver.pid)
         rss_samples = sampler.stop()
         rss = agent.peak_rss_mib()
@@ -448,8 +457,8 @@ def counted_pass(
             "first_arrival_after_go_secs": (first - go) / 1e9 if first else None,
             "agent_cpu_secs": agent_cpu,
             "agent_cpu_per_mline": per_mline(agent_cpu, distinct),
-            "dockerd_cpu_secs": dockerd1 - dockerd0,
-            "dockerd_cpu_per_mline": per_mline(dockerd1 - dockerd0, distinct),
+            "dockerd_cpu_secs": dockerd,
+            "dockerd_cpu_per_mline": per_mline(dockerd, distinct),
             "receiver_cpu_secs": receiver1 - receiver0,
             "receiver_cpu_per_mline": per_mline(receiver1 - receiver0, distinct),
             "receiver": {
@@ -499,7 +508,7 @@ def console_pass(
         agent.wait_started(run.started)
         producers.start()
         agent.wait_following(run.feed.names)
-        agent0, dockerd0, machine0 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid), machine_cpu()
+        agent0, dockerd0, machine0 = agent.cpu_secs(), dockerd_cpu(ctx), machine_cpu()
         go = producers.release()
         sampler = agent.sample_rss(go)
         previous, last_busy_ns, exited_ns = agent0, go, None
@@ -524,7 +533,7 @@ def console_pass(
             if agent.proc.poll() is not None:
                 ended_by = f"agent exited ({agent.proc.returncode})"
                 break
-        agent1, dockerd1 = agent.cpu_secs(), cpu_secs(ctx.dockerd_pid)
+        agent1, dockerd1 = agent.cpu_secs(), dockerd_cpu(ctx)
         rss_samples = sampler.stop()
         rss = agent.peak_rss_mib()
         agent.stop()

@@ -499,19 +499,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
-    try:
-        client = docker.DockerClient(base_url=f"unix://{args.docker_socket}", timeout=120)
-        engine_version = client.version()["Version"]
-    except docker.errors.DockerException as exc:
-        print(
-            f"throughput: cannot reach the Docker engine at {args.docker_socket}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
-    dockerd = pid_of("dockerd")
-    if dockerd is None:
-        print("throughput: no dockerd process on this machine to measure", file=sys.stderr)
-        return 1
+    client, dockerd, engine_version = None, None, ""
+    if any(s.host == "docker" for s in args.scenarios):  # the CRI scenarios need no engine
+        try:
+            client = docker.DockerClient(base_url=f"unix://{args.docker_socket}", timeout=120)
+            engine_version = client.version()["Version"]
+        except docker.errors.DockerException as exc:
+            print(
+                f"throughput: cannot reach the Docker engine at {args.docker_socket}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
+        dockerd = pid_of("dockerd")
+        if dockerd is None:
+            print("throughput: no dockerd process on this machine to measure", file=sys.stderr)
+            return 1
     if not Path(args.logship).exists():
         print(
             f"throughput: logship command {args.logship!r} not found (--logship)", file=sys.stderr
@@ -561,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     finally:
         shutil.rmtree(receiver.BUILD_DIR / f"tls-{session}", ignore_errors=True)
-        removed = remove_labelled(client, f"{SESSION_LABEL}={session}")
+        removed = remove_labelled(client, f"{SESSION_LABEL}={session}") if client else 0
         if removed:
             print(f"throughput: removed {removed} leftover containers", file=sys.stderr)
         output["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
