@@ -43,7 +43,9 @@ class SpoolStats:
     bytes: int  # of its files
     received: int  # records the buffer shed into it
     dropped: int  # lost because it was full
-    damaged: int  # lost to a torn or corrupt segment, or a failing disk
+    damaged: int  # lost to a torn or corrupt segment
+    disk_full: int  # lost because the disk had no space (or quota) left for them
+    disk_error: int  # lost because the disk failed to write or fsync them
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,8 @@ class Destination:
                 name=self.name,
                 # what the buffer sheds is handled once it is on disk
                 on_stored=self._observers.discarded,
+                # what the disk refuses is not: the checkpoints hold before it
+                on_lost=self._observers.lost,
                 env=spool_env,
             )
         self._buffer = DropOldestBuffer(
@@ -210,15 +214,17 @@ class Destination:
                 )
             return
         self._runner.park()
-        if spool.records or spool.dropped or spool.damaged:
+        lost_to_disk = spool.disk_full + spool.disk_error
+        if spool.records or spool.dropped or spool.damaged or lost_to_disk:
             log.warning(
                 "%s: %d records kept in the disk spool for the next start (%d bytes); "
-                "%d dropped because it was full, %d lost to damage",
+                "%d dropped because it was full, %d lost to damage, %d refused by the disk",
                 self.name,
                 spool.records,
                 spool.bytes,
                 spool.dropped,
                 spool.damaged,
+                lost_to_disk,
             )
 
     # -- what it did -------------------------------------------------------------------------
@@ -253,6 +259,8 @@ class Destination:
                 received=spool.received,
                 dropped=spool.dropped,
                 damaged=spool.damaged,
+                disk_full=spool.disk_full,
+                disk_error=spool.disk_error,
             ),
         )
 

@@ -3,8 +3,9 @@ checkpoints, metrics and anything else watch the data path.
 
 A :class:`DeliveryObserver` is told, per batch (never per record), that records were routed to
 the destination, that a batch is being sent, how long a successful send took, that a batch
-was handled (sent, or refused for good), and that records were discarded (dropped by the full
-buffer, or stored in the disk spool). Every method does nothing here: an observer overrides
+was handled (sent, or refused for good), that records were discarded (dropped by the full
+buffer, or stored in the disk spool), and that records were lost before they were handled (the
+disk refused the spool them). Every method does nothing here: an observer overrides
 what it wants. A destination fans every event out to the observers registered with it
 (:class:`Observers`), before it runs.
 """
@@ -35,6 +36,10 @@ class DeliveryObserver:
     def discarded(self, records: list[Record]) -> None:
         """Records left the data path early: dropped by the full buffer (each container's
         oldest first), or written to the disk spool for good."""
+
+    def lost(self, records: list[Record]) -> None:
+        """Records were lost before they were handled (the disk refused to spool them): no
+        checkpoint may move past them, so that a restart reads them again."""
 
 
 class Observers(DeliveryObserver):
@@ -67,3 +72,7 @@ class Observers(DeliveryObserver):
     def discarded(self, records: list[Record]) -> None:
         for observer in self._observers:
             observer.discarded(records)
+
+    def lost(self, records: list[Record]) -> None:
+        for observer in self._observers:
+            observer.lost(records)

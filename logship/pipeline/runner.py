@@ -101,7 +101,7 @@ class SinkRunner:
                 batch = await spool.take(self.max_batch)
                 if batch:
                     await self._deliver(batch)  # handled already: no progress to tell
-                    spool.ack()
+                    await spool.ack()
                     continue
             batch = buffer.take(self.max_batch)
             if batch:

@@ -242,8 +242,9 @@ class AgentCollector(Collector):
             "request limit), encode_error (a record the sink failed on: its encoder could not "
             "take it), rejected (refused for good for any other reason), filtered (not "
             "wanted by the destination's filter), spool_full (the disk spool's oldest "
-            "segment, deleted to make room), spool_damaged (a torn or corrupt spool segment, "
-            "or a disk that refused a write).",
+            "segment, deleted to make room), spool_damaged (a torn or corrupt spool segment), "
+            "disk_full and disk_error (the disk refused the spool a write or an fsync: out of "
+            "space or quota, or any other error).",
             labels=[*label, "reason"],
         )
         retries = CounterMetricFamily(
@@ -291,6 +292,8 @@ class AgentCollector(Collector):
                 dropped.add_metric([name, "buffer_full"], d.shed - spool.received)
                 dropped.add_metric([name, "spool_full"], spool.dropped)
                 dropped.add_metric([name, "spool_damaged"], spool.damaged)
+                dropped.add_metric([name, "disk_full"], spool.disk_full)
+                dropped.add_metric([name, "disk_error"], spool.disk_error)
                 spool_records.add_metric([name], spool.records)
                 spool_bytes.add_metric([name], spool.bytes)
             dropped.add_metric([name, "rejected"], d.rejected - d.too_large - d.encode_errors)

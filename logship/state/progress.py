@@ -59,9 +59,13 @@ class Progress(DeliveryObserver):
 
     While a batch is being sent, a drop of newer records of the same container must not count
     yet (the batch may still fail): drops then wait in ``_later`` until the batch is done.
+
+    ``held``: containers some of whose records were lost before they were handled (the disk
+    refused to spool them), and where their checkpoint stays for the rest of this run (None:
+    where reading began), so that a restart reads them again.
     """
 
-    __slots__ = ("_busy", "_later", "accepted", "handled", "offered")
+    __slots__ = ("_busy", "_later", "accepted", "handled", "held", "offered")
 
     def __init__(self) -> None:
         self.offered: dict[str, ResumePosition] = {}
@@ -69,6 +73,7 @@ class Progress(DeliveryObserver):
         self.handled: dict[str, ResumePosition] = {}
         self._busy = False
         self._later: dict[str, ResumePosition] = {}
+        self.held: dict[str, ResumePosition | None] = {}
 
     # -- told by the destination (its route, runner, buffer and spool) -------------------------
 
@@ -94,11 +99,21 @@ class Progress(DeliveryObserver):
         """The buffer dropped these to make room (each container's oldest first)."""
         _note_newest(records, self._later if self._busy else self.handled)
 
+    def lost(self, records: list[Record]) -> None:
+        """The disk refused to spool these (each container's, newer than all it handled):
+        their containers' checkpoints hold where they are."""
+        held, handled = self.held, self.handled
+        for meta in dict.fromkeys(map(_meta, records)):
+            if meta.id not in held:
+                held[meta.id] = handled.get(meta.id)
+
     # -- read by the checkpointer --------------------------------------------------------------
 
     def position(self, container_id: str) -> ResumePosition | None:
         """Where this destination needs the container read from again; None: no record of it
         has reached this destination yet."""
+        if container_id in self.held:
+            return self.held[container_id]
         accepted = self.accepted.get(container_id)
         handled = self.handled.get(container_id)
         if accepted is None or (handled is not None and handled >= accepted):
@@ -108,7 +123,7 @@ class Progress(DeliveryObserver):
     def forget(self, keep: Iterable[str]) -> None:
         """Drop what is known of containers not in ``keep`` (gone from the engine)."""
         keep = set(keep)
-        for table in (self.offered, self.accepted, self.handled, self._later):
+        for table in (self.offered, self.accepted, self.handled, self._later, self.held):
             for key in [k for k in table if k not in keep]:
                 del table[key]
 

@@ -96,7 +96,7 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
     assert (outage.value("logship_spool_bytes") or 0) > 0
     (shed,) = entry["destinations"]
     assert shed["spooled"] > 0 and "dropped" not in shed  # per container: moved, not lost
-    for reason in ("buffer_full", "spool_full", "spool_damaged"):
+    for reason in ("buffer_full", "spool_full", "spool_damaged", "disk_full", "disk_error"):
         assert after.value("logship_records_dropped_total", reason=reason) == 0, reason
     assert after.value("logship_spool_records") == 0
     assert "moving to the disk spool" in agent.stderr

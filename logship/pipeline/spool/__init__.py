@@ -9,6 +9,8 @@ Modules, one job each:
   (torn tails cut off), the cursor, and deleting segments (delivered, or the oldest when full);
 - :mod:`.writer`: what waits in memory for the disk (bounded), flushes (write, fsync, then
   ``on_stored``), rotation, the bound ``max_bytes``, segments put in front, a failing disk;
+- :mod:`.disk`: the spool's disk I/O, in a worker thread of its own, in order; a flush all
+  or nothing;
 - :mod:`.reader`: giving out the oldest records in batches, forgetting them once delivered
   (the cursor moves), and what cannot be read;
 - :mod:`.spool`: :class:`Spool`, the parts built together, and its counters (:mod:`.counts`).
@@ -59,11 +61,24 @@ sent first, from the cursor on; a record is rebuilt with its container's full me
 when that container is gone. A crash between a delivery and the cursor's write sends at most
 one batch again.
 
+*Off the event loop.* Every read, write, fsync, file deletion and cursor write runs in the
+spool's own worker thread, one at a time in the order asked (:mod:`.disk`); the event loop
+decides, encodes and counts. A disk that stalls stalls the spool (what waits for it stays
+bounded, above), never the agent: its health answers, the other destinations and the sources
+go on.
+
+*A disk that refuses.* A flush whose write or fsync fails (ENOSPC, EDQUOT, EIO...) is undone
+whole: each file it wrote to is cut back to what it held, and its records are not stored:
+counted as lost (``disk_full`` for ENOSPC and EDQUOT, ``disk_error`` otherwise, metric reasons
+of the same names), logged once per episode (and once when writing works again), and given to
+``on_lost``, so that their containers' checkpoints hold before them for the rest of the run: a
+restart reads them again. A batch the destination refused that cannot be put in front stays
+in memory and is retried from there.
+
 *Damage.* A segment cut short by a crash (a torn tail) is found at start from the frame
 headers: the good frames are kept, the rest is cut off, counted (``damaged``, metric reason
 ``spool_damaged``) and logged once per segment. A frame whose CRC does not match is found
-when read: the rest of that segment is counted and logged the same way. A failing disk
-(ENOSPC, EIO) counts the records it could not take as damaged, logged once per streak.
+when read: the rest of that segment is counted and logged the same way.
 """
 
 from __future__ import annotations

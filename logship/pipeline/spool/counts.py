@@ -8,7 +8,18 @@ from __future__ import annotations
 class Counts:
     """One spool's counters, in records unless said otherwise."""
 
-    __slots__ = ("bytes", "damaged", "dropped", "received", "records", "replayed", "sent", "stored")
+    __slots__ = (
+        "bytes",
+        "damaged",
+        "disk_error",
+        "disk_full",
+        "dropped",
+        "received",
+        "records",
+        "replayed",
+        "sent",
+        "stored",
+    )
 
     def __init__(self) -> None:
         self.records = 0  # held: waiting to be written, on disk, or being sent
@@ -19,5 +30,9 @@ class Counts:
         # records dropped because the spool was full (its oldest segments deleted), or because
         # the disk was slower than the overflow (the oldest of those waiting for it)
         self.dropped = 0
-        self.damaged = 0  # records lost to a torn or corrupt segment, or a failing disk
+        self.damaged = 0  # records lost to a torn or corrupt segment
+        # records lost because the disk refused to write or fsync them: out of space (ENOSPC,
+        # EDQUOT), or any other error
+        self.disk_full = 0
+        self.disk_error = 0
         self.replayed = 0  # records found at start

@@ -2,13 +2,15 @@
 (:meth:`SpoolReader.take`), forgotten as it is delivered (:meth:`SpoolReader.ack`, which moves
 the cursor, and deletes the segment once it is all delivered), and what cannot be read (a
 corrupt frame, a file that fails) counted and skipped. The segment set is :mod:`.store`'s; the
-segment being written is made readable by :mod:`.writer`."""
+segment being written is made readable by :mod:`.writer`. Files are read, deleted and the
+cursor written in the spool's disk thread (:mod:`.disk`)."""
 
 from __future__ import annotations
 
 from logship.pipeline.spool.counts import Counts
+from logship.pipeline.spool.disk import DiskThread
 from logship.pipeline.spool.format import CorruptFrame, FrameInfo, decode_frame, walk
-from logship.pipeline.spool.store import Segment, SegmentStore
+from logship.pipeline.spool.store import Job, Segment, SegmentStore
 from logship.pipeline.spool.writer import SpoolWriter
 from logship.record import ContainerMeta, HostMeta, Record
 
@@ -64,7 +66,10 @@ class Reading:
 class SpoolReader:
     """Gives out one spool's records, oldest first, and forgets them once delivered."""
 
-    def __init__(self, store: SegmentStore, writer: SpoolWriter, counts: Counts) -> None:
+    def __init__(
+        self, store: SegmentStore, writer: SpoolWriter, counts: Counts, disk: DiskThread
+    ) -> None:
+        self._disk = disk
         self._store = store
         self._writer = writer
         self._counts = counts
@@ -84,9 +89,12 @@ class SpoolReader:
                     return []
                 segment = segments[0]
                 try:
-                    data = segment.path.read_bytes()
+                    data = await self._disk.run(segment.path.read_bytes)
                 except OSError as exc:
-                    self._damaged(segment, segment.size, f"cannot read it: {exc}")
+                    if not segment.deleted:  # (deleted meanwhile: the spool was full)
+                        await self._damaged(segment, segment.size, f"cannot read it: {exc}")
+                    continue
+                if segment.deleted:
                     continue
                 head = Reading(segment, data, walk(data).frames)
                 self._head = head
@@ -94,12 +102,12 @@ class SpoolReader:
                 try:
                     head.skip_delivered()
                 except CorruptFrame as exc:
-                    self._corrupt(head, exc)
+                    await self._corrupt(head, exc)
                     continue
             try:
                 records = head.take(max_records)
             except CorruptFrame as exc:
-                self._corrupt(head, exc)
+                await self._corrupt(head, exc)
                 continue
             if records:
                 if self._taken is not None:  # given before and not acked: not being sent now
@@ -107,10 +115,10 @@ class SpoolReader:
                 self._taken = head.segment
                 head.segment.sending = len(records)
                 return records
-            self._finish(head.segment)  # nothing left in it
+            await self._disk.run(self._finish(head.segment))  # nothing left in it
         return []
 
-    def ack(self) -> None:
+    async def ack(self) -> None:
         """What :meth:`take` gave was delivered (or refused for good): forget it."""
         segment, self._taken = self._taken, None
         if segment is None:
@@ -125,12 +133,12 @@ class SpoolReader:
         head = self._head
         if head is None or head.segment is not segment:  # not expected: see restart
             if not segment.remaining:
-                self._finish(segment)
+                await self._disk.run(self._finish(segment))
         elif head.exhausted:
-            self._finish(segment)
+            await self._disk.run(self._finish(segment))
         else:
             segment.start = (head.index, head.skip)  # should it be loaded again
-            self._store.write_cursor(segment.seq, *head.position())
+            await self._disk.run(self._store.cursor(segment.seq, *head.position()))
 
     def restart(self) -> None:
         """A segment was put before the others: it is read next. Not expected while a segment
@@ -138,14 +146,14 @@ class SpoolReader:
         one is read again from its start when its turn comes."""
         self._head = None
 
-    def _finish(self, segment: Segment) -> None:
+    def _finish(self, segment: Segment) -> Job:
         if self._head is not None and self._head.segment is segment:
             self._head = None
         if segment.remaining:  # frames said more than they held: nothing more to read
             self._counts.damaged += segment.remaining
             self._counts.records -= segment.remaining
             segment.remaining = 0
-        self._store.release(segment)
+        return self._store.release(segment)
 
     def _reconcile(self, head: Reading) -> None:
         """After a failed write the file may hold fewer (or more) records than counted."""
@@ -157,13 +165,13 @@ class SpoolReader:
             segment.remaining += diff
             self._counts.records += diff
 
-    def _corrupt(self, head: Reading, exc: CorruptFrame) -> None:
+    async def _corrupt(self, head: Reading, exc: CorruptFrame) -> None:
         offset = head.frames[head.index].offset if not head.exhausted else len(head.data)
-        self._damaged(head.segment, len(head.data) - offset, str(exc))
+        await self._damaged(head.segment, len(head.data) - offset, str(exc))
 
-    def _damaged(self, segment: Segment, nbytes: int, why: str) -> None:
+    async def _damaged(self, segment: Segment, nbytes: int, why: str) -> None:
         """The rest of this segment cannot be read: counted, logged, the segment deleted."""
         self._store.damage_found(segment.path, nbytes, segment.remaining, why)
         self._counts.records -= segment.remaining
         segment.remaining = 0
-        self._finish(segment)
+        await self._disk.run(self._finish(segment))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from logship.pipeline.spool.counts import Counts
+from logship.pipeline.spool.disk import DiskThread
 from logship.pipeline.spool.format import EnvKept
 from logship.pipeline.spool.reader import SpoolReader
 from logship.pipeline.spool.store import SegmentStore
@@ -18,13 +19,15 @@ from logship.record import Record
 class Spool:
     """One destination's spool directory. See :mod:`logship.pipeline.spool` for the design.
 
-    ``on_stored`` is told of records once they are on disk (fsync'd), or lost to a failing
-    disk: the checkpoints count them as handled (None: nobody is told). ``env``: the
+    ``on_stored`` is told of records once they are on disk (fsync'd): the checkpoints count
+    them as handled; ``on_lost`` of records the disk refused to take: no checkpoint may move
+    past them (None: nobody is told). Its disk I/O runs in a thread of its own
+    (:mod:`.disk`). ``env``: the
     container environment variables written to disk, those the destination sends (none by
     default: they often hold secrets).
     """
 
-    __slots__ = ("_counts", "_reader", "_store", "_writer", "add", "dir", "name")
+    __slots__ = ("_counts", "_disk", "_reader", "_store", "_writer", "add", "dir", "name")
 
     add: Callable[[list[Record]], None]
     """The buffer's ``on_discard``: keep these records (written at the next flush). Never
@@ -38,6 +41,7 @@ class Spool:
         segment_bytes: int,
         name: str = "spool",
         on_stored: Callable[[list[Record]], None] | None = None,
+        on_lost: Callable[[list[Record]], None] | None = None,
         flush_interval_secs: float = FLUSH_INTERVAL_SECS,
         env: EnvKept | None = None,
     ) -> None:
@@ -45,16 +49,19 @@ class Spool:
         self.name = name  # the destination, for the log
         counts = self._counts = Counts()
         self._store = SegmentStore(directory, max_bytes=max_bytes, counts=counts, name=name)
+        disk = self._disk = DiskThread(name)
         self._writer = SpoolWriter(
             self._store,
             counts,
+            disk,
             segment_bytes=segment_bytes,
             name=name,
             on_stored=on_stored,
+            on_lost=on_lost,
             flush_interval_secs=flush_interval_secs,
             env=env or EnvKept(),
         )
-        self._reader = SpoolReader(self._store, self._writer, counts)
+        self._reader = SpoolReader(self._store, self._writer, counts, disk)
         self.add = self._writer.add
 
     def open(self) -> None:
@@ -78,9 +85,9 @@ class Spool:
         Until :meth:`ack`, they still count as held."""
         return await self._reader.take(max_records)
 
-    def ack(self) -> None:
+    async def ack(self) -> None:
         """What :meth:`take` gave was delivered (or refused for good): forget it."""
-        self._reader.ack()
+        await self._reader.ack()
 
     # -- before everything held, and shutdown --------------------------------------------------
 
@@ -101,9 +108,11 @@ class Spool:
             self._writer.keep(back)
 
     def close(self) -> None:
-        """Write what waits, fsync everything, tell ``on_stored``, save the cursor."""
+        """Write what waits, fsync everything, tell ``on_stored``, save the cursor (waits for
+        the disk: at shutdown)."""
         self._writer.close()
-        self._store.close()
+        self._disk.call(self._store.close)
+        self._disk.close()
 
     # -- what it counts ------------------------------------------------------------------------
 
@@ -139,8 +148,18 @@ class Spool:
 
     @property
     def damaged(self) -> int:
-        """Records lost to a torn or corrupt segment, or a failing disk."""
+        """Records lost to a torn or corrupt segment."""
         return self._counts.damaged
+
+    @property
+    def disk_full(self) -> int:
+        """Records lost because the disk had no space (or quota) left for them."""
+        return self._counts.disk_full
+
+    @property
+    def disk_error(self) -> int:
+        """Records lost because the disk failed to write or fsync them."""
+        return self._counts.disk_error
 
     @property
     def replayed(self) -> int:

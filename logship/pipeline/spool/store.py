@@ -2,16 +2,22 @@
 at open (a torn tail cut off, the cursor applied), the cursor saying how far the oldest
 segment was delivered, and deleting segments: delivered ones, and the oldest when the spool is
 full. What a segment holds is :mod:`.format`; appending to segments is :mod:`.writer`'s job and
-reading them :mod:`.reader`'s."""
+reading them :mod:`.reader`'s.
+
+Past :meth:`SegmentStore.open`, the methods here only change what the store knows; what they
+would do on disk (delete a file, write the cursor) they return as a :data:`Job`, for the
+caller to run in the spool's disk thread (:mod:`.disk`) in its turn."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import struct
 import zlib
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from logship.pipeline.spool.counts import Counts
@@ -23,6 +29,9 @@ CURSOR_NAME = "cursor"
 CURSOR = struct.Struct(">QQI")  # segment seq, frame offset, records of that frame delivered
 FIRST_SEQ = 1 << 32  # room below for segments put before the others at shutdown
 SUFFIX = ".seg"
+
+Job = Callable[[], None]
+"""Something to do on disk, run in the spool's disk thread."""
 
 
 class Segment:
@@ -135,7 +144,7 @@ class SegmentStore:
         first.remaining -= delivered
         self._counts.records -= delivered
         if not first.remaining:
-            self.delete(first)
+            self.delete(first)()
 
     def damage_found(self, path: Path, nbytes: int, records: int, why: str) -> None:
         """Count ``records`` as damaged and say why, once for this segment."""
@@ -179,7 +188,7 @@ class SegmentStore:
         counts.bytes += size
         counts.stored += records
 
-    def drop_oldest(self) -> None:
+    def drop_oldest(self) -> Job:
         """The spool is full: delete its oldest segment, counting what it held as dropped
         (logged at the start of an episode: until the spool was emptied)."""
         oldest = self.segments[0]
@@ -196,31 +205,39 @@ class SegmentStore:
                 self.max_bytes,
                 lost,
             )
-        self.delete(oldest)
+        return self.delete(oldest)
 
-    def release(self, segment: Segment) -> None:
+    def release(self, segment: Segment) -> Job:
         """The reader is done with ``segment`` (delivered, or nothing more can be read of it):
         deleted; once nothing is held, a spool-full episode is over."""
-        self.delete(segment)
+        job = self.delete(segment)
         if not self._counts.records and self._full:
             self._full = False
+        return job
 
-    def delete(self, segment: Segment) -> None:
+    def delete(self, segment: Segment) -> Job:
         segment.deleted = True
+        oldest = bool(self.segments) and self.segments[0] is segment
+        self.segments.remove(segment)
+        self._counts.bytes -= segment.size
+        return functools.partial(self._delete_file, segment.path, oldest)
+
+    def _delete_file(self, path: Path, oldest: bool) -> None:
         # the file first: a crash between the two leaves a cursor naming a segment that is gone
         # (ignored), not a blank one in front of a delivered segment (sent whole again)
         with contextlib.suppress(FileNotFoundError):
-            segment.path.unlink()
-        if self.segments and self.segments[0] is segment:
-            self.write_cursor(0, 0, 0)  # the cursor is about the oldest segment only
-        self.segments.remove(segment)
-        self._counts.bytes -= segment.size
+            path.unlink()
+        if oldest:
+            self._write_cursor(0, 0, 0)  # the cursor is about the oldest segment only
 
     # -- the cursor ----------------------------------------------------------------------------
 
-    def write_cursor(self, seq: int, offset: int, skip: int) -> None:
+    def cursor(self, seq: int, offset: int, skip: int) -> Job:
         """The oldest segment ``seq`` was delivered up to ``skip`` records of the frame at
         ``offset`` (not fsync'd: a crash sends at most a batch again)."""
+        return functools.partial(self._write_cursor, seq, offset, skip)
+
+    def _write_cursor(self, seq: int, offset: int, skip: int) -> None:
         if self._cursor_fd is None:
             return
         body = CURSOR.pack(seq, offset, skip)

@@ -2,22 +2,26 @@
 slower than the overflow, the oldest of it are dropped), and is appended at each flush with one
 ``write`` per segment touched and one ``fsync``; segments are rotated at ``segment_bytes``, and
 the oldest deleted when a write would pass ``max_bytes``; a batch older than everything held is
-written whole (:func:`write_file`: atomic and durable) as a segment in front of the others; a
-failing disk is counted and said once per streak. ``on_stored`` is told of records once they
-are fsync'd. The segment set is :mod:`.store`'s."""
+written whole (:func:`.disk.write_file`: atomic and durable) as a segment in front of the
+others. ``on_stored`` is told of records once they are fsync'd.
+
+The writer decides and encodes on the event loop; the disk thread (:mod:`.disk`) does the
+writing. A flush the disk refuses (a failed write or fsync, a full disk) is undone whole: its
+records are counted as lost (``disk_full`` for ENOSPC and EDQUOT, ``disk_error`` otherwise),
+``on_lost`` is told (the checkpoints must not move past them), and the log says so once per
+episode, and once when writing works again. The segment set is :mod:`.store`'s."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
+import concurrent.futures
+import errno
 import logging
-import os
 from collections.abc import Callable
 from operator import attrgetter
-from pathlib import Path
 
 from logship.pipeline.spool.counts import Counts
+from logship.pipeline.spool.disk import DiskThread, SegmentFiles, Step, write_file
 from logship.pipeline.spool.format import MAGIC, EnvKept, SegmentEncoder, chunks
 from logship.pipeline.spool.store import Segment, SegmentStore
 from logship.record import Record
@@ -29,8 +33,26 @@ FLUSH_RECORDS = 8192  # this many waiting: flush now
 # more than this waiting for the disk (it is slower than what overflows): the oldest of them
 # are dropped, counted, down to three quarters of it, so memory stays bounded
 MAX_WAITING_RECORDS = 8 * FLUSH_RECORDS
+# a disk that refuses for lack of space (or quota): counted as disk_full, anything else as
+# disk_error
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 _meta = attrgetter("meta")
+
+
+class Flush:
+    """One flush decided on the event loop: the steps for the disk thread, and what the
+    counts already say of them (undone should the disk refuse)."""
+
+    __slots__ = ("added", "dropped", "new_files", "records", "steps")
+
+    def __init__(self, records: list[Record], dropped: list[Record]) -> None:
+        self.records = records
+        # dropped while waiting, before ``records``: told with them (handled either way)
+        self.dropped = dropped
+        self.steps: list[Step] = []
+        self.added: list[tuple[Segment, int, int]] = []  # (segment, records, bytes)
+        self.new_files = False  # a segment was created: the directory needs an fsync too
 
 
 class SpoolWriter:
@@ -40,34 +62,39 @@ class SpoolWriter:
         self,
         store: SegmentStore,
         counts: Counts,
+        disk: DiskThread,
         *,
         segment_bytes: int,
         name: str,
         on_stored: Callable[[list[Record]], None] | None,
+        on_lost: Callable[[list[Record]], None] | None,
         flush_interval_secs: float,
         env: EnvKept,
     ) -> None:
         self._store = store
-        self._env = env  # the environment variables written: those the destination sends
         self._counts = counts
+        self._disk = disk
+        self._files = SegmentFiles(store.dir)  # only used in the disk thread
         self._segment_bytes = segment_bytes
         self._name = name  # the destination, for the log
         # told of records once they are on disk (fsync'd): checkpoints count them as handled
         # (None: nobody is told)
         self._on_stored = on_stored
+        # told of records the disk refused: the checkpoints hold before them (None: nobody)
+        self._on_lost = on_lost
         self._flush_interval_secs = flush_interval_secs
+        self._env = env  # the environment variables written: those the destination sends
         self._active: Segment | None = None  # being written
-        self._fd: int | None = None
         self._encoder = SegmentEncoder(env)
-        self._unwritten: list[bytes] = []  # frames of the active segment not yet written
-        self._to_close: list[int] = []  # fds of segments done, to fsync and close
         self._pending: list[Record] = []
-        self._unsynced: list[Record] = []  # written, not yet fsync'd and reported
+        self._unreported: list[Record] = []  # dropped while waiting, told with the next flush
+        # a flush whose task was cancelled while the disk thread did it, finished by close
+        self._cut_short: tuple[concurrent.futures.Future[None], Flush] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._failing = False  # writes are failing (logged once per streak)
+        self._failing = False  # the disk refuses writes (logged once per episode)
+        self._lost_in_episode = 0
         self._behind = False  # the disk is slower than the overflow (logged once per streak)
-        self._new_files = False  # a segment was created: the directory needs an fsync too
 
     @property
     def active(self) -> Segment | None:
@@ -94,7 +121,7 @@ class SpoolWriter:
         excess = len(self._pending) - MAX_WAITING_RECORDS * 3 // 4
         gone = self._pending[:excess]
         del self._pending[:excess]
-        self._unsynced += dict(zip(map(_meta, gone), gone, strict=True)).values()
+        self._unreported += dict(zip(map(_meta, gone), gone, strict=True)).values()
         counts = self._counts
         counts.records -= excess
         counts.dropped += excess
@@ -126,115 +153,126 @@ class SpoolWriter:
     async def flush(self) -> None:
         """Write what is waiting, fsync it, then tell ``on_stored``."""
         async with self._lock:
-            if self._pending:
-                records, self._pending = self._pending, []
-                self._write(records)
-                if len(records) <= MAX_WAITING_RECORDS // 2:
-                    self._behind = False  # the disk keeps up again
-            if self._unsynced or self._to_close:
-                fds = [*self._to_close, *([self._fd] if self._fd is not None else [])]
-                directory, self._new_files = self._new_files, False
-                await asyncio.to_thread(fsync_all, fds, self._store.dir if directory else None)
-                self._close_done()
-                self._report()
+            await self._flush()
 
     async def seal(self) -> None:
         """Make all that is held readable: what waits written, the oldest segment no longer
         written to, everything fsync'd."""
         async with self._lock:
-            if self._pending:
-                records, self._pending = self._pending, []
-                self._write(records)
-            segments = self._store.segments
-            if segments and segments[0] is self._active:
-                self._rotate()
-        await self.flush()
+            await self._flush(seal=True)
+
+    async def _flush(self, *, seal: bool = False) -> None:
+        if self._cut_short is not None:
+            self._finish_cut_short()
+        flush = self._plan(seal=seal)
+        if flush is None:
+            return
+        future = self._disk.submit(self._apply, flush)
+        try:
+            # shielded: a cancelled flush goes on in the disk thread, and close finishes it
+            await asyncio.shield(asyncio.wrap_future(future))
+        except OSError as exc:
+            self._refused(flush, exc)
+        except asyncio.CancelledError:
+            self._cut_short = (future, flush)
+            raise
+        else:
+            self._done(flush)
 
     def close(self) -> None:
-        """Write what waits, fsync everything, tell ``on_stored``."""
-        if self._pending:
-            records, self._pending = self._pending, []
-            self._write(records)
-        self._rotate()
-        fsync_all(self._to_close, self._store.dir)
-        self._close_done()
-        self._report()
+        """Write what waits, fsync everything, tell ``on_stored`` (shutdown: waits for the
+        disk thread)."""
+        if self._cut_short is not None:
+            self._finish_cut_short()
+        flush = self._plan(seal=False, last=True)
+        if flush is not None:
+            try:
+                self._disk.call(self._apply, flush)
+            except OSError as exc:
+                self._refused(flush, exc)
+            else:
+                self._done(flush)
 
-    # -- appending -----------------------------------------------------------------------------
-
-    def _write(self, records: list[Record]) -> None:
-        """Append ``records`` to the segments (rotating, deleting the oldest when over
-        ``max_bytes``); one ``write`` per segment touched."""
-        counts = self._counts
-        added: list[tuple[Segment, int, int]] = []
+    def _finish_cut_short(self) -> None:
+        assert self._cut_short is not None
+        future, flush = self._cut_short
+        self._cut_short = None
         try:
-            for chunk in chunks(records):
-                if self._active is not None and self._active.size >= self._segment_bytes:
-                    self._rotate()
-                if self._active is None:
-                    self._start_segment()
-                frame = self._encoder.frame(chunk)
-                self._make_room(len(frame))
-                if self._active is None:  # the frame is larger than all the rest: it alone
-                    self._start_segment()
-                    frame = self._encoder.frame(chunk)  # for the new segment's table
-                active = self._active
-                assert active is not None
-                self._unwritten.append(frame)
-                active.size += len(frame)
-                active.records += len(chunk)
-                active.remaining += len(chunk)
-                counts.bytes += len(frame)
-                added.append((active, len(chunk), len(frame)))
-            self._write_out()
+            future.result()
         except OSError as exc:
-            for segment, n, nbytes in added:  # what the file holds is found when it is read
-                segment.records -= n
-                segment.remaining -= n
-                segment.size -= nbytes
-                if not segment.deleted:
-                    counts.bytes -= nbytes
-            self._unwritten.clear()
-            if self._active is not None:
-                self._rotate(write=False)  # given up: a new segment for the next flush
-            self._lost(records, exc)
-            return
-        counts.stored += len(records)
-        self._unsynced += records
-        if self._failing:
-            self._failing = False
-            log.warning("%s: writing to the disk spool works again", self._name)
+            self._refused(flush, exc)
+        else:
+            self._done(flush)
 
-    def _start_segment(self) -> None:
+    # -- deciding what goes where (on the event loop) ------------------------------------------
+
+    def _plan(self, *, seal: bool, last: bool = False) -> Flush | None:
+        """The next flush: what waits, encoded into frames of the active segment (rotating
+        it at ``segment_bytes``, deleting the oldest segments to stay within ``max_bytes``);
+        with ``seal`` the oldest segment stops being written to; ``last`` rotates anyway.
+        None when there is nothing to do."""
+        records, self._pending = self._pending, []
+        if not records and not self._unreported and not last:
+            if not (seal and self._active is not None and self._oldest_is_active()):
+                return None
+        flush = Flush(records, self._unreported)
+        self._unreported = []
+        counts = self._counts
+        unwritten: list[bytes] = []
+        for chunk in chunks(records):
+            if self._active is not None and self._active.size >= self._segment_bytes:
+                self._rotate(flush, unwritten)
+            if self._active is None:
+                self._start_segment(flush, unwritten)
+            frame = self._encoder.frame(chunk)
+            self._make_room(flush, unwritten, len(frame))
+            if self._active is None:  # the frame is larger than all the rest: it alone
+                self._start_segment(flush, unwritten)
+                frame = self._encoder.frame(chunk)  # for the new segment's table
+            active = self._active
+            assert active is not None
+            unwritten.append(frame)
+            active.size += len(frame)
+            active.records += len(chunk)
+            active.remaining += len(chunk)
+            counts.bytes += len(frame)
+            flush.added.append((active, len(chunk), len(frame)))
+        if last or (seal and self._oldest_is_active()):
+            self._rotate(flush, unwritten)
+        elif unwritten:
+            flush.steps.append(("write", b"".join(unwritten)))
+        if records and len(records) <= MAX_WAITING_RECORDS // 2:
+            self._behind = False  # the disk keeps up again
+        return flush
+
+    def _oldest_is_active(self) -> bool:
+        segments = self._store.segments
+        return bool(segments) and segments[0] is self._active
+
+    def _start_segment(self, flush: Flush, unwritten: list[bytes]) -> None:
+        if unwritten:
+            flush.steps.append(("write", b"".join(unwritten)))
+            unwritten.clear()
         segment = self._store.new_segment()
-        fd = os.open(segment.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._fd = fd
+        flush.steps.append(("start", segment.path))
+        flush.new_files = True
         self._active = segment
         self._encoder = SegmentEncoder(self._env)
         self._store.append(segment)
-        self._new_files = True
-        self._unwritten.append(MAGIC)
+        unwritten.append(MAGIC)
         segment.size = len(MAGIC)
         self._counts.bytes += len(MAGIC)
 
-    def _write_out(self) -> None:
-        if self._unwritten and self._fd is not None:
-            data = b"".join(self._unwritten)
-            self._unwritten.clear()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-
-    def _rotate(self, *, write: bool = True) -> None:
-        """Stop writing the active segment (it is fsync'd and closed at the next flush)."""
-        if write:
-            self._write_out()
-        if self._fd is not None:
-            self._to_close.append(self._fd)
-        self._fd = None
+    def _rotate(self, flush: Flush, unwritten: list[bytes]) -> None:
+        """Stop writing the active segment (fsync'd and closed at the end of the flush)."""
+        if unwritten:
+            flush.steps.append(("write", b"".join(unwritten)))
+            unwritten.clear()
+        if self._active is not None:
+            flush.steps.append(("rotate", None))
         self._active = None
 
-    def _make_room(self, nbytes: int) -> None:
+    def _make_room(self, flush: Flush, unwritten: list[bytes], nbytes: int) -> None:
         store = self._store
         segments = store.segments
         counts = self._counts
@@ -243,62 +281,106 @@ class SpoolWriter:
             if oldest is self._active:
                 if oldest.size <= len(MAGIC):
                     return  # only the segment just started is left
-                self._rotate()
-            store.drop_oldest()
+                self._rotate(flush, unwritten)
+            flush.steps.append(("job", store.drop_oldest()))
 
-    def _close_done(self) -> None:
-        for fd in self._to_close:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._to_close.clear()
+    # -- on disk (in the disk thread) ----------------------------------------------------------
 
-    def _report(self) -> None:
-        records, self._unsynced = self._unsynced, []
+    def _apply(self, flush: Flush) -> None:
+        self._files.apply(flush.steps, sync=True, new_files=flush.new_files)
+
+    # -- what the disk said (on the event loop) ------------------------------------------------
+
+    def _done(self, flush: Flush) -> None:
+        records = flush.records
+        self._counts.stored += len(records)
+        if self._failing and records:
+            self._failing = False
+            log.warning(
+                "%s: writing to the disk spool works again; %d lines were lost meanwhile",
+                self._name,
+                self._lost_in_episode,
+            )
+        self._report([*flush.dropped, *records] if flush.dropped else records)
+
+    def _refused(self, flush: Flush, exc: OSError) -> None:
+        """The disk refused the flush: what it added is undone (the files were cut back), and
+        its records are lost, counted by why."""
+        counts = self._counts
+        for segment, n, nbytes in flush.added:
+            segment.records -= n
+            segment.remaining -= n
+            segment.size -= nbytes
+            if not segment.deleted:
+                counts.bytes -= nbytes
+        self._active = None  # the disk thread gave it up: a new segment for the next flush
+        self._lost(flush.records, exc)
+        self._report(flush.dropped)
+
+    def _report(self, records: list[Record]) -> None:
         if records and self._on_stored is not None:
             self._on_stored(records)
 
-    # -- a failing disk ------------------------------------------------------------------------
-
     def _lost(self, records: list[Record], exc: OSError) -> None:
-        """The disk refused these records: counted as damaged (and handled: like a drop)."""
-        self._counts.damaged += len(records)
-        self._counts.records -= len(records)
-        self._failed_once(exc, f"; {len(records)} records lost (counted)")
-        if self._on_stored is not None:
-            self._on_stored(records)
-
-    def _failed_once(self, exc: OSError, what: str = "") -> None:
+        """The disk refused these records: counted (``disk_full`` or ``disk_error``), not
+        handled: ``on_lost`` is told, so no checkpoint moves past them. Said once per
+        episode (until a write works again)."""
+        n = len(records)
+        if not n:
+            return
+        counts = self._counts
+        counts.records -= n
+        full = exc.errno in NO_SPACE
+        if full:
+            counts.disk_full += n
+        else:
+            counts.disk_error += n
+        self._lost_in_episode = n if not self._failing else self._lost_in_episode + n
         if not self._failing:
             self._failing = True
             log.error(
-                "%s: cannot write to the disk spool %s: %s%s",
+                "%s: the disk spool %s refused a write (%s): its lines are lost (counted as "
+                "%s) until writing works again; their containers' checkpoints stay before "
+                "them, so a restart reads them again",
                 self._name,
                 self._store.dir,
                 exc.strerror or exc,
-                what,
+                "disk_full" if full else "disk_error",
             )
+        if self._on_lost is not None:
+            self._on_lost(records)
 
     # -- in front of the others ----------------------------------------------------------------
 
     async def prepend(self, records: list[Record]) -> bool:
         """Keep ``records`` (older than anything held) as a segment before every other one,
-        fsync'd. False if the disk refused."""
+        fsync'd. False if the disk refused (said once per episode)."""
         async with self._lock:
             segment, data = self._front_segment(records)
             try:
-                await asyncio.to_thread(write_file, segment.path, data)
+                await self._disk.run(write_file, segment.path, data)
             except OSError as exc:
-                self._failed_once(exc)
+                if not self._failing:
+                    self._failing = True
+                    self._lost_in_episode = 0
+                    log.warning(
+                        "%s: the disk spool %s refused a write (%s): a batch the destination "
+                        "refused stays in memory to be retried",
+                        self._name,
+                        self._store.dir,
+                        exc.strerror or exc,
+                    )
                 return False
             self._store.add_front(segment, len(data), len(records))
             return True
 
     def park_front(self, records: list[Record]) -> bool:
-        """At shutdown: :meth:`prepend` without a thread. If the disk refuses, the records are
-        counted as lost (and told to ``on_stored``: handled) and False is returned."""
+        """At shutdown: :meth:`prepend`, waited for without an event loop. If the disk
+        refuses, the records are counted as lost (and told to ``on_lost``) and False is
+        returned."""
         segment, data = self._front_segment(records)
         try:
-            write_file(segment.path, data)
+            self._disk.call(write_file, segment.path, data)
         except OSError as exc:
             self._counts.records += len(records)
             self._lost(records, exc)
@@ -310,37 +392,3 @@ class SpoolWriter:
         segment = self._store.new_front_segment()
         encoder = SegmentEncoder(self._env)
         return segment, MAGIC + b"".join(encoder.frame(chunk) for chunk in chunks(records))
-
-
-# -- durable writes ------------------------------------------------------------------------------
-
-_tmp_names = itertools.count()
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write a whole file atomically and durably (temporary file, fsync, rename)."""
-    tmp = path.with_suffix(f".{next(_tmp_names)}.tmp")  # never shared with a write going on
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_all(fds: list[int], directory: Path | None = None) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    if directory is not None:
-        fsync_dir(directory)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make the creation (or renaming) of files in ``directory`` durable."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

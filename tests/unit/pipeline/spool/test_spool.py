@@ -4,8 +4,10 @@ restart, what it makes of a torn or corrupt segment, and a runner sending from i
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,6 +83,7 @@ def spool_at(
     max_bytes: int = 1 << 20,
     segment_bytes: int = 64 << 10,
     on_stored: Callable[[list[Record]], None] | None = None,
+    on_lost: Callable[[list[Record]], None] | None = None,
 ) -> Spool:
     spool = Spool(
         directory,
@@ -88,6 +91,7 @@ def spool_at(
         segment_bytes=segment_bytes,
         name="dest",
         on_stored=on_stored,
+        on_lost=on_lost,
     )
     spool.open()
     return spool
@@ -100,7 +104,7 @@ async def take_all(spool: Spool, batch: int = 500) -> list[Record]:
         if not got:
             break
         out += got
-        spool.ack()
+        await spool.ack()
     return out
 
 
@@ -208,7 +212,7 @@ async def test_a_reopened_spool_sends_what_the_last_run_left_and_not_what_was_de
     spool.add(lines(3000))
     await spool.flush()
     first = await spool.take(1100)
-    spool.ack()
+    await spool.ack()
     unacked = await spool.take(100)  # being sent when the agent stopped: not delivered
     assert unacked
     spool.close()
@@ -246,7 +250,7 @@ async def test_a_crash_while_a_delivered_segment_is_deleted_sends_at_most_a_batc
     await spool.flush()
     assert len(segments(tmp_path)) == 1
     sent = await spool.take(300)
-    spool.ack()
+    await spool.ack()
     sent += await spool.take(300)  # the rest of the segment: delivered, then it is deleted
 
     def kill(path: Path, missing_ok: bool = False) -> None:
@@ -254,7 +258,7 @@ async def test_a_crash_while_a_delivered_segment_is_deleted_sends_at_most_a_batc
 
     monkeypatch.setattr(Path, "unlink", kill)
     with pytest.raises(Killed):
-        spool.ack()
+        await spool.ack()
     monkeypatch.undo()
     again = spool_at(tmp_path)
     n = again.records
@@ -411,7 +415,7 @@ async def test_a_restart_in_the_middle_of_a_segment_still_knows_its_containers(
         await spool.flush()
     assert len(segments(tmp_path)) == 1
     first = await spool.take(700)  # into the third frame
-    spool.ack()
+    await spool.ack()
     spool.close()
     again = spool_at(tmp_path)
     rest = await take_all(again)
@@ -440,21 +444,19 @@ def test_spool_options_come_from_a_uri_and_a_spool_without_a_state_dir_is_refuse
 async def test_while_the_disk_is_slower_than_the_overflow_what_waits_for_it_stays_bounded(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
     import logship.pipeline.spool.writer as spool_writer
 
     monkeypatch.setattr(spool_writer, "MAX_WAITING_RECORDS", 1000)
     handled: list[Record] = []
     spool = spool_at(tmp_path, max_bytes=1 << 30, segment_bytes=16 << 20, on_stored=handled.extend)
     disk = threading.Event()  # set: the disk has synced what it was given
-    fsync_all = spool_writer.fsync_all
+    fsync = os.fsync
 
-    def slow_disk(fds: list[int], directory: Path | None = None) -> None:
+    def slow_disk(fd: int) -> None:
         disk.wait(10)
-        fsync_all(fds, directory)
+        fsync(fd)
 
-    monkeypatch.setattr(spool_writer, "fsync_all", slow_disk)
+    monkeypatch.setattr(os, "fsync", slow_disk)
     first, flood = lines(10), lines(5000, start=10)
     spool.add(first)
     flushing = asyncio.create_task(spool.flush())
@@ -481,36 +483,129 @@ async def test_while_the_disk_is_slower_than_the_overflow_what_waits_for_it_stay
     assert sum("slower" in r.getMessage() for r in caplog.records) == 1
 
 
-async def test_a_full_disk_loses_only_what_it_refused_counted_and_said_once(
+def in_spool(fd: int, directory: Path) -> bool:
+    """Whether ``fd`` is a file (or the directory) of the spool in ``directory``."""
+    return os.readlink(f"/proc/self/fd/{fd}").startswith(str(directory))
+
+
+def refusing(
+    directory: Path, errno_: int, what: str, real: Callable[..., object]
+) -> Callable[..., object]:
+    """``real`` (os.write, os.fsync) failing with ``errno_`` on the files of the spool in
+    ``directory``, as the disk under it would (and doing its job on any other file)."""
+
+    def refuse(fd: int, *args: object) -> object:
+        if in_spool(fd, directory):
+            raise OSError(errno_, what)
+        return real(fd, *args)
+
+    return refuse
+
+
+async def test_a_full_disk_loses_what_it_refused_counted_and_said_once_and_the_checkpoint_holds(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import errno
-
-    import logship.pipeline.spool.writer as spool_writer
-
+    progress = Progress()
     handled: list[Record] = []
-    spool = spool_at(tmp_path, on_stored=handled.extend)
-    spool.add(lines(100))
+    spool = spool_at(
+        tmp_path,
+        on_stored=lambda r: (handled.extend(r), progress.discarded(r)),
+        on_lost=progress.lost,
+    )
+    records = lines(400)
+    progress.routed(records, records)
+    spool.add(records[:100])
     await spool.flush()
-
-    def no_space(fd: int, data: object) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
+    before = progress.position(WEB.id)
+    assert before == (records[99].timestamp, records[99].seq + 1)
     with caplog.at_level(logging.WARNING):
-        monkeypatch.setattr(spool_writer.os, "write", no_space)
+        monkeypatch.setattr(
+            os, "write", refusing(tmp_path, errno.ENOSPC, "No space left on device", os.write)
+        )
         for start in (100, 200):
-            spool.add(lines(100, start=start))
+            spool.add(records[start : start + 100])
             await spool.flush()
         monkeypatch.undo()
-        spool.add(lines(100, start=300))
+        spool.add(records[300:])
         await spool.flush()
-    assert spool.damaged == 200 and len(handled) == 400  # lost, counted, not waited for
+    assert spool.disk_full == 200 and spool.disk_error == 0 and spool.damaged == 0
+    assert handled == records[:100] + records[300:]  # the lost ones are not handled
+    assert progress.position(WEB.id) == before  # and the checkpoint stays before them
     assert [r.message for r in await take_all(spool)] == [
-        r.message for r in [*lines(100), *lines(100, start=300)]
+        r.message for r in records[:100] + records[300:]
     ]
     messages = [r.getMessage() for r in caplog.records]
     assert sum("No space left on device" in m for m in messages) == 1
-    assert sum("works again" in m for m in messages) == 1
+    assert sum("disk_full" in m for m in messages) == 1
+    assert sum("works again; 200 lines were lost" in m for m in messages) == 1
+
+
+async def test_a_failed_fsync_counts_the_flush_as_lost_and_leaves_none_of_it_on_disk(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    progress = Progress()
+    stored: list[Record] = []
+    spool = spool_at(
+        tmp_path,
+        segment_bytes=16 << 10,
+        on_stored=lambda r: (stored.extend(r), progress.discarded(r)),
+        on_lost=progress.lost,
+    )
+    web, db = lines(600), lines(50, DB)
+    progress.routed(web, web)
+    spool.add(web[:300])
+    await spool.flush()
+    before = progress.position(WEB.id)
+    with caplog.at_level(logging.WARNING):
+        monkeypatch.setattr(
+            os, "fsync", refusing(tmp_path, errno.EIO, "Input/output error", os.fsync)
+        )
+        spool.add([*web[300:500], *db])  # into the segment being written, and new ones
+        await spool.flush()
+        monkeypatch.undo()
+    assert spool.disk_error == 250 and spool.disk_full == 0 and spool.stored == 300
+    assert stored == web[:300] and progress.position(WEB.id) == before
+    assert progress.position(DB.id) is None  # read again from where reading began
+    spool.add(web[500:])
+    await spool.flush()
+    assert progress.position(WEB.id) == before  # held, though newer lines were stored
+    spool.close()
+    # what the refused flush wrote was cut off again: a restart finds none of it
+    again = spool_at(tmp_path)
+    assert fields(await take_all(again)) == fields(web[:300] + web[500:])
+    assert again.damaged == 0
+    assert sum("Input/output error" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_a_stalled_disk_does_not_stall_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stalled = threading.Event()
+    disk = threading.Event()  # set: the disk answers again
+    write = os.write
+
+    def stalled_write(fd: int, data: bytes) -> int:
+        if in_spool(fd, tmp_path):
+            stalled.set()
+            disk.wait(5)
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", stalled_write)
+    spool = spool_at(tmp_path)
+    spool.add(lines(100))
+    flushing = asyncio.create_task(spool.flush())
+    ticks = 0
+    while not stalled.is_set() or ticks < 20:  # the loop goes on while the write hangs
+        await asyncio.sleep(0.005)
+        ticks += 1
+        spool.add(lines(1, start=99 + ticks))  # and the buffer can still shed into the spool
+        assert ticks < 2000, "the spool's write never started"
+    assert not flushing.done() and spool.stored == 0
+    disk.set()
+    await flushing
+    await spool.flush()
+    assert spool.stored == 100 + ticks
+    assert [r.message for r in await take_all(spool)][:101] == [r.message for r in lines(101)]
 
 
 async def test_lines_longer_than_the_spool_itself_push_out_everything_else_but_nothing_breaks(
