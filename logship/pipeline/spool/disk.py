@@ -47,6 +47,10 @@ class DiskThread:
         """``fn(*args)`` in the thread, after everything asked before it; its result."""
         return await asyncio.wrap_future(self._executor.submit(fn, *args))
 
+    def later(self, fn: Callable[[], None]) -> None:
+        """``fn()`` in the thread in its turn, not waited for (it handles its own errors)."""
+        self._executor.submit(fn)
+
     def call(self, fn: Callable[..., T], *args: object) -> T:
         """The same, waited for without an event loop (opening and shutdown)."""
         return self._executor.submit(fn, *args).result()

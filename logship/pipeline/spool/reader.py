@@ -138,7 +138,9 @@ class SpoolReader:
             await self._disk.run(self._finish(segment))
         else:
             segment.start = (head.index, head.skip)  # should it be loaded again
-            await self._disk.run(self._store.cursor(segment.seq, *head.position()))
+            # not waited for: it is written in its turn, before anything asked of the disk
+            # after it (a crash before it sends this batch again, as it always could)
+            self._disk.later(self._store.cursor(segment.seq, *head.position()))
 
     def restart(self) -> None:
         """A segment was put before the others: it is read next. Not expected while a segment
