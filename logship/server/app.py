@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client.exposition import choose_encoder
 
 from logship.config.address import format_address
@@ -16,14 +17,29 @@ from logship.config.http import HttpSettings
 from logship.errors import ListenError
 from logship.pipeline.destination import Destination
 from logship.pipeline.router import Router
+from logship.server.access import Access
 from logship.server.containers import Checkpoints, Containers
 from logship.server.health import Health, LoopMonitor
-from logship.server.live import LiveHub
+from logship.server.live import LiveHub, ReaderLimits
 from logship.server.metrics import ReadCounter, build_registry, unique_names
 from logship.server.page import Page
 from logship.sources.base import Source
 
 log = logging.getLogger("logship.http")
+
+
+class _NotTheClientsFaults(logging.Filter):
+    """aiohttp logs each malformed request as an ERROR with its traceback: anyone who reaches
+    the port could fill logship's log so. What a client got wrong (answered 400) is left out;
+    an error of logship's own handlers is not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
+
+
+server_log = logging.getLogger("logship.http.server")  # aiohttp's own, for this server
+server_log.addFilter(_NotTheClientsFaults())
 
 SHUTDOWN_TIMEOUT_SECS = 2.0  # what a request still running gets when logship stops
 
@@ -46,12 +62,21 @@ class OperatorServer:
         self.router = router
         names = unique_names([d.name for d in destinations])
         self.reads = ReadCounter(source)
-        self.hub = LiveHub(router, source)
+        self.hub = LiveHub(
+            router,
+            source,
+            ReaderLimits(
+                max_readers=settings.max_log_readers,
+                max_per_client=settings.max_log_readers_per_client,
+                timeout_secs=settings.log_reader_timeout_secs,
+            ),
+        )
         self.monitor = LoopMonitor()
         self.registry = build_registry(source, destinations, names, self.reads, self.hub)
         self.health = Health(source, destinations, names, self.monitor)
         containers = Containers(source, destinations, names, self.reads, checkpoints)
-        app = web.Application()
+        self.access = Access(settings)
+        app = web.Application(middlewares=[self.access.middleware])
         app.router.add_get("/", Page().handle)
         app.router.add_get("/healthz", self.health.healthz)
         app.router.add_get("/readyz", self.health.readyz)
@@ -76,6 +101,7 @@ class OperatorServer:
             access_log=None,
             handler_cancellation=True,  # a /logs reader that hangs up ends its handler
             shutdown_timeout=SHUTDOWN_TIMEOUT_SECS,
+            logger=server_log,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
@@ -95,6 +121,12 @@ class OperatorServer:
             "operator's window on %s (/healthz /readyz /metrics /logs /containers /)",
             ", ".join(f"http://{a}/" for a in self.addresses),
         )
+        if self.access.token is None and not self.access.loopback:
+            log.warning(
+                "/logs, /containers and the page answer 403 on %s: it is not a loopback "
+                "address and no token is set (--http-token-file)",
+                self.access.where,
+            )
 
     def draining(self) -> None:
         """The agent is shutting down: /readyz says so while what is buffered drains."""

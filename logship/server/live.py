@@ -7,10 +7,18 @@ query (the same ``filter.*`` keys and matching as destinations) and a small drop
 fed by a tap on the router. The router's call costs a filter pass and a put that never waits; a
 reader slower than the logs only loses the oldest records of its own buffer (the text format
 says how many), never slows the agent. With no reader there is no tap at all.
+
+Readers are bounded (:class:`ReaderLimits`): so many at once (503 beyond), so many from one
+client address (429 beyond, so that one client cannot take every place), and a reader that
+takes none of what is written to it for ``timeout_secs`` is disconnected.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +31,8 @@ from logship.protocol.json import JsonEncoder, TextEncoder
 from logship.record import Record
 from logship.sources.base import Source
 
-MAX_READERS = 32
+log = logging.getLogger("logship.http")
+
 READER_MAX_RECORDS = 10_000
 READER_MAX_BYTES = 4 * 1024 * 1024
 WRITE_MAX_RECORDS = 1_000  # records written at once
@@ -31,22 +40,34 @@ NDJSON = "application/x-ndjson"
 _FORMATS = {"text": "text/plain; charset=utf-8", "json": NDJSON}
 
 
+@dataclass(frozen=True)
+class ReaderLimits:
+    max_readers: int = 16
+    max_per_client: int = 4
+    timeout_secs: float = 30.0
+
+
 class Subscriber:
-    def __init__(self, filter: DestinationFilter | None, who: str) -> None:
+    def __init__(self, filter: DestinationFilter | None, who: str, client: str) -> None:
         self.buffer = DropOldestBuffer(
             max_records=READER_MAX_RECORDS, max_bytes=READER_MAX_BYTES, name=who
         )
         self.route = Route(self.buffer, filter)
+        self.client = client
 
 
 class LiveHub:
     """The /logs readers, and the one router tap that feeds them while there are any."""
 
-    def __init__(self, router: Router, source: Source) -> None:
+    def __init__(self, router: Router, source: Source, limits: ReaderLimits | None = None) -> None:
         self.router = router
         self.source = source
+        self.limits = limits or ReaderLimits()
         self.subscribers: list[Subscriber] = []
+        self.per_client: Counter[str] = Counter()
         self.skipped = 0  # records readers gone since missed
+        self.refused: Counter[str] = Counter()  # readers turned away: "busy", "client_busy"
+        self.stalled = 0  # readers disconnected for taking nothing for timeout_secs
         self.text = TextEncoder()
         self.json = JsonEncoder()
         self.closed = False
@@ -55,15 +76,21 @@ class LiveHub:
         for subscriber in self.subscribers:
             subscriber.route.put(records)
 
-    def subscribe(self, filter: DestinationFilter | None, who: str = "/logs reader") -> Subscriber:
-        subscriber = Subscriber(filter, who)
+    def subscribe(
+        self, filter: DestinationFilter | None, who: str = "/logs reader", client: str = ""
+    ) -> Subscriber:
+        subscriber = Subscriber(filter, who, client)
         if not self.subscribers:
             self.router.add_tap(self._tap)
         self.subscribers.append(subscriber)
+        self.per_client[client] += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.remove(subscriber)
+        self.per_client[subscriber.client] -= 1
+        if not self.per_client[subscriber.client]:
+            del self.per_client[subscriber.client]
         self.skipped += subscriber.buffer.dropped
         if not self.subscribers:
             self.router.remove_tap(self._tap)
@@ -88,10 +115,10 @@ class LiveHub:
             return web.json_response({"error": str(exc)}, status=400)
         if self.closed:
             return web.json_response({"error": "logship is shutting down"}, status=503)
-        if len(self.subscribers) >= MAX_READERS:
-            return web.json_response(
-                {"error": f"{MAX_READERS} readers of /logs already; try again later"}, status=503
-            )
+        client = request.remote or ""
+        refusal = self._refusal(client)
+        if refusal is not None:
+            return refusal
         response = web.StreamResponse(
             headers={
                 "Content-Type": _FORMATS[format],
@@ -99,19 +126,55 @@ class LiveHub:
                 "X-Accel-Buffering": "no",  # a proxy in front must not hold the stream back
             }
         )
-        subscriber = self.subscribe(filter, f"/logs reader at {request.remote}")
+        subscriber = self.subscribe(filter, f"/logs reader at {client}", client)
         try:
             await response.prepare(request)
             await self._pump(subscriber, response, format)
+        except TimeoutError:  # before OSError, of which it is one
+            self.stalled += 1
+            log.info(
+                "disconnected the /logs reader at %s: it took nothing for %g s",
+                client,
+                self.limits.timeout_secs,
+            )
+            if request.transport is not None:
+                request.transport.abort()  # what is queued for it goes too
         except (ConnectionError, OSError):
             pass  # the reader went away
         finally:
             self.unsubscribe(subscriber)
         return response
 
+    def _refusal(self, client: str) -> web.Response | None:
+        """503 when every place is taken, 429 when this client holds its share of them."""
+        limits = self.limits
+        if len(self.subscribers) >= limits.max_readers:
+            self.refused["busy"] += 1
+            return web.json_response(
+                {
+                    "error": f"{limits.max_readers} readers of /logs already "
+                    "(http.max_log_readers); try again later"
+                },
+                status=503,
+                headers={"Retry-After": "10"},
+            )
+        if self.per_client[client] >= limits.max_per_client:
+            self.refused["client_busy"] += 1
+            return web.json_response(
+                {
+                    "error": f"{limits.max_per_client} readers of /logs from {client} already "
+                    "(http.max_log_readers_per_client); close one first"
+                },
+                status=429,
+                headers={"Retry-After": "10"},
+            )
+        return None
+
     async def _pump(
         self, subscriber: Subscriber, response: web.StreamResponse, format: str
     ) -> None:
+        """Write what the reader's buffer gets; TimeoutError when a write waits for the reader
+        to take what was written before for longer than the limit."""
         buffer = subscriber.buffer
         encode = self.json.encode if format == "json" else self.text.encode
         reported = 0
@@ -128,7 +191,8 @@ class LiveHub:
                     "is slower than the logs --\n".encode(),
                 )
             reported = buffer.dropped
-            await response.write(b"".join(parts))
+            async with asyncio.timeout(self.limits.timeout_secs):
+                await response.write(b"".join(parts))
 
 
 def parse_query(request: web.Request) -> tuple[str, DestinationFilter | None]:

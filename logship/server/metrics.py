@@ -319,6 +319,20 @@ class AgentCollector(Collector):
             "Records /logs readers missed because they read slower than the logs came.",
             value=self.hub.skipped_total(),
         )
+        refused = CounterMetricFamily(
+            "logship_http_logs_readers_refused",
+            "Readers of /logs turned away: every place taken (busy), or the places one client "
+            "may hold (client_busy).",
+            labels=["reason"],
+        )
+        for reason in ("busy", "client_busy"):
+            refused.add_metric([reason], self.hub.refused[reason])
+        yield refused
+        yield CounterMetricFamily(
+            "logship_http_logs_readers_stalled",
+            "Readers of /logs disconnected for taking nothing for http.log_reader_timeout_secs.",
+            value=self.hub.stalled,
+        )
 
 
 class SendTimer(DeliveryObserver):

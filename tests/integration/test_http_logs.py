@@ -119,14 +119,21 @@ async def test_a_bad_filter_is_answered_400_naming_it(start_agent: Any) -> None:
 async def test_a_reader_slower_than_the_logs_loses_its_oldest_records_not_the_agent(
     start_agent: Any, containers: Any
 ) -> None:
-    agent = start_agent("run", "console://?format=json", "--http", "0")
+    # slow, not stalled: it must not be taken for a reader that takes nothing at all
+    agent = start_agent(
+        "run",
+        "console://?format=json",
+        "--http",
+        "0",
+        env={"LOGSHIP_HTTP__LOG_READER_TIMEOUT_SECS": "600"},
+    )
     base = base_url(agent)
     host, port = base.removeprefix("http://").rsplit(":", 1)
     lines = 100_000
     with socket.socket() as reader:  # asks for the stream, then reads nothing for a while
         reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         reader.connect((host, int(port)))
-        reader.sendall(b"GET /logs HTTP/1.1\r\nHost: logship\r\n\r\n")
+        reader.sendall(b"GET /logs HTTP/1.1\r\nHost: localhost\r\n\r\n")
         async with aiohttp.ClientSession() as http:
 
             async def subscribed() -> bool:
