@@ -1,7 +1,8 @@
 """``/``: one small page that shows the live stream of ``/logs`` with a filter box.
 
 Plain HTML and JavaScript (fetch streaming of NDJSON), no build step, no framework, nothing
-loaded from elsewhere; ``/?filter.name=web*`` opens it filtered.
+loaded from elsewhere; ``/?filter.name=web*`` opens it filtered. It holds no data itself:
+when ``/logs`` answers 401 it asks for the token and sends it as ``Authorization: Bearer``.
 """
 
 from __future__ import annotations

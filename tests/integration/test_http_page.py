@@ -85,3 +85,59 @@ async def test_the_page_shows_live_lines_filtered_in_a_real_browser(
             drawn += pixel != BACKGROUND
     assert drawn / total > 0.01, f"only {drawn} of {total} pixels differ from the background"
     assert len(colours) > 20, f"{len(colours)} colours: not text"
+
+
+async def test_with_a_token_the_page_asks_for_it_and_sends_it_as_a_header(
+    start_agent: Any, containers: Any, tmp_path: Path
+) -> None:
+    token = f"page-token-{uuid.uuid4().hex}"
+    (tmp_path / "token").write_text(token + "\n")
+    agent = start_agent(
+        "run", "--http", "0", "--http-token-file", str(tmp_path / "token"), "--log-level", "debug"
+    )
+    base = base_url(agent)
+    name = f"page-{uuid.uuid4().hex[:6]}"
+    containers.run(
+        "i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo tok-out-$i; sleep 0.1; done", name=name
+    )
+    browser = await Browser(tmp_path, width=WIDTH, height=HEIGHT).start()
+    try:
+        await browser.open(f"{base}/")
+        asked = await browser.wait_for(
+            "(t => t.hidden ? null : document.getElementById('status').textContent)"
+            "(document.getElementById('token'))",
+            what="the page to ask for the token",
+        )
+        assert "needs its token" in asked
+        assert await browser.evaluate(f"{LINES}.length") == 0
+
+        # a wrong one is told so, and shows nothing
+        await browser.evaluate(
+            "document.getElementById('token').value = 'wrong';"
+            "document.getElementById('apply').click()"
+        )
+        await browser.wait_for(
+            "document.getElementById('status').textContent.includes('token is wrong')",
+            what="the wrong token to be refused",
+        )
+        await browser.evaluate(
+            f"document.getElementById('token').value = '{token}';"
+            "document.getElementById('apply').click()"
+        )
+        lines = await browser.wait_for(
+            f"(l => l.length >= 3 ? l : null)({LINES})", what="lines with the token"
+        )
+        assert all(f"{name} stdout: tok-out-" in line for line in lines), lines
+        # the token went as a header: neither the page's address nor the requests' hold it
+        assert token not in await browser.evaluate("location.href")
+        urls = await browser.evaluate(
+            "performance.getEntriesByType('resource').map(e => e.name).join(' ')"
+        )
+        assert "logs?" in urls and token not in urls
+        # and it is kept for this tab: a reload asks no more
+        await browser.evaluate("location.reload()")
+        await browser.wait_for(f"{LINES}.length >= 1", what="lines after a reload")
+        assert await browser.evaluate("document.getElementById('token').hidden")
+    finally:
+        await browser.close()
+    assert token not in agent.stderr
