@@ -1,11 +1,13 @@
 """The disk spool against the real engine and a real rsyslogd over TCP (fault scenario 3 with
 ``spool.enabled=true``): the receiver killed for 10 s behind a small memory buffer, and the
-agent stopped (SIGTERM) and started again while the receiver is down. Figures are printed as
+agent stopped (SIGTERM) and started again while the receiver is down, and a spool on a small
+file system that fills up (the machine's root mounts a tmpfs). Figures are printed as
 ``FAULT <scenario>: produced N, shipped N, lost N, duplicated N`` like the fault suite's."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
@@ -142,3 +144,67 @@ def test_with_the_spool_an_agent_restart_while_the_receiver_is_down_loses_nothin
     assert figures["lost"] == 0
     assert figures["duplicated"] == 0
     assert not spool_files(state)
+
+
+def test_with_the_spool_on_a_disk_that_fills_up_what_it_refused_is_counted_and_read_again(
+    rsyslog_tcp: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
+) -> None:
+    rsyslog = rsyslog_tcp
+    state = tmp_path / "state"
+    disk = state / "spool"  # a 256 KiB file system: the spool fills it long before max_bytes
+    disk.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=True)
+    try:
+        rsyslog.kill()  # down from the start: everything the buffer sheds goes to the spool
+        args = ("run", destination(rsyslog, 300), "--state-dir", str(state), "--http", "0")
+        first = start_agent(*args)
+        base = base_url(first)
+        flood = containers.run(FLOOD.format(batches=40, per=200))  # 8000 lines in ~10 s
+        flood.wait(timeout=120)
+        full = wait_until(
+            lambda: metrics(base).value("logship_records_dropped_total", reason="disk_full"),
+            timeout=30,
+            what="lines the full disk refused, counted",
+        )
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as resp:
+            assert resp.status == 200  # the agent itself is fine
+        rsyslog.start()  # the same port: the spool is sent, then what memory holds
+        wait_until(
+            lambda: (
+                metrics(base).value("logship_spool_records") == 0
+                and metrics(base).value("logship_buffer_records") == 0
+            ),
+            timeout=90,
+            what="the spool and the buffer sent",
+        )
+        time.sleep(1)
+        counted = metrics(base)
+        assert first.stop() == 0
+        shipped_first = syslog_messages(rsyslog, flood.name)
+        # every line the first agent did not ship, it counted as refused by the disk
+        refused = counted.value("logship_records_dropped_total", reason="disk_full")
+        assert refused == 8000 - len(set(shipped_first)) and full > 0
+        for reason in ("buffer_full", "spool_full", "spool_damaged", "disk_error"):
+            assert counted.value("logship_records_dropped_total", reason=reason) == 0, reason
+        # said once per episode: each one ends with "works again"
+        episodes = first.stderr.count("refused a write (No space left on device)")
+        assert 0 < episodes <= first.stderr.count("works again") + 1
+        # the checkpoint stayed before what the disk refused: a restart reads it again
+        second = start_agent(*args)
+        produced = [str(i) for i in range(1, 8001)]
+        wait_until(
+            lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
+            timeout=90,
+            what="every line, those the full disk refused read again",
+        )
+        assert second.stop() == 0
+        figures = report(
+            "3 rsyslog TCP down, disk spool on a 256 KiB file system that fills up",
+            produced,
+            syslog_messages(rsyslog, flood.name),
+            f"buffer 300 records; the first agent shipped {len(shipped_first)}, the disk refused "
+            f"{refused:.0f}, read again after a restart",
+        )
+        assert figures["lost"] == 0
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
