@@ -115,3 +115,38 @@ def test_a_log_files_malformed_lines_are_a_stream_problem_in_metrics() -> None:
     text = generate_latest(registry).decode()
     assert 'logship_log_stream_problems_total{problem="malformed_line"} 3.0' in text
     assert "logship_lines_truncated_total 1.0" in text
+
+
+async def test_a_line_the_sink_failed_on_is_dropped_as_encode_error_not_rejected() -> None:
+    from logship.pipeline.destination import Destination
+    from logship.server.metrics import AgentCollector
+
+    class Picky:
+        """A sink whose encoder cannot take the line "bad"."""
+
+        name = "picky"
+
+        async def open(self) -> None:
+            return None
+
+        async def send(self, batch: list[Record]) -> None:
+            if any(r.message == "bad" for r in batch):
+                raise UnicodeEncodeError("utf-8", "bad", 0, 1, "surrogates not allowed")
+
+        async def close(self) -> None:
+            return None
+
+    destination = Destination(Picky())
+    ts = "2026-01-01T00:00:00.000000000Z"
+    m = meta("a" * 64)
+    destination.route.put([Record(text, "stdout", ts, m) for text in ("ok", "bad", "ok")])
+    destination.close_input()
+    await destination.run()
+    collector = AgentCollector(
+        source_of({}), [destination], ["picky"], ReadCounter(source_of({})), SimpleNamespace()
+    )
+    (dropped,) = [f for f in collector._destinations() if f.name == "logship_records_dropped"]
+    by_reason = {s.labels["reason"]: s.value for s in dropped.samples}
+    assert by_reason["encode_error"] == 1 and by_reason["rejected"] == 0
+    (sent,) = [f for f in collector._destinations() if f.name == "logship_records_sent"]
+    assert [s.value for s in sent.samples if s.name.endswith("_total")] == [2]

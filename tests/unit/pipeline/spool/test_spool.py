@@ -502,16 +502,27 @@ def refusing(
     return refuse
 
 
+def followed_spool(directory: Path, **options: int) -> tuple[Spool, Progress, list[Record]]:
+    """A spool whose stored and lost records a destination's checkpoints follow (its
+    Progress), and the list of the records it stored."""
+    progress = Progress()
+    stored: list[Record] = []
+
+    def on_stored(records: list[Record]) -> None:
+        stored.extend(records)
+        progress.discarded(records)
+
+    return (
+        spool_at(directory, on_stored=on_stored, on_lost=progress.lost, **options),
+        progress,
+        stored,
+    )
+
+
 async def test_a_full_disk_loses_what_it_refused_counted_and_said_once_and_the_checkpoint_holds(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    progress = Progress()
-    handled: list[Record] = []
-    spool = spool_at(
-        tmp_path,
-        on_stored=lambda r: (handled.extend(r), progress.discarded(r)),
-        on_lost=progress.lost,
-    )
+    spool, progress, handled = followed_spool(tmp_path)
     records = lines(400)
     progress.routed(records, records)
     spool.add(records[:100])
@@ -543,14 +554,7 @@ async def test_a_full_disk_loses_what_it_refused_counted_and_said_once_and_the_c
 async def test_a_failed_fsync_counts_the_flush_as_lost_and_leaves_none_of_it_on_disk(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    progress = Progress()
-    stored: list[Record] = []
-    spool = spool_at(
-        tmp_path,
-        segment_bytes=16 << 10,
-        on_stored=lambda r: (stored.extend(r), progress.discarded(r)),
-        on_lost=progress.lost,
-    )
+    spool, progress, stored = followed_spool(tmp_path, segment_bytes=16 << 10)
     web, db = lines(600), lines(50, DB)
     progress.routed(web, web)
     spool.add(web[:300])
