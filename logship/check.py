@@ -23,8 +23,9 @@ from typing import TextIO
 import aiohttp
 import yaml
 
-from logship.config.address import format_address, parse_listen_address
+from logship.config.address import format_address
 from logship.config.destination import NetworkDestinationConfig
+from logship.config.http import HttpSettings
 from logship.config.secrets import redact
 from logship.errors import (
     CheckFailed,
@@ -156,9 +157,10 @@ async def check_pod_logs(pods_dir: Path, timeout_secs: float) -> Result:
 # -- the operator's HTTP server ------------------------------------------------------------------
 
 
-async def check_http(listen: str, timeout_secs: float) -> Result:
-    """Whether ``--http`` can bind its address (in use, or not this host's, is a common slip)."""
-    host, port = parse_listen_address(listen)
+async def check_http(settings: HttpSettings, timeout_secs: float) -> Result:
+    """Whether ``--http`` can bind its address (in use, or not this host's, is a common slip),
+    and who may read /logs and /containers there."""
+    host, port = settings.host, settings.port
     what = f"http {format_address(host, port)}"
 
     async def probe() -> str:
@@ -168,12 +170,18 @@ async def check_http(listen: str, timeout_secs: float) -> Result:
             # `docker exec <agent> logship check`: the image's LOGSHIP_HTTP is the running
             # agent's own address, in use by it
             if exc.errno == errno.EADDRINUSE and await _logship_listens(host, port):
-                return "in use by the logship running there (its /healthz answers)"
+                return f"in use by the logship running there (its /healthz answers); {readers}"
             raise
         server.close()
         await server.wait_closed()
-        return "the address can be bound"
+        return f"the address can be bound; {readers}"
 
+    if settings.token is not None:
+        readers = "/logs and /containers need the token of http.token_file"
+    elif settings.loopback:
+        readers = "/logs and /containers answer this machine only (loopback, no token)"
+    else:
+        readers = "/logs and /containers are off (no http.token_file, not a loopback address)"
     return await _attempt(what, timeout_secs, probe())
 
 
@@ -243,7 +251,7 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     sinks = [build_sink(_within(config, timeout_secs)) for config in destinations]
     print(f"source: {kind} ({why})", file=out)
     print("checks:", file=out)
-    http = [check_http(settings.http.listen, timeout_secs)] if settings.http is not None else []
+    http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
     if kind == "cri":  # no engine needed: the pod logs are the source
         await client.close()
         source = check_pod_logs(settings.pods_dir, timeout_secs)

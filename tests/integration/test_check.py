@@ -192,8 +192,28 @@ def test_an_http_address_held_by_the_logship_running_there_passes(start_agent: A
     assert result.returncode == 0, result.stdout + result.stderr
     line = check_lines(result.stdout)[f"http 127.0.0.1:{port}"]
     assert line == (
-        f"OK   http 127.0.0.1:{port}: in use by the logship running there (its /healthz answers)"
+        f"OK   http 127.0.0.1:{port}: in use by the logship running there (its /healthz "
+        "answers); /logs and /containers answer this machine only (loopback, no token)"
     )
+
+
+def test_check_shows_who_may_read_the_logs_and_never_the_token(tmp_path: Path) -> None:
+    token = "check-token-" + "9" * 20
+    (tmp_path / "token").write_text(token + "\n")
+    port = free_port(socket.SOCK_STREAM)
+    result = run_cli(
+        ["check", "--http", str(port), "--http-token-file", str(tmp_path / "token"), "console://"],
+        env={"LOGSHIP_HONOR_IGNORE": "false"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = check_lines(result.stdout)[f"http 127.0.0.1:{port}"]
+    assert line == (
+        f"OK   http 127.0.0.1:{port}: the address can be bound; /logs and /containers need "
+        "the token of http.token_file"
+    )
+    assert "honor_ignore: false" in result.stdout
+    assert f"token_file: {tmp_path / 'token'}" in result.stdout
+    assert token not in result.stdout + result.stderr
 
 
 def test_gelf_over_tcp_and_http_pass_and_receive_no_message(
