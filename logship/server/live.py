@@ -149,26 +149,20 @@ class LiveHub:
         """503 when every place is taken, 429 when this client holds its share of them."""
         limits = self.limits
         if len(self.subscribers) >= limits.max_readers:
-            self.refused["busy"] += 1
-            return web.json_response(
-                {
-                    "error": f"{limits.max_readers} readers of /logs already "
-                    "(http.max_log_readers); try again later"
-                },
-                status=503,
-                headers={"Retry-After": "10"},
+            reason, status = "busy", 503
+            error = f"{limits.max_readers} readers of /logs already (http.max_log_readers)"
+        elif self.per_client[client] >= limits.max_per_client:
+            reason, status = "client_busy", 429
+            error = (
+                f"{limits.max_per_client} readers of /logs from {client} already "
+                "(http.max_log_readers_per_client)"
             )
-        if self.per_client[client] >= limits.max_per_client:
-            self.refused["client_busy"] += 1
-            return web.json_response(
-                {
-                    "error": f"{limits.max_per_client} readers of /logs from {client} already "
-                    "(http.max_log_readers_per_client); close one first"
-                },
-                status=429,
-                headers={"Retry-After": "10"},
-            )
-        return None
+        else:
+            return None
+        self.refused[reason] += 1
+        return web.json_response(
+            {"error": f"{error}; try again later"}, status=status, headers={"Retry-After": "10"}
+        )
 
     async def _pump(
         self, subscriber: Subscriber, response: web.StreamResponse, format: str
