@@ -44,7 +44,7 @@ class Flush:
     """One flush decided on the event loop: the steps for the disk thread, and what the
     counts already say of them (undone should the disk refuse)."""
 
-    __slots__ = ("added", "dropped", "new_files", "records", "steps")
+    __slots__ = ("added", "created", "dropped", "new_files", "records", "steps")
 
     def __init__(self, records: list[Record], dropped: list[Record]) -> None:
         self.records = records
@@ -52,6 +52,7 @@ class Flush:
         self.dropped = dropped
         self.steps: list[Step] = []
         self.added: list[tuple[Segment, int, int]] = []  # (segment, records, bytes)
+        self.created: list[Segment] = []  # segments it started
         self.new_files = False  # a segment was created: the directory needs an fsync too
 
 
@@ -255,6 +256,7 @@ class SpoolWriter:
             unwritten.clear()
         segment = self._store.new_segment()
         flush.steps.append(("start", segment.path))
+        flush.created.append(segment)
         flush.new_files = True
         self._active = segment
         self._encoder = SegmentEncoder(self._env)
@@ -314,6 +316,9 @@ class SpoolWriter:
             if not segment.deleted:
                 counts.bytes -= nbytes
         self._active = None  # the disk thread gave it up: a new segment for the next flush
+        for segment in flush.created:  # cut back to nothing: gone, not left for the reader
+            if not segment.records and not segment.deleted:
+                self._disk.later(self._store.delete(segment))
         self._lost(flush.records, exc)
         self._report(flush.dropped)
 

@@ -539,6 +539,9 @@ async def test_a_full_disk_loses_what_it_refused_counted_and_said_once_and_the_c
         monkeypatch.undo()
         spool.add(records[300:])
         await spool.flush()
+    # a refused flush gives its segment up, and leaves no empty file behind (however long the
+    # disk stays full): the one it wrote to before, and the one written now
+    assert len(segments(tmp_path)) == 2
     assert spool.disk_full == 200 and spool.disk_error == 0 and spool.damaged == 0
     assert handled == records[:100] + records[300:]  # the lost ones are not handled
     assert progress.position(WEB.id) == before  # and the checkpoint stays before them
