@@ -104,7 +104,7 @@ async def test_with_a_token_the_page_asks_for_it_and_sends_it_as_a_header(
     try:
         await browser.open(f"{base}/")
         asked = await browser.wait_for(
-            "(t => t.hidden ? null : document.getElementById('status').textContent)"
+            "(t => t && !t.hidden ? document.getElementById('status').textContent : null)"
             "(document.getElementById('token'))",
             what="the page to ask for the token",
         )
@@ -135,8 +135,11 @@ async def test_with_a_token_the_page_asks_for_it_and_sends_it_as_a_header(
         )
         assert "logs?" in urls and token not in urls
         # and it is kept for this tab: a reload asks no more
-        await browser.evaluate("location.reload()")
-        await browser.wait_for(f"{LINES}.length >= 1", what="lines after a reload")
+        await browser.evaluate("window.beforeReload = true; location.reload()")
+        await browser.wait_for(
+            f"!window.beforeReload && document.readyState === 'complete' && {LINES}.length >= 1",
+            what="lines after a reload",
+        )
         assert await browser.evaluate("document.getElementById('token').hidden")
     finally:
         await browser.close()
