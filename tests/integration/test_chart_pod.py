@@ -1,20 +1,30 @@
 """The chart's pod, run for real: no kubelet can run here, so the DaemonSet that real Helm
-renders is turned into the `docker run` commands a kubelet on a Docker node would amount to
-(the init container, then logship with the pod's user, groups, read-only root, dropped
-capabilities, environment with the downward API's node name, ConfigMap file and hostPaths),
-against the real engine with the real image. The probes must answer, containers with the
-kubelet's labels must arrive at a real rsyslogd filtered by namespace with the node's name,
-and a stop must leave the checkpoints in the node's state directory.
+renders is turned into the ``docker run`` command a kubelet would amount to (the pod's user,
+read-only root, dropped capabilities, environment with the downward API's node name, the
+ConfigMap's file, and its hostPaths checked by type as the kubelet checks them), against the
+real engine with the real image. On each kind of node the probes must answer and pods' lines
+must arrive at a real rsyslogd, filtered by namespace, with the node's name and the pod's
+metadata:
+
+- a containerd node: pod logs written as containerd writes them, root's and mode 0640, and no
+  Docker socket;
+- a cri-dockerd node: pod logs that are links to real containers' json-file logs in the real
+  ``/var/lib/docker/containers``, no socket;
+- a Docker node with ``docker.socket.enabled``: json-file logs with the engine's metadata.
+
+A stop must leave the checkpoints in the node's state directory. And the pod's user must be
+able to read a real json-file log, which user 10001 cannot, with or without DAC_READ_SEARCH.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import socket
+import stat
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +35,7 @@ import yaml
 from tests.helpers.containers import RUN_ID, TEST_LABEL
 from tests.helpers.docker_cli import docker, logs
 from tests.helpers.image import build_image
+from tests.helpers.kubelet import PodLogs
 from tests.helpers.paths import ROOT
 from tests.helpers.ports import free_port
 from tests.helpers.rsyslog import Rsyslog, by_container, parse_structured_data
@@ -33,7 +44,9 @@ from tests.helpers.waiting import wait_until
 pytestmark = pytest.mark.timeout(900)  # a first build on a new machine (see test_image.py)
 
 SOCKET = "/var/run/docker.sock"
+DOCKER_ROOT = Path("/var/lib/docker")  # the engine's, here
 NODE = {"spec.nodeName": "node-1.cluster.test", "status.hostIP": "10.0.0.7"}
+PAYMENTS = "?filter.labels=io.kubernetes.pod.namespace:payments"
 
 
 def pod_from_chart(values: dict[str, Any]) -> dict[str, Any]:
@@ -49,16 +62,32 @@ def pod_from_chart(values: dict[str, Any]) -> dict[str, Any]:
     return pod
 
 
+def host_path(volume: dict[str, Any]) -> str:
+    """The node's path of a hostPath volume, checked by type as the kubelet checks it before
+    it starts the pod (``DirectoryOrCreate``: made, root's, mode 0755)."""
+    path, kind = Path(volume["hostPath"]["path"]), volume["hostPath"].get("type", "")
+    if kind == "DirectoryOrCreate":
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+    elif kind == "Directory":
+        assert path.is_dir(), f"hostPath type check failed: {path} is not a directory"
+    elif kind == "Socket":
+        assert path.is_socket(), f"hostPath type check failed: {path} is not a socket"
+    else:
+        raise AssertionError(f"a hostPath of type {kind!r}: the runtime would make {path}")
+    return str(path)
+
+
 def docker_run_args(
     pod: dict[str, Any], container: dict[str, Any], files: Path, name: str
 ) -> list[str]:
     """``docker run`` options for one of the pod's containers, as the kubelet would set it up."""
     security = container["securityContext"]
+    pod_security = pod["securityContext"]
+    assert pod_security["seccompProfile"] == {"type": "RuntimeDefault"}  # the engine's default
     args = ["--name", name, "--label", f"{TEST_LABEL}={RUN_ID}-pod", "--network", "host"]
     args += ["--user", f"{security['runAsUser']}:{security.get('runAsGroup', 0)}"]
-    if security["runAsUser"] != 0:  # supplementalGroups and fsGroup: for the pod's processes
-        groups = pod["securityContext"]
-        for gid in [*groups["supplementalGroups"], groups["fsGroup"]]:
+    for gid in [*pod_security.get("supplementalGroups", []), pod_security.get("fsGroup")]:
+        if gid is not None:
             args += ["--group-add", str(gid)]
     if security.get("readOnlyRootFilesystem"):
         args.append("--read-only")
@@ -76,7 +105,7 @@ def docker_run_args(
     for mount in container["volumeMounts"]:
         volume = volumes[mount["name"]]
         if "hostPath" in volume:
-            source = volume["hostPath"]["path"]
+            source = host_path(volume)
         else:  # the ConfigMap: its file on the "node"
             source = str(files / mount["subPath"])
             (files / mount["subPath"]).write_text(pod["_configmap"][mount["subPath"]])
@@ -89,17 +118,88 @@ def docker_run_args(
     return args
 
 
+@dataclass
+class Node:
+    """A node's directories (under a temporary directory, made root's as the kubelet and the
+    runtimes make them), a receiver, and the pod's containers (removed afterwards)."""
+
+    root: Path
+    rsyslog: Rsyslog
+    started: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for path in (self.state, self.pods, self.links, self.files):
+            path.mkdir(parents=True)
+        self.pods.chmod(0o750)  # root's alone, as on a node
+
+    @property
+    def state(self) -> Path:
+        return self.root / "var/lib/logship"
+
+    @property
+    def pods(self) -> Path:
+        return self.root / "var/log/pods"
+
+    @property
+    def links(self) -> Path:
+        return self.root / "var/log/containers"
+
+    @property
+    def files(self) -> Path:
+        return self.root / "pod"
+
+    def values(self, **extra: Any) -> dict[str, Any]:
+        """The chart's values for this node and the test image; ``extra`` on top."""
+        repository, tag = build_image().rsplit(":", 1)
+        values: dict[str, Any] = {
+            "image": {"repository": repository, "tag": tag},
+            "stateDir": {"hostPath": str(self.state)},
+            "http": {"port": free_port(socket.SOCK_STREAM)},
+            "logFiles": {
+                "podsDir": str(self.pods),
+                "podLinksDir": str(self.links),
+                "dockerRoot": str(DOCKER_ROOT),
+            },
+            "config": {
+                "destinations": [f"syslog+tcp://127.0.0.1:{self.rsyslog.tcp_port}{PAYMENTS}"]
+            },
+        }
+        for key, value in extra.items():
+            values[key] = {**values.get(key, {}), **value}
+        return values
+
+    def start(self, values: dict[str, Any]) -> str:
+        """The pod's container, started; its name once both probes answer 200."""
+        pod = pod_from_chart(values)
+        assert "initContainers" not in pod
+        (main,) = pod["containers"]
+        name = f"lt-logship-{uuid.uuid4().hex[:8]}"
+        self.started.append(name)
+        docker("run", "-d", *docker_run_args(pod, main, self.files, name))
+        port = values["http"]["port"]
+        probes = {p: main[f"{p}Probe"]["httpGet"]["path"] for p in ("liveness", "readiness")}
+        assert probes == {"liveness": "/healthz", "readiness": "/readyz"}
+        for path in probes.values():
+            wait_until(
+                lambda path=path: get(f"http://127.0.0.1:{port}{path}") == 200,
+                timeout=30,
+                what=f"{path} to answer 200 (log: {logs(name)[-2000:]})",
+            )
+        return name
+
+    def stop(self, name: str) -> dict[str, Any]:
+        """The pod stopped as the kubelet stops it; the checkpoints it left on the node."""
+        docker("stop", name, timeout=60)
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", name) == "0", logs(name)
+        saved: dict[str, Any] = json.loads((self.state / "checkpoints.json").read_text())
+        return dict(saved["containers"])
+
+
 @pytest.fixture
-def node(tmp_path: Path, rsyslog_tcp: Rsyslog) -> Iterator[dict[str, Any]]:
-    """A state directory on the "node", made as the kubelet's DirectoryOrCreate does (root's),
-    and a receiver; the pod's containers are removed afterwards."""
-    state = tmp_path / "node" / "var-lib-logship"
-    state.mkdir(parents=True)
-    files = tmp_path / "pod"
-    files.mkdir()
-    started: list[str] = []
-    yield {"state": state, "files": files, "rsyslog": rsyslog_tcp, "started": started}
-    for name in started:
+def node(tmp_path: Path, rsyslog_tcp: Rsyslog) -> Iterator[Node]:
+    node = Node(tmp_path / "node", rsyslog_tcp)
+    yield node
+    for name in node.started:
         docker("rm", "-f", name, check=False)
 
 
@@ -111,48 +211,81 @@ def get(url: str) -> int:
         return 0
 
 
-def test_the_charts_pod_runs_the_image_probes_answer_and_pods_are_shipped_by_namespace(
-    node: dict[str, Any], docker_client: Any, containers: Any, test_label: str
-) -> None:
-    image = build_image()
-    repository, tag = image.rsplit(":", 1)
-    port = free_port(socket.SOCK_STREAM)
-    rsyslog: Rsyslog = node["rsyslog"]
-    pod = pod_from_chart(
-        {
-            "image": {"repository": repository, "tag": tag},
-            "docker": {"socketGroupId": os.stat(SOCKET).st_gid},
-            "stateDir": {"hostPath": str(node["state"])},
-            "http": {"port": port},
-            "config": {
-                "destinations": [
-                    f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}"
-                    "?filter.labels=io.kubernetes.pod.namespace:payments"
-                ],
-                "include": {"labels": [f"{TEST_LABEL}={test_label}"]},
-            },
-        }
-    )
-    (init,) = pod["initContainers"]
-    (main,) = pod["containers"]
+def structured(message: dict[str, Any]) -> dict[str, str]:
+    return dict(parse_structured_data(message["sd"])["logship@32473"])
 
-    # the init container, as root with CHOWN and FOWNER only, gives the state directory away
-    name = f"lt-init-{uuid.uuid4().hex[:8]}"
-    node["started"].append(name)
-    docker("run", *docker_run_args(pod, init, node["files"], name), timeout=60)
-    assert (node["state"].stat().st_uid, node["state"].stat().st_gid) == (10001, 10001)
 
-    name = f"lt-logship-{uuid.uuid4().hex[:8]}"
-    node["started"].append(name)
-    docker("run", "-d", *docker_run_args(pod, main, node["files"], name))
-    probes = {p: main[f"{p}Probe"]["httpGet"]["path"] for p in ("liveness", "readiness")}
-    assert probes == {"liveness": "/healthz", "readiness": "/readyz"}
-    for path in probes.values():
-        wait_until(
-            lambda path=path: get(f"http://127.0.0.1:{port}{path}") == 200,
-            timeout=30,
-            what=f"{path} to answer 200 (log: {logs(name)[-2000:]})",
+def test_on_a_containerd_node_the_pod_reads_the_pod_logs_with_no_socket(node: Node) -> None:
+    docker_root = node.root / "var/lib/docker"  # none: the kubelet makes it, empty
+    values = node.values(logFiles={"dockerRoot": str(docker_root)})
+    name = node.start(values)
+    assert (docker_root / "containers").is_dir()
+    assert "through source cri" in logs(name), logs(name)[-2000:]
+
+    # pods started after logship, their files written as containerd writes them (mode 0640)
+    pod_logs = PodLogs(node.pods, node.links)
+    uid = str(uuid.uuid4())
+    api = pod_logs.container("payments", "api-7d9f", uid, "api")
+    api.write("paid")
+    api.write("refunded", "stderr")
+    shop = pod_logs.container("shop", "web-1", str(uuid.uuid4()), "web")
+    shop.write("bought")
+    assert stat.S_IMODE(api.path.stat().st_mode) == 0o640 and api.path.stat().st_uid == 0
+    try:
+        received = wait_until(
+            lambda: len(got := by_container(node.rsyslog, "api-7d9f/api")) >= 2 and got,
+            what="the payments pod's lines",
         )
+        checkpoints = node.stop(name)
+    finally:
+        pod_logs.close()
+    assert [m["msg"] for m in received] == ["paid", "refunded"]
+    assert received[0]["hostname"] == NODE["spec.nodeName"]  # the downward API's node name
+    sd = structured(received[0])
+    (link,) = [p for p in node.links.iterdir() if p.name.startswith("api-7d9f_payments_api-")]
+    container_id = link.name.removesuffix(".log").rsplit("-", 1)[1]
+    assert (sd["k8s_namespace"], sd["k8s_pod_uid"], sd["host_ip"]) == ("payments", uid, "10.0.0.7")
+    assert sd["container_id"] == container_id
+    assert container_id in checkpoints
+    assert not [m for m in node.rsyslog.messages() if m["msg"] == "bought"]
+
+
+def test_on_a_cri_dockerd_node_the_pod_reads_dockers_json_logs_through_the_pod_logs(
+    node: Node, containers: Any
+) -> None:
+    name = node.start(node.values())
+    assert "through source cri" in logs(name), logs(name)[-2000:]
+
+    # the pod's container, run by Docker, and the kubelet's pod log: a link to its json log
+    uid = str(uuid.uuid4())
+    api = containers.run("echo paid; echo refunded >&2; sleep 30", name=f"k8s_api_{uid[:8]}")
+    log_path = Path(docker("inspect", "-f", "{{.LogPath}}", api.id))
+    assert log_path.parent.parent == DOCKER_ROOT / "containers"
+    pod_log = node.pods / f"payments_api-7d9f_{uid}" / "api" / "0.log"
+    (node.links / f"api-7d9f_payments_api-{api.id}.log").symlink_to(pod_log)
+    pod_log.parent.mkdir(parents=True)
+    pod_log.symlink_to(log_path)
+
+    received = wait_until(
+        lambda: len(got := by_container(node.rsyslog, "api-7d9f/api")) >= 2 and got,
+        what="the payments pod's lines",
+    )
+    assert sorted(m["msg"] for m in received) == ["paid", "refunded"]
+    sd = structured(received[0])
+    assert (sd["k8s_namespace"], sd["k8s_pod_uid"]) == ("payments", uid)
+    assert sd["container_id"] == api.id
+    assert api.id in node.stop(name)
+
+
+def test_on_a_docker_node_with_the_socket_the_pod_reads_json_logs_with_the_engines_metadata(
+    node: Node, containers: Any, test_label: str
+) -> None:
+    values = node.values(
+        docker={"socket": {"enabled": True, "path": SOCKET}},
+        config={"include": {"labels": [f"{TEST_LABEL}={test_label}"]}},
+    )
+    name = node.start(values)
+    assert "through source files" in logs(name), logs(name)[-2000:]
 
     uid = str(uuid.uuid4())
     payments = containers.run(
@@ -170,15 +303,58 @@ def test_the_charts_pod_runs_the_image_probes_answer_and_pods_are_shipped_by_nam
         labels={"io.kubernetes.pod.namespace": "shop", "io.kubernetes.pod.name": "web-1"},
     )
     (received,) = wait_until(
-        lambda: by_container(rsyslog, payments.name[:48]), what="the payments pod's line"
+        lambda: by_container(node.rsyslog, payments.name[:48]), what="the payments pod's line"
     )
     assert received["msg"] == "paid"
-    assert received["hostname"] == NODE["spec.nodeName"]  # the downward API's node name
-    sd = parse_structured_data(received["sd"])["logship@32473"]
+    assert received["hostname"] == NODE["spec.nodeName"]
+    sd = structured(received)
     assert (sd["k8s_namespace"], sd["k8s_pod_uid"], sd["host_ip"]) == ("payments", uid, "10.0.0.7")
+    assert sd["image_name"]  # the engine's metadata: the files alone do not name the image
+    assert {payments.id, shop.id} <= set(node.stop(name))
+    assert not [m for m in node.rsyslog.messages() if m["msg"] == "bought"]
 
-    docker("stop", name, timeout=60)
-    assert docker("inspect", "-f", "{{.State.ExitCode}}", name) == "0", logs(name)
-    checkpoints = json.loads((node["state"] / "checkpoints.json").read_text())["containers"]
-    assert {payments.id, shop.id} <= set(checkpoints)
-    assert not [m for m in rsyslog.messages() if m["msg"] == "bought"]
+
+READ = """
+import sys
+try:
+    print(open(sys.argv[1]).read(), end="")
+except OSError as exc:
+    print(f"cannot read: {exc.strerror}")
+"""
+
+
+@pytest.mark.parametrize(
+    ("user", "add", "reads"),
+    [
+        (None, [], True),  # the chart's own: root, no capability
+        (10001, [], False),
+        (10001, ["DAC_READ_SEARCH"], False),  # a non-root user's added capability: not effective
+    ],
+)
+def test_the_pods_user_reads_a_real_json_log_where_user_10001_cannot(
+    node: Node, containers: Any, user: int | None, add: list[str], reads: bool
+) -> None:
+    writer = containers.run("echo a line for the log reader; sleep 30")
+    log_path = Path(docker("inspect", "-f", "{{.LogPath}}", writer.id))
+    wait_until(lambda: log_path.stat().st_size > 0, what="the container's first line")
+    # as Docker makes them: root's alone
+    assert (log_path.stat().st_uid, stat.S_IMODE(log_path.stat().st_mode)) == (0, 0o640)
+    assert stat.S_IMODE(log_path.parent.stat().st_mode) == 0o710
+
+    pod = pod_from_chart(node.values(logFiles={"dockerRoot": str(DOCKER_ROOT)}))
+    (main,) = pod["containers"]
+    main = {**main, "command": ["python3", "-c", READ, str(log_path)], "args": []}
+    security = main["securityContext"]
+    assert security["capabilities"] == {"drop": ["ALL"]}  # the chart adds none
+    if user is not None:
+        security = {**security, "runAsUser": user, "runAsGroup": user, "runAsNonRoot": True}
+        security["capabilities"] = {"drop": ["ALL"], "add": add}
+        main["securityContext"] = security
+    name = f"lt-read-{uuid.uuid4().hex[:8]}"
+    node.started.append(name)
+    docker("run", *docker_run_args(pod, main, node.files, name))
+    out = logs(name)
+    if reads:
+        assert json.loads(out)["log"] == "a line for the log reader\n", out
+    else:
+        assert out.strip() == "cannot read: Permission denied", out

@@ -45,3 +45,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .Values.secret.existingSecret }}
 {{- end }}
 {{- end }}
+
+{{/* The name prefix of the DaemonSet's pods: the API server appends five characters to it
+(the DaemonSet's name and "-", cut to 58 characters). */}}
+{{- define "logship.podPrefix" -}}
+{{- printf "%s-" (include "logship.fullname" .) | trunc 58 }}
+{{- end }}
+
+{{/* logship's settings file: the values' config, with logship's own pods excluded (unless
+shipOwnLogs) by their names as the CRI source (<pod>/<container>) and Docker's kubelet
+(k8s_<container>_<pod>_<namespace>_<uid>_<attempt>) give them. */}}
+{{- define "logship.config" -}}
+{{- $config := deepCopy .Values.config }}
+{{- if not .Values.shipOwnLogs }}
+{{- $pod := printf "%s?????" (include "logship.podPrefix" .) }}
+{{- $exclude := get $config "exclude" | default dict }}
+{{- $names := get $exclude "names" | default list }}
+{{- if kindIs "string" $names }}
+{{- $names = splitList "," $names }}
+{{- end }}
+{{- $own := list (printf "%s/logship" $pod) (printf "k8s_logship_%s_%s_*" $pod .Release.Namespace) }}
+{{- $_ := set $exclude "names" (concat $names $own) }}
+{{- $_ = set $config "exclude" $exclude }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}

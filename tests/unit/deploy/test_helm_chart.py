@@ -3,9 +3,9 @@ validated against the Kubernetes schemas of the versions we support, and the Con
 renders loaded by logship's own settings loader, so chart and agent cannot drift apart.
 
 The value sets are the commands of docs/kubernetes.md (the README's "Run on Kubernetes" shows
-its install command) and a few realistic overrides: syslog over TLS with the chart's Secret,
-Elasticsearch with an existing Secret, forward with a shared key from the environment, a
-private registry.
+its install command) and a few realistic overrides: syslog over TLS with the chart's Secret on
+Docker nodes (the socket mounted), Elasticsearch with an existing Secret, forward with a shared
+key from the environment and the node's paths elsewhere, a private registry.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from logship.assemble import container_filter
+from logship.record import ContainerMeta, HostMeta
 from logship.settings import Settings, load_settings
 from logship.sinks.registry import destination_types, schemes
 from tests.helpers.paths import ROOT
@@ -43,6 +45,9 @@ SET_BY_CHART = {
     "docker_host",
     "docker_tls_verify",
     "docker_cert_path",
+    "docker_root",
+    "pods_dir",
+    "pod_links_dir",
 }
 
 
@@ -97,7 +102,7 @@ def value_sets(ca: TlsFiles) -> dict[str, dict[str, Any]]:
         "readme-values-file": docs_helm_values("helm upgrade --install logship helm/logship"),
         "syslog-tls-with-the-charts-secret": {
             "image": {"repository": "registry.example.com/ops/logship", "tag": "0.1.0"},
-            "docker": {"socketGroupId": 105},
+            "docker": {"socket": {"enabled": True}},
             "config": {
                 "destinations": [
                     f"syslog+tls://logs.example.com:6514?tls.ca_file={MOUNT}/ca.crt"
@@ -169,6 +174,11 @@ def value_sets(ca: TlsFiles) -> dict[str, dict[str, Any]]:
             ],
             "metrics": {"podAnnotations": False},
             "stateDir": {"hostPath": "/var/lib/logs-agent"},
+            "logFiles": {
+                "podsDir": "/data/kubelet/pods-logs",
+                "podLinksDir": "/var/log/containers",
+                "dockerRoot": "",
+            },
             "http": {"port": 2020},
             "updateStrategy": {"type": "OnDelete"},
         },
@@ -288,6 +298,12 @@ def test_logship_loads_the_config_the_chart_renders(
     assert settings.http.listen == f"0.0.0.0:{port}"
     assert settings.state_dir == Path("/var/lib/logship")
     assert settings.docker_host == "unix:///var/run/docker.sock"
+    assert settings.source == "auto"
+    files = merge(chart_defaults()["logFiles"], values.get("logFiles", {}))
+    assert settings.pods_dir == Path(files["podsDir"])
+    assert settings.pod_links_dir == Path(files["podLinksDir"])
+    # no docker root mounted: the default, which then is not there
+    assert settings.docker_root == Path(files["dockerRoot"] or "/var/lib/docker")
     wanted = values.get("config", {}).get("destinations", [])
     assert len(settings.destinations) == len(wanted)
     for destination, given in zip(settings.destinations, wanted, strict=True):
@@ -314,34 +330,90 @@ def test_the_readme_install_command_filters_on_the_pod_namespace(
     assert destination.filter.labels == ["io.kubernetes.pod.namespace:payments"]
 
 
-def test_the_daemonset_is_as_tight_as_the_socket_allows(chart: helm_python.Chart) -> None:
-    manifests = render(chart, {"docker": {"socketGroupId": 105}})
-    daemonset = find(manifests, "DaemonSet")
+def chart_defaults() -> dict[str, Any]:
+    return dict(yaml.safe_load((CHART / "values.yaml").read_text()))
+
+
+def pod_spec(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    return dict(find(manifests, "DaemonSet")["spec"]["template"]["spec"])
+
+
+def test_the_pod_runs_as_root_with_no_capability_and_nothing_writable_but_its_state(
+    chart: helm_python.Chart,
+) -> None:
+    for values in ({}, {"docker": {"socket": {"enabled": True}}}):
+        spec = pod_spec(render(chart, values))
+        (container,) = spec["containers"]
+        # root: the runtimes write the logs as root's, readable by their owner only; but no
+        # capability at all, so nothing beyond what the files' owner may do
+        assert container["securityContext"] == {
+            "runAsUser": 0,
+            "runAsGroup": 0,
+            "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        assert spec["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+        assert "initContainers" not in spec  # root owns the state directory the kubelet makes
+        assert spec["automountServiceAccountToken"] is False
+        writable = [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
+        assert writable == ["/var/lib/logship"]
+
+
+def test_the_node_log_files_are_mounted_read_only_at_their_own_paths_and_no_socket_by_default(
+    chart: helm_python.Chart,
+) -> None:
+    spec = pod_spec(render(chart, {}))
+    (container,) = spec["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    # the kubelet's links are absolute paths on the node: the same paths in the pod
+    for name, path, kind in [
+        ("pods", "/var/log/pods", "Directory"),
+        ("pod-links", "/var/log/containers", "Directory"),
+        ("docker-containers", "/var/lib/docker/containers", "DirectoryOrCreate"),
+    ]:
+        assert volumes[name]["hostPath"] == {"path": path, "type": kind}
+        assert mounts[name]["mountPath"] == path
+        assert mounts[name]["readOnly"] is True
+    # a containerd or CRI-O node has no Docker socket: nothing may depend on one
+    assert "docker-socket" not in volumes and "docker-socket" not in mounts
+    assert not [v for v in spec["volumes"] if "sock" in v.get("hostPath", {}).get("path", "")]
+    assert volumes["state"]["hostPath"] == {"path": "/var/lib/logship", "type": "DirectoryOrCreate"}
+    assert mounts["state"]["mountPath"] == "/var/lib/logship"
+
+
+def test_the_docker_socket_is_mounted_only_when_asked_and_then_must_be_a_socket(
+    chart: helm_python.Chart,
+) -> None:
+    values = {"docker": {"socket": {"enabled": True, "path": "/run/docker.sock"}}}
+    spec = pod_spec(render(chart, values))
+    (container,) = spec["containers"]
+    (socket_volume,) = [v for v in spec["volumes"] if v["name"] == "docker-socket"]
+    assert socket_volume["hostPath"] == {"path": "/run/docker.sock", "type": "Socket"}
+    (socket_mount,) = [m for m in container["volumeMounts"] if m["name"] == "docker-socket"]
+    assert socket_mount == {
+        "name": "docker-socket",
+        "mountPath": "/var/run/docker.sock",
+        "readOnly": True,
+    }
+
+
+def test_an_empty_docker_root_mounts_nothing_of_dockers(chart: helm_python.Chart) -> None:
+    spec = pod_spec(render(chart, {"logFiles": {"dockerRoot": ""}}))
+    paths = [v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v]
+    assert paths == ["/var/log/pods", "/var/log/containers", "/var/lib/logship"]
+    env = {e["name"] for e in spec["containers"][0]["env"]}
+    assert "LOGSHIP_DOCKER_ROOT" not in env
+
+
+def test_the_rest_of_the_daemonset_is_as_documented(chart: helm_python.Chart) -> None:
+    daemonset = find(render(chart, {}), "DaemonSet")
     pod = daemonset["spec"]["template"]
     spec = pod["spec"]
     (container,) = spec["containers"]
-    assert container["securityContext"] == {
-        "runAsNonRoot": True,
-        "runAsUser": 10001,
-        "runAsGroup": 10001,
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
-    assert spec["securityContext"]["supplementalGroups"] == [105]
-    assert spec["automountServiceAccountToken"] is False
-    (init,) = spec["initContainers"]  # the one root step: the state directory's owner
-    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "FOWNER"]}
-    mounts = {m["name"]: m for m in container["volumeMounts"]}
-    volumes = {v["name"]: v for v in spec["volumes"]}
-    assert mounts["docker-socket"]["readOnly"] is True
-    assert volumes["docker-socket"]["hostPath"] == {
-        "path": "/var/run/docker.sock",
-        "type": "Socket",
-    }
-    assert volumes["state"]["hostPath"]["path"] == "/var/lib/logship"
-    assert mounts["state"]["mountPath"] == "/var/lib/logship"
     env = {e["name"]: e for e in container["env"]}
     assert env["LOGSHIP_HOSTNAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -357,6 +429,51 @@ def test_the_daemonset_is_as_tight_as_the_socket_allows(chart: helm_python.Chart
         "rollingUpdate": {"maxUnavailable": 1},
     }
     assert container["resources"]["limits"]["memory"] == "256Mi"
+
+
+def own_and_other_pods(namespace: str) -> dict[str, ContainerMeta]:
+    """Containers as each source names them: the CRI source ``<pod>/<container>``, Docker's
+    kubelet ``k8s_<container>_<pod>_<namespace>_<uid>_<attempt>``."""
+    host = HostMeta("node-1", "10.0.0.7")
+    uid = "0d9c4a6e-2f4b-4c43-9a57-3e4b8f1f5a11"
+    names = {
+        "own, cri": "logship-x7k2p/logship",
+        "own, docker": f"k8s_logship_logship-x7k2p_{namespace}_{uid}_0",
+        "other, cri": "logship-web-6d4cf56db6-x7k2p/logship",
+        "other, docker": f"k8s_logship_logship-x7k2p_shop_{uid}_0",
+        "other namespace's logship pod, cri": "api-x7k2p/logship",
+    }
+    return {what: ContainerMeta(uid, name, "", "", host) for what, name in names.items()}
+
+
+@pytest.mark.parametrize("user_excludes", [None, ["web-*"], "web-*,db-*"])
+def test_logships_own_pods_are_not_followed_by_either_source(
+    chart: helm_python.Chart,
+    sets: dict[str, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    test_ca: TlsFiles,
+    user_excludes: list[str] | str | None,
+) -> None:
+    values: dict[str, Any] = {}
+    if user_excludes is not None:
+        values = {"config": {"exclude": {"names": user_excludes}}}
+    settings = emulate_the_pod(render(chart, values), tmp_path, monkeypatch, test_ca)
+    skip = container_filter(settings).reason_to_skip
+    pods = own_and_other_pods("logging")
+    assert skip(pods["own, cri"]) and skip(pods["own, docker"])
+    assert not [what for what, meta in pods.items() if what.startswith("other") and skip(meta)]
+    if user_excludes is not None:  # the user's own excludes still hold
+        assert skip(ContainerMeta("1", "web-1", "", "", HostMeta("n", "1.2.3.4")))
+
+
+def test_ship_own_logs_follows_logships_pods_too(
+    chart: helm_python.Chart, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_ca: TlsFiles
+) -> None:
+    values = {"shipOwnLogs": True, "config": {"destinations": ["syslog+udp://logs:514"]}}
+    settings = emulate_the_pod(render(chart, values), tmp_path, monkeypatch, test_ca)
+    skip = container_filter(settings).reason_to_skip
+    assert not [what for what, meta in own_and_other_pods("logging").items() if skip(meta)]
 
 
 def test_a_config_change_rolls_the_pods(chart: helm_python.Chart) -> None:
@@ -393,8 +510,14 @@ def test_without_a_service_monitor_there_is_no_service(chart: helm_python.Chart)
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"docker": {"socketGroupId": "docker"}},
-         "at '/docker/socketGroupId': got string, want integer"),
+        ({"docker": {"socket": {"enabled": "yes"}}},
+         "at '/docker/socket/enabled': got string, want boolean"),
+        # the values of an earlier chart, which ran as a user with the socket's group
+        ({"docker": {"socketGroupId": 999}},
+         "at '/docker': additional properties 'socketGroupId' not allowed"),
+        ({"config": {"pods_dir": "/var/log/pods"}},
+         "at '/config': additional properties 'pods_dir' not allowed"),
+        ({"logFiles": {"podsDir": "var/log/pods"}}, "at '/logFiles/podsDir'"),
         ({"config": {"destinatons": []}},
          "at '/config': additional properties 'destinatons' not allowed"),
         ({"config": {"hostname": "node-1"}},
@@ -403,7 +526,7 @@ def test_without_a_service_monitor_there_is_no_service(chart: helm_python.Chart)
         ({"config": {"destinations": [{"type": "splunk"}]}}, "at '/config/destinations/0'"),
         ({"config": {"log_level": "verbose"}}, "at '/config/log_level'"),
         ({"image": {"repository": "logship", "pullPolicy": "always"}}, "at '/image/pullPolicy'"),
-        ({"securityContext": {"runAsUser": 0}}, "at '/securityContext/runAsUser'"),
+        ({"securityContext": {"runAsUser": 10001}}, "additional properties 'securityContext'"),
         ({"resources": {"limits": {"memory": "256MB"}}}, "at '/resources/limits/memory'"),
         ({"updateStrategy": {"type": "Rolling"}}, "at '/updateStrategy/type'"),
         ({"http": {"port": 98800}}, "at '/http/port'"),
