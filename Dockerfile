@@ -37,10 +37,13 @@ LABEL org.opencontainers.image.title="logship" \
       org.opencontainers.image.licenses="Apache-2.0" \
       logship.ignore="true"
 # A fixed numeric user (Kubernetes' runAsNonRoot can check a number, not a name). It reaches
-# the Docker socket through the socket's group, given at run time: --group-add.
+# the Docker socket through the socket's group, given at run time: --group-add. To read the
+# json-file logs, which Docker keeps root's alone, logship runs as root instead, with every
+# capability dropped (--user 0 --cap-drop ALL; the Helm chart does the same): the state
+# directory belongs to the user and to root's group, so either can keep its checkpoints there.
 RUN useradd --system --uid "${LOGSHIP_UID}" --user-group --no-create-home \
       --home-dir /var/lib/logship --shell /usr/sbin/nologin logship \
- && install -d -o "${LOGSHIP_UID}" -g "${LOGSHIP_UID}" -m 0750 /var/lib/logship
+ && install -d -o "${LOGSHIP_UID}" -g 0 -m 0770 /var/lib/logship
 # The root file system may be read-only (--read-only): no .pyc written at run time, and the
 # only writable place logship needs is its state directory (checkpoints), a volume.
 ENV PATH=/opt/logship/bin:$PATH \

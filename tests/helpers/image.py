@@ -13,21 +13,33 @@ TAG = "logship-test/logship:dev"
 README = ROOT / "README.md"
 
 
-def doc_command(path: Path, starts: str, section: str | None = None) -> str:
-    """The shell command of the document at ``path`` (of its ``## section`` when given) that
-    starts with ``starts``, with its continuation lines joined."""
+def doc_commands(path: Path, starts: str, section: str | None = None) -> list[str]:
+    """The shell commands of the document at ``path`` (of its ``## section`` when given) that
+    start with ``starts``, each with its continuation lines joined."""
     body = path.read_text()
     if section is not None:
         body = body.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    match = re.search(rf"^{re.escape(starts)}(?:.*\\\n)*.*$", body, re.MULTILINE)
+    found = re.findall(rf"^{re.escape(starts)}(?:.*\\\n)*.*$", body, re.MULTILINE)
     where = path.name if section is None else f"{path.name} section {section!r}"
-    assert match, f"{where} has no command starting {starts!r}"
-    return match.group(0).replace("\\\n", " ")
+    assert found, f"{where} has no command starting {starts!r}"
+    return [command.replace("\\\n", " ") for command in found]
+
+
+def doc_command(path: Path, starts: str, section: str | None = None) -> str:
+    """The first shell command of the document at ``path`` (of its ``## section`` when given)
+    that starts with ``starts``, with its continuation lines joined."""
+    return doc_commands(path, starts, section)[0]
+
+
+def readme_commands(starts: str) -> list[str]:
+    """The shell commands of the README's "Run on a Docker host" that start with ``starts``."""
+    return doc_commands(README, starts, "Run on a Docker host")
 
 
 def readme_command(starts: str) -> str:
-    """The shell command of the README's "Run on a Docker host" that starts with ``starts``."""
-    return doc_command(README, starts, "Run on a Docker host")
+    """The first shell command of the README's "Run on a Docker host" that starts with
+    ``starts``."""
+    return readme_commands(starts)[0]
 
 
 @functools.cache  # once per test session
