@@ -26,13 +26,17 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from operator import attrgetter
+from sys import getsizeof
 
 from logship.record import Record
 
 log = logging.getLogger("logship.buffer")
 
-# what a record costs besides its message text, for the byte bound (object, slots, list slot)
-RECORD_OVERHEAD_BYTES = 100
+# The byte bound counts memory: each message as Python holds it (sys.getsizeof: its header
+# and 1, 2 or 4 bytes a character, so a line with one emoji counts 4 bytes a character) and
+# what a record costs besides (the object with its slots, 72; its own timestamp string, 79;
+# its place in a queue, 8).
+RECORD_OVERHEAD_BYTES = 160
 # containers whose drop counts are kept (the ones that dropped most recently); see dropped_by
 MAX_DROP_COUNTERS = 1024
 _SLACK_MIN_RECORDS = 4096
@@ -141,7 +145,7 @@ class DropOldestBuffer:
 
     def _append(self, key: str, records: list[Record], n: int) -> None:
         size = (
-            len(records[0].message) if n == 1 else sum(map(len, map(_message, records)))
+            getsizeof(records[0].message) if n == 1 else sum(map(getsizeof, map(_message, records)))
         ) + RECORD_OVERHEAD_BYTES * n
         lane = self._lanes.get(key)
         if lane is None:
@@ -269,7 +273,7 @@ class DropOldestBuffer:
             size = lane.bytes
             while queue and size > target:
                 record = popleft()
-                size -= len(record.message) + RECORD_OVERHEAD_BYTES
+                size -= getsizeof(record.message) + RECORD_OVERHEAD_BYTES
                 gone.append(record)
             freed = lane.bytes - size
         else:
@@ -277,7 +281,7 @@ class DropOldestBuffer:
             if k <= 0:
                 return 0
             dropped = [popleft() for _ in range(k)]
-            freed = sum(map(len, map(_message, dropped))) + RECORD_OVERHEAD_BYTES * k
+            freed = sum(map(getsizeof, map(_message, dropped))) + RECORD_OVERHEAD_BYTES * k
             gone += dropped
         k = len(gone) - before
         if not k:
@@ -358,7 +362,7 @@ class DropOldestBuffer:
             else:
                 popleft = queue.popleft
                 chunk = [popleft() for _ in range(k)]
-                size = sum(map(len, map(_message, chunk))) + RECORD_OVERHEAD_BYTES * k
+                size = sum(map(getsizeof, map(_message, chunk))) + RECORD_OVERHEAD_BYTES * k
                 lane.bytes -= size
             if lane is self._victim:
                 self._lead_n -= k

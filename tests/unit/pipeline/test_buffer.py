@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from hypothesis import given
@@ -25,7 +26,7 @@ def texts(batch: list[Record]) -> list[str]:
 
 
 def cost(*messages: str) -> int:
-    return sum(len(m) + RECORD_OVERHEAD_BYTES for m in messages)
+    return sum(sys.getsizeof(m) + RECORD_OVERHEAD_BYTES for m in messages)
 
 
 async def blocks(awaitable: object, secs: float = 0.05) -> bool:
@@ -85,7 +86,7 @@ def test_over_the_byte_bound_the_oldest_records_are_dropped_and_counted() -> Non
 def test_a_big_record_drops_as_many_old_records_as_its_size_needs() -> None:
     buffer = DropOldestBuffer(max_records=1000, max_bytes=cost("x" * 10) * 4)
     buffer.put(records(*("x" * 10 for _ in range(4))))
-    big = "y" * (10 * 3 + RECORD_OVERHEAD_BYTES * 2)  # costs as much as three small ones
+    big = "y" * (cost("x" * 10) * 3 - cost(""))  # costs as much as three small ones
     buffer.put(records(big))
     assert texts(buffer.take(10)) == ["x" * 10, big]
     assert buffer.dropped == 3
@@ -324,9 +325,10 @@ def test_over_the_byte_bound_the_container_holding_the_most_bytes_loses() -> Non
 def test_after_a_byte_shed_the_record_bound_still_sheds_the_one_holding_most_records() -> None:
     # the byte shed picks NOISY (most bytes) and learns nothing of its lead in records: its
     # next lines must not make it look far enough ahead in records to lose alone
-    buffer = DropOldestBuffer(max_records=10, max_bytes=2000)
-    buffer.put(records_of(QUIET, *"abcdefgh"))  # 8 records, 800 bytes
-    buffer.put(records_of(NOISY, "x" * 1199))  # 1300 bytes: over the byte bound, NOISY loses it
+    bound = cost(*"abcdefgh") * 2 + cost("n1", "n2", "n3")
+    buffer = DropOldestBuffer(max_records=10, max_bytes=bound)
+    buffer.put(records_of(QUIET, *"abcdefgh"))  # 8 records, few bytes
+    buffer.put(records_of(NOISY, "x" * 2500))  # over the byte bound: NOISY loses it
     assert buffer.dropped_by_container == {NOISY.id: 1}
     for n in ("n1", "n2", "n3"):  # the third is one record too many: QUIET holds the most
         buffer.put(records_of(NOISY, n))
@@ -339,8 +341,9 @@ def test_a_container_shed_by_both_bounds_in_turn_is_never_asked_for_more_than_it
     # other bound too; a lead left too high once made a later shed pop more records than that
     # container held (IndexError out of put, and the buffer's counts wrong ever after)
     told: list[Record] = []
-    buffer = DropOldestBuffer(max_records=10, max_bytes=2000, on_discard=told.extend)
-    big = "x" * (1000 - RECORD_OVERHEAD_BYTES)
+    bound = 2 * cost("x" * 1000)
+    buffer = DropOldestBuffer(max_records=10, max_bytes=bound, on_discard=told.extend)
+    big = "x" * 1000
     put = [
         records_of(NOISY, *[""] * 7),
         records_of(NOISY, *[big] * 8),  # over both bounds: NOISY sheds by records, then bytes
@@ -351,7 +354,7 @@ def test_a_container_shed_by_both_bounds_in_turn_is_never_asked_for_more_than_it
     for batch in put:
         buffer.put(batch)
         assert len(buffer) <= 10
-        assert buffer.bytes <= 2000
+        assert buffer.bytes <= bound
     assert len(buffer) == sum(buffer.held_by_container().values())
     taken = buffer.take(100)
     assert sorted(map(id, taken + told)) == sorted(id(r) for batch in put for r in batch)
@@ -513,3 +516,14 @@ class BothBoundsAgainstAList(RuleBasedStateMachine):
 
 
 test_both_bounds_against_a_list = BothBoundsAgainstAList.TestCase
+
+
+def test_the_byte_bound_counts_memory_so_wide_characters_cost_what_they_take() -> None:
+    # one emoji makes Python hold every character of the line in 4 bytes
+    wide = "😀" + "x" * 999
+    assert sys.getsizeof(wide) > 4000
+    buffer = DropOldestBuffer(max_records=1000, max_bytes=cost("x" * 1000) * 4)
+    buffer.put(records(*(wide for _ in range(4))))
+    # four such lines take about four times the bound's worth of ASCII lines: one fits
+    assert buffer.bytes == cost(wide) <= buffer.max_bytes
+    assert len(buffer) == 1 and buffer.dropped == 3
