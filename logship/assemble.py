@@ -31,6 +31,7 @@ from logship.sources.docker.logstream import Emit
 from logship.sources.docker.source import DockerSource
 from logship.sources.files.cri import CriSource
 from logship.sources.filters import ContainerFilter, Selector
+from logship.sources.held import HeldLines
 from logship.sources.host import host_meta
 from logship.state.checkpointer import Checkpointer
 from logship.state.checkpoints import CheckpointStore
@@ -62,9 +63,10 @@ def docker_source(
     options: ReadOptions,
     resume: Resume | None = None,
     files: JsonFiles | None = None,
+    held: HeldLines | None = None,
 ) -> DockerSource:
     """The Docker source of ``settings`` (its engine, host, selection), handing batches to
-    ``emit``; with ``files``, reading json-file logs from their files."""
+    ``emit``; with ``files``, reading json-file logs from their files (sharing ``held``)."""
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
     return DockerSource(
         client,
@@ -74,6 +76,7 @@ def docker_source(
         options=options,
         resume=resume,
         files=files,
+        held=held,
     )
 
 
@@ -142,6 +145,7 @@ def source_of(
 ) -> Source:
     """The source ``kind`` names, handing batches to ``emit``; the file sources wait on
     ``backpressure`` rather than make a buffer shed."""
+    held = HeldLines(options.max_partial_bytes)  # one bound, whichever way lines are read
     if kind == "cri":
         return CriSource(
             emit,
@@ -152,13 +156,14 @@ def source_of(
             options=options,
             resume=resume,
             backpressure=backpressure,
+            held=held,
         )
     files = None
     if kind == "files":
         files = JsonFiles(
-            emit, options, docker_root=settings.docker_root, backpressure=backpressure
+            emit, options, docker_root=settings.docker_root, backpressure=backpressure, held=held
         )
-    return docker_source(settings, emit, options=options, resume=resume, files=files)
+    return docker_source(settings, emit, options=options, resume=resume, files=files, held=held)
 
 
 async def build_agent(settings: Settings) -> Agent:
@@ -199,6 +204,7 @@ async def build_agent(settings: Settings) -> Agent:
         options=ReadOptions(
             since=since,
             max_line_bytes=settings.max_line_bytes,
+            max_partial_bytes=settings.max_partial_bytes,
             quiet_stream_secs=settings.quiet_stream_secs,
         ),
         resume=resume,

@@ -223,6 +223,11 @@ def truncation_marker(dropped_bytes: int) -> str:
     return f" [truncated {dropped_bytes} bytes]"
 
 
+# Ends a record that is the first part of a line still being written: the line was shipped in
+# parts because the lines being gathered held too much memory (``max_partial_bytes``).
+CONTINUED_MARKER = " [line continued in the next record]"
+
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
 _UNIT_NS = {
     "ns": 1,

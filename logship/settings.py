@@ -43,6 +43,7 @@ from logship.config.http import HttpSettings
 from logship.config.secrets import SECRET_KEY, redact
 from logship.errors import ConfigError
 from logship.sinks.registry import destination_types, schemes
+from logship.sources.held import DEFAULT_MAX_PARTIAL_BYTES
 
 if TYPE_CHECKING:
     Destination = DestinationConfig
@@ -105,8 +106,10 @@ class BufferSettings(BaseModel):
     max_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
-        description="Bytes (message text plus ~100 per record) each destination may hold; "
-        "beyond it the oldest lines of the container holding the most bytes are dropped.",
+        description="Memory each destination's buffer may take: each message as Python holds "
+        "it (1, 2 or 4 bytes a character: one emoji makes a line 4 bytes a character) plus "
+        "~160 per record; beyond it the oldest lines of the container holding the most bytes "
+        "are dropped.",
     )
 
 
@@ -205,6 +208,14 @@ class Settings(BaseSettings):
         default=1024 * 1024,
         ge=1024,
         description="Longest line kept whole; longer lines are cut, with a marker.",
+    )
+    max_partial_bytes: int = Field(
+        default=DEFAULT_MAX_PARTIAL_BYTES,
+        ge=64 * 1024,
+        description="Memory that lines still being read (their end not written yet) may take, "
+        "all containers together; beyond it the container holding the most ships what it has "
+        "of its line as a record ending with ' [line continued in the next record]', and the "
+        "rest follows as the next record. Nothing is dropped.",
     )
     buffer: BufferSettings = Field(default_factory=BufferSettings)
     shutdown_grace_secs: float = Field(

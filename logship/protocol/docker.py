@@ -21,6 +21,7 @@ import re
 import struct
 
 from logship.record import (
+    CONTINUED_MARKER,
     STDERR,
     STDOUT,
     ContainerMeta,
@@ -121,6 +122,23 @@ class LogDecoder:
                 self._feed_tty(chunk, out)
         else:
             self._feed_mux(chunks, out)
+        return out
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of lines being gathered from their pieces (kept, not counting what a cut
+        dropped)."""
+        limit = self.max_line_bytes
+        return sum(min(p.size, limit) for p in self._pending.values()) if self._pending else 0
+
+    def split_held(self) -> list[Record]:
+        """Ship what is gathered of each open line now, as a record ending with
+        :data:`CONTINUED_MARKER`; the line's next pieces start a record of their own (their
+        entry's timestamp and ``seq``: every record stays unique)."""
+        out: list[Record] = []
+        for stream in sorted(self._pending):
+            self._finish(stream, b"", out)
+            out[-1].message += CONTINUED_MARKER
         return out
 
     def flush(self) -> list[Record]:

@@ -19,11 +19,18 @@ from __future__ import annotations
 
 import codecs
 import logging
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES
-from logship.record import STDOUT, ContainerMeta, Record, truncation_marker
+from logship.record import (
+    CONTINUED_MARKER,
+    STDOUT,
+    ContainerMeta,
+    Record,
+    truncation_marker,
+)
 
 log = logging.getLogger("logship.files")
 
@@ -88,7 +95,7 @@ character split between two pieces is read whole once they are joined."""
 
 
 class _Partial:
-    __slots__ = ("parts", "pieces", "seq", "size", "start", "ts")
+    __slots__ = ("held", "parts", "pieces", "seq", "size", "start", "ts")
 
     def __init__(self, ts: str, seq: int, start: FilePosition) -> None:
         self.ts = ts
@@ -97,6 +104,7 @@ class _Partial:
         self.parts: list[str] = []
         self.pieces = 0  # entries of the line so far
         self.size = 0  # bytes of text, all of it, including what was cut
+        self.held = 0  # bytes of memory the parts take (4 a character once one needs them)
 
 
 def _size(text: str) -> int:
@@ -251,6 +259,22 @@ class FileLogDecoder:
             self._offset = self.position[1]
 
     @property
+    def held_bytes(self) -> int:
+        """Bytes of memory that lines being gathered from their pieces hold."""
+        return sum(p.held for p in self._pending.values()) if self._pending else 0
+
+    def split_held(self) -> list[Record]:
+        """Ship what is gathered of each open line now, as a record ending with
+        :data:`CONTINUED_MARKER` that ends where its last piece did; the line's next pieces
+        start a record of their own (their entry's timestamp and ``seq``)."""
+        out: list[Record] = []
+        end = (self.file.order, self._offset, self.file)
+        for stream in sorted(self._pending):
+            self._finish(stream, end, out)
+            out[-1].message += CONTINUED_MARKER
+        return out
+
+    @property
     def pending_bytes(self) -> int:
         """Bytes read of a line not yet complete (no newline yet)."""
         return len(self._rest)
@@ -304,7 +328,9 @@ class FileLogDecoder:
         size = _size(text)
         room = self.max_line_bytes - partial.size
         if room > 0:
-            partial.parts.append(_cut(text, room) if size > room else text)
+            part = _cut(text, room) if size > room else text
+            partial.parts.append(part)
+            partial.held += sys.getsizeof(part)
         partial.size += size
 
     def _finish(self, stream: str, end: FilePosition, out: list[Record]) -> None:

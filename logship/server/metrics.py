@@ -228,6 +228,12 @@ class AgentCollector(Collector):
             "Lines of the engine's events stream that were no container event, skipped.",
             value=stats.events_skipped,
         )
+        yield CounterMetricFamily(
+            "logship_lines_split",
+            "Times lines still being read held more than max_partial_bytes, all containers "
+            "together, and the longest was shipped in parts (nothing is dropped).",
+            value=stats.partial_splits,
+        )
 
     def _destinations(self) -> Iterator[Metric]:
         label = ["destination"]

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES
 from logship.record import ContainerMeta, ResumePosition
+from logship.sources.held import DEFAULT_MAX_PARTIAL_BYTES
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,11 @@ class ReadOptions:
     timestamp, usually when the agent started; None: each container's whole log).
     ``follow=False``: read what is there, then :meth:`Source.run` returns. ``stopped``: read
     containers that are not running too. ``wait_for_engine=False``: give up at once when the
-    engine cannot be reached. ``tail``: only the last N lines of a container read for the
-    first time. ``until``: no line newer than this canonical timestamp; when following, the
-    source ends once it has passed. ``quiet_stream_secs``: how long a follow stream may be
-    silent before it is checked (0: never).
+    engine cannot be reached. ``max_partial_bytes``: what lines not yet complete may hold, all
+    containers together (:class:`~logship.sources.held.HeldLines`). ``tail``: only the last N
+    lines of a container read for the first time. ``until``: no line newer than this canonical
+    timestamp; when following, the source ends once it has passed. ``quiet_stream_secs``: how
+    long a follow stream may be silent before it is checked (0: never).
     """
 
     since: str | None = None
@@ -42,6 +44,7 @@ class ReadOptions:
     stopped: bool = False
     wait_for_engine: bool = True
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_partial_bytes: int = DEFAULT_MAX_PARTIAL_BYTES
     quiet_stream_secs: float = 0
     tail: int | None = None
     until: str | None = None
@@ -100,6 +103,7 @@ class SourceStats:
     stream_errors: int  # times a container's log stream failed (then read again)
     events_skipped: int  # lines of the events stream that were no container event
     quiet_streams: int  # follow streams found stuck and opened again
+    partial_splits: int = 0  # lines shipped in parts to keep max_partial_bytes
 
 
 class Source(Protocol):

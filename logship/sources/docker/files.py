@@ -29,6 +29,7 @@ from logship.sources.docker.logstream import Emit
 from logship.sources.docker.tracked import Tracked
 from logship.sources.files.tail import FileTail, StartAt, docker_rotated
 from logship.sources.files.watch import Watcher
+from logship.sources.held import HeldLines
 
 log = logging.getLogger("logship.docker")
 
@@ -46,8 +47,11 @@ class JsonFiles:
         *,
         docker_root: Path,
         backpressure: Backpressure | None = None,
+        held: HeldLines | None = None,
     ) -> None:
         self.emit = emit
+        # what unfinished lines may hold, shared with the source's Engine API readers
+        self.held = held or HeldLines(options.max_partial_bytes)
         self.backpressure = backpressure
         self.options = options
         self.docker_root = docker_root
@@ -96,6 +100,7 @@ class JsonFiles:
             # says the container is gone
             end_when_deleted=False,
             backpressure=self.backpressure,
+            held=self.held,
         )
         tracked.tail = tail
         if tracked.exited:  # stopped before its reader was there to be told

@@ -20,6 +20,7 @@ from logship.sources.base import ReadOptions
 from logship.sources.docker.client import DockerClient
 from logship.sources.docker.logstream import Emit, LogStream, read_logs
 from logship.sources.docker.tracked import Tracked
+from logship.sources.held import HeldLines
 
 log = logging.getLogger("logship.docker")
 
@@ -35,10 +36,13 @@ class Follower:
     """Reads containers' logs with ``client`` as ``options`` say, handing each decoded batch
     to ``emit``."""
 
-    def __init__(self, client: DockerClient, emit: Emit, options: ReadOptions) -> None:
+    def __init__(
+        self, client: DockerClient, emit: Emit, options: ReadOptions, held: HeldLines
+    ) -> None:
         self.client = client
         self.emit = emit
         self.options = options
+        self.held = held  # the bound on what unfinished lines hold, all readers together
         self.stream_errors = 0  # log streams that failed (then read again)
 
     async def follow(self, tracked: Tracked) -> None:
@@ -78,6 +82,7 @@ class Follower:
                         watch=watch,
                         tail=tail,
                         until=options.until,
+                        held=self.held,
                     )
                 except DockerAPIError as exc:
                     if exc.status in _GONE:

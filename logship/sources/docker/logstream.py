@@ -20,6 +20,7 @@ from logship.errors import DockerAPIError, RemoteProtocolError
 from logship.protocol.docker import LogDecoder
 from logship.record import Record, since_parameter
 from logship.sources.docker.client import USER_AGENT, DockerClient, error_message
+from logship.sources.held import HeldLines, Holder
 
 Emit = Callable[[list[Record]], None]
 
@@ -35,12 +36,20 @@ class _LogStreamProtocol(asyncio.Protocol):
     """One logs response being read; see :data:`LogStream`."""
 
     def __init__(
-        self, request: bytes, decoder: LogDecoder, emit: Emit, *, paced: bool = True
+        self,
+        request: bytes,
+        decoder: LogDecoder,
+        emit: Emit,
+        *,
+        paced: bool = True,
+        held: HeldLines | None = None,
     ) -> None:
         self.request = request
         self.paced = paced
         self.decoder = decoder
         self.emit = emit
+        self.held = held
+        self.holder = Holder(decoder.meta.name, self._split)
         self.chunks: list[bytes] = []
         self.on_body = self._body_sink()  # httptools calls this per piece of an HTTP chunk
         self.parser = httptools.HttpResponseParser(self)
@@ -77,10 +86,28 @@ class _LogStreamProtocol(asyncio.Protocol):
             chunks.clear()
             if records:
                 self.emit(records)
+            held = self.held
+            if held is not None:
+                size = self.decoder.held_bytes
+                if size or self.holder.held:
+                    held.update(self.holder, size)
         if self.paced:
             self._pace(len(data))
         else:
             self.last_read = self.loop.time()
+
+    def _split(self) -> int:
+        """Ship what the decoder gathered of its open lines (the bound of :class:`HeldLines`
+        was passed); what it still holds."""
+        records = self.decoder.split_held()
+        if records:
+            self.emit(records)
+        return self.decoder.held_bytes
+
+    def release(self) -> None:
+        """The response is over: what the decoder holds is read again or flushed."""
+        if self.held is not None:
+            self.held.release(self.holder)
 
     def _pace(self, size: int) -> None:
         """Let the engine's writes pile up for a moment before the next read.
@@ -148,10 +175,16 @@ class _TtyLogStreamProtocol(_LogStreamProtocol):
     """
 
     def __init__(
-        self, request: bytes, decoder: LogDecoder, emit: Emit, *, paced: bool = True
+        self,
+        request: bytes,
+        decoder: LogDecoder,
+        emit: Emit,
+        *,
+        paced: bool = True,
+        held: HeldLines | None = None,
     ) -> None:
         self.parts: list[bytes] = []  # the pieces of the HTTP chunk being read
-        super().__init__(request, decoder, emit, paced=paced)
+        super().__init__(request, decoder, emit, paced=paced, held=held)
 
     def _body_sink(self) -> Callable[[bytes], None]:
         return self.parts.append
@@ -177,11 +210,19 @@ LogStream = _LogStreamProtocol
 """An open logs response: ``last_read`` (event loop time) and ``reopen()``."""
 
 
-def log_stream(request: bytes, decoder: LogDecoder, emit: Emit, *, paced: bool = True) -> LogStream:
+def log_stream(
+    request: bytes,
+    decoder: LogDecoder,
+    emit: Emit,
+    *,
+    paced: bool = True,
+    held: HeldLines | None = None,
+) -> LogStream:
     """The protocol that reads one logs response into ``decoder``: a TTY container's (whole
-    HTTP chunks) or a multiplexed one's (the reads as they come)."""
+    HTTP chunks) or a multiplexed one's (the reads as they come). With ``held``, what the
+    decoder gathers of unfinished lines counts against that bound."""
     kind = _TtyLogStreamProtocol if decoder.tty else _LogStreamProtocol
-    return kind(request, decoder, emit, paced=paced)
+    return kind(request, decoder, emit, paced=paced, held=held)
 
 
 async def read_logs(
@@ -194,12 +235,14 @@ async def read_logs(
     tail: int | None = None,
     until: str | None = None,
     watch: Callable[[LogStream | None], None] | None = None,
+    held: HeldLines | None = None,
 ) -> None:
     """Stream the container's log from ``decoder.position`` until the engine ends the response.
 
     ``tail``: only the last N lines (before following), as ``docker logs --tail``. ``until``
     (a canonical timestamp): nothing newer; the engine ends even a follow stream then.
     ``watch`` is given the open stream (its ``last_read`` time and ``reopen()``), then None.
+    ``held``: the bound on what unfinished lines may hold, all readers together.
 
     Returns normally when the engine finished the response; raises :class:`DockerAPIError` for
     an error status (404 once the container is gone), :class:`RemoteProtocolError` when the bytes
@@ -221,13 +264,14 @@ async def read_logs(
         f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
-    protocol = log_stream(request, decoder, emit, paced=client.ssl_context is None)
+    protocol = log_stream(request, decoder, emit, paced=client.ssl_context is None, held=held)
     transport, _ = await client.open_connection(lambda: protocol)
     if watch is not None:
         watch(protocol)
     try:
         await protocol.done
     finally:
+        protocol.release()
         if watch is not None:
             watch(None)
         if not protocol.done.done():

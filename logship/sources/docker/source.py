@@ -35,6 +35,7 @@ from logship.sources.docker.logstream import Emit
 from logship.sources.docker.quiet import QuietStreams
 from logship.sources.docker.tracked import Tracked, meta_from_inspect
 from logship.sources.filters import ContainerFilter
+from logship.sources.held import HeldLines
 
 log = logging.getLogger("logship.docker")
 
@@ -59,6 +60,7 @@ class DockerSource:
         options: ReadOptions | None = None,
         resume: Resume | None = None,
         files: JsonFiles | None = None,
+        held: HeldLines | None = None,
     ) -> None:
         self.client = client
         self.files = files  # source files: containers' json-file logs read from their files
@@ -70,7 +72,9 @@ class DockerSource:
         self.created_after = resume.created_after
         self.tracked: dict[str, Tracked] = {}
         self._ready = asyncio.Event()
-        self.follower = Follower(client, emit, options)
+        # what unfinished lines may hold, with the json-file readers' when they share it
+        self.held = held or HeldLines(options.max_partial_bytes)
+        self.follower = Follower(client, emit, options, self.held)
         self.quiet = QuietStreams(client, self.tracked, period_secs=options.quiet_stream_secs)
         self.connect_errors = 0  # failed attempts to reach the engine at start
         self.events_errors = 0  # times the events stream broke
@@ -104,6 +108,7 @@ class DockerSource:
             + sum(t.tail.read_errors for t in self.tracked.values() if t.tail is not None),
             events_skipped=self.client.events_errors,
             quiet_streams=self.quiet.reopened,
+            partial_splits=self.held.splits,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------

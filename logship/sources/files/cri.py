@@ -48,6 +48,7 @@ from logship.sources.files.tail import (
 )
 from logship.sources.files.watch import Watcher
 from logship.sources.filters import ContainerFilter
+from logship.sources.held import HeldLines
 
 log = logging.getLogger("logship.files")
 
@@ -102,6 +103,7 @@ class CriSource:
         rescan_secs: float = RESCAN_SECS,
         look_again_secs: float = 2.0,
         backpressure: Backpressure | None = None,
+        held: HeldLines | None = None,
     ) -> None:
         self.backpressure = backpressure  # reading waits while a destination catches up
         self.emit = emit
@@ -110,6 +112,7 @@ class CriSource:
         self.links_dir = links_dir
         self.filter = filter or ContainerFilter()
         self.options = options or ReadOptions()
+        self.held = held or HeldLines(self.options.max_partial_bytes)
         resume = resume or Resume()
         self.resume = dict(resume.positions)
         self.created_after = resume.created_after
@@ -152,6 +155,7 @@ class CriSource:
             + sum(c.tail.read_errors for c in self.tracked.values() if c.tail),
             events_skipped=0,
             quiet_streams=0,
+            partial_splits=self.held.splits,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -322,6 +326,7 @@ class CriSource:
             start=start,
             look_again_secs=self.look_again_secs,
             backpressure=self.backpressure,
+            held=self.held,
         )
         container.tail = tail
         self._watcher.watch(read.parent, tail.wake)

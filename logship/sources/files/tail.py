@@ -38,6 +38,7 @@ from pathlib import Path
 from logship.pipeline.flow import Backpressure
 from logship.protocol.filelog import FINGERPRINT_BYTES, FileLogDecoder, LogFile, SavedFile
 from logship.record import Record
+from logship.sources.held import HeldLines, Holder
 
 log = logging.getLogger("logship.files")
 
@@ -161,8 +162,11 @@ class FileTail:
         look_again_secs: float = LOOK_AGAIN_SECS,
         end_when_deleted: bool = True,
         backpressure: Backpressure | None = None,
+        held: HeldLines | None = None,
     ) -> None:
         self.path = path
+        self.held = held  # the bound on what unfinished lines hold, all readers together
+        self._holder = Holder(decoder.meta.name, self._split)
         self.end_when_deleted = end_when_deleted
         self.backpressure = backpressure  # waited on before each turn of reading
         self.decoder = decoder
@@ -249,6 +253,8 @@ class FileTail:
             self.close()
 
     def close(self) -> None:
+        if self.held is not None:
+            self.held.release(self._holder)
         while self.files:
             with contextlib.suppress(OSError):
                 os.close(self.files.popleft().fd)
@@ -276,7 +282,18 @@ class FileTail:
             if len(head.file.fingerprint) < 2 * FINGERPRINT_BYTES:
                 self._fingerprint(head)
             self._emit(decoder.feed(data))
+        held = self.held
+        if held is not None:
+            size = decoder.held_bytes
+            if size or self._holder.held:
+                held.update(self._holder, size)
         return total
+
+    def _split(self) -> int:
+        """Ship what the decoder gathered of its open lines (the bound of :class:`HeldLines`
+        was passed); what it still holds."""
+        self._emit(self.decoder.split_held())
+        return self.decoder.held_bytes
 
     @staticmethod
     def _fingerprint(head: _Open) -> None:

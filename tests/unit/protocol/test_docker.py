@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logship.protocol.docker import LogDecoder
+from logship.record import CONTINUED_MARKER as CONTINUED
 from tests.helpers.records import make_meta
 
 T1 = "2026-11-27T05:24:33.719017066Z"
@@ -327,3 +328,26 @@ def test_a_frame_cut_off_by_the_end_of_the_stream_is_counted_when_it_is_over(
     d.feed([frame(1, T1, b"one\n") + cut[:5]])
     d.flush()
     assert d.truncated_frames == 1
+
+
+def test_an_open_line_split_for_memory_comes_in_parts_each_its_own_record() -> None:
+    d = LogDecoder(make_meta())
+    assert d.feed([frame(1, T1, b"a" * 16384), frame(1, T2, b"b" * 16384)]) == []
+    assert d.held_bytes == 2 * 16384
+    (part,) = d.split_held()
+    assert (part.message, part.timestamp, part.seq) == (
+        "a" * 16384 + "b" * 16384 + CONTINUED,
+        T1,
+        0,
+    )
+    assert d.held_bytes == 0
+    (rest,) = d.feed([frame(1, T3, b"c" * 10 + b"\n")])
+    # the rest is a record of its own, with its piece's time: no two records share an id
+    assert (rest.message, rest.timestamp, rest.seq) == ("c" * 10, T3, 0)
+    assert d.position == (T3, 1)
+
+
+def test_splitting_with_nothing_open_ships_nothing() -> None:
+    d = LogDecoder(make_meta())
+    d.feed([frame(1, T1, b"done\n")])
+    assert (d.held_bytes, d.split_held()) == (0, [])

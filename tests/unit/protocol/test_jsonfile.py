@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from logship.protocol.filelog import LogFile
 from logship.protocol.jsonfile import JsonFileDecoder
-from logship.record import Record, truncation_marker
+from logship.record import CONTINUED_MARKER, Record, truncation_marker
 from tests.helpers.kubelet import (
     Clock,
     JsonFileWriter,
@@ -318,3 +318,25 @@ def test_any_cut_of_the_bytes_into_reads_gives_the_same_records(
             expected.append((stream, joined.pop(stream)))
     expected += sorted(joined.items())
     assert [(r.stream, r.message) for r in whole] == expected
+
+
+def test_an_open_line_split_for_memory_ends_where_its_last_piece_did_and_goes_on() -> None:
+    clock = Clock()
+    first = b"".join(json_entry(p, "stdout", clock(), last=False) for p in (b"a" * 16384,) * 2)
+    d = decoder()
+    assert d.feed(first) == []
+    (part,) = d.split_held()
+    assert part.message == "a" * 32768 + CONTINUED_MARKER
+    assert part.end == (0, len(first), A)  # type: ignore[attr-defined]  # resumes after it
+    rest = json_entry(b"tail", "stdout", clock(), last=True)
+    (record,) = d.feed(rest)
+    assert record.message == "tail"
+    assert (record.timestamp, record.seq) != (part.timestamp, part.seq)
+
+
+def test_what_an_open_line_holds_counts_memory_four_bytes_a_character_with_an_emoji() -> None:
+    clock = Clock()
+    text = "\U0001f600" + "x" * 4000
+    d = decoder()
+    d.feed(json_entry(text.encode(), "stdout", clock(), last=False))
+    assert d.held_bytes >= 4 * len(text)
