@@ -73,7 +73,8 @@ class HttpSettings(BaseModel):
         default=30.0,
         gt=0,
         description="A reader of /logs that takes none of what is written to it for this long "
-        "is disconnected, and its place freed.",
+        "is disconnected, and its place freed; so is a connection that sends no complete "
+        "request for this long (or none after its last).",
     )
     _token: SecretStr | None = PrivateAttr(default=None)
 

@@ -59,6 +59,9 @@ class OperatorServer:
         checkpoints: Checkpoints | None = None,
     ) -> None:
         self.host, self.port = settings.host, settings.port
+        # a connection with no complete request this long is closed (aiohttp's default is an
+        # hour: enough half-sent requests would take every file descriptor)
+        self.idle_secs = settings.log_reader_timeout_secs
         self.router = router
         names = unique_names([d.name for d in destinations])
         self.reads = ReadCounter(source)
@@ -102,6 +105,7 @@ class OperatorServer:
             handler_cancellation=True,  # a /logs reader that hangs up ends its handler
             shutdown_timeout=SHUTDOWN_TIMEOUT_SECS,
             logger=server_log,
+            keepalive_timeout=self.idle_secs,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)

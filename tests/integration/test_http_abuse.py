@@ -134,6 +134,17 @@ async def test_abuse_leaves_health_answering_and_a_reader_with_the_token_served(
                 assert 400 <= status_of(answer) < 500, (request[:60], answer[:200])
         assert "Error handling request" not in agent.stderr
 
+        # -- connections that never send a whole request are closed, not kept for good
+        def closed_by_the_server(request: bytes) -> bytes:
+            with socket.socket() as sock:
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(request)
+                sock.settimeout(60)  # far beyond the 2 s the agent gives them
+                return sock.recv(100)
+
+        for half in (b"", b"GET /logs HTTP/1.1\r\nHost: local"):
+            assert await asyncio.to_thread(closed_by_the_server, half) == b""
+
         # -- 100 clients ask for /logs and never read, while a container floods
         with idle_readers(port, 100):
 
