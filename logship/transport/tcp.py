@@ -66,15 +66,15 @@ class StreamTransport(Connection):
         if self.ssl_context is not None:
             server_hostname = self.server_hostname or self.host
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
+            # not wait_for: on Python 3.11 a cancel that comes as the connection is made is
+            # lost (and with it the shutdown that asked for it)
+            async with asyncio.timeout(self.connect_timeout_secs):
+                reader, writer = await asyncio.open_connection(
                     self.host,
                     self.port,
                     ssl=self.ssl_context,
                     server_hostname=server_hostname,
-                ),
-                timeout=self.connect_timeout_secs,
-            )
+                )
         except ssl.SSLCertVerificationError as exc:
             raise DeliveryError(
                 f"TLS handshake with {self.address} failed: {exc.verify_message}"
@@ -142,7 +142,8 @@ class StreamTransport(Connection):
         self._close()
         if writer is not None:
             try:
-                await asyncio.wait_for(writer.wait_closed(), timeout_secs)
+                async with asyncio.timeout(timeout_secs):
+                    await writer.wait_closed()
             except TimeoutError:
                 writer.transport.abort()
             except (OSError, ssl.SSLError):

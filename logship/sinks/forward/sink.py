@@ -93,10 +93,8 @@ class ForwardSink:
         self._keepalive = True
         try:
             if self.shared_key is not None:
-                await asyncio.wait_for(
-                    self._handshake(reader, self.shared_key),
-                    timeout=self.config.connect_timeout_secs,
-                )
+                async with asyncio.timeout(self.config.connect_timeout_secs):
+                    await self._handshake(reader, self.shared_key)
             elif self._wants_key:
                 await self._check_no_helo(reader)
         except TimeoutError:
@@ -131,9 +129,8 @@ class ForwardSink:
         """After a server asked for a key we do not have: write nothing into a connection it
         will drop until it stops asking (it says HELO right after accepting)."""
         try:
-            await asyncio.wait_for(
-                self._expect(reader, Helo, "HELO"), timeout=self.config.connect_timeout_secs
-            )
+            async with asyncio.timeout(self.config.connect_timeout_secs):
+                await self._expect(reader, Helo, "HELO")
         except TimeoutError:
             self._wants_key = False
             return
