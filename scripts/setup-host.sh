@@ -23,6 +23,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
 [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)  # a local base image for the image test
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # the compose example of docs/docker-host.md
+# an agent listening on every address of a network namespace of its own (test_http_access.py)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # the benchmark's C receivers (bench/*.c, also built by tests/unit/bench/test_receivers.py)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)

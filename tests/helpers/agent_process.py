@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,19 @@ class AgentProcess:
     """``logship`` as a user runs it: the real CLI in its own process (not
     :class:`logship.agent.Agent`, which is what runs inside it)."""
 
-    def __init__(self, workdir: Path, args: list[str], *, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        args: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        launcher: Sequence[str] = (),
+    ):
+        """``launcher``: a command the agent is run by (``unshare --net ...``), which must
+        ``exec`` it, so that :attr:`process` is the agent itself."""
         self.workdir = workdir
         self.args = args
+        self.launcher = list(launcher)
         self.env = {**os.environ, "NO_COLOR": "1", **(env or {})}
         self.stdout_path = workdir / f"agent-{id(self)}.out"
         self.stderr_path = workdir / f"agent-{id(self)}.err"
@@ -30,7 +41,7 @@ class AgentProcess:
     def start(self, *, ready: str | None = "following ") -> AgentProcess:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "logship", *self.args],
+                [*self.launcher, sys.executable, "-m", "logship", *self.args],
                 stdout=out,
                 stderr=err,
                 env=self.env,
