@@ -18,9 +18,11 @@ able to read a real json-file log, which user 10001 cannot, with or without DAC_
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import stat
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -59,6 +61,11 @@ def pod_from_chart(values: dict[str, Any]) -> dict[str, Any]:
     (configmap,) = [m for m in manifests if m["kind"] == "ConfigMap"]
     pod: dict[str, Any] = daemonset["spec"]["template"]["spec"]
     pod["_configmap"] = configmap["data"]
+    pod["_secrets"] = {
+        m["metadata"]["name"]: {k: base64.b64decode(v) for k, v in m["data"].items()}
+        for m in manifests
+        if m["kind"] == "Secret"
+    }
     return pod
 
 
@@ -106,6 +113,14 @@ def docker_run_args(
         volume = volumes[mount["name"]]
         if "hostPath" in volume:
             source = host_path(volume)
+        elif "secret" in volume:  # the chart's Secret: its files, as the kubelet shows them
+            data = pod["_secrets"][volume["secret"]["secretName"]]
+            directory = files / mount["name"]
+            directory.mkdir()
+            for item in volume["secret"].get("items") or [{"key": k, "path": k} for k in data]:
+                (directory / item["path"]).write_bytes(data[item["key"]])
+                (directory / item["path"]).chmod(volume["secret"].get("defaultMode", 0o644))
+            source = str(directory)
         else:  # the ConfigMap: its file on the "node"
             source = str(files / mount["subPath"])
             (files / mount["subPath"]).write_text(pod["_configmap"][mount["subPath"]])
@@ -126,6 +141,7 @@ class Node:
     root: Path
     rsyslog: Rsyslog
     started: list[str] = field(default_factory=list)
+    pod: dict[str, Any] = field(default_factory=dict)  # the last one started
 
     def __post_init__(self) -> None:
         for path in (self.state, self.pods, self.links, self.files):
@@ -170,7 +186,7 @@ class Node:
 
     def start(self, values: dict[str, Any]) -> str:
         """The pod's container, started; its name once both probes answer 200."""
-        pod = pod_from_chart(values)
+        pod = self.pod = pod_from_chart(values)
         assert "initContainers" not in pod
         (main,) = pod["containers"]
         name = f"lt-logship-{uuid.uuid4().hex[:8]}"
@@ -203,10 +219,16 @@ def node(tmp_path: Path, rsyslog_tcp: Rsyslog) -> Iterator[Node]:
         docker("rm", "-f", name, check=False)
 
 
-def get(url: str) -> int:
+def get(url: str, token: str | None = None) -> int:
+    """The HTTP status of a GET (0: no answer)."""
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
     except OSError:
         return 0
 
@@ -358,3 +380,21 @@ def test_the_pods_user_reads_a_real_json_log_where_user_10001_cannot(
         assert json.loads(out)["log"] == "a line for the log reader\n", out
     else:
         assert out.strip() == "cannot read: Permission denied", out
+
+
+@pytest.mark.parametrize("served", [False, True])
+def test_the_pods_logs_and_containers_answer_only_the_token_the_chart_makes(
+    node: Node, served: bool
+) -> None:
+    values = node.values(http={"logs": {"enabled": served}})
+    name = node.start(values)
+    base = f"http://127.0.0.1:{values['http']['port']}"
+    assert get(f"{base}/metrics") == 200  # Prometheus needs no token
+    if not served:  # every address of the pod and no token: not served at all
+        assert (get(f"{base}/containers"), get(f"{base}/logs")) == (403, 403)
+        return
+    (token,) = node.pod["_secrets"]["logship-http-token"].values()
+    assert get(f"{base}/containers") == 401
+    assert get(f"{base}/containers", token="not-" + token.decode()) == 401
+    assert get(f"{base}/containers", token=token.decode()) == 200
+    assert token.decode() not in logs(name)

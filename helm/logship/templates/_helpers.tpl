@@ -70,3 +70,12 @@ shipOwnLogs) by their names as the CRI source (<pod>/<container>) and Docker's k
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
+
+{{/* The Secret holding the HTTP token (with http.logs.enabled): the user's, or the chart's. */}}
+{{- define "logship.httpTokenSecret" -}}
+{{- if .Values.http.logs.existingSecret }}
+{{- .Values.http.logs.existingSecret }}
+{{- else }}
+{{- printf "%s-http-token" (include "logship.fullname" .) }}
+{{- end }}
+{{- end }}

@@ -18,6 +18,7 @@ import re
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import helm_python
 import kubernetes_validate
@@ -148,6 +149,20 @@ def value_sets(ca: TlsFiles) -> dict[str, dict[str, Any]]:
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "20%"}},
             "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
             "podLabels": {"team": "platform"},
+            "http": {"logs": {"enabled": True}},
+            "networkPolicy": {
+                "enabled": True,
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                "podSelector": {
+                    "matchExpressions": [
+                        {
+                            "key": "app.kubernetes.io/name",
+                            "operator": "In",
+                            "values": ["prometheus"],
+                        }
+                    ]
+                },
+            },
         },
         "forward-with-a-key-from-the-environment": {
             "fullnameOverride": "logs-agent",
@@ -179,7 +194,15 @@ def value_sets(ca: TlsFiles) -> dict[str, dict[str, Any]]:
                 "podLinksDir": "/var/log/containers",
                 "dockerRoot": "",
             },
-            "http": {"port": 2020},
+            "http": {
+                "port": 2020,
+                "logs": {
+                    "enabled": True,
+                    "existingSecret": "logs-agent-http",
+                    "secretKey": "bearer",
+                },
+            },
+            "networkPolicy": {"enabled": True, "podSelector": {"matchLabels": {"app": "vmagent"}}},
             "updateStrategy": {"type": "OnDelete"},
         },
     }
@@ -244,34 +267,64 @@ def test_helm_lint_strict_finds_nothing(
     assert not problems and not report["errors"], report
 
 
+def secret_files(
+    manifests: list[dict[str, Any]], volume: dict[str, Any], config: str, mount: str, ca: TlsFiles
+) -> dict[str, bytes]:
+    """The files a Secret volume shows at ``mount``: the rendered Secret's, or for one that
+    exists already, what the config names there (the test CA's PEMs where one is wanted)."""
+    name = volume["secret"]["secretName"]
+    rendered = [m for m in manifests if m["kind"] == "Secret" and m["metadata"]["name"] == name]
+    if rendered:
+        data = {k: base64.b64decode(v) for k, v in rendered[0]["data"].items()}
+    else:
+        data = {}
+        for path in re.findall(rf"{re.escape(mount)}/([-._a-zA-Z0-9]+)", config):
+            real = {".crt": ca.ca_file, ".key": ca.client_key}.get(Path(path).suffix)
+            data[path] = real.read_bytes() if real else f"secret-of-{path}\n".encode()
+        for item in volume["secret"].get("items", []):
+            data[item["key"]] = f"secret-of-{item['key']}\n".encode()
+    items = volume["secret"].get("items")
+    if items:
+        return {item["path"]: data[item["key"]] for item in items}
+    return data
+
+
 def emulate_the_pod(
     manifests: list[dict[str, Any]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     ca: TlsFiles,
 ) -> Settings:
-    """What logship loads in the pod: the ConfigMap's file, the Secret's files at their mount
-    path (here a temporary directory), and the container's environment, with the downward
-    API's values for a node called node-1."""
+    """What logship loads in the pod: the ConfigMap's file, every Secret volume's files at
+    their mount path (here a temporary directory each), and the container's environment, with
+    the downward API's values for a node called node-1."""
     config = find(manifests, "ConfigMap")["data"]["logship.yaml"]
-    secrets = tmp_path / "secrets"
-    secrets.mkdir()
-    secret = [m for m in manifests if m["kind"] == "Secret"]
-    files = secret[0]["data"] if secret else {}
-    for file, content in files.items():
-        (secrets / file).write_bytes(base64.b64decode(content))
-    for path in re.findall(rf"{MOUNT}/([-._a-zA-Z0-9]+)", config):  # an existing Secret's
-        if not (secrets / path).exists():
-            real = {".crt": ca.ca_file, ".key": ca.client_key}.get(Path(path).suffix)
-            (secrets / path).write_text(real.read_text() if real else f"secret of {path}\n")
-    config_file = tmp_path / "logship.yaml"
-    config_file.write_text(config.replace(MOUNT, str(secrets)))
+    spec = pod_spec(manifests)
+    (container,) = spec["containers"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounted: dict[str, Path] = {}  # mount path in the pod -> the directory here
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            here = tmp_path / mount["name"]
+            here.mkdir()
+            for file, content in secret_files(
+                manifests, volume, config, mount["mountPath"], ca
+            ).items():
+                (here / file).write_bytes(content)
+            mounted[mount["mountPath"]] = here
 
-    container = find(manifests, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    def here(text: str) -> str:
+        for path, directory in mounted.items():
+            text = text.replace(path, str(directory))
+        return text
+
+    config_file = tmp_path / "logship.yaml"
+    config_file.write_text(here(config))
     downward = {"spec.nodeName": "node-1", "status.hostIP": "10.0.0.7"}
     for var in container["env"]:
         if "value" in var:
-            monkeypatch.setenv(var["name"], var["value"])
+            monkeypatch.setenv(var["name"], here(var["value"]))
         elif "fieldRef" in var["valueFrom"]:
             monkeypatch.setenv(var["name"], downward[var["valueFrom"]["fieldRef"]["fieldPath"]])
         else:
@@ -296,6 +349,9 @@ def test_logship_loads_the_config_the_chart_renders(
     assert settings.host_ip == "10.0.0.7"
     assert settings.http is not None
     assert settings.http.listen == f"0.0.0.0:{port}"
+    assert settings.honor_ignore is False  # the operator's excludes, not the containers' say
+    logs = values.get("http", {}).get("logs", {})
+    assert (settings.http.token is not None) == bool(logs.get("enabled"))
     assert settings.state_dir == Path("/var/lib/logship")
     assert settings.docker_host == "unix:///var/run/docker.sock"
     assert settings.source == "auto"
@@ -549,7 +605,7 @@ def test_the_schema_knows_every_setting_of_logship_and_nothing_else() -> None:
     destination = config["destinations"]["items"]["oneOf"]
     types = {kind.name for kind in destination_types()}
     assert set(destination[1]["properties"]["type"]["enum"]) == types
-    uri = re.compile(destination[0]["pattern"])
+    uri = re.compile(destination[0]["else"]["pattern"])
     assert all(uri.match(f"{scheme}://host") for scheme in schemes())
     assert not uri.match("sylog://host")
 
@@ -567,3 +623,142 @@ def test_an_ambiguous_secret_fails_saying_why(
     with pytest.raises(helm_python.HelmError) as failure:
         chart.render({"secret": secret}, name="logship", namespace="logging", is_install=True)
     assert message in str(failure.value)
+
+
+# -- who can read the logs (issue 13) -----------------------------------------------------------
+
+
+def test_without_http_logs_there_is_no_token_and_no_network_policy(
+    chart: helm_python.Chart,
+) -> None:
+    manifests = render(chart, {})
+    spec = pod_spec(manifests)
+    (container,) = spec["containers"]
+    assert "http-token" not in {v["name"] for v in spec["volumes"]}
+    assert "LOGSHIP_HTTP__TOKEN_FILE" not in {e["name"] for e in container["env"]}
+    kinds = [m["kind"] for m in manifests]
+    assert "Secret" not in kinds and "NetworkPolicy" not in kinds
+
+
+def test_http_logs_takes_a_token_the_chart_makes_into_a_secret(
+    chart: helm_python.Chart, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_ca: TlsFiles
+) -> None:
+    manifests = render(chart, {"http": {"logs": {"enabled": True}}})
+    (secret,) = [m for m in manifests if m["kind"] == "Secret"]
+    assert secret["metadata"]["name"] == "logship-http-token"
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", token)
+    (volume,) = [v for v in pod_spec(manifests)["volumes"] if v["name"] == "http-token"]
+    assert volume["secret"]["secretName"] == "logship-http-token"
+    settings = emulate_the_pod(manifests, tmp_path, monkeypatch, test_ca)
+    assert settings.http is not None and settings.http.token is not None
+    assert settings.http.token.get_secret_value() == token
+    assert not settings.http.loopback  # every address: the token is what guards /logs
+
+
+def test_http_logs_takes_the_token_of_an_existing_secret(chart: helm_python.Chart) -> None:
+    values = {"http": {"logs": {"enabled": True, "existingSecret": "ops-tokens", "secretKey": "k"}}}
+    manifests = render(chart, values)
+    assert "Secret" not in [m["kind"] for m in manifests]
+    spec = pod_spec(manifests)
+    (volume,) = [v for v in spec["volumes"] if v["name"] == "http-token"]
+    assert volume["secret"]["secretName"] == "ops-tokens"
+    assert volume["secret"]["items"] == [{"key": "k", "path": "token"}]
+    (mount,) = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "http-token"]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    assert env["LOGSHIP_HTTP__TOKEN_FILE"] == f"{mount['mountPath']}/token"
+    assert mount["readOnly"] is True
+
+
+def test_the_network_policy_admits_only_the_http_port_from_the_selected_pods(
+    chart: helm_python.Chart, sets: dict[str, dict[str, Any]]
+) -> None:
+    values = sets["syslog-tls-with-the-charts-secret"]
+    manifests = render(chart, values)
+    policy = find(manifests, "NetworkPolicy")
+    pod = find(manifests, "DaemonSet")["spec"]["template"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]  # the destinations stay reachable
+    (rule,) = policy["spec"]["ingress"]
+    (port,) = rule["ports"]
+    (container_port,) = pod["spec"]["containers"][0]["ports"]
+    assert (port["port"], port["protocol"]) == (container_port["name"], "TCP")
+    wanted = values["networkPolicy"]
+    assert rule["from"] == [
+        {"namespaceSelector": wanted["namespaceSelector"], "podSelector": wanted["podSelector"]}
+    ]
+    # a podSelector alone: those pods of the release's namespace
+    alone = render(
+        chart, {"networkPolicy": {"enabled": True, "podSelector": wanted["podSelector"]}}
+    )
+    assert find(alone, "NetworkPolicy")["spec"]["ingress"][0]["from"] == [
+        {"podSelector": wanted["podSelector"]}
+    ]
+
+
+def test_a_network_policy_that_selects_nobody_fails_saying_what_it_needs(
+    chart: helm_python.Chart,
+) -> None:
+    with pytest.raises(helm_python.HelmError) as failure:
+        render(chart, {"networkPolicy": {"enabled": True}})
+    assert "give networkPolicy.namespaceSelector and/or podSelector" in str(failure.value)
+
+
+# every character a URI treats specially, and base64's
+SECRET = "pa:ss/w#o?r&d@=%+ 1;[]$!'*,~"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        f"elasticsearch+https://logship:{quote(SECRET, safe='')}@es.example.com:9200",
+        f"elasticsearch+https://logship:{SECRET}@es.example.com:9200",
+        "gelf+https://writer:hunter2@graylog.example.com/gelf",
+        f"elasticsearch+https://es:9200?user=logship&password={quote(SECRET, safe='')}",
+        f"elasticsearch+https://es:9200?api_key={quote(SECRET, safe='')}",
+        f"forward://fluentd:24224?ack=true&shared_key={quote(SECRET, safe='')}",
+        f"forward+tls://fluentd:24224?tls.ca_file={MOUNT}/ca.crt&shared_key=k",
+        {"type": "elasticsearch", "host": "es", "user": "logship", "password": SECRET},
+        {"type": "elasticsearch", "host": "es", "api_key": SECRET},
+        {"type": "forward", "host": "fluentd", "shared_key": SECRET},
+    ],
+)
+def test_a_secret_written_into_the_config_is_refused_pointing_to_the_secret(
+    chart: helm_python.Chart, destination: str | dict[str, str]
+) -> None:
+    values = {"config": {"destinations": ["console://", destination]}}
+    with pytest.raises(helm_python.HelmValuesError) as failure:
+        chart.render(values, name="logship", namespace="logging", is_install=True)
+    message = str(failure.value)
+    assert "at '/config/destinations/1" in message
+    assert "lands in a ConfigMap" in message and "secret.existingSecret" in message
+    assert "_file" in message  # what to write instead
+    for secret in (SECRET, quote(SECRET, safe=""), "hunter2"):
+        assert secret not in message
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        f"elasticsearch+https://logship@es.example.com:9200?password_file={MOUNT}/es-password",
+        "elasticsearch+https://es:9200?user=logship&password_env=ES_PASSWORD",
+        f"elasticsearch+https://es:9200?api_key_file={MOUNT}/es-api-key",
+        "forward://fluentd:24224?shared_key_env=FORWARD_KEY",
+        "syslog+tcp://[::1]:514?filter.labels=maintainer:ops@example.com",
+        "syslog+udp://logs:514?tag={{.Name}}@{{.ImageName}}",
+        {"type": "elasticsearch", "host": "es", "user": "u", "password_file": f"{MOUNT}/pw"},
+    ],
+)
+def test_secrets_named_by_file_or_variable_pass(
+    chart: helm_python.Chart, destination: str | dict[str, str]
+) -> None:
+    chart.render({"config": {"destinations": [destination]}}, name="logship", namespace="logging")
+
+
+def test_containers_opt_out_only_when_the_operator_lets_them(
+    chart: helm_python.Chart, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_ca: TlsFiles
+) -> None:
+    values = {"config": {"honor_ignore": True}}
+    settings = emulate_the_pod(render(chart, values), tmp_path, monkeypatch, test_ca)
+    assert settings.honor_ignore is True
+    assert chart_defaults()["config"]["honor_ignore"] is False
