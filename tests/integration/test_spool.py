@@ -1,16 +1,18 @@
 """The disk spool against the real engine and a real rsyslogd over TCP (fault scenario 3 with
 ``spool.enabled=true``): the receiver killed for 10 s behind a small memory buffer, and the
-agent stopped (SIGTERM) and started again while the receiver is down, and a spool on a small
-file system that fills up (the machine's root mounts a tmpfs). Figures are printed as
+agent stopped (SIGTERM) and started again while the receiver is down, a spool on a small file
+system that fills up (a tmpfs), and one on a file system that stalls (an ext4 loop device,
+frozen with fsfreeze); the tests mount them as root. Figures are printed as
 ``FAULT <scenario>: produced N, shipped N, lost N, duplicated N`` like the fault suite's."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +210,82 @@ def test_with_the_spool_on_a_disk_that_fills_up_what_it_refused_is_counted_and_r
         assert figures["lost"] == 0
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@contextlib.contextmanager
+def ext4_disk(mountpoint: Path, size: str = "64M") -> Iterator[Path]:
+    """A real ext4 file system of its own (a loop device) at ``mountpoint``, that a test can
+    freeze (``fsfreeze -f``: every write to it hangs, as on a stalled disk) and thaw."""
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    image = mountpoint.with_name(mountpoint.name + ".img")
+    subprocess.run(["truncate", "-s", size, str(image)], check=True)
+    loop = subprocess.run(
+        ["losetup", "-f", "--show", str(image)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    try:
+        subprocess.run(["mkfs.ext4", "-q", loop], check=True)
+        subprocess.run(["mount", loop, str(mountpoint)], check=True)
+        try:
+            yield mountpoint
+        finally:
+            subprocess.run(["fsfreeze", "-u", str(mountpoint)], check=False, capture_output=True)
+            subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=False)
+        image.unlink(missing_ok=True)
+
+
+def healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=3) as resp:
+            return resp.status == 200
+    except OSError:  # a 503, or no answer in time
+        return False
+
+
+def test_with_the_spool_on_a_stalled_disk_the_agent_stays_healthy_and_loses_nothing(
+    rsyslog_tcp: Rsyslog, start_agent: Callable[..., AgentProcess], containers: Any, tmp_path: Path
+) -> None:
+    rsyslog = rsyslog_tcp
+    state = tmp_path / "state"
+    with ext4_disk(state / "spool") as disk:
+        rsyslog.kill()  # down from the start: what the buffer sheds goes to the spool
+        args = ("run", destination(rsyslog, 300), "--state-dir", str(state), "--http", "0")
+        agent = start_agent(*args)
+        base = base_url(agent)
+        subprocess.run(["fsfreeze", "-f", str(disk)], check=True)  # every write to it hangs
+        try:
+            flood = containers.run(FLOOD.format(batches=40, per=200))  # 8000 lines in ~10 s
+            wait_until(
+                lambda: (metrics(base).value("logship_spool_records") or 0) > 0,
+                timeout=30,
+                what="lines shed into the spool, waiting for the frozen disk",
+            )
+            # longer than the 5 s of lag after which /healthz says the loop is stuck
+            answers = []
+            for _ in range(16):
+                answers.append(healthy(base))
+                time.sleep(0.5)
+            stuck = metrics(base)
+        finally:
+            subprocess.run(["fsfreeze", "-u", str(disk)], check=True)
+        assert all(answers), answers  # the agent answered its liveness probe throughout
+        assert stuck.value("logship_spool_records") > 0
+        assert stuck.value("logship_records_dropped_total", reason="spool_full") == 0
+        rsyslog.start()
+        flood.wait(timeout=120)
+        produced = [str(i) for i in range(1, 8001)]
+        wait_until(
+            lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
+            timeout=90,
+            what="every line, those that waited for the disk too",
+        )
+        time.sleep(1)
+        assert agent.stop() == 0
+        figures = report(
+            "3 rsyslog TCP down, disk spool on a file system frozen for 8 s (fsfreeze)",
+            produced,
+            syslog_messages(rsyslog, flood.name),
+            "buffer 300 records; /healthz answered 200 throughout",
+        )
+        assert figures["lost"] == figures["duplicated"] == 0
