@@ -95,6 +95,14 @@ def udp_snmp() -> dict[str, int]:
     return {k: int(v) for k, v in zip(names, values, strict=True)}
 
 
+def _output(argv: list[str]) -> str:
+    """What a command printed, stripped; "" if it cannot run."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
 def machine_info(engine_version: str) -> dict[str, object]:
     cpu_model = ""
     try:
@@ -104,24 +112,9 @@ def machine_info(engine_version: str) -> dict[str, object]:
             )
     except OSError:
         pass
-    try:
-        agent_version = subprocess.run(
-            [sys.executable, "-m", "logship.cli", "--version"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        agent_version = ""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", os.path.dirname(__file__), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    agent_version = _output([sys.executable, "-m", "logship.cli", "--version"])
+    # the checkout the benchmark (and, by default, the agent) runs from
+    commit = _output(["git", "-C", os.path.dirname(__file__), "describe", "--always", "--dirty"])
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model,
@@ -130,6 +123,6 @@ def machine_info(engine_version: str) -> dict[str, object]:
         "python_executable": sys.executable,
         "engine_version": engine_version,
         "agent_version": agent_version,
-        "commit": commit,  # of the checkout the benchmark (and, by default, the agent) runs from
+        "commit": commit,
         "hostname": platform.node(),
     }
