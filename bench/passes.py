@@ -457,6 +457,9 @@ def counted_pass(
             "first_arrival_after_go_secs": (first - go) / 1e9 if first else None,
             "agent_cpu_secs": agent_cpu,
             "agent_cpu_per_mline": per_mline(agent_cpu, distinct),
+            # near 100: the agent had a core's work to do all along (its CPU, not the rate
+            # lines came in, set the pace); far below: it waited for lines, or for a CPU
+            "agent_core_percent": 100 * agent_cpu / secs if secs else None,
             "dockerd_cpu_secs": dockerd,
             "dockerd_cpu_per_mline": per_mline(dockerd, distinct),
             "receiver_cpu_secs": receiver1 - receiver0,

@@ -76,6 +76,9 @@ METRICS = [
     Metric("agent.duplicates", "duplicates", _int, ("counted",)),
     Metric("agent.agent_cpu_per_mline", "agent CPU-s / M lines", _f2),
     Metric(
+        "agent.agent_core_percent", "agent CPU % of one core, go -> last line", _int, ("counted",)
+    ),
+    Metric(
         "agent.receiver_cpu_per_mline",
         "receiver CPU-s / M lines (not the agent's)",
         _f2,
