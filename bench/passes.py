@@ -152,7 +152,7 @@ def per_mline(cpu: float | None, lines: int) -> float | None:
 def dockerd_cpu(ctx: Context) -> float:
     """dockerd's CPU seconds so far (the passes that need an engine)."""
     assert ctx.dockerd_pid is not None, "this pass needs the engine"
-    return dockerd_cpu(ctx)
+    return cpu_secs(ctx.dockerd_pid)
 
 
 def rfc3339_ns(text: str | None) -> int | None:
