@@ -144,7 +144,8 @@ class Record:
 # -- timestamps -------------------------------------------------------------------------------
 
 _RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})\Z"
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})\Z",
+    re.ASCII,
 )
 _epoch_cache: dict[str, int] = {}
 
@@ -163,9 +164,44 @@ def _epoch_seconds(date_time: str) -> int:
     return seconds
 
 
+# Docker's own form, strictly (ASCII digits, each field in its range): what records carry and
+# what encoders write into their output as it is, unescaped
+_CANONICAL = re.compile(
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{9}Z"
+).fullmatch
+_real_days: set[str] = set()  # dates checked to exist (2026-02-30 does not)
+_checked_second = "-" * 20  # "YYYY-MM-DDTHH:MM:SS." last found canonical (none, at first)
+
+
 def is_canonical(ts: str) -> bool:
-    """True for the form Docker itself writes and records carry: nine digits, ``Z``."""
-    return len(ts) == 30 and ts[19] == "." and ts[29] == "Z"
+    """True for the form Docker itself writes and records carry, and nothing else:
+    ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` with ASCII digits, a date that exists and a time of day.
+    Encoders write such a timestamp as it is (no escaping), so whatever a decoder takes from
+    the engine, a file or a container's own output passes here first. Checked in full once
+    per second of time seen: a flood's lines share it."""
+    global _checked_second
+    if (
+        ts[:20] == _checked_second
+        and len(ts) == 30
+        and ts[29] == "Z"
+        and ts.isascii()  # O(1); isdecimal() alone takes other scripts' digits
+        and ts[20:29].isdecimal()
+    ):
+        return True
+    if _CANONICAL(ts) is None:
+        return False
+    day = ts[:10]
+    if day not in _real_days:
+        try:
+            datetime(int(ts[0:4]), int(ts[5:7]), int(ts[8:10]), tzinfo=UTC)
+        except ValueError:
+            return False
+        if len(_real_days) > 4096:
+            _real_days.clear()
+        _real_days.add(day)
+    _checked_second = ts[:20]
+    return True
 
 
 def normalize_timestamp(ts: str) -> str:
@@ -178,12 +214,9 @@ def normalize_timestamp(ts: str) -> str:
         # trailing zeros trimmed, or no fraction at all
         frac = ts[20:-1] if ts[19] == "." else "" if n == 20 else "x"
         if (frac.isdigit() or n == 20) and ts[4] == "-" and ts[13] == ":":
-            try:
-                _epoch_seconds(ts[:19])  # a real date and time (memoised per second)
-            except ValueError:
-                pass
-            else:
-                return f"{ts[:19]}.{frac.ljust(9, '0')}Z"
+            canonical = f"{ts[:19]}.{frac.ljust(9, '0')}Z"
+            if is_canonical(canonical):
+                return canonical
     m = _RFC3339.match(ts)
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {ts!r}")

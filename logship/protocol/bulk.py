@@ -184,7 +184,11 @@ class BulkEncoder:
         if len(heads) > 8:  # a long-lived container: forget past days
             heads.clear()
         index = orjson.dumps(self.index.name_for(timestamp))
-        head = b'{"create":{"_index":%s,"_id":"%s-' % (index, parts.container_id.encode())
+        # the ID escaped like any string (sources let only 64 hex digits through); the
+        # timestamps after it are the decoders', which take only Docker's strict form
+        # (logship.record.is_canonical)
+        container_id = orjson.dumps(parts.container_id)[1:-1]
+        head = b'{"create":{"_index":%s,"_id":"%s-' % (index, container_id)
         heads[timestamp[: self.index.key_chars]] = head
         return head
 
@@ -216,6 +220,13 @@ class BulkEncoder:
                 % (head, t, r.seq, t, dumps(r.message), parts.tails[r.stream])
             )
         return out
+
+
+def max_answer_bytes(actions: int) -> int:
+    """How long the answer to a ``_bulk`` request of ``actions`` may be: 1 MiB, and 4 KiB per
+    action (each item's status, and for a refused one its error and reason). A longer one is
+    no answer Elasticsearch gives, and is not read."""
+    return 1024 * 1024 + 4096 * actions
 
 
 def split_requests(entries: Sequence[bytes], max_bytes: int) -> list[tuple[int, int]]:

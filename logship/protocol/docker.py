@@ -46,6 +46,7 @@ _MAX_FRAME_BYTES = 1024 * 1024 + 64
 # what a frame starts with: header, then Docker's timestamp (when resynchronising after garbage)
 _FRAME_START = re.compile(rb"[\x00-\x03]\x00\x00\x00[\x00-\xff]{4}\d{4}-\d\d-\d\dT")
 _FRAME_START_BYTES = 8 + 11
+_NO_SECOND = "-" * 31  # the start of no 30-character timestamp
 # what the engine writes, as a chunk of its own, when it cannot read a TTY container's log
 _TTY_ENGINE_ERROR = b"Error grabbing logs: "
 _TIME_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").match
@@ -178,6 +179,7 @@ class LogDecoder:
         lines = 0
         limit = self.max_line_bytes  # a longer line, even in one frame, takes the slow path
         prev_ts, prev_count = last_ts, count
+        second = _NO_SECOND  # "YYYY-MM-DDTHH:MM:SS." of the last timestamp found canonical
         while n - pos >= 8:
             kind, size = header(buf, pos)
             stream = _STREAM_OF.get(kind)
@@ -199,7 +201,13 @@ class LogDecoder:
                 break
             pos = end
             ts = text[start : start + 30]
-            if size > 30 and buf[start + 30] == 32 and ts[29] == "Z" and ts[19] == ".":
+            if (  # Docker's form, checked in full once per second (encoders write it raw)
+                size > 30
+                and buf[start + 30] == 32
+                and ts[29] == "Z"
+                and ts[20:29].isdecimal()  # ASCII digits only: text is latin-1
+                and (ts.startswith(second) or (is_canonical(ts) and (second := ts[:20])))
+            ):
                 body = start + 31
             else:
                 ts, body = self._parse_timestamp(buf, start, end, last_ts)

@@ -234,6 +234,12 @@ class AgentCollector(Collector):
             "together, and the longest was shipped in parts (nothing is dropped).",
             value=stats.partial_splits,
         )
+        yield CounterMetricFamily(
+            "logship_engine_invalid_ids",
+            "Containers the engine listed or inspected with an ID that is not 64 lowercase hex "
+            "digits (or an inspect answered for another ID), skipped.",
+            value=stats.invalid_ids,
+        )
 
     def _destinations(self) -> Iterator[Metric]:
         label = ["destination"]

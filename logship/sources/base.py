@@ -104,6 +104,7 @@ class SourceStats:
     events_skipped: int  # lines of the events stream that were no container event
     quiet_streams: int  # follow streams found stuck and opened again
     partial_splits: int = 0  # lines shipped in parts to keep max_partial_bytes
+    invalid_ids: int = 0  # containers the engine listed or inspected with no valid ID, skipped
 
 
 class Source(Protocol):

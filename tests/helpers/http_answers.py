@@ -33,6 +33,7 @@ class CannedAnswers:
         *,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        max_answer_bytes: int | None = None,
     ) -> HttpResponse:
         self.asked.append(Asked(method, path, data, headers))
         status, body = self.answers[min(len(self.asked), len(self.answers)) - 1]

@@ -26,6 +26,7 @@ from logship.protocol.bulk import (
     BulkResult,
     RequestVerdict,
     describe_error_body,
+    max_answer_bytes,
     parse_bulk_response,
     request_verdict,
     split_requests,
@@ -197,9 +198,13 @@ class ElasticsearchSink:
                 body = zlib.compress(body, 1, 31)
         try:
             response = await self.transport.request(
-                "POST", self.bulk_path, data=body, headers=self.bulk_headers
+                "POST",
+                self.bulk_path,
+                data=body,
+                headers=self.bulk_headers,
+                max_answer_bytes=max_answer_bytes(end - start),
             )
-        except DeliveryError as exc:  # no answer at all
+        except DeliveryError as exc:  # no answer at all, a redirect, an answer far too long
             return _Answer("retry", self._redact(str(exc)))
         status = response.status
         verdict = request_verdict(status)

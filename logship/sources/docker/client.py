@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,14 +18,28 @@ import aiohttp
 
 from logship import __version__
 from logship.config.engine import DockerTlsFiles
-from logship.errors import ConfigError, DockerAPIError, DockerUnavailable
+from logship.errors import ConfigError, DockerAPIError, DockerUnavailable, RemoteProtocolError
+from logship.transport.http import is_redirect, read_capped, redirect_refused
 
 log = logging.getLogger("logship.docker")
 
 MIN_API_VERSION = (1, 24)
 _MAX_EVENT_BYTES = 1024 * 1024
+# the longest answers read from the engine (log streams are framed, and read apart): a list
+# of containers (a few KiB each), an inspect (its environment and labels included), the rest
+MAX_LIST_BYTES = 64 * 1024 * 1024
+MAX_INSPECT_BYTES = 8 * 1024 * 1024
+MAX_ANSWER_BYTES = 1024 * 1024
 MAX_API_VERSION = (1, 51)
 USER_AGENT = f"logship/{__version__}"
+_CONTAINER_ID = re.compile("[0-9a-f]{64}").fullmatch
+
+
+def is_container_id(value: object) -> bool:
+    """Whether ``value`` is a container ID as the engine gives them: 64 lowercase hex digits.
+    Only those are followed: an ID goes into request paths, and into what encoders write as
+    it is."""
+    return isinstance(value, str) and _CONTAINER_ID(value) is not None
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,7 @@ class DockerClient:
         self.api_version = "{}.{}".format(*MIN_API_VERSION)
         self._session: aiohttp.ClientSession | None = None
         self.events_errors = 0  # events-stream lines that were no container event, skipped
+        self.invalid_ids = 0  # containers listed or inspected with an ID that is none, skipped
 
     @classmethod
     def connect_to(cls, docker_host: str, tls: DockerTlsFiles | None = None) -> DockerClient:
@@ -164,12 +180,31 @@ class DockerClient:
         return f"/v{self.api_version}{path}"
 
     async def get_json(
-        self, path: str, params: dict[str, str] | None = None, *, versioned: bool = True
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        versioned: bool = True,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> Any:
+        """The engine's JSON answer; :class:`DockerUnavailable` for no answer, a redirect
+        (never followed) or a body longer than ``max_bytes``, :class:`DockerAPIError` for an
+        error status."""
         url = self._base + (self.path(path) if versioned else path)
         try:
-            async with self.session.get(url, params=params) as resp:
-                body = await resp.read()
+            async with self.session.get(url, params=params, allow_redirects=False) as resp:
+                if is_redirect(resp.status):
+                    raise DockerUnavailable(
+                        f"the Docker engine at {self.endpoint} answered {path} with "
+                        + redirect_refused(resp.status, resp.headers)
+                    )
+                try:
+                    body = await read_capped(resp, max_bytes)
+                except RemoteProtocolError as exc:
+                    raise DockerUnavailable(
+                        f"the Docker engine at {self.endpoint} answered {path} with "
+                        f"HTTP {resp.status}: {exc}"
+                    ) from exc
                 if resp.status >= 400:
                     raise DockerAPIError(resp.status, error_message(body), path=path)
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -209,13 +244,46 @@ class DockerClient:
         return info
 
     async def list_containers(self, *, stopped: bool = False) -> list[dict[str, Any]]:
+        """The containers, each with a valid ``Id`` (others are counted, logged, skipped)."""
         params = {"all": "1"} if stopped else None
-        result: list[dict[str, Any]] = await self.get_json("/containers/json", params)
-        return result
+        result = await self.get_json("/containers/json", params, max_bytes=MAX_LIST_BYTES)
+        if not isinstance(result, list):
+            raise DockerUnavailable(
+                f"the engine answered the list of containers with {type(result).__name__}; "
+                "expected a JSON array"
+            )
+        listed = []
+        for summary in result:
+            found = summary.get("Id") if isinstance(summary, dict) else summary
+            if is_container_id(found):
+                listed.append(summary)
+            else:
+                self._invalid_id(f"listed a container with the ID {found!r:.80}")
+        return listed
 
     async def inspect(self, container_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.get_json(f"/containers/{quote(container_id)}/json")
+        """The container's details; :class:`RemoteProtocolError` if the answer is about another
+        ID or a malformed one (counted)."""
+        result = await self.get_json(
+            f"/containers/{quote(container_id, safe='')}/json", max_bytes=MAX_INSPECT_BYTES
+        )
+        found = result.get("Id") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or found != container_id or not is_container_id(found):
+            self._invalid_id(f"answered the inspect of {container_id[:80]!r} with ID {found!r:.80}")
+            raise RemoteProtocolError(
+                f"the engine answered the inspect of container {container_id[:12]!r} with the "
+                f"ID {found!r:.80}; expected the same 64 hex digits"
+            )
         return result
+
+    def _invalid_id(self, what: str) -> None:
+        self.invalid_ids += 1
+        if self.invalid_ids == 1:
+            log.warning(
+                "the engine %s; expected 64 lowercase hex digits: skipped (further ones are "
+                "only counted)",
+                what,
+            )
 
     async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
         """Container lifecycle events, as they happen, until the stream breaks."""
@@ -227,11 +295,15 @@ class DockerClient:
             params["since"] = since
         url = self._base + self.path("/events")
         try:
-            async with self.session.get(url, params=params) as resp:
-                if resp.status >= 400:
-                    raise DockerAPIError(
-                        resp.status, error_message(await resp.read()), path="/events"
+            async with self.session.get(url, params=params, allow_redirects=False) as resp:
+                if is_redirect(resp.status):
+                    raise DockerUnavailable(
+                        f"the Docker engine at {self.endpoint} answered /events with "
+                        + redirect_refused(resp.status, resp.headers)
                     )
+                if resp.status >= 400:
+                    body = await resp.content.read(MAX_ANSWER_BYTES)
+                    raise DockerAPIError(resp.status, error_message(body), path="/events")
                 buf = b""
                 async for chunk in resp.content.iter_any():
                     buf += chunk
@@ -258,7 +330,7 @@ class DockerClient:
             action = event.get("Action") or event.get("status")
             if isinstance(actor, dict):
                 container_id = actor.get("ID") or event.get("id")
-                if isinstance(container_id, str) and container_id and isinstance(action, str):
+                if is_container_id(container_id) and isinstance(action, str):
                     return event
         self.events_errors += 1
         if self.events_errors == 1:

@@ -30,6 +30,7 @@ _MIN_PAUSE_SECS = 0.001
 _MAX_PAUSE_SECS = 0.25
 _START_RATE = 16 * 1024 * 1024  # bytes/s assumed at first: a short pause until measured
 _MAX_CHUNK_BYTES = 1024 * 1024  # a TTY entry is at most 16 KiB and a timestamp
+_MAX_ERROR_BYTES = 1024 * 1024  # of an error answer's body (not 200), the part read
 
 
 class _LogStreamProtocol(asyncio.Protocol):
@@ -91,6 +92,12 @@ class _LogStreamProtocol(asyncio.Protocol):
                 size = self.decoder.held_bytes
                 if size or self.holder.held:
                     held.update(self.holder, size)
+        elif chunks and self.status and sum(map(len, chunks)) > _MAX_ERROR_BYTES:
+            # an error answer is a line of JSON; this one is not read further
+            joined = b"".join(chunks)[:_MAX_ERROR_BYTES]
+            chunks.clear()
+            chunks.append(joined)
+            self._finish(None)
         if self.paced:
             self._pace(len(data))
         else:

@@ -107,6 +107,7 @@ class DockerSource:
             + (self.files.read_errors if self.files is not None else 0)
             + sum(t.tail.read_errors for t in self.tracked.values() if t.tail is not None),
             events_skipped=self.client.events_errors,
+            invalid_ids=self.client.invalid_ids,
             quiet_streams=self.quiet.reopened,
             partial_splits=self.held.splits,
         )
@@ -299,6 +300,8 @@ class DockerSource:
                 if not tries_left:
                     log.warning("cannot inspect container %s: %s", container_id[:12], exc)
                     return
+            except ProtocolError:  # an answer about another container: counted, logged
+                return
             await asyncio.sleep(backoff.next_delay())
         tracked = self.tracked.get(container_id)
         if tracked is not None and tracked.task is not None:
@@ -384,7 +387,7 @@ class DockerSource:
     async def _renamed(self, tracked: Tracked) -> None:
         try:
             data = await self.client.inspect(tracked.meta.id)
-        except DockerAPIError:
+        except (DockerAPIError, ProtocolError):
             return
         meta = meta_from_inspect(data, self.host)
         tracked.meta = meta

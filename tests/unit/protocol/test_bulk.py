@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from typing import Any
 
 import pytest
@@ -463,3 +464,76 @@ def test_a_whole_request_error_is_described_in_one_line(status: int, body: str, 
 def test_a_long_error_reason_is_cut_to_one_short_line() -> None:
     text = describe_error({"type": "t", "reason": "x" * 5000})
     assert len(text) <= 300 and text.endswith("…") and "\n" not in text
+
+
+# -- what the engine sends cannot write into the body -------------------------------------------
+
+
+def _hostile(second: str, fraction: str) -> str:
+    """A 30-character "timestamp" with a '.' and a 'Z' where Docker's have them."""
+    text = second[:19].ljust(19, "x") + "." + fraction[:9].ljust(9, "x") + "Z"
+    assert len(text) == 30
+    return text
+
+
+HOSTILE_TIMESTAMPS = [
+    _hostile('2026-","_index":"ev', '","a":"x'),  # names another index for the line
+    _hostile("2026-11-27T05:24:33", '","a":"x'),  # a valid second, then a field of its own
+    _hostile("2026-13-45T25:61:61", "000000000"),  # digits where digits go, out of range
+    _hostile("2026-02-30T05:24:33", "000000000"),  # no such day
+]
+OTHER_DIGITS = _hostile("2026-11-27T05:24:33", "٣" * 9)  # digits, of another script
+GOOD = "2026-11-27T05:24:33.000000001Z"
+
+
+def _body_lines(records: list[Record]) -> list[dict[str, Any]]:
+    body = b"".join(BulkEncoder().encode(records))
+    lines = body.decode().split("\n")
+    assert lines.pop() == ""  # the body ends with a newline
+    assert len(lines) == 2 * len(records)  # one action and one source each, nothing injected
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TIMESTAMPS)
+@pytest.mark.parametrize("tty", [False, True])
+def test_a_hostile_engine_timestamp_never_reaches_the_bulk_body(hostile: str, tty: bool) -> None:
+    from logship.protocol.docker import LogDecoder
+
+    decoder = LogDecoder(make_meta(), tty=tty)
+    if tty:  # a TTY container writing a line that starts like an entry of its own
+        chunks = [f"{GOOD} first\r\n{hostile} second\r\n".encode()]
+    else:  # an engine (or what poses as one) sending it as the entry's time
+        chunks = [
+            b"".join(
+                struct.pack(">BxxxL", 1, len(p)) + p
+                for p in (f"{GOOD} first\n".encode(), f"{hostile} second\n".encode())
+            )
+        ]
+    records = decoder.feed(chunks)
+    assert [r.timestamp for r in records] == [GOOD, GOOD]  # the last good time, kept
+    assert decoder.bad_timestamps == 1  # and counted
+    documents = _body_lines(records)
+    assert [d["@timestamp"] for d in documents[1::2]] == [GOOD, GOOD]
+    assert [set(d["create"]) for d in documents[0::2]] == [{"_index", "_id"}] * 2
+    assert {d["create"]["_index"] for d in documents[0::2]} == {"logship-2026.11.27"}
+
+
+@pytest.mark.parametrize("hostile", [*HOSTILE_TIMESTAMPS, OTHER_DIGITS])
+def test_a_hostile_timestamp_in_a_json_file_log_is_counted_not_written(hostile: str) -> None:
+    from logship.protocol.jsonfile import JsonFileDecoder
+
+    decoder = JsonFileDecoder(make_meta())
+    lines = [
+        {"log": "first\n", "stream": "stdout", "time": GOOD},
+        {"log": "second\n", "stream": "stdout", "time": hostile},
+    ]
+    records = decoder.feed(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    assert [r.timestamp for r in records] == [GOOD, GOOD]
+    assert decoder.bad_timestamps == 1
+    _body_lines(records)
+
+
+def test_a_container_id_is_written_escaped_whatever_it_holds() -> None:
+    meta = make_meta(id='evil"}}\n{"index":{}}\n' + "0" * 40)
+    (action, _) = _body_lines([Record("hi", "stdout", GOOD, meta)])
+    assert action["create"]["_id"].startswith(meta.id[:16])
