@@ -169,6 +169,8 @@ def source_of(
 async def build_agent(settings: Settings) -> Agent:
     """Everything ``logship run`` runs, from ``settings``; :class:`~logship.errors.ConfigError`
     for what cannot be used (a state directory, a spool, TLS files)."""
+    for warning in settings.security_warnings():  # once, at start
+        log.warning("%s", warning)
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
     kind, why = await choose_source(
         settings.source, client, settings.pods_dir, settings.docker_root

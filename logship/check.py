@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import socket
 import ssl
@@ -46,6 +47,7 @@ EXIT_FAILED = 1
 _GRACE_SECS = 1.0  # beyond --timeout-secs, for a destination's own timeout to say what it was
 
 HEALTHZ_WAIT_SECS = 1.0  # for /healthz of a logship holding the --http address
+HEALTHZ_MAX_BYTES = 64 * 1024  # its answer is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,14 @@ async def _logship_listens(host: str, port: int) -> bool:
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HEALTHZ_WAIT_SECS)) as http,
-            http.get(url) as response,
+            http.get(url, allow_redirects=False) as response,
         ):
-            body = await response.json()
+            raw = b""
+            while chunk := await response.content.read(HEALTHZ_MAX_BYTES):
+                raw += chunk
+                if len(raw) > HEALTHZ_MAX_BYTES:
+                    return False  # no /healthz of ours
+            body = json.loads(raw)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return False
     return isinstance(body, dict) and "loop_lag_secs" in body
@@ -250,6 +257,11 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     destinations = list(settings.destinations) or [by_name("console").config.model_validate({})]
     sinks = [build_sink(_within(config, timeout_secs)) for config in destinations]
     print(f"source: {kind} ({why})", file=out)
+    warnings = settings.security_warnings()
+    if warnings:
+        print("warnings:", file=out)
+        for warning in warnings:
+            print(f"  WARN {warning}", file=out)
     print("checks:", file=out)
     http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
     if kind == "cri":  # no engine needed: the pod logs are the source

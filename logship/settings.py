@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -41,6 +41,8 @@ from logship.config.engine import DockerTlsFiles, docker_tls_files
 from logship.config.filters import ContainerSelection
 from logship.config.http import HttpSettings
 from logship.config.secrets import SECRET_KEY, redact
+from logship.config.uri import parse_destination_uri as uri_options
+from logship.config.uri import shown
 from logship.errors import ConfigError
 from logship.sinks.registry import destination_types, schemes
 from logship.sources.held import DEFAULT_MAX_PARTIAL_BYTES
@@ -57,41 +59,16 @@ _config_file: ContextVar[Path | None] = ContextVar("logship_config_file", defaul
 
 
 def parse_destination_uri(uri: str) -> dict[str, Any]:
-    """``syslog+udp://host:514?format=rfc3164`` -> ``{"type": "syslog", "transport": "udp", ...}``.
+    """``syslog+udp://host:514?format=rfc3164`` -> ``{"type": "syslog", "transport": "udp", ...}``
+    (:func:`logship.config.uri.parse_destination_uri`, with every registered scheme).
 
     Query keys are option names; a dotted key (``tls.verify``) becomes a nested option.
     """
-    url = urlsplit(uri.strip())
-    scheme = url.scheme.lower()
-    known = schemes()
-    if scheme not in known:
-        raise ValueError(
-            f"unknown destination scheme {scheme!r} in {uri!r}; expected one of "
-            + ", ".join(f"{s}://" for s in known)
-        )
-    kind, implied = known[scheme]
-    options: dict[str, Any] = {"type": kind, **implied}
-    try:
-        port = url.port
-    except ValueError:
-        raise ValueError(f"invalid port in destination {uri!r}") from None
-    if url.hostname:
-        options["host"] = url.hostname
-    if url.username:  # only destinations with these options accept them; others say so
-        options["user"] = unquote(url.username)
-    if url.password:
-        options["password"] = unquote(url.password)
-    if url.path not in ("", "/"):
-        options["path"] = url.path
-    if port is not None:
-        options["port"] = port
-    for key, value in parse_qsl(url.query, keep_blank_values=True):
-        target = options
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = value
-    return options
+    return uri_options(uri, schemes(), _option_names)
+
+
+def _option_names(kind: str) -> Collection[str]:
+    return next(t.config.model_fields.keys() for t in destination_types() if t.name == kind)
 
 
 class BufferSettings(BaseModel):
@@ -282,6 +259,25 @@ class Settings(BaseSettings):
             docker_tls_files(value)  # ValueError naming the directory or the file
         return value
 
+    def security_warnings(self) -> list[str]:
+        """What in these settings exposes logs or credentials on the network: a tcp://
+        engine without TLS, and each destination's own (credentials over plain HTTP,
+        tls.verify off). ``run`` logs each at start, ``check`` shows them."""
+        warnings = []
+        if urlsplit(self.docker_host).scheme in ("tcp", "http") and self.docker_tls() is None:
+            warnings.append(
+                f"the engine at {redact(self.docker_host)} is reached over plain TCP, without "
+                "TLS (docker_tls_verify is off): whoever is on the way reads every log line, "
+                "and can command the engine; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
+                "(dockerd --tlsverify, port 2376)"
+            )
+        for i, destination in enumerate(self.destinations):
+            warnings += [
+                f"destination {i} {destination.describe()}: {warning}"
+                for warning in destination.security_warnings()
+            ]
+        return warnings
+
     def docker_tls(self) -> DockerTlsFiles | None:
         """The PEM files for TLS to a tcp:// engine; None when docker_tls_verify is off."""
         if not self.docker_tls_verify or not _tcp(self.docker_host):
@@ -292,9 +288,7 @@ class Settings(BaseSettings):
     @classmethod
     def _destinations(cls, value: object) -> object:
         if isinstance(value, str):
-            # a comma separates URIs only before a scheme: options may hold commas (labels=a,b)
-            parts = re.split(r"\s+|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)", value)
-            value = [part.strip(",") for part in parts if part.strip(",")]
+            value = _split_uris(value)
         if isinstance(value, list):
             return [parse_destination_uri(v) if isinstance(v, str) else v for v in value]
         return value
@@ -365,6 +359,21 @@ class _HttpShorthand(PydanticBaseSettingsSource):
         return data
 
 
+def _split_uris(text: str) -> list[str]:
+    """URIs written one after the other (``LOGSHIP_DESTINATIONS``): a space or a comma before
+    a scheme separates them (options may hold commas: ``labels=a,b``); a space followed by no
+    scheme belongs to the URI before it (a password holding one)."""
+    parts = re.split(r"(\s+|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*://))", text.strip())
+    uris: list[str] = []
+    for i in range(0, len(parts), 2):
+        piece = parts[i]
+        if uris and piece and not re.match(r",?[A-Za-z][A-Za-z0-9+.-]*://", piece):
+            uris[-1] += parts[i - 1] + piece
+        elif piece.strip(","):
+            uris.append(piece)
+    return [uri.strip(",") for uri in uris]
+
+
 def config_file_from_env() -> Path | None:
     value = os.environ.get("LOGSHIP_CONFIG")
     return Path(value) if value else None
@@ -391,12 +400,27 @@ def _check_yaml(path: Path) -> None:
 
     try:
         data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        # where and what, never the line itself: it may hold a password
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {_where(exc)}") from None
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError(
             f"config file {str(path)!r} must hold a mapping of settings, not {type(data).__name__}"
         )
+
+
+def _where(exc: object) -> str:
+    """A YAML error's problem and position (line, column), without the snippet of the line."""
+    import yaml
+
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    parts = [p for p in (exc.context, exc.problem) if p]
+    mark = exc.problem_mark or exc.context_mark
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{', '.join(parts) or 'cannot be parsed'}{at}"
 
 
 def format_validation_error(exc: ValidationError, path: Path | None = None) -> str:
@@ -405,13 +429,32 @@ def format_validation_error(exc: ValidationError, path: Path | None = None) -> s
     for error in exc.errors():
         loc = ".".join(str(p) for p in error["loc"] if not _is_union_tag(p))
         message = error["msg"].removeprefix("Value error, ")
-        value = error.get("input")
-        # a check over the whole configuration names its fields itself: its input is everything
-        got = "" if error["type"] == "missing" or not loc else f" (got {value!r})"
-        if got and re.fullmatch(SECRET_KEY, str(error["loc"][-1])):
+        value = _masked(error.get("input"))
+        # a check over the whole configuration names its fields itself: its input is everything;
+        # so does a destination URI that cannot be read (and quotes it only if that is safe)
+        got = f" (got {value!r})"
+        if error["type"] == "missing" or not loc or error["loc"] == ("destinations",):
+            got = ""
+        elif re.fullmatch(SECRET_KEY, str(error["loc"][-1])):
             got = " (got ***)"  # a secret given to an option that is not there (shared_key=)
+        elif error["loc"][-1] == "user" and isinstance(value, str) and ":" in value:
+            got = ""  # user:password given as the user
         lines.append(redact(f"  {loc or 'settings'}: {message}{got}"))
     return "\n".join(lines)
+
+
+def _masked(value: object) -> object:
+    """What a validation error may show of its input: secrets' values replaced by ``***``,
+    and a text that may hold credentials (a URI with user:password@) by its scheme alone."""
+    if isinstance(value, Mapping):
+        return {
+            k: "***" if re.fullmatch(SECRET_KEY, str(k)) else _masked(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    if isinstance(value, str) and "://" in value and shown(value) != repr(value.strip()):
+        return shown(value)
+    return value
 
 
 def _is_union_tag(part: object) -> bool:

@@ -10,6 +10,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from logship.config.filters import DestinationFilter
+from logship.config.tls import TlsConfig
 
 # what the spool key of a destination does not depend on: changing these keeps its spool
 _TUNING = {"name", "buffer_max_records", "buffer_max_bytes", "batch", "filter", "spool"}
@@ -109,6 +110,19 @@ class DestinationConfig(BaseModel):
     def describe(self) -> str:
         """How logs refer to this destination."""
         return self.name or type(self).__name__.removesuffix("Config").lower()
+
+    def security_warnings(self) -> list[str]:
+        """What about this destination exposes records or credentials on the network, each
+        a sentence for the log at start and for ``logship check``: here, TLS with
+        verification off; a destination type adds its own (credentials over plain HTTP)."""
+        tls = getattr(self, "tls", None)
+        if isinstance(tls, TlsConfig) and not tls.verify:
+            return [
+                "tls.verify=false: the server's certificate is not checked, so whoever is on "
+                "the way can pose as the server and read what is sent; give tls.ca_file "
+                "instead"
+            ]
+        return []
 
     def spool_key(self) -> str:
         """The name of this destination's disk spool directory, which a restart with the same

@@ -104,11 +104,18 @@ def test_an_unknown_scheme_names_it_and_lists_the_known_ones() -> None:
     assert "gelf+udp://" in message and "forward+tls://" in message
 
 
-@pytest.mark.parametrize("uri", ["syslog://h:99999", "syslog://h:port", "syslog://h:-1"])
+@pytest.mark.parametrize("uri", ["syslog://h:99999", "syslog://h:-1"])
 def test_a_port_that_is_not_a_port_is_an_error_quoting_the_uri(uri: str) -> None:
     with pytest.raises(ValueError, match="invalid port in destination") as info:
         parse_destination_uri(uri)
     assert repr(uri) in str(info.value)
+
+
+def test_a_port_of_letters_is_an_error_not_quoting_what_may_be_a_password() -> None:
+    # syslog://user:pa/ss@h reads as host "user", port "pa": what follows the colon is not shown
+    with pytest.raises(ValueError, match="invalid port in destination") as info:
+        parse_destination_uri("syslog://h:port")
+    assert "port'" not in str(info.value) and "'syslog://…'" in str(info.value)
 
 
 def test_uris_become_the_same_models_as_yaml_blocks() -> None:
@@ -521,3 +528,48 @@ def test_redaction_masks_secrets_but_not_the_names_of_files_or_variables_holding
     assert redact(text) == (
         "x://u:***@h ?password=***&a=1 {'api_key': '***', 'user': 'u'} shared_key_env=NAME"
     )
+
+
+# -- what exposes logs or credentials on the network ------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1", "0", "false", "no", "yes"])
+def test_docker_tls_verify_set_to_anything_turns_tls_on_as_for_the_docker_cli(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", value)
+    assert load_settings().docker_tls_verify is True
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "")
+    assert load_settings().docker_tls_verify is False
+    # logship's own variable keeps its meaning, and wins
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", value)
+    monkeypatch.setenv("LOGSHIP_DOCKER_TLS_VERIFY", "false")
+    assert load_settings().docker_tls_verify is False
+
+
+def test_plain_text_credentials_and_unverified_tls_are_warned_about(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("k")
+    settings = load_settings(
+        docker_host="tcp://node-7:2375",
+        destinations=[
+            "elasticsearch+http://writer:pw@es:9200",
+            f"elasticsearch+http://es:9200?api_key_file={key}",
+            "elasticsearch+https://writer:pw@es:9200?tls.verify=false",
+            "syslog+tls://logs:6514?tls.verify=false",
+            "forward+tls://fluentd:24224?tls.verify=false",
+            "gelf+https://graylog:12201?tls.verify=false",
+            "elasticsearch+https://writer:pw@es:9200",  # none of these: no warning
+            "elasticsearch+http://es:9200",
+            "syslog+tcp://logs:514",
+        ],
+    )
+    warnings = settings.security_warnings()
+    assert len(warnings) == 7, warnings
+    assert "the engine at tcp://node-7:2375 is reached over plain TCP, without TLS" in warnings[0]
+    assert warnings[1].startswith("destination 0 elasticsearch+http://es:9200: sends the user")
+    assert "sends the API key over plain http://" in warnings[2]
+    for i, warning in zip(range(2, 6), warnings[3:], strict=True):
+        assert warning.startswith(f"destination {i} ") and "tls.verify=false" in warning
+    assert not any("pw" in w for w in warnings)
+    assert load_settings(docker_host="unix:///var/run/docker.sock").security_warnings() == []

@@ -168,8 +168,11 @@ class ElasticsearchConfig(NetworkDestinationConfig):
     @field_validator("user", mode="after")
     @classmethod
     def _user(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and ":" in value:
-            raise ValueError(f"user {value!r} must not contain ':' (basic auth cannot carry it)")
+        if value is not None and ":" in value:  # what follows it may well be a password
+            raise ValueError(
+                f"user {value.partition(':')[0] + ':…'!r} must not contain ':' (basic auth "
+                "cannot carry it)"
+            )
         if value is None and any(info.data.get(k) is not None for k in _PASSWORDS):
             raise ValueError("a password needs a user: give user (or user@host in the URI)")
         return value
@@ -220,6 +223,16 @@ class ElasticsearchConfig(NetworkDestinationConfig):
         elif self.api_key_env is not None:
             self._api_key = read_secret_env(self.api_key_env, "api_key_env")
         return self
+
+    def security_warnings(self) -> list[str]:
+        warnings = super().security_warnings()
+        if self.scheme == "http" and (self.user is not None or self._api_key is not None):
+            what = "the API key" if self._api_key is not None else "the user and password"
+            warnings.append(
+                f"sends {what} over plain http://, where whoever is on the way can read "
+                "them (and every record); use elasticsearch+https://"
+            )
+        return warnings
 
     @property
     def secret_password(self) -> SecretStr | None:
