@@ -448,7 +448,12 @@ def _masked(value: object) -> object:
     and a text that may hold credentials (a URI with user:password@) by its scheme alone."""
     if isinstance(value, Mapping):
         return {
-            k: "***" if re.fullmatch(SECRET_KEY, str(k)) else _masked(v) for k, v in value.items()
+            k: "***"
+            if re.fullmatch(SECRET_KEY, str(k))
+            else v.partition(":")[0] + ":***"  # user:password given as the user
+            if k == "user" and isinstance(v, str) and ":" in v
+            else _masked(v)
+            for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [_masked(v) for v in value]
