@@ -4,7 +4,7 @@ body is read only up to its limit."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,25 +15,19 @@ from logship.record import Record
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
 from logship.transport.http import HttpTransport
+from tests.helpers.local_server import Handler, local_server
 from tests.helpers.records import make_meta
-
-Handler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Coroutine[Any, Any, str]]]:
-    """``await serve(path=handler, ...)``: an aiohttp server on 127.0.0.1; its base URL."""
+async def serve() -> AsyncIterator[Callable[[dict[str, Handler]], Awaitable[str]]]:
+    """``await serve({path: handler})``: a server on 127.0.0.1; its base URL."""
     runners: list[web.AppRunner] = []
 
     async def start(routes: dict[str, Handler]) -> str:
-        app = web.Application()
-        for path, handler in routes.items():
-            app.router.add_route("*", path, handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runner, base = await local_server(routes)
         runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+        return base
 
     yield start
     for runner in runners:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from logship.errors import ConfigError, DockerUnavailable, RemoteProtocolError
 from logship.sources.docker.client import DockerClient, Endpoint
+from tests.helpers.local_server import local_server
 
 
 @pytest.mark.parametrize(
@@ -63,14 +64,8 @@ def test_an_ipv6_engine_address_keeps_its_brackets_in_urls_and_messages() -> Non
 
 
 async def _engine(routes: dict[str, Any]) -> tuple[web.AppRunner, DockerClient]:
-    app = web.Application()
-    for path, handler in routes.items():
-        app.router.add_route("*", path, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    return runner, DockerClient(Endpoint.parse(f"tcp://127.0.0.1:{port}"))
+    runner, base = await local_server(routes)
+    return runner, DockerClient(Endpoint.parse(base.replace("http://", "tcp://")))
 
 
 GOOD_ID = "ab" * 32
