@@ -29,6 +29,7 @@ from logship.assemble import container_filter
 from logship.record import ContainerMeta, HostMeta
 from logship.settings import Settings, load_settings
 from logship.sinks.registry import destination_types, schemes
+from tests.helpers.image import doc_command
 from tests.helpers.paths import ROOT
 from tests.helpers.tls import TlsFiles
 
@@ -63,26 +64,11 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def doc_section(path: Path, title: str | None = None) -> str:
-    """The document at ``path``, or only its ``## title`` section."""
-    text = path.read_text()
-    if title is None:
-        return text
-    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
-def doc_command(section: str, command_start: str) -> str:
-    """The shell command of ``section`` that starts with ``command_start``, lines joined."""
-    match = re.search(rf"^{re.escape(command_start)}(?:.*\\\n)*.*$", section, re.MULTILINE)
-    assert match, f"no command {command_start!r} in the documentation"
-    return match.group(0).replace("\\\n", " ")
-
-
 def docs_helm_values(command_start: str) -> dict[str, Any]:
     """The values a ``helm`` command of docs/kubernetes.md gives: its --set and --set-json
     flags, and the values file it names (the page's YAML block that starts with ``# FILE``)."""
-    section = doc_section(KUBERNETES_PAGE)
-    words = shlex.split(doc_command(section, command_start))
+    section = KUBERNETES_PAGE.read_text()
+    words = shlex.split(doc_command(KUBERNETES_PAGE, command_start))
     values: dict[str, Any] = {}
     for flag, argument in itertools.pairwise(words):
         if flag == "--set":
@@ -369,8 +355,8 @@ def test_logship_loads_the_config_the_chart_renders(
 
 def test_the_readme_shows_the_install_command_of_the_kubernetes_page() -> None:
     start = "helm install logship helm/logship"
-    readme = doc_command(doc_section(README, "Run on Kubernetes"), start)
-    assert readme == doc_command(doc_section(KUBERNETES_PAGE), start)
+    readme = doc_command(README, start, "Run on Kubernetes")
+    assert readme == doc_command(KUBERNETES_PAGE, start)
 
 
 def test_the_readme_install_command_filters_on_the_pod_namespace(
