@@ -38,7 +38,7 @@ CONSOLE_IDLE_SECS = 1.5
 RSS_TAIL_SECS = 60.0  # "last minute" of a pass, for passes of RSS_TAIL_MIN_PASS_SECS or more
 RSS_TAIL_MIN_PASS_SECS = 180.0  # shorter passes use their last third instead
 RSS_GROWTH_MIN_SAMPLES = 3  # fewer samples in the second half: no growth figure
-UNREAD_POLL_SECS = 0.1  # no-reader pass: how often it asks whether the producers are done
+EXIT_POLL_SECS = 0.5  # how often a pass asks the engine whether the producers are done
 SOURCES = ("docker", "files", "cri")  # the agent's --source values a pass can use
 
 
@@ -81,6 +81,10 @@ class Feed(Protocol):
 
     def start(self) -> None: ...
 
+    def running(self) -> int:
+        """How many producers are still writing."""
+        ...
+
     def release(self) -> int:
         """Let every producer write; the moment (time.time_ns) they were let go."""
         ...
@@ -102,6 +106,9 @@ class DockerFeed:
 
     def start(self) -> None:
         self.producers.start()
+
+    def running(self) -> int:
+        return self.producers.running()
 
     def release(self) -> int:
         return self.producers.release()
@@ -126,6 +133,9 @@ class CriFeed:
     def start(self) -> None:
         self.pods.start()
 
+    def running(self) -> int:
+        return int(self.pods.running())
+
     def release(self) -> int:
         go = time.time_ns()
         self.pods.release()
@@ -147,6 +157,17 @@ class CriFeed:
 
 def per_mline(cpu: float | None, lines: int) -> float | None:
     return cpu / (lines / 1e6) if lines and cpu is not None else None
+
+
+def net_per_mline(
+    cpu: float | None, secs: float | None, before: dict[str, float | None], lines: int
+) -> float | None:
+    """dockerd's CPU over ``secs`` less what it spent at the rate it served others just before
+    the pass (``dockerd_before_percent`` of :func:`baseline`), per million lines."""
+    rate = before.get("dockerd_before_percent")
+    if cpu is None or secs is None or rate is None:
+        return None
+    return per_mline(cpu - rate / 100 * secs, lines)
 
 
 def dockerd_cpu(ctx: Context) -> float:
@@ -244,11 +265,18 @@ def _receiver_delay(delay_us: dict[str, int] | None) -> dict[str, float] | None:
     return out
 
 
-def baseline_busy_percent() -> float | None:
-    """How busy the machine is before a pass starts anything: other work sharing the cores."""
-    before = machine_cpu()
+def baseline(ctx: Context) -> dict[str, float | None]:
+    """How busy the machine, and dockerd (in % of one core), are before a pass starts anything:
+    other work sharing the cores, and the engine serving others (their containers, their API
+    calls), which every dockerd figure of the pass includes."""
+    engine_here = ctx.dockerd_pid is not None
+    machine0, dockerd0 = machine_cpu(), dockerd_cpu(ctx) if engine_here else 0.0
     time.sleep(BASELINE_SECS)
-    return busy_percent(before, machine_cpu())
+    dockerd = dockerd_cpu(ctx) - dockerd0 if engine_here else None
+    return {
+        "machine_busy_before_percent": busy_percent(machine0, machine_cpu()),
+        "dockerd_before_percent": 100 * dockerd / BASELINE_SECS if dockerd is not None else None,
+    }
 
 
 def _self_cpu() -> float:
@@ -257,7 +285,7 @@ def _self_cpu() -> float:
 
 
 def engine_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any]:
-    baseline = baseline_busy_percent()
+    before = baseline(ctx)
     producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
     readers: engine.EngineReaders | None = None
     try:
@@ -290,7 +318,7 @@ def engine_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
             "dockerd_cpu_per_mline": per_mline(dockerd, lines),
             "reader_cpu_secs": self1 - self0,
             "machine_busy_percent": busy_percent(machine0, machine1),
-            "machine_busy_before_percent": baseline,
+            **before,
             "resumes": sum(s.resumes for s in streams),
             "errors": [f"{s.container_id[:12]}: {s.error}" for s in streams if s.error],
             "timed_out": not finished,
@@ -307,7 +335,7 @@ def unread_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
     """The engine with no reader at all: the producers write, dockerd writes their json-file
     logs, nobody follows them. Its CPU per line is what the engine costs before anyone reads;
     a reader of the files should add nothing to it."""
-    baseline = baseline_busy_percent()
+    before = baseline(ctx)
     producers = ProducerSet(ctx.client, workload, pass_id, ctx.session)
     try:
         producers.start()
@@ -316,11 +344,12 @@ def unread_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
         deadline = time.monotonic() + ctx.timeout_secs
         finished = False
         while time.monotonic() < deadline:
-            time.sleep(UNREAD_POLL_SECS)
+            time.sleep(EXIT_POLL_SECS)
             if producers.running() == 0:
                 finished = True
                 break
         dockerd1, machine1 = dockerd_cpu(ctx), machine_cpu()
+        secs = (time.time_ns() - go) / 1e9
         summary = producer_summary(producers.states(), go, workload.total_lines)
         dockerd = dockerd1 - dockerd0
         return {
@@ -328,8 +357,10 @@ def unread_pass(ctx: Context, workload: Workload, pass_id: str) -> dict[str, Any
             "lines_per_sec": summary.get("offered_lines_per_sec"),
             "dockerd_cpu_secs": dockerd,
             "dockerd_cpu_per_mline": per_mline(dockerd, workload.total_lines),
+            "dockerd_secs": secs,
+            "dockerd_net_per_mline": net_per_mline(dockerd, secs, before, workload.total_lines),
             "machine_busy_percent": busy_percent(machine0, machine1),
-            "machine_busy_before_percent": baseline,
+            **before,
             "timed_out": not finished,
             "producers": summary,
         }
@@ -374,7 +405,7 @@ def counted_pass(
 ) -> dict[str, Any]:
     """The agent shipping to ``dest`` what it reads through ``source`` (pinned to ``cpus`` if
     given), while the receiver counts every line."""
-    baseline = baseline_busy_percent()
+    before = baseline(ctx)
     if dest.tls and not ctx.tls_files:
         raise RuntimeError(f"{dest.uri}: no TLS files in the context")
     options = tuple(o.format(**ctx.tls_files) for o in dest.options)
@@ -403,7 +434,14 @@ def counted_pass(
         expected = workload.total_lines
         ended_by = "timeout"
         seen, machine1 = -1, machine0  # machine CPU at the last progress, not after idling
+        # dockerd's CPU once the producers are done: the window of the no-reader pass
+        dockerd_at_exit, exit_check, exit_secs = None, 0.0, None
         while time.time_ns() - go < ctx.timeout_secs * 1e9:
+            if engine_here and dockerd_at_exit is None and time.monotonic() >= exit_check:
+                exit_check = time.monotonic() + EXIT_POLL_SECS
+                if feed.running() == 0:
+                    dockerd_at_exit = dockerd_cpu(ctx)
+                    exit_secs = (time.time_ns() - go) / 1e9
             progress = receiver.progress
             if progress.datagrams != seen:
                 seen, machine1 = progress.datagrams, machine_cpu()
@@ -419,6 +457,10 @@ def counted_pass(
             time.sleep(0.05)
         agent1 = agent.cpu_secs()
         dockerd = dockerd_cpu(ctx) - dockerd0 if engine_here else None
+        if dockerd is not None and dockerd_at_exit is None and feed.running() == 0:
+            dockerd_at_exit = dockerd0 + dockerd  # they exited since the last look
+            exit_secs = (time.time_ns() - go) / 1e9
+        until_exit = dockerd_at_exit - dockerd0 if dockerd_at_exit is not None else None
         receiver1 = cpu_secs(receiver.pid)
         rss_samples = sampler.stop()
         rss = agent.peak_rss_mib()
@@ -462,6 +504,11 @@ def counted_pass(
             "agent_core_percent": 100 * agent_cpu / secs if secs else None,
             "dockerd_cpu_secs": dockerd,
             "dockerd_cpu_per_mline": per_mline(dockerd, distinct),
+            "dockerd_cpu_until_exit_per_mline": per_mline(until_exit, expected),
+            "dockerd_until_exit_secs": exit_secs,
+            "dockerd_net_until_exit_per_mline": net_per_mline(
+                until_exit, exit_secs, before, expected
+            ),
             "receiver_cpu_secs": receiver1 - receiver0,
             "receiver_cpu_per_mline": per_mline(receiver1 - receiver0, distinct),
             "receiver": {
@@ -473,7 +520,7 @@ def counted_pass(
             "source": source,
             "agent_cpus": sorted(cpus) if cpus else None,
             "machine_busy_percent": busy_percent(machine0, machine1),
-            "machine_busy_before_percent": baseline,
+            **before,
             "peak_rss_mib": rss,
             "rss": rss_summary(rss_samples),
             "rss_samples": rss_samples,
@@ -501,7 +548,7 @@ def console_pass(
     """The agent writing text to /dev/null: no receiver, so speed is judged by when the agent
     goes idle after the producers exited. Lines cannot be counted; the agent's own shutdown
     report of buffer drops is the only loss signal. Docker producers only."""
-    baseline = baseline_busy_percent()
+    before = baseline(ctx)
     run = agent_run(ctx, workload, pass_id, source, "console://")
     assert isinstance(run.feed, DockerFeed), "console passes read Docker containers"
     producers = run.feed.producers
@@ -557,7 +604,7 @@ def console_pass(
             "source": source,
             "agent_cpus": sorted(cpus) if cpus else None,
             "machine_busy_percent": busy_percent(machine0, machine1),
-            "machine_busy_before_percent": baseline,
+            **before,
             "peak_rss_mib": rss,
             "rss": rss_summary(rss_samples),
             "rss_samples": rss_samples,

@@ -445,8 +445,9 @@ def run_scenario(
                 f"CPU {agent['agent_cpu_per_mline'] or 0:.2f} s/M lines ({agent['ended_by']})"
             )
         passes_run = [run.get("engine"), run.get("unread"), *run["agents"].values()]
-        before = [p.get("machine_busy_before_percent") for p in passes_run if p]
-        run["machine_busy_before_percent"] = max((b for b in before if b is not None), default=None)
+        for key in ("machine_busy_before_percent", "dockerd_before_percent"):
+            before = [p.get(key) for p in passes_run if p]
+            run[key] = max((b for b in before if b is not None), default=None)
         runs.append(run)
     metrics = metrics_for(
         scenario.sink,
