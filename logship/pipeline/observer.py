@@ -5,8 +5,8 @@ A :class:`DeliveryObserver` is told, per batch (never per record), that records 
 the destination, that a batch is being sent, how long a successful send took, that a batch
 was handled (sent, or refused for good), that records were discarded (dropped by the full
 buffer, or stored in the disk spool), and that records were lost before they were handled (the
-disk refused the spool them). Every method does nothing here: an observer overrides
-what it wants. A destination fans every event out to the observers registered with it
+disk refused to spool them). Every method does nothing here: an observer overrides what it
+wants. A destination fans every event out to the observers registered with it
 (:class:`Observers`), before it runs.
 """
 
