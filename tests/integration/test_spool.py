@@ -37,6 +37,14 @@ def destination(rsyslog: Rsyslog, buffer_records: int) -> str:
     )
 
 
+def every_line(rsyslog: Rsyslog, container: Any, n: int, what: str) -> list[str]:
+    """The lines the flood writes ("1" to ``n``), once rsyslogd has had each from ``container``."""
+    wait_until(
+        lambda: len(set(syslog_messages(rsyslog, container.name))) >= n, timeout=90, what=what
+    )
+    return [str(i) for i in range(1, n + 1)]
+
+
 def spool_files(state: Path) -> list[Path]:
     return sorted(state.glob("spool/*/*.seg"))
 
@@ -75,12 +83,7 @@ def test_with_the_spool_a_receiver_killed_for_10_s_loses_nothing(
         (entry,) = [c for c in json.load(resp) if c["id"] == flood.id]
     rsyslog.start()  # the same port
     flood.wait(timeout=120)
-    produced = [str(i) for i in range(1, 12001)]
-    wait_until(
-        lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
-        timeout=90,
-        what="every line, the spooled ones too",
-    )
+    produced = every_line(rsyslog, flood, 12000, "every line, the spooled ones too")
     time.sleep(1)  # anything sent twice would show by now
     after = metrics(base)
     assert agent.stop() == 0
@@ -126,12 +129,7 @@ def test_with_the_spool_an_agent_restart_while_the_receiver_is_down_loses_nothin
     time.sleep(2)  # still down: the new agent spools too
     rsyslog.start()
     flood.wait(timeout=120)
-    produced = [str(i) for i in range(1, 8001)]
-    wait_until(
-        lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
-        timeout=90,
-        what="every line, the ones the first agent spooled too",
-    )
+    produced = every_line(rsyslog, flood, 8000, "every line, the ones the first agent spooled too")
     time.sleep(1)
     assert second.stop() == 0
     shipped = syslog_messages(rsyslog, flood.name)
@@ -193,11 +191,8 @@ def test_with_the_spool_on_a_disk_that_fills_up_what_it_refused_is_counted_and_r
         assert 0 < episodes <= first.stderr.count("works again") + 1
         # the checkpoint stayed before what the disk refused: a restart reads it again
         second = start_agent(*args)
-        produced = [str(i) for i in range(1, 8001)]
-        wait_until(
-            lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
-            timeout=90,
-            what="every line, those the full disk refused read again",
+        produced = every_line(
+            rsyslog, flood, 8000, "every line, those the full disk refused read again"
         )
         assert second.stop() == 0
         figures = report(
@@ -274,11 +269,8 @@ def test_with_the_spool_on_a_stalled_disk_the_agent_stays_healthy_and_loses_noth
         assert stuck.value("logship_records_dropped_total", reason="spool_full") == 0
         rsyslog.start()
         flood.wait(timeout=120)
-        produced = [str(i) for i in range(1, 8001)]
-        wait_until(
-            lambda: len(set(syslog_messages(rsyslog, flood.name))) >= len(produced),
-            timeout=90,
-            what="every line, those that waited for the disk too",
+        produced = every_line(
+            rsyslog, flood, 8000, "every line, those that waited for the disk too"
         )
         time.sleep(1)
         assert agent.stop() == 0
