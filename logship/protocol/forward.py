@@ -22,7 +22,12 @@ answers with ``{"ack": id}``. The shared-key handshake: the server sends
 ``["HELO", {"nonce", "auth", "keepalive"}]``, the client ``["PING", hostname, salt,
 sha512_hex(salt + hostname + nonce + key), "", ""]``, the server ``["PONG", ok, reason,
 server_hostname, sha512_hex(salt + server_hostname + nonce + key)]``, which proves that the
-server knows the key too.
+server knows the key too. The salt is 32 hex digits packed as a msgpack string, as Fluentd's
+own client sends it (Fluent Bit refuses a PING whose salt is binary). ``auth`` in the HELO is
+the salt for a user name and password: Fluentd sends it empty unless users are configured,
+Fluent Bit always sends 16 bytes; logship has no user name to give, so it answers with empty
+credentials either way, as Fluentd's client does, and a server that requires users says so
+in its PONG.
 """
 
 from __future__ import annotations
@@ -257,7 +262,7 @@ class ForwardEncoder:
 @dataclass(frozen=True, slots=True)
 class Helo:
     """The server wants the shared-key handshake. ``auth``: salt for a user name and password
-    (empty when the server does not ask for them)."""
+    (Fluentd leaves it empty when it has no users; Fluent Bit always sends one)."""
 
     nonce: bytes
     auth: bytes = b""
@@ -352,19 +357,32 @@ def shared_key_hexdigest(salt: bytes, hostname: bytes, nonce: bytes, shared_key:
     return hashlib.sha512(salt + hostname + nonce + shared_key).hexdigest()
 
 
-def ping(helo: Helo, *, client_hostname: str, shared_key: bytes, salt: bytes) -> bytes:
-    """The PING that answers ``helo`` (no user name and password)."""
+def new_salt() -> str:
+    """A ``shared_key_salt``: 128 random bits as 32 hex digits (a string, as Fluentd sends it)."""
+    return os.urandom(16).hex()
+
+
+def ping(helo: Helo, *, client_hostname: str, shared_key: bytes, salt: str) -> bytes:
+    """The PING that answers ``helo``: the salt packed as a string, and empty credentials (no
+    user name and password, whether or not the HELO carries an ``auth`` salt)."""
     hostname = client_hostname.encode()
-    digest = shared_key_hexdigest(salt, hostname, helo.nonce, shared_key)
+    digest = shared_key_hexdigest(salt.encode(), hostname, helo.nonce, shared_key)
     data: bytes = msgpack.packb(["PING", client_hostname, salt, digest, "", ""])
     return data
 
 
-def check_pong(pong: Pong, *, helo: Helo, shared_key: bytes, salt: bytes) -> None:
+def check_pong(pong: Pong, *, helo: Helo, shared_key: bytes, salt: str) -> None:
     """Raises :class:`HandshakeRefused` unless the server accepted us and proved it has the key."""
     if not pong.auth_result:
-        raise HandshakeRefused(f"the server refused the shared key: {pong.reason or '(no reason)'}")
-    expected = shared_key_hexdigest(salt, pong.server_hostname, helo.nonce, shared_key)
+        hint = (
+            " (this server may also require a user name and password, which logship does not send)"
+            if helo.auth
+            else ""
+        )
+        raise HandshakeRefused(
+            f"the server refused the shared key: {pong.reason or '(no reason)'}{hint}"
+        )
+    expected = shared_key_hexdigest(salt.encode(), pong.server_hostname, helo.nonce, shared_key)
     if not hmac.compare_digest(expected.encode(), pong.shared_key_hexdigest.encode()):
         raise HandshakeRefused(
             f"the server {pong.server_hostname.decode('utf-8', 'replace')!r} answered with a "

@@ -128,10 +128,14 @@ async def test_a_server_that_keeps_quiet_past_ack_timeout_secs_gets_the_batch_ag
     assert server.connections == 2
 
 
+SERVERS = ["fluentd", "fluent-bit"]
+
+
+@pytest.mark.parametrize("kind", SERVERS)
 async def test_the_shared_key_handshake_runs_once_per_connection(
-    start_forward: Callable[..., ForwardReceiver], tmp_path: Path
+    start_forward: Callable[..., ForwardReceiver], tmp_path: Path, kind: str
 ) -> None:
-    server = start_forward(shared_key=b"s3cr3t")
+    server = start_forward(shared_key=b"s3cr3t", server=kind)
     key = tmp_path / "key"
     key.write_text("s3cr3t\n")
     sink = sink_for(
@@ -145,23 +149,32 @@ async def test_the_shared_key_handshake_runs_once_per_connection(
         await sink.close()
     assert (server.handshakes, sink.handshakes, server.connections) == (1, 1, 1)
     assert logs(server) == ["a", "b"]
+    assert server.errors == []
 
 
 @pytest.mark.parametrize(
-    ("server_key", "pong_key", "complaint"),
+    ("kind", "server_key", "pong_key", "complaint"),
     [
-        (b"other", None, "refused the shared key: shared_key mismatch"),
-        (b"s3cr3t", b"impostor", "does not match the shared key"),
+        ("fluentd", b"other", None, "refused the shared key: shared_key mismatch"),
+        ("fluentd", b"s3cr3t", b"impostor", "does not match the shared key"),
+        (
+            "fluent-bit",
+            b"other",
+            None,
+            "the server closed the connection during the handshake: check the shared key",
+        ),
+        ("fluent-bit", b"s3cr3t", b"impostor", "does not match the shared key"),
     ],
 )
 async def test_a_wrong_key_on_either_side_fails_the_handshake_saying_which(
     start_forward: Callable[..., ForwardReceiver],
     monkeypatch: pytest.MonkeyPatch,
+    kind: str,
     server_key: bytes,
     pong_key: bytes | None,
     complaint: str,
 ) -> None:
-    server = start_forward(shared_key=server_key)
+    server = start_forward(shared_key=server_key, server=kind)
     server.knobs.wrong_pong_key = pong_key
     monkeypatch.setenv("LOGSHIP_TEST_FORWARD_KEY", "s3cr3t")
     sink = sink_for(f"forward://127.0.0.1:{server.port}?shared_key_env=LOGSHIP_TEST_FORWARD_KEY")
@@ -326,10 +339,15 @@ def test_a_server_that_withholds_acks_gets_the_batch_again_after_ack_timeout_sec
     assert agent.stop() == 0
 
 
+@pytest.mark.parametrize("kind", SERVERS)
 def test_the_shared_key_handshake_lets_the_agent_in(
-    start_forward: Callable[..., ForwardReceiver], start_agent: Any, containers: Any, tmp_path: Path
+    start_forward: Callable[..., ForwardReceiver],
+    start_agent: Any,
+    containers: Any,
+    tmp_path: Path,
+    kind: str,
 ) -> None:
-    server = start_forward(shared_key=b"s3cr3t")
+    server = start_forward(shared_key=b"s3cr3t", server=kind)
     key = tmp_path / "fluentd.key"
     key.write_text("s3cr3t\n")
     start_agent(
@@ -337,7 +355,7 @@ def test_the_shared_key_handshake_lets_the_agent_in(
     )
     c = containers.run("echo authenticated; sleep 30")
     wait_until(lambda: "authenticated" in by_log(server, c.name), timeout=30, what="the line")
-    assert server.handshakes >= 1 and server.refused == []
+    assert server.handshakes >= 1 and server.refused == [] and server.errors == []
 
 
 def test_a_wrong_shared_key_is_refused_with_one_clear_log_line_and_the_agent_keeps_running(

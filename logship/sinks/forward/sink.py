@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import ssl
 from typing import TypeVar
@@ -26,6 +25,7 @@ from logship.protocol.forward import (
     Response,
     ResponseDecoder,
     check_pong,
+    new_salt,
     ping,
 )
 from logship.protocol.template import TagTemplate
@@ -111,16 +111,18 @@ class ForwardSink:
 
     async def _handshake(self, reader: asyncio.StreamReader, shared_key: bytes) -> None:
         helo = await self._expect(reader, Helo, "HELO")
-        if helo.auth:
-            raise RemoteProtocolError(
-                "the server asks for a user name and password (user_auth), which logship "
-                "does not send; turn user_auth off on the server"
-            )
-        salt = os.urandom(16)
+        salt = new_salt()
         await self.transport.write(
             ping(helo, client_hostname=self.self_hostname, shared_key=shared_key, salt=salt)
         )
-        pong = await self._expect(reader, Pong, "PONG")
+        # Fluent Bit answers a wrong key by closing the connection, with no PONG and no reason
+        pong = await self._expect(
+            reader,
+            Pong,
+            "PONG",
+            closed="the server closed the connection during the handshake: check the shared key "
+            "(Fluent Bit closes it without a reason when the key is wrong)",
+        )
         check_pong(pong, helo=helo, shared_key=shared_key, salt=salt)
         self._keepalive = helo.keepalive
         self.handshakes += 1
@@ -136,11 +138,15 @@ class ForwardSink:
             return
         raise RemoteProtocolError(_HELO_WITHOUT_KEY)
 
-    async def _expect(self, reader: asyncio.StreamReader, kind: type[R], what: str) -> R:
+    async def _expect(
+        self, reader: asyncio.StreamReader, kind: type[R], what: str, closed: str = ""
+    ) -> R:
         while True:
             data = await reader.read(4096)
             if not data:
-                raise DeliveryError(f"the server closed the connection while we waited for {what}")
+                raise DeliveryError(
+                    closed or f"the server closed the connection while we waited for {what}"
+                )
             events = self._decoder.feed(data)
             if events:
                 event = events[0]

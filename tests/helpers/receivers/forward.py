@@ -5,7 +5,17 @@ logship's client.
 It takes all four carrier modes (Message, Forward, PackedForward, CompressedPackedForward),
 integer times and EventTime (ext type 0), answers ``chunk`` with ``ack``, runs the shared-key
 handshake (HELO, checks the PING digest, PONG) when given a key, and speaks TLS when given a
-certificate. Anything a client sends that the specification does not allow is recorded in
+certificate.
+
+The handshake behaves as one of the two servers people run (``server=``):
+
+- ``"fluentd"`` (Fluentd's in_forward with a ``<security>`` section and no users): HELO's
+  ``auth`` is empty; the PING's salt may be a string or binary; a wrong key gets
+  ``["PONG", false, "shared_key mismatch", "", ""]``.
+- ``"fluent-bit"`` (Fluent Bit 5's forward input with ``shared_key`` and no users): HELO's
+  ``auth`` is always a 16-byte salt; a PING whose salt is not a string is refused ("Invalid
+  shared_key_salt type message") and a wrong key is answered by closing the connection, both
+  without a PONG. Anything a client sends that the specification does not allow is recorded in
 :attr:`ForwardReceiver.errors` and ends the connection. Knobs make it drop the connection
 before acknowledging, or keep quiet, to test a client's at-least-once delivery.
 
@@ -22,7 +32,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgpack
 
@@ -191,6 +201,7 @@ class ForwardReceiver:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     keepalive: bool = True
+    server: Literal["fluentd", "fluent-bit"] = "fluentd"
     knobs: _Knobs = field(default_factory=_Knobs)
 
     def __post_init__(self) -> None:
@@ -356,8 +367,10 @@ class ForwardReceiver:
 
     def _handshake(self, conn: socket.socket, messages: Any) -> bool:
         assert self.shared_key is not None
+        fluent_bit = self.server == "fluent-bit"
         nonce = os.urandom(16)
-        helo = {"nonce": nonce, "auth": b"", "keepalive": self.keepalive}
+        auth = os.urandom(16) if fluent_bit else b""
+        helo = {"nonce": nonce, "auth": auth, "keepalive": self.keepalive}
         conn.sendall(msgpack.packb(["HELO", helo]))
         message = next(messages, None)
         if message is None:
@@ -365,6 +378,8 @@ class ForwardReceiver:
         if not (isinstance(message, list) and len(message) == 6 and message[0] == "PING"):
             raise ProtocolViolation(f"expected PING after HELO, got {message!r}")
         _, hostname, salt, digest, username, password = message
+        if fluent_bit and not isinstance(salt, str):
+            raise ProtocolViolation(f"Invalid shared_key_salt type message: {message!r}")
         if not isinstance(hostname, str) or not isinstance(salt, (bytes, str)):
             raise ProtocolViolation(f"PING hostname must be str and salt str|bin: {message!r}")
         if (username, password) != ("", ""):
@@ -373,7 +388,8 @@ class ForwardReceiver:
         if digest != hexdigest(salt_bytes, hostname.encode(), nonce, self.shared_key):
             with self._lock:
                 self.refused.append(hostname)
-            conn.sendall(msgpack.packb(["PONG", False, "shared_key mismatch", "", ""]))
+            if not fluent_bit:  # Fluent Bit just closes the connection
+                conn.sendall(msgpack.packb(["PONG", False, "shared_key mismatch", "", ""]))
             return False
         key = self.knobs.wrong_pong_key or self.shared_key
         ours = hexdigest(salt_bytes, self.hostname.encode(), nonce, key)

@@ -26,6 +26,7 @@ from logship.protocol.forward import (
     Pong,
     ResponseDecoder,
     check_pong,
+    new_salt,
     ping,
 )
 from logship.protocol.template import TagTemplate
@@ -451,40 +452,63 @@ def test_a_server_that_never_completes_an_answer_is_stopped_at_a_megabyte() -> N
 # -- the shared-key handshake -----------------------------------------------------------------
 
 KEY = b"s3cr3t"
-SALT = b"\xaa" * 16
+SALT = "aa" * 16  # 32 hex digits, as new_salt() makes them
+SALT_BYTES = SALT.encode()
 
 
 def sha512_hex(*parts: bytes) -> str:
     return hashlib.sha512(b"".join(parts)).hexdigest()
 
 
-def test_ping_answers_helo_with_the_digest_of_salt_hostname_nonce_and_key() -> None:
-    data = ping(Helo(NONCE), client_hostname="node-1.example.com", shared_key=KEY, salt=SALT)
-    digest = sha512_hex(SALT, b"node-1.example.com", NONCE, KEY)
+@pytest.mark.parametrize(
+    "helo",
+    [Helo(NONCE), Helo(NONCE, auth=bytes(range(16, 32)))],
+    ids=["Fluentd's HELO, auth empty", "Fluent Bit's HELO, auth always a 16-byte salt"],
+)
+def test_ping_answers_helo_with_the_salt_as_a_string_and_empty_credentials(helo: Helo) -> None:
+    data = ping(helo, client_hostname="node-1.example.com", shared_key=KEY, salt=SALT)
+    digest = sha512_hex(SALT_BYTES, b"node-1.example.com", NONCE, KEY)
     assert data == (
-        b"\x96" + fixstr("PING") + fixstr("node-1.example.com") + bin_(SALT)
+        b"\x96" + fixstr("PING") + fixstr("node-1.example.com")
+        + b"\xd9\x20" + SALT_BYTES  # str8 (Fluent Bit refuses a bin salt), 32 hex digits
         + b"\xd9\x80" + digest.encode()  # str8, 128 hex digits
         + fixstr("") + fixstr("")  # no user name, no password
     )  # fmt: skip
 
 
+def test_a_new_salt_is_32_hex_digits_and_never_the_same() -> None:
+    salts = {new_salt() for _ in range(100)}
+    assert len(salts) == 100
+    assert all(re.fullmatch(r"[0-9a-f]{32}", s) for s in salts)
+
+
 def test_a_pong_with_the_servers_digest_of_our_salt_and_its_name_is_accepted() -> None:
-    pong = Pong(True, "", b"fluentd-1", sha512_hex(SALT, b"fluentd-1", NONCE, KEY))
+    pong = Pong(True, "", b"fluentd-1", sha512_hex(SALT_BYTES, b"fluentd-1", NONCE, KEY))
     check_pong(pong, helo=Helo(NONCE), shared_key=KEY, salt=SALT)
 
 
 def test_a_pong_that_refuses_says_the_servers_reason() -> None:
-    with pytest.raises(HandshakeRefused, match="refused the shared key: shared_key mismatch"):
+    with pytest.raises(HandshakeRefused, match=r"refused the shared key: shared_key mismatch$"):
         check_pong(
             Pong(False, "shared_key mismatch", b"", ""), helo=Helo(NONCE), shared_key=KEY, salt=SALT
+        )
+
+
+def test_a_refusal_after_a_helo_with_an_auth_salt_says_users_may_be_required() -> None:
+    with pytest.raises(HandshakeRefused, match="may also require a user name and password"):
+        check_pong(
+            Pong(False, "username/password mismatch", b"", ""),
+            helo=Helo(NONCE, auth=b"x" * 16),
+            shared_key=KEY,
+            salt=SALT,
         )
 
 
 @pytest.mark.parametrize(
     "digest",
     [
-        sha512_hex(SALT, b"fluentd-1", NONCE, b"other key"),  # a server that has another key
-        sha512_hex(SALT, b"somebody-else", NONCE, KEY),  # a digest made for another name
+        sha512_hex(SALT_BYTES, b"fluentd-1", NONCE, b"other key"),  # a server with another key
+        sha512_hex(SALT_BYTES, b"somebody-else", NONCE, KEY),  # a digest made for another name
         sha512_hex(b"\xbb" * 16, b"fluentd-1", NONCE, KEY),  # replayed from another session
         "",
         "\ufffd" * 128,  # what a digest that is not ASCII decodes to
