@@ -1,8 +1,16 @@
 """Records -> syslog messages (RFC 5424, RFC 3164), with Docker's syslog driver conventions. No I/O.
 
-Facility ``daemon``; severity 6 (informational) for stdout and 3 (error) for stderr; the tag
-template fills APP-NAME (and MSGID, as Docker does). The timestamp is Docker's own, in UTC, cut
-to microseconds: the finest RFC 5424 allows. Structured data carries the enrichment:
+Facility ``daemon`` unless told (Docker's ``syslog-facility``: a name or a number, 0 to 23);
+severity 6 (informational) for stdout and 3 (error) for stderr; the tag template fills APP-NAME
+(and MSGID, as Docker does). The timestamp is Docker's own, in UTC, cut to microseconds: the
+finest RFC 5424 allows.
+
+``rfc5424micro`` is the message Docker's driver writes in that format, to the byte: PROCID the
+sending process's ID (Docker's daemon's; here logship's, given by the caller), no structured
+data (``-``), the message followed by LF (unless the framing adds that LF itself). Only
+APP-NAME and MSGID are cut to RFC 5424's 48 and 32 characters, where Docker sends a long tag
+whole. ``rfc5424`` carries the enrichment as
+structured data:
 
     [logship@32473 container_id="…" container_name="…" image_name="…" image_tag="…"
      image_id="…" stream="stdout" host_ip="…" (k8s_namespace="…" k8s_pod="…" …)]
@@ -12,9 +20,9 @@ Everything that depends only on the container and stream is rendered once per co
 kept in ``meta.cache``; per line the encoder joins four strings.
 
 Over a byte stream (TCP, TLS) messages are framed (RFC 6587) by :func:`frame`: octet counting
-(``MSG-LEN SP SYSLOG-MSG``, RFC 5425's only framing) by default, so a message with a newline
-in it stays one message; or non-transparent framing, each message ending with LF, for old
-receivers that know nothing else.
+(``MSG-LEN SP SYSLOG-MSG``, RFC 5425's only framing), so a message with a newline in it stays
+one message; or non-transparent framing, each message ending with LF, which most receivers
+expect over plain TCP.
 """
 
 from __future__ import annotations
@@ -27,11 +35,27 @@ from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
 from logship.record import STDERR, ContainerMeta, Record, truncation_marker
 
-Format = Literal["rfc5424", "rfc3164"]
+Format = Literal["rfc5424", "rfc5424micro", "rfc3164"]
 Framing = Literal["octet-counting", "non-transparent"]
 LabelSelection = Literal["all", "none"] | tuple[str, ...]
 
 FACILITY_DAEMON = 3
+# Docker's syslog-facility names (Go's log/syslog numbering; 12 to 15 have no name there)
+FACILITIES = {
+    "kern": 0,
+    "user": 1,
+    "mail": 2,
+    "daemon": 3,
+    "auth": 4,
+    "syslog": 5,
+    "lpr": 6,
+    "news": 7,
+    "uucp": 8,
+    "cron": 9,
+    "authpriv": 10,
+    "ftp": 11,
+    **{f"local{n}": 16 + n for n in range(8)},
+}
 SEVERITY = {"stdout": 6, STDERR: 3}
 _encoder_ids = itertools.count()  # meta.cache keys; id(self) can be reused once an encoder dies
 _ROOM_FOR_MARKER = 64  # a truncation marker, and a little of the message to go with it
@@ -103,13 +127,21 @@ class SyslogEncoder:
         sd_id: str = "logship@32473",
         labels: LabelSelection = "all",
         max_message_bytes: int = 8192,
+        procid: str = "-",
+        end_with_lf: bool | None = None,
     ) -> None:
+        """``end_with_lf``: end each message with LF, as Docker's driver does; by default for
+        ``rfc5424micro`` only. Say False when the framing ends each message with LF anyway."""
+        if not 0 <= facility <= 23:
+            raise ValueError(f"a syslog facility is 0 to 23, got {facility}")
         self.format = format
+        self.procid = _printusascii(procid, 128)
         self.tag = tag or TagTemplate("{{.Name}}")
         self.facility = facility
         self.sd_id = sd_id
         self.labels = labels
         self.max_message_bytes = max_message_bytes
+        self.end_with_lf = format == "rfc5424micro" if end_with_lf is None else end_with_lf
         self.truncated = 0
         self._key = ("syslog", next(_encoder_ids))
         self._stamps: dict[str, str] = {}
@@ -124,7 +156,12 @@ class SyslogEncoder:
         pieces = {}
         for stream, severity in SEVERITY.items():
             pri = f"<{self.facility * 8 + severity}>"
-            if self.format == "rfc5424":
+            if self.format == "rfc5424micro":
+                host = _printusascii(meta.host.name, 255)
+                app = _printusascii(tag, 48)
+                msgid = _printusascii(tag, 32)
+                pieces[stream] = (pri + "1 ", f"Z {host} {app} {self.procid} {msgid} - ")
+            elif self.format == "rfc5424":
                 sd_text = (
                     structured_data(meta, stream, self.sd_id, labels or self.labels) if sd else "-"
                 )
@@ -154,7 +191,11 @@ class SyslogEncoder:
         append = out.append
         key = self._key
         limit = self.max_message_bytes
-        rfc5424 = self.format == "rfc5424"
+        rfc5424 = self.format != "rfc3164"
+        with_sd = self.format == "rfc5424"
+        ending = self.end_with_lf
+        if ending:
+            limit -= 1
         last_meta: ContainerMeta | None = None
         pieces: dict[str, tuple[str, str]] = {}
         for r in records:
@@ -168,10 +209,10 @@ class SyslogEncoder:
             else:
                 data = f"{head}{self._rfc3164_time(r.timestamp)}{middle}{r.message}".encode()
             if len(data) > limit:
-                if rfc5424:
+                if with_sd:
                     data = self._fit_header(r, data, limit)
                 data = self._truncate(data, limit) if len(data) > limit else data
-            append(data)
+            append(data + b"\n" if ending else data)
         return out
 
     def _fit_header(self, r: Record, data: bytes, limit: int) -> bytes:

@@ -84,6 +84,12 @@ def test_every_live_destination_passes_and_nothing_is_delivered(
         "server certificate verified"
         in lines[f"destination 2 syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}"]
     )
+    # which framing each stream uses, since a receiver expecting the other records nothing
+    tcp_line = lines[f"destination 1 syslog+tcp://127.0.0.1:{rsyslog_tls.tcp_port}"]
+    tls_line = lines[f"destination 2 syslog+tls://127.0.0.1:{rsyslog_tls.tls_port}"]
+    assert tcp_line.endswith("non-transparent framing (each message ends with LF)"), tcp_line
+    assert tls_line.endswith("octet-counting framing (each message preceded by its length)")
+    assert "framing" not in lines[f"destination 0 syslog+udp://127.0.0.1:{rsyslog_tls.udp_port}"]
     assert (
         "Elasticsearch 8.13.4"
         in lines[f"destination 3 elasticsearch+https://localhost:{es_https.port}"]

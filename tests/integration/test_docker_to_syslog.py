@@ -53,6 +53,37 @@ def test_rfc3164_and_a_docker_tag_template_reach_rsyslog(
     assert m["msg"].strip() == "old school"
 
 
+def test_dockers_facility_and_rfc5424micro_reach_rsyslog_as_dockers_driver_sends_them(
+    rsyslog_tcp: Rsyslog, start_agent: Any, containers: Any
+) -> None:
+    rsyslog = rsyslog_tcp
+    options = "format=rfc5424micro&facility=local0&tag={{.ID}}"  # --log-opt syslog-facility=...
+    agent: AgentProcess = start_agent(
+        "run",
+        f"syslog+udp://127.0.0.1:{rsyslog.udp_port}?{options}",
+        f"syslog+tcp://127.0.0.1:{rsyslog.tcp_port}?{options}",
+        "--hostname",
+        "vm",
+    )
+    c = containers.run('echo "hello micro"; echo "micro err" >&2; sleep 30')
+    got = wait_until(
+        lambda: (m := messages_from(rsyslog, "micro")) and len(m) >= 4 and m,
+        what="two messages over udp and two over tcp",
+    )
+    assert len(got) == 4
+    pid = str(agent.process.pid) if agent.process is not None else ""
+    for m in got:
+        stdout = m["msg"].strip() == "hello micro"
+        # local0 (16): <134> for stdout, <131> for stderr, as Docker's syslog-facility=local0
+        assert m["facility"] == "16" and m["severity"] == ("6" if stdout else "3"), m
+        assert re.fullmatch(
+            rf"<13[14]>1 \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{6}}Z vm {c.id[:12]} {pid} "
+            rf"{c.id[:12]} - (hello micro|micro err)\n?",
+            m["raw"],
+        ), m["raw"]
+        assert (m["procid"], m["sd"]) == (pid, "-")
+
+
 def test_a_container_started_after_the_agent_is_picked_up_from_its_first_line(
     rsyslog: Rsyslog, start_agent: Any, containers: Any
 ) -> None:

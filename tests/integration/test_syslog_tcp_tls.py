@@ -23,7 +23,7 @@ from logship.transport.tcp import StreamTransport
 from tests.helpers.agent_process import AgentProcess, run_cli
 from tests.helpers.records import make_meta
 from tests.helpers.rsyslog import Rsyslog, assert_every_enrichment_field, parse_structured_data
-from tests.helpers.syslog_wire import read_octet_counted
+from tests.helpers.syslog_wire import read_non_transparent
 from tests.helpers.tls import TlsFiles
 from tests.helpers.waiting import wait_until
 
@@ -82,25 +82,23 @@ WEB_1 = make_meta(name="web-1")
         ("tcp", "octet-counting", "first line\nsecond line"),
         ("tls", "octet-counting", "first line\nsecond line"),
         ("tcp", "non-transparent", "first line second line"),
+        ("tcp", None, "first line second line"),  # the default over tcp: newline framing
+        ("tls", None, "first line\nsecond line"),  # the default over tls: octet counting
     ],
 )
 async def test_a_message_with_a_newline_arrives_as_one_message_and_utf8_is_counted_in_bytes(
     start_rsyslog: Callable[..., Rsyslog],
     test_ca: TlsFiles,
     transport: Literal["tcp", "tls"],
-    framing: Framing,
+    framing: Framing | None,
     expected: str,
 ) -> None:
     rsyslog = start_rsyslog(tcp=True, tls=test_ca)
-    tls = {"tls": TlsConfig(ca_file=test_ca.ca_file)} if transport == "tls" else {}
+    options: dict[str, Any] = {"framing": framing} if framing else {}
+    if transport == "tls":
+        options["tls"] = TlsConfig(ca_file=test_ca.ca_file)
     sink = SyslogSink(
-        SyslogConfig(
-            transport=transport,
-            host="127.0.0.1",
-            port=rsyslog.port(transport),
-            framing=framing,
-            **tls,
-        )
+        SyslogConfig(transport=transport, host="127.0.0.1", port=rsyslog.port(transport), **options)
     )
     lines = ["first line\nsecond line", "naïve 日本 🚀 after", "last"]
     await sink.open()
@@ -242,7 +240,7 @@ async def test_a_receiver_that_keeps_the_connection_open_is_never_suspected() ->
         finally:
             await sink.close()
     assert receiver.connections == 1
-    assert len(read_octet_counted(receiver.received)) == 6
+    assert len(read_non_transparent(receiver.received)) == 6  # the tcp default: LF framing
 
 
 def test_rsyslog_killed_and_restarted_gets_the_stream_again_with_one_down_and_one_back_logged(

@@ -11,12 +11,36 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, mo
 from logship.config.destination import NetworkDestinationConfig
 from logship.config.tls import TlsConfig
 from logship.errors import ConfigError
+from logship.protocol.syslog import FACILITIES, FACILITY_DAEMON
 from logship.sinks.common import DockerTag
 from logship.transport.tls import client_context
 
 UDP_MAX_MESSAGE_BYTES = 65507  # an IPv4 datagram's payload at most
 STREAM_TRANSPORTS = ("tcp", "tls")
 DEFAULT_PORTS = {"udp": 514, "tcp": 514, "tls": 6514}
+# What the receivers people run expect with their defaults: newline framing over TCP (Fluent
+# Bit's in_syslog, Vector, logspout; rsyslog and syslog-ng take both), octet counting over TLS
+# (the only framing RFC 5425 allows)
+DEFAULT_FRAMING = {"tcp": "non-transparent", "tls": "octet-counting"}
+FRAMING_SAID = {
+    "octet-counting": "octet-counting framing (each message preceded by its length)",
+    "non-transparent": "non-transparent framing (each message ends with LF)",
+}
+
+
+def _facility(value: object) -> object:
+    """A facility's name (Docker's names) or number, as text or an integer -> its number."""
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if name in FACILITIES:
+            return FACILITIES[name]
+        if name.isdigit():
+            return int(name)
+        raise ValueError(
+            f"unknown syslog facility {value!r}: expected a number from 0 to 23 or one of "
+            + ", ".join(FACILITIES)
+        )
+    return value
 
 
 def _labels(value: object) -> object:
@@ -41,10 +65,21 @@ class SyslogConfig(NetworkDestinationConfig):
         le=65535,
         description="Receiver port (default: 514 for udp and tcp, 6514 for tls).",
     )
-    format: Literal["rfc5424", "rfc3164"] = Field(
+    format: Literal["rfc5424", "rfc5424micro", "rfc3164"] = Field(
         default="rfc5424",
         description="rfc5424: structured data with the enrichment, microsecond UTC timestamps; "
-        "rfc3164: the old BSD form, for receivers that know nothing else.",
+        "rfc5424micro: what Docker's syslog driver writes in that format (microseconds, "
+        "logship's PID as PROCID, no structured data, a LF at the end); rfc3164: the old BSD "
+        "form, for receivers that know nothing else.",
+    )
+    facility: Annotated[int, BeforeValidator(_facility)] = Field(
+        default=FACILITY_DAEMON,
+        ge=0,
+        le=23,
+        description="Syslog facility, as Docker's syslog-facility: a name (kern, user, mail, "
+        "daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0 to local7) or a "
+        "number from 0 to 23. Default daemon (3), as Docker's.",
+        examples=["local0", "16"],
     )
     tag: DockerTag = Field(
         default="{{.Name}}",
@@ -55,15 +90,18 @@ class SyslogConfig(NetworkDestinationConfig):
     )
     labels: Annotated[Literal["all", "none"] | list[str], BeforeValidator(_labels)] = Field(
         default="all",
-        description="Container labels to carry in structured data: all, none, or a list of keys.",
+        description="Container labels to carry in structured data: all, none, or a list of keys "
+        "(rfc5424 only).",
     )
     structured_data_id: str = Field(
         default="logship@32473",
         # NAME@PEN: IDs without "@" are reserved for IANA (RFC 5424 section 7.2)
         pattern=r"^[!#-<>?A-\\^-~]+@[0-9][0-9.]*$",
         max_length=32,
-        description="SD-ID of logship's structured data element (32473 is the example "
-        "enterprise number of RFC 5612; use your own).",
+        description="SD-ID of logship's structured data element, NAME@NUMBER (the labels "
+        "element becomes labels@NUMBER). 32473 is the enterprise number RFC 5612 reserves for "
+        "examples: with your organisation's own IANA Private Enterprise Number, set e.g. "
+        "logship@<your number>, so no one else's elements can clash with yours. rfc5424 only.",
     )
     max_message_bytes: int = Field(
         default=8192,
@@ -73,11 +111,12 @@ class SyslogConfig(NetworkDestinationConfig):
         "8192 is rsyslog's default limit; UDP carries at most 65507, tcp and tls 1048576.",
     )
     framing: Literal["octet-counting", "non-transparent"] = Field(
-        default="octet-counting",
-        description="tcp and tls only. octet-counting (RFC 6587 3.4.1, RFC 5425): each message "
-        "preceded by its length in bytes, so a message with newlines stays one message; "
-        "non-transparent: each message ends with LF (newlines inside become spaces), for old "
-        "receivers that know nothing else.",
+        default="non-transparent",
+        description="tcp and tls only; default non-transparent for tcp, octet-counting for tls. "
+        "non-transparent (RFC 6587 3.4.2): each message ends with LF (newlines inside become "
+        "spaces), what Fluent Bit's in_syslog, Vector and logspout expect by default; "
+        "octet-counting (RFC 6587 3.4.1, RFC 5425): each message preceded by its length in "
+        "bytes, so a message with newlines stays one message. rsyslog and syslog-ng take both.",
     )
     tls: TlsConfig = Field(
         default_factory=TlsConfig,
@@ -93,12 +132,18 @@ class SyslogConfig(NetworkDestinationConfig):
 
     @model_validator(mode="before")
     @classmethod
-    def _default_port(cls, data: Any) -> Any:
-        """No port given: the transport's own (514, or 6514 for tls)."""
-        if isinstance(data, dict) and "port" not in data:
-            transport = data.get("transport", "udp")
-            if isinstance(transport, str) and transport in DEFAULT_PORTS:
-                data = {**data, "port": DEFAULT_PORTS[transport]}
+    def _transport_defaults(cls, data: Any) -> Any:
+        """No port given: the transport's own (514, or 6514 for tls); no framing given: the
+        transport's own (non-transparent for tcp, octet-counting for tls)."""
+        if not isinstance(data, dict):
+            return data
+        transport = data.get("transport", "udp")
+        if not isinstance(transport, str):
+            return data
+        if "port" not in data and transport in DEFAULT_PORTS:
+            data = {**data, "port": DEFAULT_PORTS[transport]}
+        if "framing" not in data and transport in DEFAULT_FRAMING:
+            data = {**data, "framing": DEFAULT_FRAMING[transport]}
         return data
 
     @field_validator("max_message_bytes")

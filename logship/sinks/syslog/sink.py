@@ -7,12 +7,13 @@ after which the next :meth:`SyslogSink.send` connects again (resolving the host 
 from __future__ import annotations
 
 import asyncio
+import os
 
 from logship.errors import DeliveryError
 from logship.protocol.syslog import FRAMERS, SyslogEncoder
 from logship.protocol.template import TagTemplate
 from logship.record import Record
-from logship.sinks.syslog.config import SyslogConfig
+from logship.sinks.syslog.config import FRAMING_SAID, SyslogConfig
 from logship.transport.tcp import StreamTransport
 from logship.transport.tls import client_context
 from logship.transport.udp import UdpTransport
@@ -113,11 +114,17 @@ class SyslogSink:
         self.encoder = SyslogEncoder(
             format=config.format,
             tag=TagTemplate(config.tag),
+            facility=config.facility,
             sd_id=config.structured_data_id,
+            procid=str(os.getpid()),  # as Docker's driver gives its daemon's
+            # rfc5424micro ends with LF as Docker's does, unless the framing adds one anyway
+            end_with_lf=config.format == "rfc5424micro"
+            and (config.transport == "udp" or config.framing == "octet-counting"),
             labels=labels,
             max_message_bytes=config.max_message_bytes,
         )
         self.channel = Datagrams(config) if config.transport == "udp" else Stream(config)
+        self.framing = None if config.transport == "udp" else FRAMING_SAID[config.framing]
 
     async def open(self) -> None:
         await self.channel.open()
@@ -127,8 +134,10 @@ class SyslogSink:
 
     async def healthcheck(self) -> str:
         """Connect as sending does (resolve; for TCP and TLS, the handshake, and a receiver
-        that hangs up right after accepting is caught); nothing is sent."""
-        return await self.channel.transport.check()
+        that hangs up right after accepting is caught); nothing is sent. Over TCP and TLS it
+        says which framing is in use: a receiver expecting the other records nothing."""
+        checked = await self.channel.transport.check()
+        return checked if self.framing is None else f"{checked}, {self.framing}"
 
     async def close(self) -> None:
         await self.channel.close()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.protocol.syslog import SyslogEncoder, sd_escape
+from logship.protocol.syslog import Format, SyslogEncoder, sd_escape
 from logship.protocol.template import TagTemplate
 from logship.record import HostMeta, Record
 from tests.helpers.records import CONTAINER_ID, IMAGE_ID, K8S_LABELS, TS, make_meta
@@ -527,3 +527,47 @@ def test_long_names_and_a_small_limit_leave_out_the_structured_data_not_cut_the_
     # the cache keeps the full header for messages that fit a larger limit
     (roomy,) = SyslogEncoder(max_message_bytes=8192).encode([Record("m", "stdout", TS, meta)])
     assert [sd_id for sd_id, _ in parse_rfc5424(roomy)["sd"]] == ["logship@32473", "labels@32473"]
+
+
+# -- Docker's syslog-facility and rfc5424micro ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("facility", "stdout_pri", "stderr_pri"),
+    [(3, 30, 27), (0, 6, 3), (16, 134, 131), (23, 190, 187)],
+    ids=["daemon (the default)", "kern", "local0", "local7"],
+)
+@pytest.mark.parametrize("format", ["rfc5424", "rfc5424micro", "rfc3164"])
+def test_the_facility_makes_the_pri_of_both_streams(
+    facility: int, stdout_pri: int, stderr_pri: int, format: Format
+) -> None:
+    meta = make_meta()
+    out = SyslogEncoder(format=format, facility=facility).encode(
+        [Record("o", "stdout", TS, meta), Record("e", "stderr", TS, meta)]
+    )
+    assert [d[: d.index(b">") + 1] for d in out] == [
+        f"<{stdout_pri}>".encode(),
+        f"<{stderr_pri}>".encode(),
+    ]
+
+
+def test_a_facility_past_23_is_refused() -> None:
+    with pytest.raises(ValueError, match="0 to 23, got 24"):
+        SyslogEncoder(facility=24)
+
+
+def test_rfc5424micro_has_microseconds_the_pid_no_structured_data_and_ends_with_lf() -> None:
+    meta = make_meta(labels={"app": "web"})
+    (data,) = SyslogEncoder(format="rfc5424micro", procid="4242").encode(
+        [Record("hello", "stderr", "2026-11-23T19:43:24.849838512Z", meta)]
+    )
+    assert data == b"<27>1 2026-11-23T19:43:24.849838Z vm web-2 4242 web-2 - hello\n"
+    assert parse_rfc5424(data[:-1])["procid"] == "4242"
+
+
+def test_rfc5424micro_cut_to_max_message_bytes_still_ends_with_lf_within_the_limit() -> None:
+    (data,) = SyslogEncoder(format="rfc5424micro", max_message_bytes=480).encode(
+        [Record("x" * 1000, "stdout", TS, make_meta())]
+    )
+    assert len(data) == 480
+    assert data.endswith(b" bytes]\n")

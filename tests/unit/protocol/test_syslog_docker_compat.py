@@ -79,6 +79,22 @@ def test_docker_rfc5424micro_has_the_same_header_as_ours() -> None:
     assert (theirs["sd"], [e[0] for e in mine["sd"]]) == ([], ["logship@32473"])
 
 
+def test_rfc5424micro_is_byte_for_byte_what_dockers_driver_sent() -> None:
+    meta = make_meta(id="719d5c9a5367" + "0" * 52, name="web-3")
+    docker = (DRIVER_CAPTURES / "syslog-rfc5424micro.txt").read_bytes()
+    data = ours(
+        meta,
+        "stdout",
+        "hello syslog 5424micro",
+        "2026-11-23T19:43:24.849838512Z",
+        format="rfc5424micro",
+        tag=TagTemplate("{{.ID}}"),  # Docker's default tag
+        procid="2768",  # the sender's PID: Docker's daemon there, logship here
+    )
+    assert data == docker
+    assert data.endswith(b"\n")
+
+
 def test_logships_default_tag_is_the_name_where_dockers_is_the_short_id() -> None:
     meta = make_meta(id="719d5c9a5367" + "0" * 52, name="web-3")
     (docker,) = docker_messages("syslog-rfc5424micro.txt")

@@ -16,6 +16,7 @@ from logship.errors import ConfigError
 from logship.settings import load_settings
 from logship.sinks.syslog.config import SyslogConfig
 from logship.sinks.syslog.sink import Datagrams, Stream, SyslogSink
+from tests.helpers.records import make_record
 from tests.helpers.tls import TlsFiles
 
 
@@ -64,10 +65,26 @@ def test_a_yaml_block_without_a_port_gets_the_transports_default_too() -> None:
     assert SyslogConfig(transport="tls", host="h").port == 6514
 
 
-def test_tcp_and_tls_default_to_octet_counting_and_a_verified_server() -> None:
+@pytest.mark.parametrize(
+    ("given", "framing"),
+    [
+        ("syslog+tcp://h", "non-transparent"),  # as Fluent Bit, Vector and logspout expect
+        ({"type": "syslog", "transport": "tcp", "host": "h"}, "non-transparent"),
+        ("syslog+tls://h", "octet-counting"),  # the only framing RFC 5425 allows
+        ({"type": "syslog", "transport": "tls", "host": "h"}, "octet-counting"),
+        ("syslog+tcp://h?framing=octet-counting", "octet-counting"),
+        ("syslog+tls://h?framing=non-transparent", "non-transparent"),
+    ],
+)
+def test_tcp_defaults_to_newline_framing_and_tls_to_octet_counting(
+    given: str | dict[str, str], framing: str
+) -> None:
+    assert destination(given).framing == framing
+
+
+def test_tcp_and_tls_default_to_a_verified_server() -> None:
     for uri in ("syslog+tcp://h", "syslog+tls://h"):
         dest = destination(uri)
-        assert dest.framing == "octet-counting"
         assert dest.tls == TlsConfig(verify=True)
         assert dest.write_timeout_secs == 30.0
 
@@ -208,6 +225,52 @@ def test_udp_sends_datagrams_and_tcp_a_plain_stream() -> None:
     assert channel.transport.ssl_context is None
     assert channel.transport.address == "h:1514"
     assert channel.frame([b"a\nb"]) == b"a b\n"
+
+
+@pytest.mark.parametrize(
+    ("given", "number"),
+    [("daemon", 3), ("kern", 0), ("authpriv", 10), ("local0", 16), ("LOCAL7", 23), ("9", 9)],
+)
+def test_a_facility_is_a_name_or_a_number_as_dockers_syslog_facility(
+    given: str, number: int
+) -> None:
+    assert destination(f"syslog+udp://h?facility={given}").facility == number
+    assert destination({"type": "syslog", "host": "h", "facility": given}).facility == number
+
+
+def test_the_facility_is_daemon_unless_given() -> None:
+    assert destination("syslog+udp://h").facility == 3
+
+
+@pytest.mark.parametrize(
+    ("given", "complaint"),
+    [
+        ("local8", "unknown syslog facility 'local8': expected a number from 0 to 23 or one of"),
+        ("24", "Input should be less than or equal to 23"),
+    ],
+)
+def test_an_unknown_facility_is_named_with_what_is_expected(given: str, complaint: str) -> None:
+    message = config_error(f"syslog+udp://h?facility={given}")
+    assert f"destinations.0.facility: {complaint}" in message
+
+
+@pytest.mark.parametrize(
+    ("uri", "ends_with_lf"),
+    [
+        ("syslog+udp://h?format=rfc5424micro", True),  # as Docker's datagrams
+        ("syslog+tls://h?format=rfc5424micro", True),  # inside the octet count, as Docker's
+        ("syslog+tcp://h?format=rfc5424micro", False),  # the framing's LF ends it already
+        ("syslog+udp://h", False),
+    ],
+)
+def test_rfc5424micro_ends_with_lf_as_dockers_unless_the_framing_adds_one(
+    uri: str, ends_with_lf: bool
+) -> None:
+    sink = SyslogSink(destination(uri))
+    (data,) = sink.encoder.encode([make_record()])
+    assert data.endswith(b"\n") is ends_with_lf
+    framed = sink.channel.frame([data]) if isinstance(sink.channel, Stream) else data
+    assert not framed.endswith(b"\n\n")
 
 
 def test_tls_checks_the_certificate_and_the_name_by_default(test_ca: TlsFiles) -> None:
