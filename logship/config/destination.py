@@ -147,7 +147,8 @@ class NetworkDestinationConfig(DestinationConfig):
     reconnect_max_secs: float = Field(
         default=30.0,
         gt=0,
-        description="Longest wait between reconnection attempts (exponential backoff, jitter).",
+        description="Longest wait between reconnection attempts (exponential backoff with full "
+        "jitter: each wait is random, from zero up to the current step).",
     )
     connect_timeout_secs: float = Field(
         default=10.0, gt=0, description="How long a connection attempt may take."
