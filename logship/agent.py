@@ -20,6 +20,7 @@ from typing import Protocol
 
 from logship.errors import DockerUnavailable, LogshipError, OutputClosed
 from logship.pipeline.destination import Destination
+from logship.pipeline.router import Router
 from logship.sources.base import Source
 from logship.state.checkpointer import Checkpointer
 
@@ -47,9 +48,11 @@ class Agent:
         checkpointer: Checkpointer | None = None,
         server: OperatorWindow | None = None,
         shutdown_grace_secs: float = 5.0,
+        router: Router | None = None,
     ) -> None:
         self.source = source
         self.destinations = list(destinations)
+        self.router = router  # its flush timer runs; what it holds is delivered at the end
         self.checkpointer = checkpointer
         self.server = server
         self.shutdown_grace_secs = shutdown_grace_secs
@@ -70,6 +73,9 @@ class Agent:
             asyncio.create_task(d.run(), name=f"sink-{d.name}"): d for d in self.destinations
         }
         source = asyncio.create_task(self.source.run(), name="source")
+        flushes = None
+        if self.router is not None:
+            flushes = asyncio.create_task(self.router.run(), name="multiline-flush")
         checkpoints = None
         if self.checkpointer is not None:
             checkpoints = asyncio.create_task(self.checkpointer.run(), name="checkpoints")
@@ -95,6 +101,9 @@ class Agent:
             stop.cancel()
             if self.server is not None:
                 self.server.draining()  # /readyz says so while what is buffered drains
+            if flushes is not None:
+                flushes.cancel()
+                await asyncio.gather(flushes, return_exceptions=True)
             await self._shutdown(source, sending, checkpoints)
             if self.server is not None:
                 await self.server.stop()
@@ -134,6 +143,8 @@ class Agent:
         source.cancel()
         await asyncio.gather(source, return_exceptions=True)
         await self.source.stop()
+        if self.router is not None:
+            self.router.flush()  # the records still open for more lines: no more come
         for destination in self.destinations:
             destination.close_input()
         tasks = [task for task in sending if not task.done()]

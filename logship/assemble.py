@@ -36,6 +36,7 @@ from logship.sources.host import host_meta
 from logship.state.checkpointer import Checkpointer
 from logship.state.checkpoints import CheckpointStore
 from logship.state.progress import Progress
+from logship.transform.multiline import stage_of
 
 log = logging.getLogger("logship")
 
@@ -197,7 +198,10 @@ async def build_agent(settings: Settings) -> Agent:
     ]
     for destination in destinations:
         destination.open_spool()
-    router = Router([d.route for d in destinations])
+    multiline = settings.multiline
+    router = Router(
+        [d.route for d in destinations], stage=stage_of(multiline) if multiline.enabled else None
+    )
     since = None if settings.backlog else format_timestamp_ns(time.time_ns())
     source = source_of(
         kind,
@@ -237,4 +241,5 @@ async def build_agent(settings: Settings) -> Agent:
         checkpointer=checkpointer,
         server=server,
         shutdown_grace_secs=settings.shutdown_grace_secs,
+        router=router,
     )

@@ -40,6 +40,7 @@ from logship.config.destination import DestinationConfig
 from logship.config.engine import DockerTlsFiles, docker_tls_files
 from logship.config.filters import ContainerSelection
 from logship.config.http import HttpSettings
+from logship.config.multiline import MultilineConfig
 from logship.config.secrets import SECRET_KEY, redact
 from logship.config.uri import parse_destination_uri as uri_options
 from logship.config.uri import shown
@@ -195,6 +196,14 @@ class Settings(BaseSettings):
         "rest follows as the next record. Nothing is dropped.",
     )
     buffer: BufferSettings = Field(default_factory=BufferSettings)
+    multiline: Annotated[MultilineConfig, NoDecode] = Field(
+        default_factory=MultilineConfig,
+        description="Join the lines of one event (a stack trace) into one record, for every "
+        "destination that sets no multiline of its own: a preset's name (java, python, go, "
+        "nodejs, indented) or a block (preset, start_pattern or continuation_pattern, "
+        "flush_timeout_secs, max_lines, max_bytes). Default: off.",
+        examples=["java", {"start_pattern": "^\\d{4}-", "flush_timeout_secs": 1.0}],
+    )
     shutdown_grace_secs: float = Field(
         default=5.0, ge=0, description="On SIGTERM, how long to keep sending what is buffered."
     )

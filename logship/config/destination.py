@@ -10,10 +10,19 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from logship.config.filters import DestinationFilter
+from logship.config.multiline import MultilineConfig
 from logship.config.tls import TlsConfig
 
 # what the spool key of a destination does not depend on: changing these keeps its spool
-_TUNING = {"name", "buffer_max_records", "buffer_max_bytes", "batch", "filter", "spool"}
+_TUNING = {
+    "name",
+    "buffer_max_records",
+    "buffer_max_bytes",
+    "batch",
+    "filter",
+    "spool",
+    "multiline",
+}
 
 
 class BatchConfig(BaseModel):
@@ -105,6 +114,13 @@ class DestinationConfig(BaseModel):
         default_factory=SpoolConfig,
         description="Disk spool for what the buffer would drop (spool.enabled=true, "
         "spool.max_bytes=..., spool.segment_bytes=... in a URI). Needs state_dir.",
+    )
+    multiline: MultilineConfig | None = Field(
+        default=None,
+        description="How this destination joins multiline records, instead of the global "
+        "multiline setting (multiline=java, multiline.start_pattern=..., multiline=off in a "
+        "URI). Default: the global setting.",
+        examples=["java"],
     )
 
     def describe(self) -> str:

@@ -126,6 +126,17 @@ def parse_destination_uri(
         target = options
         *parents, leaf = key.split(".")
         for parent in parents:
-            target = target.setdefault(parent, {})
+            given = target.setdefault(parent, {})
+            if isinstance(given, str):  # multiline=java&multiline.max_lines=9
+                raise ValueError(  # noqa: TRY004 - pydantic reports ValueErrors
+                    f"{where}: {parent}= and {key}= cannot both be given: write the first as "
+                    f"{parent}.<option>= (multiline=java as multiline.preset=java)"
+                )
+            target = given
+        if isinstance(target.get(leaf), dict):
+            raise ValueError(  # noqa: TRY004 - as above
+                f"{where}: {leaf}= cannot follow {leaf}.<option>=: write it as "
+                f"{leaf}.<option>= too (multiline=java as multiline.preset=java)"
+            )
         target[leaf] = value
     return options

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from logship.config.destination import BatchConfig, DestinationConfig, SpoolConfig
 from logship.config.filters import DestinationFilter
+from logship.config.multiline import MultilineConfig
 from logship.errors import ConfigError
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.observer import DeliveryObserver, Observers
@@ -29,6 +30,7 @@ from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route
 from logship.pipeline.runner import Sink, SinkRunner
 from logship.pipeline.spool import EnvKept, Spool
+from logship.transform.multiline import stage_of
 
 log = logging.getLogger("logship.sink")
 
@@ -76,7 +78,8 @@ class Destination:
     """A sink with its own filter, bounded buffer, batching, retry pacing and, with
     ``spool_dir``, a disk spool for what the buffer would drop (see
     :mod:`logship.pipeline.spool`), which keeps of each container's environment only
-    ``spool_env`` (none by default)."""
+    ``spool_env`` (none by default). With ``multiline``, its route joins multiline records
+    its own way (see :mod:`logship.transform.multiline`), else as the router does."""
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class Destination:
         spool_dir: Path | None = None,
         spool: SpoolConfig | None = None,
         spool_env: EnvKept | None = None,
+        multiline: MultilineConfig | None = None,
     ) -> None:
         self.name = sink.name
         self._observers = Observers()
@@ -115,7 +119,12 @@ class Destination:
             spills=self._spool is not None,
             name=self.name,
         )
-        self.route = Route(self._buffer, filter, self._observers)
+        self.route = Route(
+            self._buffer,
+            filter,
+            self._observers,
+            stage=stage_of(multiline) if multiline is not None else None,
+        )
         self._runner = SinkRunner(
             sink,
             self._buffer,
@@ -154,6 +163,7 @@ class Destination:
             spool_dir=spool_dir if config.spool.enabled else None,
             spool=config.spool,
             spool_env=env,
+            multiline=config.multiline,
         )
 
     def observe(self, observer: DeliveryObserver) -> None:

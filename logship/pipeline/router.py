@@ -1,9 +1,12 @@
 """Fans each batch of records from the source out to every destination's buffer, through
-each destination's own filter."""
+each destination's own filter; joins multiline records on the way (once for every destination,
+or in a destination's route when it joins its own way) and runs their flush timer."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 
@@ -11,6 +14,7 @@ from logship.config.filters import DestinationFilter
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.observer import DeliveryObserver
 from logship.record import ContainerMeta, Record
+from logship.transform.multiline import MultilineStage
 
 _route_ids = itertools.count()
 
@@ -33,16 +37,19 @@ def wants_container(filter: DestinationFilter, meta: ContainerMeta) -> bool:
 
 
 class Route:
-    """One destination's way in: its filter and its buffer; ``observer`` is told what was
-    routed (checkpoints)."""
+    """One destination's way in: its own multiline joining (``stage``; None: it takes the
+    router's), its filter and its buffer; ``observer`` is told what was routed (checkpoints):
+    what the stage gives out, never a line it still holds."""
 
     def __init__(
         self,
         buffer: DropOldestBuffer,
         filter: DestinationFilter | None = None,
         observer: DeliveryObserver | None = None,
+        stage: MultilineStage | None = None,
     ) -> None:
         self.buffer = buffer
+        self.stage = stage
         self.filter = filter if filter else None
         self.observer = observer if observer is not None else DeliveryObserver()
         self.filtered = 0  # records this destination did not want
@@ -71,6 +78,19 @@ class Route:
         return out
 
     def put(self, records: list[Record]) -> None:
+        if self.stage is not None:
+            records = self.stage.push(records, time.monotonic())
+            if not records:
+                return
+        self._deliver(records)
+
+    def flush(self, now: float | None) -> None:
+        """Deliver what its own stage held past the flush timeout by ``now`` (None: all)."""
+        if self.stage is not None:
+            for batch in self.stage.due(now):
+                self._deliver(batch)
+
+    def _deliver(self, records: list[Record]) -> None:
         selected = self.select(records) if self.filter is not None else records
         self.observer.routed(records, selected)
         self.buffer.put(selected)
@@ -82,20 +102,73 @@ class Route:
 
 
 class Router:
-    """Called by the source with each decoded batch: every route, then every tap."""
+    """Called by the source with each decoded batch: the multiline ``stage`` (once, for the
+    routes that have none of their own), every route, then every tap (which see the lines as
+    they were read). :meth:`run` gives out what the stages hold once their flush timeout
+    passes; :meth:`flush` at the end, everything they hold."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route], stage: MultilineStage | None = None) -> None:
         self.routes = routes
+        self.stage = stage
         self.records = 0
         self._taps: list[Tap] = []  # none unless --http is on
+        self._shared = [r for r in routes if r.stage is None] if stage is not None else []
+        self._own = [r for r in routes if r.stage is not None or stage is None]
+        self._stages = [s for s in (stage, *(r.stage for r in routes)) if s is not None]
+        self._holding = asyncio.Event()  # set when a stage may hold something
 
     def emit(self, records: list[Record]) -> None:
         """Called by the source with each decoded batch; never blocks."""
         self.records += len(records)
-        for route in self.routes:
+        if self.stage is not None:
+            joined = self.stage.push(records, time.monotonic())
+            if joined:
+                for route in self._shared:
+                    route.put(joined)
+        for route in self._own:
             route.put(records)
+        if self._stages:
+            self._holding.set()
         for tap in self._taps:
             tap(records)
+
+    # -- what the multiline stages hold ---------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for s in self._stages if (d := s.next_deadline()) is not None]
+        return min(deadlines, default=None)
+
+    def flush(self, now: float | None = None) -> None:
+        """Deliver what the stages held past their flush timeout by ``now`` (monotonic
+        seconds; None: everything they hold, when no more lines come)."""
+        if self.stage is not None:
+            for batch in self.stage.due(now):
+                for route in self._shared:
+                    route.put(batch)
+        for route in self.routes:
+            route.flush(now)
+
+    async def run(self) -> None:
+        """Deliver open multiline records once their flush timeout passes, until cancelled.
+        Returns at once when nothing is joined."""
+        if not self._stages:
+            return
+        while True:
+            deadline = self.next_deadline()
+            if deadline is None:
+                self._holding.clear()
+                await self._holding.wait()
+                continue
+            # a record opened meanwhile is due a full flush timeout after it opened: never
+            # sooner than the shortest timeout from now, so sleeping no longer than that
+            # oversleeps no one's
+            delay = min(deadline - time.monotonic(), self._shortest_timeout())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.flush(time.monotonic())
+
+    def _shortest_timeout(self) -> float:
+        return min(s.flush_timeout_secs for s in self._stages)
 
     def add_tap(self, tap: Tap) -> None:
         self._taps.append(tap)

@@ -7,7 +7,9 @@ tag included), ``_image_id``, ``_command``, ``_created``, ``_tag`` (Docker's tag
 ``{{.ID}}`` by default) and the labels and environment variables named in the options as
 ``_<name>``. logship adds ``_image_tag``, ``_host_ip``, ``_stream`` and, for containers a kubelet
 started, ``_kubernetes_namespace``, ``_kubernetes_pod_name``, ``_kubernetes_pod_uid`` and
-``_kubernetes_container_name``. Additional fields come sorted by name, as Docker's do.
+``_kubernetes_container_name``. Additional fields come sorted by name, as Docker's do. A record
+of several lines (joined by multiline) has its first line as ``short_message`` and all of them
+as ``full_message``, as Graylog shows them.
 
 ``timestamp`` carries Docker's time to the microsecond (Docker's driver: the millisecond),
 written from Docker's own decimal digits, never through a float.
@@ -47,6 +49,7 @@ CHUNK_HEADER_BYTES = 12  # magic (2), message ID (8), sequence number (1), seque
 MAX_CHUNKS = 128
 DEFAULT_CHUNK_BYTES = 1420  # Docker's driver (and most GELF libraries): fits a WAN path
 MAX_CHUNK_BYTES = 8192
+FULL = b',"full_message":'
 
 _encoder_ids = itertools.count()  # meta.cache keys; id(self) can be reused once an encoder dies
 _INVALID_NAME_CHARACTER = re.compile(r"[^A-Za-z0-9_.\-]")  # GELF: ^[\w\.\-]*$ (Java's ASCII \w)
@@ -197,7 +200,12 @@ class GelfEncoder:
                 head, tails = meta.cache.get(key) or self._pieces(meta)
             ts = r.timestamp
             stamp = seconds.get(ts[:19]) or self._timestamp(ts)
-            append(join((head, dumps(r.message), stamp, ts[20:26].encode(), tails[r.stream])))
+            message = r.message
+            if "\n" in message:  # joined lines: the first as short_message, all as full_message
+                text = join((dumps(message[: message.index("\n")]), FULL, dumps(message)))
+            else:
+                text = dumps(message)
+            append(join((head, text, stamp, ts[20:26].encode(), tails[r.stream])))
         return out
 
     def encode_record(self, record: Record, message: str) -> bytes:

@@ -27,6 +27,7 @@ from logship.sources.base import ReadOptions, Source
 from logship.tail.options import TailContainers, compile_grep, parse_filters, parse_tail_lines
 from logship.tail.output import TailSink
 from logship.tail.status import StatusLine, TailStats
+from logship.transform.multiline import stage_of
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,17 @@ class Tail:
             max_records=limits.max_records,
             max_bytes=limits.max_bytes,
         )
-        router = Router([destination.route])
+        multiline = self.settings.multiline
+        router = Router(
+            [destination.route], stage=stage_of(multiline) if multiline.enabled else None
+        )
         source = self._source(router)
-        agent = Agent(source, [destination], shutdown_grace_secs=self.settings.shutdown_grace_secs)
+        agent = Agent(
+            source,
+            [destination],
+            shutdown_grace_secs=self.settings.shutdown_grace_secs,
+            router=router,
+        )
         status = None
         if self.status is not None:
 

@@ -156,7 +156,9 @@ def test_gelf_documents_are_valid_gelf_with_the_line_and_every_label(batch: list
     documents = encoder.encode(batch)
     for record, document in zip(batch, documents, strict=True):
         message = parse_message(document)  # the GELF receiver's checks, from the specification
-        assert message["short_message"] == record.message
+        # a record of several lines: its first as short_message, all of them as full_message
+        assert message.get("full_message", message["short_message"]) == record.message
+        assert message["short_message"] == record.message.partition("\n")[0]
         assert message["_container_name"] == record.meta.name
         assert all(field_name(k) in message for k in record.meta.labels)
     # over TCP a null byte ends each message: none inside one
@@ -184,9 +186,8 @@ def test_gelf_datagrams_reassemble_into_the_documents(
             received.append(parse_message(decompress(whole[0])))
     assert len(received) == len(batch) - encoder.dropped
     for record, message in zip(batch, received, strict=False):
-        assert (
-            message["short_message"] == record.message or "[truncated" in message["short_message"]
-        )
+        text = message.get("full_message", message["short_message"])  # several lines: all
+        assert text == record.message or "[truncated" in text
 
 
 # -- Elasticsearch _bulk, JSON console ------------------------------------------------------

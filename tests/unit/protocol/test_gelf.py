@@ -128,7 +128,8 @@ GOLDEN = [
             ),
         ),
         b'{"version":"1.1","host":"vm",'
-        b'"short_message":"say \\"hi\\"\\n\\ttab \\u0000 \xc3\xbcn\xc3\xaf \xe2\x82\xac",'
+        b'"short_message":"say \\"hi\\"",'  # a line break: the first line, and all of them
+        b'"full_message":"say \\"hi\\"\\n\\ttab \\u0000 \xc3\xbcn\xc3\xaf \xe2\x82\xac",'
         b'"timestamp":1795463004.000000,"level":6,"_APP_ENV":"prod","_app":"from-env",'
         + CONTAINER.replace(b'"_image_id"', b'"_id_":"7","_image_id"')
         + b'"_stream":"stdout","_stream_":"b","_tag":"logship-test/busybox:1.35/web-1",'
@@ -159,7 +160,8 @@ def test_the_golden_bytes_decode_by_the_spec_back_to_the_record(golden: Golden) 
     record, meta = golden.record, golden.record.meta
     assert message["version"] == "1.1"
     assert message["host"] == meta.host.name
-    assert message["short_message"] == record.message
+    assert message.get("full_message", message["short_message"]) == record.message
+    assert message["short_message"] == record.message.partition("\n")[0]
     assert message["level"] == {"stdout": 6, "stderr": 3}[record.stream]
     assert message["_stream"] == record.stream
     # Docker's time to the microsecond, exactly (read as a decimal, not a float)
@@ -195,8 +197,19 @@ def test_any_line_at_any_time_decodes_back_to_itself(text: str, stream: str, ns:
     record = Record(text, stream, format_timestamp_ns(ns), web_1())
     (data,) = GelfEncoder().encode([record])
     message = decode(data)
-    assert message["short_message"] == text
+    assert message.get("full_message", message["short_message"]) == text
+    assert message["short_message"] == text.partition("\n")[0]
     assert json.loads(data, parse_float=Decimal)["timestamp"] == Decimal(ns // 1000) / 10**6
+
+
+def test_a_record_of_several_lines_has_the_first_as_short_message_and_all_as_full() -> None:
+    trace = "java.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)"
+    (data,) = GelfEncoder().encode([Record(trace, "stderr", TS, web_1())])
+    message = decode(data)
+    assert message["short_message"] == "java.lang.IllegalStateException: boom"
+    assert message["full_message"] == trace
+    (one_line,) = GelfEncoder().encode([Record("GET /", "stdout", TS, web_1())])
+    assert "full_message" not in decode(one_line)
 
 
 # -- field names ------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Real containers print real stack traces (tests/data/multiline/); through `logship run` each
+trace arrives as one record, with the lines around it as records of their own."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.helpers.paths import ROOT
+from tests.helpers.receivers.gelf import GelfReceiver, Received
+from tests.helpers.waiting import wait_until
+
+WAIT_SECS = 30  # the machine is shared with other test runs: generous, never asserted
+DATA = ROOT / "tests" / "data" / "multiline"
+EXPECTED = json.loads((DATA / "expected.json").read_text())
+JAVA = (DATA / "java-uncaught.log").read_text()
+PYTHON = (DATA / "python-logged.log").read_text()
+
+
+def print_then_wait(containers: Any, text: str, stream: str = "stderr", then: str = "") -> Any:
+    """A container that prints ``text`` on ``stream``, then "done" on the other (and
+    ``then``), then is quiet: nothing comes after the trace to say it ended."""
+    other = ">&1" if stream == "stderr" else ">&2"
+    redirect = ">&2" if stream == "stderr" else ""
+    return containers.run(
+        f'printf "%s" "$TRACE" {redirect}; echo "done" {other}; {then} sleep 60',
+        environment={"TRACE": text},
+    )
+
+
+def texts(received: list[Received], stream: str) -> list[str]:
+    return [
+        m.message.get("full_message", m.message["short_message"])
+        for m in received
+        if m.message["_stream"] == stream
+    ]
+
+
+def arrived(receiver: GelfReceiver, name: str, count: int) -> list[Received]:
+    def mine() -> list[Received]:
+        return [r for r in receiver.received() if r.message.get("_container_name") == name]
+
+    wait_until(lambda: len(mine()) >= count, timeout=WAIT_SECS, what=f"{count} from {name}")
+    return mine()
+
+
+def test_a_java_trace_arrives_as_one_gelf_message_while_the_container_is_quiet(
+    start_gelf: Any, start_agent: Any, containers: Any
+) -> None:
+    receiver = start_gelf()
+    agent = start_agent("run", f"gelf+tcp://127.0.0.1:{receiver.tcp_port}?multiline=java")
+    c = print_then_wait(containers, JAVA)
+    got = {m.message["_stream"]: m.message for m in arrived(receiver, c.name, 2)}
+    (trace,) = EXPECTED["java"]["java-uncaught.log"]
+    assert got["stderr"]["full_message"] == trace
+    assert got["stderr"]["short_message"] == trace.partition("\n")[0]
+    assert got["stdout"]["short_message"] == "done"
+    assert "full_message" not in got["stdout"]
+    assert agent.stop() == 0
+    assert len(receiver.received()) == 2
+    assert receiver.rejections == []
+
+
+def test_the_global_setting_joins_and_a_destination_may_turn_it_off(
+    start_gelf: Any, start_agent: Any, containers: Any
+) -> None:
+    joined, plain = start_gelf(), start_gelf()
+    agent = start_agent(
+        "run",
+        f"gelf+tcp://127.0.0.1:{joined.tcp_port}",
+        f"gelf+tcp://127.0.0.1:{plain.tcp_port}?multiline=off",
+        env={"LOGSHIP_MULTILINE": "python"},
+    )
+    c = print_then_wait(containers, PYTHON, stream="stdout")
+    expected = EXPECTED["python"]["python-logged.log"]
+    lines = PYTHON.splitlines()
+    got = arrived(joined, c.name, len(expected) + 1)
+    as_read = arrived(plain, c.name, len(lines) + 1)
+    assert (texts(got, "stdout"), texts(got, "stderr")) == (expected, ["done"])
+    assert (texts(as_read, "stdout"), texts(as_read, "stderr")) == (lines, ["done"])
+    assert agent.stop() == 0
+
+
+def test_a_trace_still_open_when_the_agent_stops_is_shipped_before_it_exits(
+    start_gelf: Any, start_agent: Any, containers: Any
+) -> None:
+    receiver = start_gelf()
+    agent = start_agent(
+        "run",
+        f"gelf+tcp://127.0.0.1:{receiver.tcp_port}?multiline.preset=java"
+        "&multiline.flush_timeout_secs=60",
+    )
+    c = print_then_wait(containers, JAVA, then="echo later;")
+    arrived(receiver, c.name, 1)  # "done", given out by "later": the trace was read, is held
+    assert agent.stop() == 0
+    (trace,) = EXPECTED["java"]["java-uncaught.log"]
+    assert texts(receiver.received(), "stderr") == [trace]
+    assert texts(receiver.received(), "stdout") == ["done", "later"]
