@@ -60,6 +60,8 @@ class DestinationStats:
     last_error: str  # why the last attempt failed
     retry_window_secs: float  # the longest wait between two attempts
     sent: int
+    bytes_sent: int  # handed to the destination (retries count again)
+    errors: Mapping[str, int]  # failed attempts to deliver, by reason (runner.ERROR_REASONS)
     rejected: int  # refused for good, too_large and encode_errors included
     too_large: int  # refused for good for their size
     encode_errors: int  # records the sink failed on (its bug, or its encoder's)
@@ -250,6 +252,8 @@ class Destination:
             last_error=runner.last_error,
             retry_window_secs=runner.backoff.maximum_secs,
             sent=runner.sent,
+            bytes_sent=runner.sink.bytes_sent,
+            errors=dict(runner.errors),
             rejected=runner.rejected,
             too_large=runner.too_large,
             encode_errors=runner.encode_errors,

@@ -16,6 +16,12 @@ from logship.record import Record
 
 log = logging.getLogger("logship.sink")
 
+# why an attempt to deliver failed (logship_destination_errors_total): opening the destination
+# (connect), a batch the destination failed to take (send; retried), a batch it took part of
+# and pushed back the rest (partial; retried), a batch it refused for good in part or whole
+# (rejected), a record the sink failed on (encode)
+ERROR_REASONS = ("connect", "send", "partial", "rejected", "encode")
+
 # records a sink failed on (its bug, or a record its encoder cannot take) are logged at most
 # once per this interval per destination, with how many since the last line
 ENCODE_ERROR_LOG_SECS = 60.0
@@ -25,6 +31,11 @@ class Sink(Protocol):
     """What a destination implements. Sinks only encode and send; this module retries."""
 
     name: str
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes handed to the destination so far (retries count again)."""
+        ...
 
     async def open(self) -> None: ...
 
@@ -69,6 +80,7 @@ class SinkRunner:
         self.down_since: float | None = None  # time.monotonic() when it went down
         self.last_error = ""  # why the last attempt failed
         self.reconnects = 0  # times it came back after being down
+        self.errors = dict.fromkeys(ERROR_REASONS, 0)  # failed attempts, by ERROR_REASONS
         self._unlogged_errors = 0  # records the sink failed on, not yet said
         self._errors_logged_at: float | None = None  # time.monotonic() of the last such line
         # a batch taken from the buffer while it is being sent (for the spool at shutdown),
@@ -124,6 +136,7 @@ class SinkRunner:
             try:
                 await self.sink.open()
             except DeliveryError as exc:
+                self.errors["connect"] += 1
                 self._down(exc)
                 await asyncio.sleep(self.backoff.next_delay())
             else:
@@ -145,6 +158,8 @@ class SinkRunner:
             try:
                 took = await self._send_each(batch) if one_by_one else await self._send(batch)
             except DeliveryError as exc:
+                if exc.rejected or not exc.retriable:
+                    self.errors["rejected"] += 1  # some records, or the batch, for good
                 self.rejected += exc.rejected
                 self.too_large += exc.too_large
                 taken = 0
@@ -162,8 +177,10 @@ class SinkRunner:
                     )
                     return
                 if taken:  # the destination works, it is only pushing back on some records
+                    self.errors["partial"] += 1
                     log.debug("%s: retrying %d records: %s", self.sink.name, len(batch), exc)
                 else:
+                    self.errors["send"] += 1
                     self._down(exc)
                 self.retries += 1
                 if spool is not None and await spool.prepend(batch):
@@ -221,6 +238,7 @@ class SinkRunner:
         """The sink failed on one record (its bug, or what its encoder cannot take): counted,
         and said at most once per ``ENCODE_ERROR_LOG_SECS`` (the first time with where)."""
         self.encode_errors += 1
+        self.errors["encode"] += 1
         self._unlogged_errors += 1
         self._log_encode_errors(exc)
 

@@ -74,6 +74,7 @@ class LogDecoder:
         self.tty = tty
         self.max_line_bytes = max_line_bytes
         self.entries = 0  # entries consumed since construction, skipped ones excluded
+        self.bytes_read = 0  # of the stream, frame headers included
         self.truncated = 0  # lines cut to max_line_bytes
         self.bad_timestamps = 0  # entries without Docker's timestamp (kept, with the last time)
         # Bad input, counted (and logged once per decoder, the first time): stretches of bytes
@@ -118,6 +119,7 @@ class LogDecoder:
         """Records of the lines completed by ``chunks``: the body bytes of one read as they
         came (multiplexed), or whole HTTP chunks, one entry each (TTY)."""
         out: list[Record] = []
+        self.bytes_read += sum(map(len, chunks))
         if self.tty:
             for chunk in chunks:
                 self._feed_tty(chunk, out)

@@ -150,6 +150,7 @@ class FileLogDecoder:
         # the file being read (None: none yet, see next_file) and what of it was consumed
         self.file = file or LogFile("", 0, 0, "", -1)
         self.position: FilePosition | None = None if file is None else (file.order, offset, file)
+        self.bytes_read = 0  # of the files, as the runtime wrote them
         self.truncated = 0  # lines cut to max_line_bytes
         self.malformed_lines = 0  # lines that were not the format: shipped as raw text
         self.bad_timestamps = 0  # entries whose time could not be read (the last one is used)
@@ -177,6 +178,7 @@ class FileLogDecoder:
         """Records of the lines ``data`` completes. ``final``: the file ends here, so a last
         line without a newline is a line too."""
         out: list[Record] = []
+        self.bytes_read += len(data)
         buf = self._rest + data if self._rest else data
         lines = buf.split(b"\n")
         rest = lines.pop()

@@ -51,6 +51,10 @@ class TailSink:
         self.width = 0
         self._prefixes: dict[str, str] = {}
 
+    @property
+    def bytes_sent(self) -> int:
+        return self.writer.bytes_sent
+
     async def open(self) -> None:
         return None
 

@@ -20,6 +20,10 @@ class Transport(Protocol):
         """Where it goes, for messages: ``host:port``, or the base URL over HTTP."""
         ...
 
+    bytes_sent: int
+    """Bytes handed to the peer so far: datagrams sent, bytes written to the stream (the
+    kernel took them), HTTP request bodies that were answered. Retries count again."""
+
     async def connect(self) -> None:
         """Be ready to send: resolve the name and connect (the TLS handshake included).
         Raises a retriable :class:`~logship.errors.DeliveryError` saying why it cannot."""

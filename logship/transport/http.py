@@ -92,6 +92,7 @@ class HttpTransport(Transport):
         self.timeout = aiohttp.ClientTimeout(total=timeout_secs, sock_connect=connect_timeout_secs)
         self.max_answer_bytes = max_answer_bytes
         self._session: aiohttp.ClientSession | None = None
+        self.bytes_sent = 0  # request bodies that were answered (metrics)
 
     @property
     def address(self) -> str:
@@ -134,6 +135,7 @@ class HttpTransport(Transport):
                 server_hostname=self.server_hostname,
                 allow_redirects=False,
             ) as resp:
+                self.bytes_sent += len(data) if data else 0
                 if is_redirect(resp.status):
                     raise DeliveryError(
                         f"{method} {url} answered {redirect_refused(resp.status, resp.headers)}"

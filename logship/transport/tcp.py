@@ -50,6 +50,7 @@ class StreamTransport(Connection):
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.connections = 0  # successful connects, for tests and metrics
+        self.bytes_sent = 0  # written and taken by the kernel (metrics)
         self._watch: asyncio.Task[None] | None = None
 
     @property
@@ -118,6 +119,7 @@ class StreamTransport(Connection):
             async with asyncio.timeout(self.write_timeout_secs):
                 writer.write(data)
                 await writer.drain()
+            self.bytes_sent += len(data)
         except TimeoutError:
             self.abort()
             raise DeliveryError(

@@ -24,6 +24,7 @@ class UdpTransport(Connection):
         self.port = port
         self.resolve_interval_secs = resolve_interval_secs
         self.refused = 0  # datagrams the receiver's host answered with "port unreachable"
+        self.bytes_sent = 0  # of the datagrams sent (metrics)
         self._sock: socket.socket | None = None
         self._resolved_at = 0.0
 
@@ -61,7 +62,7 @@ class UdpTransport(Connection):
         while i < n:
             try:
                 for i in range(i, n):  # noqa: B020 - resumes where a wait interrupted it
-                    send(datagrams[i])
+                    self.bytes_sent += send(datagrams[i])
                 i = n
             except BlockingIOError:
                 await self._writable(sock)

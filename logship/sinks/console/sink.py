@@ -18,10 +18,12 @@ class StreamWriter:
 
     def __init__(self, out: BinaryIO | None = None) -> None:
         self.out = out if out is not None else sys.stdout.buffer
+        self.bytes_sent = 0  # written and flushed (metrics)
 
     async def write(self, data: bytes) -> None:
         try:
             await asyncio.to_thread(self._write, data)
+            self.bytes_sent += len(data)
         except (BrokenPipeError, ValueError) as exc:  # ValueError: the stream was closed
             raise OutputClosed("standard output was closed") from exc
 
@@ -35,6 +37,10 @@ class ConsoleSink:
         self.name = config.describe()
         self.encoder = JsonEncoder() if config.format == "json" else TextEncoder()
         self.writer = StreamWriter(out)
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.writer.bytes_sent
 
     async def open(self) -> None:
         return None

@@ -116,6 +116,10 @@ class ElasticsearchSink:
         self._unlogged_rejections = 0
         self._next_rejection_log = 0.0
 
+    @property
+    def bytes_sent(self) -> int:
+        return self.transport.bytes_sent
+
     async def open(self) -> None:
         """Say which server this is (GET /), when it answers; sending does not depend on it."""
         try:

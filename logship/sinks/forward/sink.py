@@ -80,6 +80,10 @@ class ForwardSink:
     def ready(self) -> bool:
         return self._lost is None and self._reader is not None and self.transport.connected
 
+    @property
+    def bytes_sent(self) -> int:
+        return self.transport.bytes_sent
+
     async def open(self) -> None:
         await self._connect()
 

@@ -28,6 +28,10 @@ class GelfSink:
         )
         self.channel = channel_for(config, self.encoder)
 
+    @property
+    def bytes_sent(self) -> int:
+        return self.channel.transport.bytes_sent
+
     async def open(self) -> None:
         await self.channel.transport.connect()
 

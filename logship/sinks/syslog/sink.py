@@ -126,6 +126,10 @@ class SyslogSink:
         self.channel = Datagrams(config) if config.transport == "udp" else Stream(config)
         self.framing = None if config.transport == "udp" else FRAMING_SAID[config.framing]
 
+    @property
+    def bytes_sent(self) -> int:
+        return self.channel.transport.bytes_sent
+
     async def open(self) -> None:
         await self.channel.open()
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # what each container's decoder counts of its stream (bad input is counted and skipped; see
 # logship.protocol.docker)
 DECODER_COUNTS = (
+    "bytes_read",
     "truncated",
     "bad_timestamps",
     "malformed_frames",

@@ -57,7 +57,7 @@ LINK_WAIT_SECS = 2.0
 """How long a log file found while running waits for the kubelet's link (made once the
 runtime has started the container, a moment after it created the file) before it is
 followed under an ID of its own."""
-DECODER_COUNTS = ("truncated", "malformed_lines", "bad_timestamps")
+DECODER_COUNTS = ("bytes_read", "truncated", "malformed_lines", "bad_timestamps")
 
 
 class CriContainer:

@@ -23,6 +23,7 @@ class Collecting:
     def __init__(self, fail_first: int = 0) -> None:
         self.batches: list[list[Record]] = []
         self.fail_first = fail_first
+        self.bytes_sent = 0  # a byte a character, as if every message were sent as it is
 
     async def open(self) -> None:
         return None
@@ -32,6 +33,7 @@ class Collecting:
             self.fail_first -= 1
             raise DeliveryError("receiver restarting")
         self.batches.append(batch)
+        self.bytes_sent += sum(len(r.message) for r in batch)
 
     async def close(self) -> None:
         return None
@@ -110,6 +112,17 @@ async def test_stats_say_what_it_sent_shed_filtered_and_holds() -> None:
     await drain(destination)
     stats = destination.stats()
     assert (stats.sent, stats.buffered, stats.up, stats.down_secs) == (2, 0, True, 0.0)
+    assert stats.bytes_sent == sum(len(r.message) for batch in sink.batches for r in batch) > 0
+
+
+async def test_stats_count_failed_attempts_by_reason() -> None:
+    sink = Collecting(fail_first=2)  # the receiver restarts: two sends fail, then it takes all
+    destination = Destination(sink)
+    destination.route.put(numbered_lines(WEB, 3))
+    await drain(destination)
+    stats = destination.stats()
+    assert stats.sent == 3
+    assert stats.errors == {"connect": 0, "send": 2, "partial": 0, "rejected": 0, "encode": 0}
 
 
 async def test_what_a_full_buffer_sheds_goes_to_the_spool_and_counts_as_handled_once_on_disk(

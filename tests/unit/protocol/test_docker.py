@@ -42,6 +42,7 @@ def test_a_frame_split_across_reads_at_any_byte_decodes_the_same(cut: int) -> No
     d = LogDecoder(make_meta())
     out = d.feed([data[:cut]]) + d.feed([data[cut:]])
     assert lines(out) == [("hello", "stdout", T1, 0), ("second line", "stderr", T2, 0)]
+    assert d.bytes_read == len(data)  # logship_bytes_read_total: the stream, headers and all
 
 
 def test_docker_16k_partial_entries_merge_back_into_one_line() -> None:

@@ -93,6 +93,7 @@ def test_each_entry_json_file_writes_is_one_record_with_its_canonical_time(
     d = decoder()
     assert rows(d.feed(line)) == [(message, stream, ts, 0, len(line))]
     assert (d.malformed_lines, d.bad_timestamps, d.truncated) == (0, 0, 0)
+    assert d.bytes_read == len(line)  # logship_bytes_read_total: the file as written
 
 
 def test_the_helper_writes_what_moby_writes() -> None:

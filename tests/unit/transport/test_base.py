@@ -163,6 +163,7 @@ async def test_a_stream_closed_with_aclose_connects_again_on_the_next_write(
     assert not transport.connected
     await transport.write(b"again")
     assert transport.connected and transport.connections == 2
+    assert transport.bytes_sent == 5  # logship_bytes_sent_total
     await transport.aclose()
 
 

@@ -101,9 +101,11 @@ async def test_an_answer_within_its_limit_is_read_whole(serve: Any) -> None:
     transport = HttpTransport(base, max_answer_bytes=1000)
     try:
         response = await transport.request("GET", "/")
+        await transport.request("POST", "/", data=b"z" * 300)
     finally:
         await transport.aclose()
     assert (response.status, response.body) == (200, b"y" * 1000)
+    assert transport.bytes_sent == 300  # request bodies answered: logship_bytes_sent_total
 
 
 async def test_a_bulk_answer_far_longer_than_its_items_need_is_retried_not_read(

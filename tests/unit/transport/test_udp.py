@@ -24,6 +24,7 @@ async def test_each_message_is_one_datagram(receiver: socket.socket) -> None:
     transport = UdpTransport("127.0.0.1", receiver.getsockname()[1])
     await transport.send_many([b"one", b"two\nlines", b""])
     assert [receiver.recv(100) for _ in range(3)] == [b"one", b"two\nlines", b""]
+    assert transport.bytes_sent == 12  # logship_bytes_sent_total
     await transport.aclose()
 
 
