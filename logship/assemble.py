@@ -234,6 +234,7 @@ async def build_agent(settings: Settings) -> Agent:
             router=router,
             destinations=destinations,
             checkpoints=checkpointer.saved_positions if checkpointer is not None else None,
+            per_container_metrics=settings.metrics.per_container,
         )
     return Agent(
         source,

@@ -91,6 +91,18 @@ class BufferSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_container: bool = Field(
+        default=False,
+        description="Serve logship_container_records_read_total, lines read per container "
+        "and stream, on /metrics (with http). Off by default: on a busy node every container "
+        "started makes new series for Prometheus to keep (/containers shows the same counts "
+        "either way).",
+    )
+
+
 def _tcp(docker_host: object) -> bool:
     return isinstance(docker_host, str) and docker_host.startswith("tcp://")
 
@@ -242,6 +254,10 @@ class Settings(BaseSettings):
         default=None,
         description="The operator's window (/healthz, /readyz, /metrics, /logs, /containers, "
         "/): off unless http.listen is given.",
+    )
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings,
+        description="What /metrics serves (see docs/operators-window.md#metrics).",
     )
 
     @model_validator(mode="after")

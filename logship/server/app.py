@@ -21,8 +21,9 @@ from logship.server.access import Access
 from logship.server.containers import Checkpoints, Containers
 from logship.server.health import Health, LoopMonitor
 from logship.server.live import LiveHub, ReaderLimits
-from logship.server.metrics import ReadCounter, build_registry, unique_names
+from logship.server.metrics import build_registry, unique_names
 from logship.server.page import Page
+from logship.server.reads import ReadCounter
 from logship.sources.base import Source
 
 log = logging.getLogger("logship.http")
@@ -47,7 +48,8 @@ SHUTDOWN_TIMEOUT_SECS = 2.0  # what a request still running gets when logship st
 class OperatorServer:
     """Serves what the agent's parts say of themselves: the ``source``, the ``router`` (a tap
     counts what is read, another feeds /logs), the ``destinations`` (their sends are timed
-    from construction on) and, with ``checkpoints``, the positions last saved."""
+    from construction on) and, with ``checkpoints``, the positions last saved;
+    ``per_container_metrics`` adds the series per container to /metrics."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class OperatorServer:
         router: Router,
         destinations: Sequence[Destination],
         checkpoints: Checkpoints | None = None,
+        per_container_metrics: bool = False,
     ) -> None:
         self.host, self.port = settings.host, settings.port
         # a connection with no complete request this long is closed (aiohttp's default is an
@@ -75,7 +78,9 @@ class OperatorServer:
             ),
         )
         self.monitor = LoopMonitor()
-        self.registry = build_registry(source, destinations, names, self.reads, self.hub)
+        self.registry = build_registry(
+            source, destinations, names, self.reads, self.hub, per_container=per_container_metrics
+        )
         self.health = Health(source, destinations, names, self.monitor)
         containers = Containers(source, destinations, names, self.reads, checkpoints)
         self.access = Access(settings)

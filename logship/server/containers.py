@@ -10,7 +10,7 @@ from aiohttp import web
 
 from logship.pipeline.destination import Destination
 from logship.record import STDERR, STDOUT, ResumePosition
-from logship.server.metrics import ReadCounter
+from logship.server.reads import ReadCounter
 from logship.sources.base import ContainerView, Source
 from logship.state.checkpoints import position_json
 

@@ -1,16 +1,20 @@
 """``/metrics``: what the agent reads, sends, drops and retries, in Prometheus' text format.
 
 Nothing here runs per line. The components already count (buffers, routes, runners, the
-source); this collector reads those plain integers when Prometheus scrapes. The one count they
-do not keep, records read per container and stream, is taken per decoded batch by a tap on the
-router (:class:`ReadCounter`). Per-container series exist while the engine knows the container;
+source's decoders, the transports); this collector reads those plain integers when Prometheus
+scrapes. The one count they do not keep, records read per container and stream, is taken per
+decoded batch by a tap on the router (:class:`~logship.server.reads.ReadCounter`). Series per
+container (opt-in: ``metrics.per_container``) exist while the engine knows the container;
 when it is removed its counts move into the totals, which therefore never go down.
+
+Every metric is listed in docs/operators-window.md; a test keeps that page and this module in
+step.
 """
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -19,91 +23,13 @@ from prometheus_client.registry import Collector
 from logship import __version__
 from logship.pipeline.destination import Destination
 from logship.pipeline.observer import DeliveryObserver
+from logship.pipeline.runner import ERROR_REASONS
 from logship.record import STDERR, STDOUT, Record
 from logship.server.live import LiveHub
+from logship.server.reads import ReadCounter
 from logship.sources.base import ContainerView, Source
 
 SEND_BUCKETS_SECS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-
-@dataclass(eq=False)
-class _Reads:
-    container: ContainerView | None
-    stdout: int = 0
-    stderr: int = 0
-
-    @property
-    def read(self) -> int:
-        return self.stdout + self.stderr
-
-
-class ReadCounter:
-    """Records read per container and stream, counted once per batch (a router tap), and the
-    containers' decoder counts; what a removed container counted moves into the totals.
-
-    Each batch the source emits comes from one container's decoder, so a batch costs one dict
-    lookup and a count of its stderr records (a list comprehension, 20-40 ns a line; only while
-    the HTTP server is on).
-    """
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.current: dict[str, _Reads] = {}
-        self.gone = {STDOUT: 0, STDERR: 0}
-        self.gone_decoded: dict[str, int] = {}
-
-    def __call__(self, records: list[Record]) -> None:
-        if not records:
-            return
-        meta = records[0].meta
-        if records[-1].meta is not meta:  # not one container's batch: never from the source
-            for record in records:
-                self([record])
-            return
-        entry = self.current.get(meta.id)
-        if entry is None:
-            containers = self.source.containers()
-            if len(self.current) >= 2 * len(containers) + 64:
-                self.settle()  # gone containers' counts (amortised: once per 64+ new ones)
-            entry = self.current[meta.id] = _Reads(containers.get(meta.id))
-        errors = [r.stream for r in records].count(STDERR)  # the one per-line cost
-        entry.stderr += errors
-        entry.stdout += len(records) - errors
-
-    def settle(self) -> None:
-        """Fold the counts of containers the engine no longer has into the totals, and start
-        keeping those of containers that read nothing yet."""
-        containers = self.source.containers()
-        for container_id in [c for c in self.current if c not in containers]:
-            entry = self.current.pop(container_id)
-            self.gone[STDOUT] += entry.stdout
-            self.gone[STDERR] += entry.stderr
-            if entry.container is not None:
-                _add(self.gone_decoded, entry.container.counts())
-        for container_id, container in containers.items():
-            if container_id not in self.current:
-                self.current[container_id] = _Reads(container)
-
-    def totals(self) -> dict[str, int]:
-        out = dict(self.gone)
-        for entry in self.current.values():
-            out[STDOUT] += entry.stdout
-            out[STDERR] += entry.stderr
-        return out
-
-    def decoded(self) -> dict[str, int]:
-        """What containers' decoders counted (ContainerView.counts), summed over every
-        container ever followed."""
-        out = dict(self.gone_decoded)
-        for entry in self.current.values():
-            if entry.container is not None:
-                _add(out, entry.container.counts())
-        return out
-
-
-def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
-    for name, count in counts.items():
-        into[name] = into.get(name, 0) + count
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -119,7 +45,8 @@ def unique_names(names: list[str]) -> list[str]:
 
 
 class AgentCollector(Collector):
-    """Reads the source's and the destinations' counters at scrape time."""
+    """Reads the source's and the destinations' counters at scrape time; the series per
+    container only with ``per_container``."""
 
     def __init__(
         self,
@@ -128,12 +55,15 @@ class AgentCollector(Collector):
         names: list[str],
         reads: ReadCounter,
         hub: LiveHub,
+        *,
+        per_container: bool = False,
     ) -> None:
         self.source = source
         self.destinations = destinations
         self.names = names
         self.reads = reads
         self.hub = hub
+        self.per_container = per_container
 
     def collect(self) -> Iterator[Metric]:
         yield from self._source()
@@ -145,8 +75,12 @@ class AgentCollector(Collector):
         containers = source.containers()
         reads = self.reads
         reads.settle()
-        info = GaugeMetricFamily("logship_info", "logship's version.", labels=["version"])
-        info.add_metric([__version__], 1)
+        info = GaugeMetricFamily(
+            "logship_build_info",
+            "Always 1: the version of logship and of the Python running it.",
+            labels=["version", "python"],
+        )
+        info.add_metric([__version__, platform.python_version()], 1)
         yield info
 
         total = CounterMetricFamily(
@@ -158,22 +92,16 @@ class AgentCollector(Collector):
             total.add_metric([stream], count)
         yield total
 
-        per = CounterMetricFamily(
-            "logship_container_records_read",
-            "Lines read per container followed (its series go when it is removed).",
-            labels=["container_id", "container_name", "image", "stream"],
-        )
-        for container_id, entry in reads.current.items():
-            container = containers.get(container_id)
-            if container is None or (container.skip_reason is not None and not entry.read):
-                continue  # gone, or never followed
-            meta = container.meta
-            labels = [meta.short_id, meta.name, meta.image]
-            per.add_metric([*labels, STDOUT], entry.stdout)
-            per.add_metric([*labels, STDERR], entry.stderr)
-        yield per
+        if self.per_container:
+            yield self._per_container(containers)
 
         decoded = reads.decoded()
+        yield CounterMetricFamily(
+            "logship_bytes_read",
+            "Bytes of containers' logs read, as the engine's stream or the log file holds "
+            "them (frame headers, the runtime's JSON or CRI wrapping included).",
+            value=decoded.get("bytes_read", 0),
+        )
         yield CounterMetricFamily(
             "logship_lines_truncated",
             "Lines longer than max_line_bytes, shipped cut to it with a marker (not dropped).",
@@ -241,6 +169,22 @@ class AgentCollector(Collector):
             value=stats.invalid_ids,
         )
 
+    def _per_container(self, containers: Mapping[str, ContainerView]) -> Metric:
+        per = CounterMetricFamily(
+            "logship_container_records_read",
+            "Lines read per container followed (its series go when it is removed).",
+            labels=["container_id", "container_name", "image", "stream"],
+        )
+        for container_id, entry in self.reads.current.items():
+            container = containers.get(container_id)
+            if container is None or (container.skip_reason is not None and not entry.read):
+                continue  # gone, or never followed
+            meta = container.meta
+            labels = [meta.short_id, meta.name, meta.image]
+            per.add_metric([*labels, STDOUT], entry.stdout)
+            per.add_metric([*labels, STDERR], entry.stderr)
+        return per
+
     def _destinations(self) -> Iterator[Metric]:
         label = ["destination"]
         sent = CounterMetricFamily(
@@ -257,6 +201,20 @@ class AgentCollector(Collector):
             "segment, deleted to make room), spool_damaged (a torn or corrupt spool segment), "
             "disk_full and disk_error (the disk refused the spool a write or an fsync: out of "
             "space or quota, or any other error).",
+            labels=[*label, "reason"],
+        )
+        sent_bytes = CounterMetricFamily(
+            "logship_bytes_sent",
+            "Bytes handed to the destination: datagrams sent, bytes written to its connection, "
+            "HTTP request bodies answered; what is sent again after a failure counts again.",
+            labels=label,
+        )
+        errors = CounterMetricFamily(
+            "logship_destination_errors",
+            "Failed attempts to deliver, by reason: connect (opening the destination), send "
+            "(a batch it did not take, retried), partial (it took part of a batch and pushed "
+            "back the rest, retried), rejected (it refused records for good), encode (the "
+            "sink failed on a record).",
             labels=[*label, "reason"],
         )
         retries = CounterMetricFamily(
@@ -277,7 +235,8 @@ class AgentCollector(Collector):
         )
         fill_bytes = GaugeMetricFamily(
             "logship_buffer_bytes",
-            "Bytes waiting in the destination's buffer (messages plus ~100 per record).",
+            "Memory the records waiting in the destination's buffer take (each message as "
+            "Python holds it, plus ~160 per record).",
             labels=label,
         )
         limit = GaugeMetricFamily(
@@ -297,6 +256,9 @@ class AgentCollector(Collector):
         for name, destination in zip(self.names, self.destinations, strict=True):
             d = destination.stats()
             sent.add_metric([name], d.sent)
+            sent_bytes.add_metric([name], d.bytes_sent)
+            for reason in ERROR_REASONS:
+                errors.add_metric([name, reason], d.errors.get(reason, 0))
             spool = d.spool
             if spool is None:
                 dropped.add_metric([name, "buffer_full"], d.shed)
@@ -319,7 +281,8 @@ class AgentCollector(Collector):
             fill_bytes.add_metric([name], d.buffered_bytes)
             limit.add_metric([name], d.max_records)
             limit_bytes.add_metric([name], d.max_bytes)
-        yield from (sent, dropped, retries, reconnects, up, fill, fill_bytes, limit, limit_bytes)
+        yield from (sent, sent_bytes, dropped, errors, retries, reconnects, up)
+        yield from (fill, fill_bytes, limit, limit_bytes)
         yield from (spool_records, spool_bytes)
 
     def _live(self) -> Iterator[Metric]:
@@ -365,12 +328,15 @@ def build_registry(
     names: list[str],
     reads: ReadCounter,
     hub: LiveHub,
+    *,
+    per_container: bool = False,
 ) -> CollectorRegistry:
-    """The agent's metrics, its send-latency histograms (each destination's sends are timed
-    from now on) and the process's CPU and memory. A registry of its own, never the library's
-    global one."""
+    """The agent's metrics (per container too with ``per_container``), its send-latency
+    histograms (each destination's sends are timed from now on) and the process's CPU and
+    memory. A registry of its own, never the library's global one."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(source, destinations, names, reads, hub))
+    collector = AgentCollector(source, destinations, names, reads, hub, per_container=per_container)
+    registry.register(collector)
     ProcessCollector(registry=registry)
     histogram = Histogram(
         "logship_send_duration_seconds",

@@ -29,9 +29,8 @@ class Scrape:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.samples = [
-            sample for family in text_string_to_metric_families(text) for sample in family.samples
-        ]
+        self.families = list(text_string_to_metric_families(text))
+        self.samples = [sample for family in self.families for sample in family.samples]
 
     def all(self, name: str, **labels: str) -> list[Any]:
         return [

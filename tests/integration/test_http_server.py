@@ -30,7 +30,7 @@ async def test_metrics_count_what_containers_wrote_sent_and_dropped(
         f"{dead_name}?buffer_max_records=5&filter.sources=stdout&reconnect_max_secs=1",
         "--http",
         "0",
-        env={"LOGSHIP_MAX_LINE_BYTES": "1024"},
+        env={"LOGSHIP_MAX_LINE_BYTES": "1024", "LOGSHIP_METRICS__PER_CONTAINER": "true"},
     )
     base = base_url(agent)
     c = containers.run(

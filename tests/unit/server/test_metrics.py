@@ -125,6 +125,7 @@ async def test_a_line_the_sink_failed_on_is_dropped_as_encode_error_not_rejected
         """A sink whose encoder cannot take the line "bad"."""
 
         name = "picky"
+        bytes_sent = 0
 
         async def open(self) -> None:
             return None
@@ -150,3 +151,67 @@ async def test_a_line_the_sink_failed_on_is_dropped_as_encode_error_not_rejected
     assert by_reason["encode_error"] == 1 and by_reason["rejected"] == 0
     (sent,) = [f for f in collector._destinations() if f.name == "logship_records_sent"]
     assert [s.value for s in sent.samples if s.name.endswith("_total")] == [2]
+
+
+def collector_text(containers: dict[str, Any], **options: Any) -> str:
+    """What /metrics would say of a source knowing ``containers`` (no destinations)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from logship.pipeline.router import Router
+    from logship.server.live import LiveHub
+    from logship.server.metrics import AgentCollector
+    from logship.sources.base import EngineStatus, SourceStats
+
+    source = SimpleNamespace(
+        containers=lambda: containers,
+        status=lambda: EngineStatus("/var/log/pods", connected=True),
+        stats=lambda: SourceStats(0, 0, 0, 0, 0),
+    )
+    reads = ReadCounter(source)
+    ts = "2026-01-01T00:00:00.000000000Z"
+    for container in containers.values():
+        reads([Record("x", "stdout", ts, container.meta)])
+    registry = CollectorRegistry(auto_describe=False)
+    collector = AgentCollector(source, [], [], reads, LiveHub(Router([]), source), **options)
+    registry.register(collector)
+    return generate_latest(registry).decode()
+
+
+class Followed:
+    def __init__(self, container_id: str, **counts: int) -> None:
+        self.meta = meta(container_id)
+        self.skip_reason = None
+        self.following = True
+        self.decoded = counts
+
+    def counts(self) -> dict[str, int]:
+        return self.decoded
+
+
+def test_series_per_container_only_when_asked_for() -> None:
+    containers: dict[str, Any] = {"a" * 64: Followed("a" * 64)}
+    text = collector_text(containers)
+    assert "logship_container_records_read" not in text
+    assert 'logship_records_read_total{stream="stdout"} 1.0' in text
+    text = collector_text(containers, per_container=True)
+    assert (
+        f'logship_container_records_read_total{{container_id="{"a" * 12}",'
+        f'container_name="n-{"a" * 64}",image="logship-test/busybox:1.35",stream="stdout"}} 1.0'
+    ) in text
+
+
+def test_bytes_read_are_what_the_decoders_read_and_build_info_names_python() -> None:
+    import platform
+
+    from logship import __version__
+
+    containers: dict[str, Any] = {
+        "a" * 64: Followed("a" * 64, bytes_read=100),
+        "b" * 64: Followed("b" * 64, bytes_read=23),
+    }
+    text = collector_text(containers)
+    assert "logship_bytes_read_total 123.0" in text
+    assert (
+        f'logship_build_info{{python="{platform.python_version()}",version="{__version__}"}} 1.0'
+    ) in text
+    assert "logship_info" not in text
