@@ -10,16 +10,20 @@ import json
 import random
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from logship.config.destination import NetworkDestinationConfig
 from logship.errors import ConfigError, LocalProtocolError
+from logship.protocol import gelf as gelf_protocol
 from logship.protocol.gelf import (
     MAX_CHUNKS,
     FieldSelection,
@@ -726,3 +730,17 @@ def test_every_gelf_option_is_documented() -> None:
     assert {"compression", "chunk_size_bytes", "labels", "env", "path", "tls"} <= own
     for name in own | {"port"}:
         assert GelfConfig.model_fields[name].description, name
+
+
+@pytest.mark.parametrize("deflate", [gelf_protocol._deflate_zlib, gelf_protocol._deflate_isal])
+@pytest.mark.parametrize("level", range(1, 10))
+def test_both_deflaters_write_what_any_gzip_or_zlib_reader_reads(
+    deflate: Callable[[bytes, int], bytes], level: int
+) -> None:
+    document = orjson.dumps({"short_message": "GET /orders/12345 200 " * 20, "level": 6})
+    raw = deflate(document, level)
+    assert zlib.decompress(raw, -15) == document
+    with mock.patch.object(gelf_protocol, "_deflate", deflate):
+        assert gzip.decompress(gelf_protocol.compress(document, "gzip", level)) == document
+        assert zlib.decompress(gelf_protocol.compress(document, "zlib", level)) == document
+    assert len(raw) < len(document) / 3  # it compresses
