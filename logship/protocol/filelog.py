@@ -249,7 +249,7 @@ class FileLogDecoder:
         out = self.feed(b"", final=True) if self._rest else []
         end = (self.file.order, self._offset, self.file)
         for stream in sorted(self._pending):
-            self._finish(stream, end, out)
+            self._finish(stream, end, out, ended=False)
         return out
 
     def rewind(self) -> None:
@@ -272,7 +272,7 @@ class FileLogDecoder:
         out: list[Record] = []
         end = (self.file.order, self._offset, self.file)
         for stream in sorted(self._pending):
-            self._finish(stream, end, out)
+            self._finish(stream, end, out, ended=False)
             out[-1].message += CONTINUED_MARKER
         return out
 
@@ -335,10 +335,22 @@ class FileLogDecoder:
             partial.held += sys.getsizeof(part)
         partial.size += size
 
-    def _finish(self, stream: str, end: FilePosition, out: list[Record]) -> None:
-        self._ship(self._pending.pop(stream), stream, end, out)
+    def _finish(
+        self, stream: str, end: FilePosition, out: list[Record], *, ended: bool = True
+    ) -> None:
+        """Ship the stream's open line: it ``ended`` (its last entry came), or is shipped
+        as far as it came (the log is over, or the line is split for memory)."""
+        self._ship(self._pending.pop(stream), stream, end, out, ended=ended)
 
-    def _ship(self, partial: _Partial, stream: str, end: FilePosition, out: list[Record]) -> None:
+    def _ship(
+        self,
+        partial: _Partial,
+        stream: str,
+        end: FilePosition,
+        out: list[Record],
+        *,
+        ended: bool = True,
+    ) -> None:
         message = "".join(partial.parts)
         if not message.isascii():
             kept = _size(message)
@@ -348,7 +360,7 @@ class FileLogDecoder:
         if partial.size > self.max_line_bytes:
             self.truncated += 1
             message += truncation_marker(partial.size - kept)
-        elif partial.pieces > 1:
+        elif partial.pieces > 1 and ended:  # a line with no end keeps all it has, a TTY's CR too
             message = self.joined(message)
         record = FileRecord(message, stream, partial.ts, self.meta, partial.seq)
         if self._pending:  # the other stream's line is still open: resume where it starts

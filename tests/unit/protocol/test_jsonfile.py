@@ -341,3 +341,13 @@ def test_what_an_open_line_holds_counts_memory_four_bytes_a_character_with_an_em
     d = decoder()
     d.feed(json_entry(text.encode(), "stdout", clock(), last=False))
     assert d.held_bytes >= 4 * len(text)
+
+
+def test_a_tty_line_that_never_ended_keeps_its_last_cr_when_flushed() -> None:
+    # found by the cut test above: pieces "0" and "\r" with no end are the line "0\r", as the
+    # Engine API's stream gives it, not a CR LF line
+    clock = Clock()
+    d = decoder(tty=True)
+    d.feed(json_entry(b"0", "stdout", clock(), last=False))
+    d.feed(json_entry(b"\r", "stdout", clock(), last=False))
+    assert [r.message for r in d.flush()] == ["0\r"]
