@@ -40,7 +40,9 @@ from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
 from logship.record import STDERR, STDOUT, ContainerMeta, Record, timestamp_ns, truncation_marker
 
-Compression = Literal["gzip", "zlib", "none"]
+Compression = Literal["gzip", "zlib", "none", "auto"]
+"""``auto`` (UDP only): a message that fits in one datagram goes uncompressed (GELF readers take
+a datagram that starts with ``{``), a larger one gzip-compressed and chunked."""
 
 VERSION = "1.1"
 LEVEL = {STDOUT: 6, STDERR: 3}  # syslog severities, as Docker's driver sends them
@@ -330,9 +332,13 @@ class GelfUdpEncoder:
             raise ValueError(f"chunk size {chunk_size_bytes} out of range 13..65507")
         if not 1 <= compression_level <= 9:
             raise ValueError(f"compression level {compression_level} out of range 1..9")
-        compress(b"", compression, compression_level)  # an unknown method: ValueError
+        # an unknown method: ValueError
+        compress(b"", "gzip" if compression == "auto" else compression, compression_level)
         self.encoder = encoder
         self.compression = compression
+        # auto: what does not fit in one datagram uncompressed is compressed as gzip
+        self._method: Compression = "gzip" if compression == "auto" else compression
+        self._fits = chunk_size_bytes if compression == "auto" else -1
         self.compression_level = compression_level
         self.chunk_size_bytes = chunk_size_bytes
         self.max_payload_bytes = max_payload_bytes(chunk_size_bytes)
@@ -346,11 +352,14 @@ class GelfUdpEncoder:
 
     def encode(self, records: Sequence[Record]) -> list[bytes]:
         chunk_size = self.chunk_size_bytes
-        method, level = self.compression, self.compression_level
+        method, level, fits = self._method, self.compression_level, self._fits
         out: list[bytes] = []
         append = out.append
         for record, document in zip(records, self.encoder.encode(records), strict=True):
-            payload = compress(document, method, level) if method != "none" else document
+            if len(document) <= fits or method == "none":
+                payload = document
+            else:
+                payload = compress(document, method, level)
             if len(payload) <= chunk_size:
                 append(payload)
                 continue
@@ -375,7 +384,7 @@ class GelfUdpEncoder:
             head = original[:keep].decode("utf-8", "ignore")  # never cut a character in two
             message = head + truncation_marker(len(original) - len(head.encode()))
             document = self.encoder.encode_record(record, message)
-            payload = compress(document, self.compression, self.compression_level)
+            payload = compress(document, self._method, self.compression_level)
             if len(payload) <= limit:
                 self.truncated += 1
                 return payload

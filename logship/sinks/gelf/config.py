@@ -48,8 +48,10 @@ class GelfConfig(NetworkDestinationConfig):
     port: int = Field(default=12201, ge=1, le=65535, description="Receiver port.")
     compression: Compression | None = Field(
         default=None,
-        description="gzip, zlib or none (default: gzip over udp, none over http; tcp carries "
-        "only none). Over http it is the body's Content-Encoding (gzip, deflate).",
+        description="gzip, zlib, none or auto (default: gzip over udp, none over http; tcp "
+        "carries only none). auto, over udp only: a message that fits in one datagram goes "
+        "uncompressed (Graylog reads it; no CPU spent compressing), a larger one gzip. Over "
+        "http it is the body's Content-Encoding (gzip, deflate).",
     )
     compression_level: int = Field(
         default=1,
@@ -153,6 +155,11 @@ class GelfConfig(NetworkDestinationConfig):
             problems.append(
                 f"compression {self.compression!r} cannot be used with gelf+tcp: GELF over TCP "
                 "is uncompressed, each message ended by a null byte; expected none"
+            )
+        if self.compression == "auto" and self.transport != "udp":
+            problems.append(
+                f"compression 'auto' is for gelf+udp only, not gelf+{self.transport}; "
+                "expected gzip, zlib or none"
             )
         if problems:
             raise ValueError("; ".join(problems))

@@ -704,7 +704,7 @@ def test_a_uri_and_a_yaml_block_with_the_same_options_are_the_same_destination()
     [
         ("gelf://h?chunk_size_bytes=9000", "less than or equal to 8192 (got '9000')"),
         ("gelf://h?chunk_size_bytes=100", "greater than or equal to 512 (got '100')"),
-        ("gelf://h?compression=lz4", "'gzip', 'zlib' or 'none' (got 'lz4')"),
+        ("gelf://h?compression=lz4", "'gzip', 'zlib', 'none' or 'auto' (got 'lz4')"),
         ("gelf://h?compression_level=0", "greater than or equal to 1"),
         ("gelf://h?tag={{.Nope}}", "unknown placeholder '{{.Nope}}'"),
         ("gelf://h?labels_regex=(", "'(' is not a regular expression"),
@@ -744,3 +744,18 @@ def test_both_deflaters_write_what_any_gzip_or_zlib_reader_reads(
         assert gzip.decompress(gelf_protocol.compress(document, "gzip", level)) == document
         assert zlib.decompress(gelf_protocol.compress(document, "zlib", level)) == document
     assert len(raw) < len(document) / 3  # it compresses
+
+
+def test_auto_sends_what_fits_in_one_datagram_uncompressed_and_compresses_the_rest() -> None:
+    short = GOLDEN[0].record
+    long = Record(random_text(40_000), "stderr", TS, web_1())
+    first, *chunks = udp(compression="auto").encode([short, long])
+    assert first[:1] == b"{" and decode(first)["short_message"] == "hello"
+    ((payload, _),) = reassemble(chunks)
+    assert compression_of(payload) == "gzip"
+    assert decode(payload)["short_message"] == long.message
+
+
+def test_auto_compression_is_for_udp_only() -> None:
+    with pytest.raises(ConfigError, match="'auto' is for gelf\\+udp only"):
+        load_settings(destinations=["gelf+http://127.0.0.1:12201?compression=auto"])
