@@ -46,6 +46,7 @@ from logship.config.uri import parse_destination_uri as uri_options
 from logship.config.uri import shown
 from logship.errors import ConfigError
 from logship.sinks.registry import destination_types, schemes
+from logship.sinks.syslog.config import SD_ELEMENT
 from logship.sources.held import DEFAULT_MAX_PARTIAL_BYTES
 
 if TYPE_CHECKING:
@@ -260,6 +261,13 @@ class Settings(BaseSettings):
         description="What /metrics serves (see docs/operators-window.md#metrics).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _logspout_variables(cls, data: Any) -> Any:
+        """logspout's ``ROUTE_URIS`` adds its routes to the destinations; its syslog adapter's
+        ``SYSLOG_*`` variables fill what the settings leave unsaid (see :func:`logspout`)."""
+        return logspout(data, os.environ) if isinstance(data, dict) else data
+
     @model_validator(mode="after")
     def _spool_needs_state_dir(self) -> Settings:
         if self.state_dir is None:
@@ -384,6 +392,110 @@ class _HttpShorthand(PydanticBaseSettingsSource):
         return data
 
 
+# -- logspout's variables --------------------------------------------------------------------
+
+LOGSPOUT_SYSLOG = {  # SYSLOG_* -> the syslog destination option it fills
+    "SYSLOG_TAG": "tag",
+    "SYSLOG_FORMAT": "format",
+    "SYSLOG_STRUCTURED_DATA": "structured_data",
+}
+# logspout's Go template fields that mean one of Docker's tag placeholders
+LOGSPOUT_PLACEHOLDERS = {
+    "ContainerName": "{{.Name}}",
+    "Container.ID": "{{.FullID}}",
+    "Container.Config.Image": "{{.ImageName}}",
+    "Hostname": "{{.Hostname}}",
+}
+LOGSPOUT_FORMATS = ("rfc5424", "rfc3164", "rfc5424micro")
+_GO_FIELD = re.compile(r"\{\{\s*\.([\w.]+)\s*\}\}")
+
+
+def logspout(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``data`` (the settings as given) with logspout's variables read as logspout reads them:
+
+    - ``ROUTE_URIS``: routes separated by commas, added to the destinations given otherwise;
+    - ``SYSLOG_TAG``, ``SYSLOG_FORMAT``, ``SYSLOG_STRUCTURED_DATA``: each syslog destination's
+      ``tag``, ``format`` and ``structured_data`` where it does not set them itself;
+    - ``SYSLOG_HOSTNAME``: the ``hostname`` setting, where it is not set.
+
+    Our own settings win where both say something. ValueError naming the variable when one
+    holds what logship cannot honour (a logspout template field it has no equivalent of).
+    """
+    routes = env.get("ROUTE_URIS", "").strip()
+    defaults = {option: env[name] for name, option in LOGSPOUT_SYSLOG.items() if env.get(name)}
+    hostname = env.get("SYSLOG_HOSTNAME", "").strip()
+    if not (routes or defaults or hostname):
+        return data
+    data = dict(data)
+    if hostname and data.get("hostname") is None:
+        field = _GO_FIELD.fullmatch(hostname)
+        if field is not None and field[1] == "Hostname":
+            pass  # logspout's host name: logship's default already
+        elif "{{" in hostname:
+            raise ValueError(
+                f"SYSLOG_HOSTNAME={hostname!r}: logship writes one host name for every "
+                "container; it takes a fixed name or {{.Hostname}} here, not a template "
+                "(logspout's default, the container's own host name, has no equivalent)"
+            )
+        else:
+            data["hostname"] = hostname
+    destinations = data.get("destinations") or []
+    if isinstance(destinations, str):
+        destinations = _split_uris(destinations)
+    if routes:
+        destinations = [*destinations, *_split_uris(routes)]
+    if "tag" in defaults:
+        defaults["tag"] = _logspout_tag(defaults["tag"])
+    if defaults.get("format", "rfc5424") not in LOGSPOUT_FORMATS:
+        raise ValueError(
+            f"SYSLOG_FORMAT={defaults['format']!r}: expected rfc5424 or rfc3164, as logspout "
+            "takes (or logship's rfc5424micro)"
+        )
+    if not SD_ELEMENT.fullmatch(defaults.get("structured_data", "-")):
+        raise ValueError(  # its value not quoted: it often holds a receiver's token
+            "SYSLOG_STRUCTURED_DATA: expected the inside of one structured data element, as "
+            'logspout writes it between brackets: an SD-ID, then name="value" pairs '
+            'separated by spaces (e.g. TOKEN@41058 tag="web")'
+        )
+    if defaults:
+        destinations = [_syslog_defaults(d, defaults) for d in destinations]
+    if destinations:
+        data["destinations"] = destinations
+    return data
+
+
+def _logspout_tag(value: str) -> str:
+    """SYSLOG_TAG's template in Docker's placeholders; ValueError for a field with none."""
+    from logship.protocol.template import FIELDS
+
+    def swap(match: re.Match[str]) -> str:
+        field = match.group(1)
+        if field in LOGSPOUT_PLACEHOLDERS:
+            return LOGSPOUT_PLACEHOLDERS[field]
+        if field in FIELDS:
+            return match.group(0)  # one of Docker's own
+        raise ValueError(
+            f"SYSLOG_TAG={value!r}: logship cannot fill {match.group(0)}; it takes logspout's "
+            + ", ".join(f"{{{{.{f}}}}}" for f in LOGSPOUT_PLACEHOLDERS)
+            + " and Docker's tag placeholders ({{.ID}}, {{.Name}}, {{.ImageName}}, ...)"
+        )
+
+    return _GO_FIELD.sub(swap, value)
+
+
+def _syslog_defaults(destination: object, defaults: Mapping[str, str]) -> object:
+    """A syslog destination (URI or block) with ``defaults`` where it says nothing itself."""
+    given = destination
+    if isinstance(destination, str):
+        try:
+            given = parse_destination_uri(destination)
+        except ValueError:
+            return destination  # reported as any bad URI is, by the destinations' validator
+    if not isinstance(given, Mapping) or given.get("type") != "syslog":
+        return destination
+    return {**defaults, **given}
+
+
 def _split_uris(text: str) -> list[str]:
     """URIs written one after the other (``LOGSHIP_DESTINATIONS``): a space or a comma before
     a scheme separates them (options may hold commas: ``labels=a,b``); a space followed by no
@@ -464,6 +576,8 @@ def format_validation_error(exc: ValidationError, path: Path | None = None) -> s
             got = " (got ***)"  # a secret given to an option that is not there (shared_key=)
         elif error["loc"][-1] == "user" and isinstance(value, str) and ":" in value:
             got = ""  # user:password given as the user
+        elif error["loc"][-1] == "structured_data":
+            got = ""  # it often carries a receiver's token (Loggly's)
         lines.append(redact(f"  {loc or 'settings'}: {message}{got}"))
     return "\n".join(lines)
 

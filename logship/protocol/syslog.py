@@ -129,9 +129,13 @@ class SyslogEncoder:
         max_message_bytes: int = 8192,
         procid: str = "-",
         end_with_lf: bool | None = None,
+        extra_sd: str = "",
     ) -> None:
         """``end_with_lf``: end each message with LF, as Docker's driver does; by default for
-        ``rfc5424micro`` only. Say False when the framing ends each message with LF anyway."""
+        ``rfc5424micro`` only. Say False when the framing ends each message with LF anyway.
+        ``extra_sd``: one more structured data element for ``rfc5424``, written as given
+        between brackets after logship's own (logspout's ``SYSLOG_STRUCTURED_DATA``; the
+        caller checks it is one)."""
         if not 0 <= facility <= 23:
             raise ValueError(f"a syslog facility is 0 to 23, got {facility}")
         self.format = format
@@ -142,6 +146,7 @@ class SyslogEncoder:
         self.labels = labels
         self.max_message_bytes = max_message_bytes
         self.end_with_lf = format == "rfc5424micro" if end_with_lf is None else end_with_lf
+        self.extra_sd = f"[{extra_sd}]" if extra_sd else ""
         self.truncated = 0
         self._key = ("syslog", next(_encoder_ids))
         self._stamps: dict[str, str] = {}
@@ -163,7 +168,9 @@ class SyslogEncoder:
                 pieces[stream] = (pri + "1 ", f"Z {host} {app} {self.procid} {msgid} - ")
             elif self.format == "rfc5424":
                 sd_text = (
-                    structured_data(meta, stream, self.sd_id, labels or self.labels) if sd else "-"
+                    structured_data(meta, stream, self.sd_id, labels or self.labels) + self.extra_sd
+                    if sd
+                    else "-"
                 )
                 host = _printusascii(meta.host.name, 255)
                 app = _printusascii(tag, 48)

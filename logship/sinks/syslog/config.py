@@ -4,6 +4,7 @@ UDP (RFC 5426), TCP (RFC 6587) or TLS (RFC 5425). The same options make a YAML b
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
@@ -26,6 +27,14 @@ FRAMING_SAID = {
     "octet-counting": "octet-counting framing (each message preceded by its length)",
     "non-transparent": "non-transparent framing (each message ends with LF)",
 }
+
+
+# An SD-ELEMENT's inside (RFC 5424 6.3): an SD-ID, then SP name="value" params; a value escapes
+# '"', '\\' and ']'. The SD-ID's length is not limited to 32 here: receivers' tokens (Loggly's)
+# run past it, and logspout writes them as given.
+_SD_NAME = r"[!#-<>-\\^-~]"
+_SD_VALUE = r'"(?:[^"\\\]\x00-\x1f\x7f]|\\["\\\]])*"'
+SD_ELEMENT = re.compile(rf"{_SD_NAME}+(?: {_SD_NAME}{{1,32}}={_SD_VALUE})*")
 
 
 def _facility(value: object) -> object:
@@ -103,6 +112,13 @@ class SyslogConfig(NetworkDestinationConfig):
         "examples: with your organisation's own IANA Private Enterprise Number, set e.g. "
         "logship@<your number>, so no one else's elements can clash with yours. rfc5424 only.",
     )
+    structured_data: str = Field(
+        default="",
+        description="One more structured data element, written as given between brackets "
+        'after logship\'s own: SD-ID then name="value" pairs, e.g. '
+        "'TOKEN@41058 tag=\"web\"' for a receiver that reads a token there. logspout's "
+        "structured_data option and SYSLOG_STRUCTURED_DATA. rfc5424 only.",
+    )
     max_message_bytes: int = Field(
         default=8192,
         ge=480,
@@ -145,6 +161,17 @@ class SyslogConfig(NetworkDestinationConfig):
         if "framing" not in data and transport in DEFAULT_FRAMING:
             data = {**data, "framing": DEFAULT_FRAMING[transport]}
         return data
+
+    @field_validator("structured_data")
+    @classmethod
+    def _one_sd_element(cls, value: str) -> str:
+        if value and not SD_ELEMENT.fullmatch(value):
+            raise ValueError(
+                "expected the inside of one structured data element: an SD-ID, then "
+                'name="value" pairs separated by spaces, with " \\ and ] escaped by a '
+                "backslash in a value (RFC 5424 6.3), e.g. 'TOKEN@41058 tag=\"web\"'"
+            )
+        return value
 
     @field_validator("max_message_bytes")
     @classmethod

@@ -116,6 +116,7 @@ class SyslogSink:
             tag=TagTemplate(config.tag),
             facility=config.facility,
             sd_id=config.structured_data_id,
+            extra_sd=config.structured_data,
             procid=str(os.getpid()),  # as Docker's driver gives its daemon's
             # rfc5424micro ends with LF as Docker's does, unless the framing adds one anyway
             end_with_lf=config.format == "rfc5424micro"

@@ -293,3 +293,20 @@ def test_tls_server_name_is_the_name_checked_and_verify_false_checks_nothing() -
     context = channel.transport.ssl_context
     assert context is not None
     assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
+
+
+def test_structured_data_adds_one_element_after_ours_as_logspouts_option() -> None:
+    sink = SyslogSink(destination('syslog+udp://h?structured_data=abc@41058 tag="web"'))
+    (data,) = sink.encoder.encode([make_record()])
+    assert b'"][abc@41058 tag="web"] hello' in data
+
+
+@pytest.mark.parametrize(
+    "value", ["two words", 'a@1 tag="x]"', 'a@1 tag="x"]', 'a@1 tag="x\ny"', "a@1 tag=x"]
+)
+def test_structured_data_that_is_not_one_element_is_refused_without_quoting_it(
+    value: str,
+) -> None:
+    message = config_error({"type": "syslog", "host": "h", "structured_data": value})
+    assert "destinations.0.structured_data: expected the inside of one structured data" in message
+    assert value not in message
