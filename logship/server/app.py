@@ -90,6 +90,7 @@ class OperatorServer:
         app.router.add_get("/readyz", self.health.readyz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/logs", self.hub.handle)
+        app.router.add_get("/logs/{spec}", self.hub.handle)  # logspout's /logs/name:GLOB
         app.router.add_get("/containers", containers.handle)
         self.app = app
         self.addresses: list[str] = []  # host:port actually bound

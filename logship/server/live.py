@@ -2,6 +2,12 @@
 
 ``curl -N 'http://127.0.0.1:9880/logs?filter.name=web*&filter.sources=stderr'``
 
+It also answers as logspout's ``/logs`` does: ``/logs/name:GLOB`` and ``/logs/id:PREFIX`` (404
+when no container followed has such an ID), ``sources=stdout,stderr``, JSON when the request
+says ``Accept: application/json``, and, for a request written the logspout way (a
+``/logs/PREDICATE:VALUE`` path, or ``colors=``), logspout's text layout: ``NAME|MESSAGE`` in a
+colour per container (``colors=off``: none), the message alone for ``id:``.
+
 Each reader gets a :class:`~logship.pipeline.router.Route` of its own, with the filter from the
 query (the same ``filter.*`` keys and matching as destinations) and a small drop-oldest buffer,
 fed by a tap on the router. The router's call costs a filter pass and a put that never waits; a
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +35,7 @@ from logship.config.filters import DestinationFilter
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.router import Route, Router
 from logship.protocol.json import JsonEncoder, TextEncoder
+from logship.protocol.logspout import LogspoutText
 from logship.record import Record
 from logship.sources.base import Source
 
@@ -37,7 +45,26 @@ READER_MAX_RECORDS = 10_000
 READER_MAX_BYTES = 4 * 1024 * 1024
 WRITE_MAX_RECORDS = 1_000  # records written at once
 NDJSON = "application/x-ndjson"
-_FORMATS = {"text": "text/plain; charset=utf-8", "json": NDJSON}
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+_FORMATS = {"text": TEXT, "json": NDJSON}
+PREDICATES = {"name": "name", "id": "id"}  # logspout's /logs/PREDICATE:VALUE -> filter field
+_USAGE = (
+    "expected format=text|json, filter.name=GLOB, filter.id=PREFIX, "
+    "filter.sources=stdout,stderr, filter.labels=KEY:VALUE,... or logspout's sources=, "
+    "colors=off"
+)
+
+
+@dataclass(frozen=True)
+class LogsQuery:
+    """What one /logs request asks for."""
+
+    format: str  # text, json, or logspout (its text layout)
+    content_type: str
+    filter: DestinationFilter | None
+    colors: bool = True
+    id_prefix: str | None = None  # /logs/id:PREFIX
 
 
 @dataclass(frozen=True)
@@ -110,26 +137,35 @@ class LiveHub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            format, filter = parse_query(request)
+            query = parse_query(request)
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         if self.closed:
             return web.json_response({"error": "logship is shutting down"}, status=503)
+        prefix = query.id_prefix
+        if prefix is not None and not any(
+            c.meta.id.startswith(prefix) and c.skip_reason is None
+            for c in self.source.containers().values()
+        ):
+            return web.json_response(
+                {"error": f"no container followed has an ID starting with {prefix!r}"},
+                status=404,
+            )
         client = request.remote or ""
         refusal = self._refusal(client)
         if refusal is not None:
             return refusal
         response = web.StreamResponse(
             headers={
-                "Content-Type": _FORMATS[format],
+                "Content-Type": query.content_type,
                 "Cache-Control": "no-cache",
                 "X-Accel-Buffering": "no",  # a proxy in front must not hold the stream back
             }
         )
-        subscriber = self.subscribe(filter, f"/logs reader at {client}", client)
+        subscriber = self.subscribe(query.filter, f"/logs reader at {client}", client)
         try:
             await response.prepare(request)
-            await self._pump(subscriber, response, format)
+            await self._pump(subscriber, response, self._encoder(query), query.format == "text")
         except TimeoutError:  # before OSError, of which it is one
             self.stalled += 1
             log.info(
@@ -164,13 +200,24 @@ class LiveHub:
             {"error": f"{error}; try again later"}, status=status, headers={"Retry-After": "10"}
         )
 
+    def _encoder(self, query: LogsQuery) -> Callable[[list[Record]], list[bytes]]:
+        if query.format == "json":
+            return self.json.encode
+        if query.format == "logspout":  # one per reader: it keeps widths and colours
+            one = query.id_prefix is not None
+            return LogspoutText(colors=query.colors, one_container=one).encode
+        return self.text.encode
+
     async def _pump(
-        self, subscriber: Subscriber, response: web.StreamResponse, format: str
+        self,
+        subscriber: Subscriber,
+        response: web.StreamResponse,
+        encode: Callable[[list[Record]], list[bytes]],
+        say_skipped: bool,
     ) -> None:
         """Write what the reader's buffer gets; TimeoutError when a write waits for the reader
         to take what was written before for longer than the limit."""
         buffer = subscriber.buffer
-        encode = self.json.encode if format == "json" else self.text.encode
         reported = 0
         while True:
             await buffer.wait()
@@ -178,7 +225,7 @@ class LiveHub:
             if not batch:  # closed and drained
                 return
             parts = encode(batch)
-            if buffer.dropped != reported and format == "text":
+            if buffer.dropped != reported and say_skipped:
                 parts.insert(
                     0,
                     f"-- logship: skipped {buffer.dropped - reported} records, this reader "
@@ -189,27 +236,52 @@ class LiveHub:
                 await response.write(b"".join(parts))
 
 
-def parse_query(request: web.Request) -> tuple[str, DestinationFilter | None]:
-    """The output format and the filter a /logs request asks for; ValueError if it is bad."""
-    format = "json" if NDJSON in request.headers.get("Accept", "") else "text"
+def parse_query(request: web.Request) -> LogsQuery:
+    """What a /logs request asks for (format, filter, logspout's forms); ValueError if bad."""
+    accept = request.headers.get("Accept", "")
+    format, content_type = "text", TEXT
+    if NDJSON in accept:
+        format, content_type = "json", NDJSON
+    elif JSON in accept:  # logspout's way of asking for JSON
+        format, content_type = "json", JSON
     fields: dict[str, str] = {}
+    logspout = False
+    id_prefix = None
+    spec = request.match_info.get("spec")
+    if spec is not None:
+        predicate, sep, value = spec.partition(":")
+        if not sep or predicate not in PREDICATES or not value:
+            raise ValueError(
+                f"/logs/{spec}: expected /logs/name:GLOB or /logs/id:PREFIX, as logspout takes"
+            )
+        fields[PREDICATES[predicate]] = value
+        id_prefix = value if predicate == "id" else None
+        logspout = True
+    colors = True
     for key, value in request.query.items():
         if key == "format":
             if value not in _FORMATS:
                 raise ValueError(f"format={value!r}: expected text or json")
-            format = value
-        elif key.startswith("filter."):
-            fields[key.removeprefix("filter.")] = value
+            format, content_type = value, _FORMATS[value]
+        elif key.startswith("filter.") or key in ("sources", "source"):
+            field = key.removeprefix("filter.")
+            field = "sources" if field == "source" else field
+            if field in fields:
+                raise ValueError(f"{key}: the request already says which {field} it wants")
+            fields[field] = value
+        elif key == "colors":
+            if value not in ("on", "off"):
+                raise ValueError(f"colors={value!r}: expected off (or on)")
+            colors, logspout = value != "off", True
         else:
-            raise ValueError(
-                f"unknown parameter {key!r}; expected format=text|json, filter.name=GLOB, "
-                "filter.id=PREFIX, filter.sources=stdout,stderr, filter.labels=KEY:VALUE,..."
-            )
+            raise ValueError(f"unknown parameter {key!r}; {_USAGE}")
     try:
         filter = DestinationFilter.model_validate(fields)
     except ValidationError as exc:
         raise ValueError("; ".join(_problem(e) for e in exc.errors())) from None
-    return format, filter if filter else None
+    if logspout and format == "text":
+        format = "logspout"
+    return LogsQuery(format, content_type, filter or None, colors, id_prefix)
 
 
 def _problem(error: Any) -> str:

@@ -11,7 +11,7 @@ from logship.config.http import HttpSettings
 from logship.server.access import Access, Verdict, host_name
 
 TOKEN = "c0ffee-t0ken"
-DATA = ("/logs", "/containers")
+DATA = ("/logs", "/logs/name:web*", "/logs/id:5f9a", "/containers")  # logspout's forms too
 OPEN = ("/healthz", "/readyz", "/metrics")
 
 
