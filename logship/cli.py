@@ -35,14 +35,60 @@ def _selection_args(parser: argparse.ArgumentParser) -> None:
             )
 
 
+EXAMPLES = {
+    "logship": """
+examples:
+  logship run                                  # every container's lines to the console
+  logship run syslog+tcp://logs.example.com:514 --state-dir /var/lib/logship
+  logship check --config /etc/logship/logship.yaml
+  logship tail 'web-*' --since 10m
+
+each command's options: logship COMMAND --help; every setting: docs/reference.md
+""",
+    "run": """
+examples:
+  logship run syslog+udp://logs.example.com:514
+  logship run 'syslog+tcp://logs.example.com?facility=local0&format=rfc5424micro' --http 9880
+  logship run 'forward://fluentd.example.com:24224?ack=true&shared_key_file=/run/secrets/key'
+  logship run 'elasticsearch+https://es.example.com:9200?user=logship&password_file=/run/pw'
+  logship run --config /etc/logship/logship.yaml --log-format json
+  logship run --include-label com.example.team=payments --exclude-name 'debug-*' gelf://graylog.example.com:12201
+
+Settings also come from LOGSHIP_* variables and --config's YAML file; logspout's ROUTE_URIS
+and SYSLOG_* variables are read too (docs/configuration.md).
+""",
+    "check": """
+examples:
+  logship check syslog+tcp://logs.example.com:514
+  logship check --config /etc/logship/logship.yaml --timeout-secs 10
+""",
+    "tail": """
+examples:
+  logship tail                                 # every running container, live
+  logship tail 'web-*' --since 10m -t
+  logship tail --no-follow --json api
+  logship tail --stream stderr --grep 'ERROR|WARN' --filter labels=com.example.team:payments
+  logship tail --docker-host tcp://node-7:2376 -n 100
+""",
+}
+
+
+def _epilog(command: str) -> dict[str, Any]:
+    return {"epilog": EXAMPLES[command], "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="logship", description="Ship every Docker container's logs, enriched."
+        prog="logship",
+        description="Ship every Docker container's logs, enriched.",
+        **_epilog("logship"),
     )
     parser.add_argument("--version", action="version", version=f"logship {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="ship every container's stdout/stderr to destinations")
+    run = sub.add_parser(
+        "run", help="ship every container's stdout/stderr to destinations", **_epilog("run")
+    )
     run.add_argument(
         "destinations",
         nargs="*",
@@ -90,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     run.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="logship's own log lines on stderr: text (default), or one JSON object a line "
+        "(ECS names) for a log pipeline",
+    )
+    run.add_argument(
         "--honor-ignore",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -111,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _selection_args(run)
 
-    tail = sub.add_parser("tail", help="watch every container's lines live, like compose logs -f")
+    tail = sub.add_parser(
+        "tail", help="watch every container's lines live, like compose logs -f", **_epilog("tail")
+    )
     tail.add_argument("names", nargs="*", metavar="NAME-GLOB", help="only containers named so")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument(
@@ -166,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the configuration as `run` would, print it (secrets masked), try the "
         "engine and every destination once. Exit 0: all passed; 1: something failed; "
         "2: the configuration is invalid.",
+        **_epilog("check"),
     )
     check.add_argument(
         "--timeout-secs",
@@ -181,6 +236,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {
         "docker_host": args.docker_host,
         "log_level": args.log_level,
+        "log_format": getattr(args, "log_format", None),
         "hostname": getattr(args, "hostname", None),
         "host_ip": getattr(args, "host_ip", None),
         "backlog": getattr(args, "backlog", None),
@@ -233,12 +289,15 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
         return runner.run(main())
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _setup_logging(level: str, format: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if format == "json":
+        from logship.protocol.logline import JsonLogFormatter
+
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def _silence_stdout() -> None:
@@ -252,7 +311,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from logship.settings import load_settings
 
     settings = load_settings(args.config, **_overrides(args))
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings.log_format)
 
     async def main() -> int:
         agent = await build_agent(settings)
@@ -282,7 +341,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
         filters=args.filter,
         stopped=args.all or bool(args.names),
     )
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings.log_format)
     tail = Tail(settings, request)
     try:
         code = _run_async(tail.run)
@@ -299,7 +358,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.timeout_secs > 0:
         raise ConfigError(f"--timeout-secs: expected more than 0 seconds, got {args.timeout_secs}")
     settings = load_settings(args.config, **_overrides(args))
-    _setup_logging("error")  # the checks' lines say it all; sinks' own info would repeat it
+    _setup_logging(
+        "error", settings.log_format
+    )  # the checks' lines say it all; sinks' own info would repeat it
     timeout_secs = args.timeout_secs
     try:
         return _run_async(lambda: run_checks(settings, timeout_secs=timeout_secs, out=sys.stdout))

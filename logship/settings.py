@@ -244,6 +244,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="logship's own log verbosity (to stderr)."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="logship's own log lines (on stderr): text, or json (one object a line "
+        "with ECS names: @timestamp, log.level, log.logger, message, error.*) for a log "
+        "pipeline to read.",
+    )
     honor_ignore: bool = Field(
         default=True,
         description="Let containers opt themselves out of shipping with the label "
