@@ -15,6 +15,7 @@ from aiohttp import web
 
 from logship.pipeline.router import Router
 from logship.server.live import LiveHub, ReaderLimits
+from tests.helpers.http import serving
 from tests.helpers.records import make_meta, make_record
 from tests.helpers.waiting import until
 
@@ -34,13 +35,9 @@ async def served(request: pytest.FixtureRequest) -> AsyncIterator[Served]:
     hub = LiveHub(router, SimpleNamespace(containers=dict), limits)  # type: ignore[arg-type]
     app = web.Application()
     app.router.add_get("/logs", hub.handle)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield Served(hub, router, f"http://127.0.0.1:{runner.addresses[0][1]}")
-    hub.close()
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield Served(hub, router, base)
+        hub.close()
 
 
 async def soon(check: Callable[[], bool], what: str) -> None:

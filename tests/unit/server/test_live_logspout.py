@@ -15,6 +15,7 @@ from aiohttp import web
 from logship.pipeline.router import Router
 from logship.protocol.logspout import LogspoutText
 from logship.server.live import LiveHub, ReaderLimits
+from tests.helpers.http import serving
 from tests.helpers.records import make_meta, make_record
 from tests.helpers.waiting import until
 
@@ -49,13 +50,9 @@ async def served() -> AsyncIterator[Served]:
     app = web.Application()
     app.router.add_get("/logs", hub.handle)
     app.router.add_get("/logs/{spec}", hub.handle)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield Served(hub, router, f"http://127.0.0.1:{runner.addresses[0][1]}")
-    hub.close()
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield Served(hub, router, base)
+        hub.close()
 
 
 async def lines(response: aiohttp.ClientResponse, count: int) -> list[str]:
