@@ -193,15 +193,14 @@ async def build_agent(settings: Settings) -> Agent:
             max_records=settings.buffer.max_records,
             max_bytes=settings.buffer.max_bytes,
             spool_dir=spool_dir,
+            honor_opt_outs=settings.honor_ignore,
         )
         for config, spool_dir in zip(configs, dirs, strict=True)
     ]
     for destination in destinations:
         destination.open_spool()
     multiline = settings.multiline
-    router = Router(
-        [d.route for d in destinations], stage=stage_of(multiline) if multiline.enabled else None
-    )
+    router = Router([d.route for d in destinations], stage=stage_of(multiline))
     since = None if settings.backlog else format_timestamp_ns(time.time_ns())
     source = source_of(
         kind,

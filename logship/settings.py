@@ -253,9 +253,11 @@ class Settings(BaseSettings):
     honor_ignore: bool = Field(
         default=True,
         description="Let containers opt themselves out of shipping with the label "
-        "logship.ignore=true or the environment variable LOGSHIP=ignore (LOGSPOUT=ignore); "
-        "each container skipped so is logged. false: they are shipped like any other (images "
-        "inherit labels, so an image could otherwise evade audit logging).",
+        "logship.ignore=true or the environment variable LOGSHIP=ignore (LOGSPOUT=ignore), "
+        "and out of destinations with the label logship.destinations=a,b (only those, by "
+        "name); each container skipped so is logged. false: they are shipped like any other, "
+        "to every destination (images inherit labels, so an image could otherwise evade audit "
+        "logging).",
     )
     http: HttpSettings | None = Field(
         default=None,

@@ -81,7 +81,9 @@ class Destination:
     ``spool_dir``, a disk spool for what the buffer would drop (see
     :mod:`logship.pipeline.spool`), which keeps of each container's environment only
     ``spool_env`` (none by default). With ``multiline``, its route joins multiline records
-    its own way (see :mod:`logship.transform.multiline`), else as the router does."""
+    its own way (see :mod:`logship.transform.multiline`), else as the router does. With
+    ``honor_opt_outs``, a container's ``logship.destinations`` label that does not name it
+    keeps that container's records away from it."""
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class Destination:
         spool: SpoolConfig | None = None,
         spool_env: EnvKept | None = None,
         multiline: MultilineConfig | None = None,
+        honor_opt_outs: bool = False,
     ) -> None:
         self.name = sink.name
         self._observers = Observers()
@@ -126,6 +129,8 @@ class Destination:
             filter,
             self._observers,
             stage=stage_of(multiline) if multiline is not None else None,
+            name=self.name,
+            honor_opt_outs=honor_opt_outs,
         )
         self._runner = SinkRunner(
             sink,
@@ -146,6 +151,7 @@ class Destination:
         max_records: int = DEFAULT_MAX_RECORDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         spool_dir: Path | None = None,
+        honor_opt_outs: bool = False,
     ) -> Destination:
         """The destination ``config`` describes; ``max_records``/``max_bytes`` are the buffer
         bounds it has unless it sets its own; ``spool_dir`` where its spool lives, if on.
@@ -166,6 +172,7 @@ class Destination:
             spool=config.spool,
             spool_env=env,
             multiline=config.multiline,
+            honor_opt_outs=honor_opt_outs,
         )
 
     def observe(self, observer: DeliveryObserver) -> None:

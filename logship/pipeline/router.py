@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 
 from logship.config.filters import DestinationFilter
+from logship.config.labels import container_options
 from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.observer import DeliveryObserver
 from logship.record import ContainerMeta, Record
@@ -39,7 +40,10 @@ def wants_container(filter: DestinationFilter, meta: ContainerMeta) -> bool:
 class Route:
     """One destination's way in: its own multiline joining (``stage``; None: it takes the
     router's), its filter and its buffer; ``observer`` is told what was routed (checkpoints):
-    what the stage gives out, never a line it still holds."""
+    what the stage gives out, never a line it still holds.
+
+    With ``honor_opt_outs``, a container labelled ``logship.destinations`` that does not name
+    this destination (``name``) is filtered out."""
 
     def __init__(
         self,
@@ -47,22 +51,41 @@ class Route:
         filter: DestinationFilter | None = None,
         observer: DeliveryObserver | None = None,
         stage: MultilineStage | None = None,
+        *,
+        name: str = "",
+        honor_opt_outs: bool = False,
     ) -> None:
         self.buffer = buffer
         self.stage = stage
-        self.filter = filter if filter else None
+        self.name = name
+        self.honor_opt_outs = honor_opt_outs
+        if honor_opt_outs and filter is None:
+            filter = DestinationFilter()
+        self.filter = filter if filter or honor_opt_outs else None
         self.observer = observer if observer is not None else DeliveryObserver()
         self.filtered = 0  # records this destination did not want
         self._key = ("route", next(_route_ids))
         self._sources = frozenset(filter.sources) if filter and filter.sources else None
 
     def wants_container(self, meta: ContainerMeta) -> bool:
-        """Whether this route may take any record of this container (name, id, labels)."""
+        """Whether this route may take any record of this container (name, id, labels, and
+        the container's own choice of destinations if it is honoured)."""
+        if self.honor_opt_outs:
+            chosen = container_options(meta).destinations
+            if chosen is not None and self.name not in chosen:
+                return False
         return self.filter is None or wants_container(self.filter, meta)
 
     def select(self, records: list[Record]) -> list[Record]:
         key = self._key
         sources = self._sources
+        if sources is None and records and records[0].meta is records[-1].meta:
+            meta = records[0].meta  # one container's batch, as sources emit them: one look
+            known: bool | None = meta.cache.get(key)
+            if known is None:
+                known = meta.cache[key] = self.wants_container(meta)
+            if known and all(r.meta is meta for r in records):
+                return records
         out = []
         last_meta: ContainerMeta | None = None
         wanted = False

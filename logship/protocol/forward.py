@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 import msgpack  # type: ignore[import-untyped]
 
+from logship.config.labels import container_options
 from logship.errors import RemoteProtocolError
 from logship.protocol.template import TagTemplate
 from logship.record import ContainerMeta, Record, timestamp_ns
@@ -127,7 +128,12 @@ def record_fields(
         "source": stream,
     }
     enrichment = {k: v for k, v in enrichment.items() if k not in extra}
-    return fields | {k: v for k, v in extra.items() if k not in DOCKER_FIELDS} | enrichment
+    own = {
+        k: v
+        for k, v in container_options(meta).fields.items()  # logship.field.<name>
+        if k not in extra and k not in enrichment and k not in DOCKER_FIELDS
+    }
+    return fields | {k: v for k, v in extra.items() if k not in DOCKER_FIELDS} | enrichment | own
 
 
 @dataclass(slots=True)

@@ -36,6 +36,7 @@ from typing import Literal
 
 import orjson
 
+from logship.config.labels import container_options
 from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
 from logship.record import STDERR, STDOUT, ContainerMeta, Record, timestamp_ns, truncation_marker
@@ -165,7 +166,8 @@ class GelfEncoder:
         """What comes before the message, and per stream what comes after the timestamp."""
         head = orjson.dumps({"version": VERSION, "host": meta.host.name, "short_message": ""})
         head = head[: -len(b'""}')]  # ... ,"short_message":
-        extra = {**self.selection.fields(meta), **container_fields(meta, self.tag)}
+        own = {field_name(k): v for k, v in container_options(meta).fields.items()}
+        extra = {**own, **self.selection.fields(meta), **container_fields(meta, self.tag)}
         tails = {}
         for stream, level in LEVEL.items():
             fields = dict(sorted({**extra, "_stream": stream}.items()))

@@ -10,6 +10,8 @@ people and by tools that know ECS::
      "kubernetes": {"namespace": "…", "pod": {"name": "…", "uid": "…"}, "container": {"name": "…"}}}
 
 The container part is serialised once per container; per line only the time, stream and message are.
+A container's own fields (labels ``logship.field.<name>``) come at the top level, never in place
+of ``@timestamp``, ``message``, ``log``, ``host``, ``container`` or ``kubernetes``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from typing import Any
 
 import orjson
 
+from logship.config.labels import container_options
 from logship.record import ContainerMeta, Record
+
+RESERVED = frozenset({"@timestamp", "message", "log", "host", "container", "kubernetes"})
 
 
 def container_document(meta: ContainerMeta) -> dict[str, Any]:
@@ -42,6 +47,8 @@ def container_document(meta: ContainerMeta) -> dict[str, Any]:
         }
         if k8s.restart_count is not None:
             doc["kubernetes"]["container"]["restart_count"] = k8s.restart_count
+    own = container_options(meta).fields  # logship.field.<name>
+    doc.update({k: v for k, v in own.items() if k.split(".")[0] not in RESERVED})
     return doc
 
 

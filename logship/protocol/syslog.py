@@ -31,6 +31,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from typing import Literal
 
+from logship.config.labels import container_options
 from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
 from logship.record import STDERR, ContainerMeta, Record, truncation_marker
@@ -102,6 +103,11 @@ def structured_data(meta: ContainerMeta, stream: str, sd_id: str, labels: LabelS
         if k8s.restart_count is not None:
             params.append(("k8s_restart_count", str(k8s.restart_count)))
     out = "[" + sd_id + "".join(f' {k}="{sd_escape(v)}"' for k, v in params) + "]"
+    own = container_options(meta).fields  # logship.field.<name>: an element of their own
+    if own:
+        fields_id = "fields" + sd_id[sd_id.find("@") :] if "@" in sd_id else "fields"
+        out += "[" + fields_id + "".join(f' {_sd_name(k)}="{sd_escape(v)}"' for k, v in own.items())
+        out += "]"
     if labels == "none" or not meta.labels:
         return out
     chosen = sorted(meta.labels.items())

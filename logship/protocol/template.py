@@ -7,10 +7,14 @@ placeholders, and logship accepts exactly those, so a tag that worked with
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
+from logship.config.labels import container_options
 from logship.record import ContainerMeta
+
+log = logging.getLogger("logship")
 
 _PLACEHOLDER = re.compile(r"\{\{\s*\.(\w+)\s*\}\}")
 
@@ -55,7 +59,33 @@ class TagTemplate:
             )
 
     def render(self, meta: ContainerMeta) -> str:
+        """The tag of ``meta``: the container's own (label ``logship.tag``, a template too)
+        when it has one that can be used, else this template's."""
+        own = container_options(meta).tag
+        if own is not None:
+            template = _own_template(meta, own)
+            if template is not None:
+                return template.fill(meta)
+        return self.fill(meta)
+
+    def fill(self, meta: ContainerMeta) -> str:
+        """This template, filled in for ``meta``."""
         return "".join(p if isinstance(p, str) else p(meta) for p in self._parts)
 
     def __repr__(self) -> str:
         return f"TagTemplate({self.source!r})"
+
+
+_OWN = "logship.tag.template"  # meta.cache key: the container's own tag, parsed (or False)
+
+
+def _own_template(meta: ContainerMeta, source: str) -> TagTemplate | None:
+    own: TagTemplate | bool | None = meta.cache.get(_OWN)
+    if own is None:
+        try:
+            own = TagTemplate(source)
+        except ValueError as exc:
+            log.warning("container %s: label logship.tag: %s; the label is ignored", meta.name, exc)
+            own = False
+        meta.cache[_OWN] = own
+    return own if isinstance(own, TagTemplate) else None

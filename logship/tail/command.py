@@ -120,9 +120,7 @@ class Tail:
             max_bytes=limits.max_bytes,
         )
         multiline = self.settings.multiline
-        router = Router(
-            [destination.route], stage=stage_of(multiline) if multiline.enabled else None
-        )
+        router = Router([destination.route], stage=stage_of(multiline))
         source = self._source(router)
         agent = Agent(
             source,

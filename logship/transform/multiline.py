@@ -22,6 +22,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from logship.config.labels import Multiline, container_options
 from logship.config.multiline import DEFAULT_FLUSH_TIMEOUT_SECS, MultilineConfig
 from logship.record import ContainerMeta, Record, ResumePosition, resume_position
 from logship.transform.rules import NO, Rule, compile_rule
@@ -258,6 +259,28 @@ def _older(position: ResumePosition | None, oldest: Any) -> ResumePosition | Non
 
 
 def stage_of(config: MultilineConfig) -> MultilineStage:
-    """The stage that joins every container's lines as ``config`` says."""
+    """The stage that joins every container's lines as ``config`` says, or as the container's
+    own labels say (``logship.multiline``, ``logship.multiline.pattern``: these win, within
+    ``config``'s bounds)."""
     rule = compile_rule(config)
-    return MultilineStage(lambda meta: rule, flush_timeout_secs=config.flush_timeout_secs)
+    by_labels: dict[Multiline, Rule | None] = {}
+
+    def rule_for(meta: ContainerMeta) -> Rule | None:
+        own = container_options(meta).multiline
+        if own is None:
+            return rule
+        if own not in by_labels:  # the containers of one image share their labels
+            if len(by_labels) >= 256:
+                by_labels.clear()
+            by_labels[own] = compile_rule(
+                config.model_copy(
+                    update={
+                        "preset": own.preset,
+                        "start_pattern": own.start_pattern,
+                        "continuation_pattern": None,
+                    }
+                )
+            )
+        return by_labels[own]
+
+    return MultilineStage(rule_for, flush_timeout_secs=config.flush_timeout_secs)

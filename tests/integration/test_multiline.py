@@ -1,5 +1,6 @@
 """Real containers print real stack traces (tests/data/multiline/); through `logship run` each
-trace arrives as one record, with the lines around it as records of their own."""
+trace arrives as one record, with the lines around it as records of their own. A container's
+``logship.*`` labels choose its joining, fields, tag and destinations."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ JAVA = (DATA / "java-uncaught.log").read_text()
 PYTHON = (DATA / "python-logged.log").read_text()
 
 
-def print_then_wait(containers: Any, text: str, stream: str = "stderr", then: str = "") -> Any:
+def print_then_wait(
+    containers: Any,
+    text: str,
+    stream: str = "stderr",
+    then: str = "",
+    labels: dict[str, str] | None = None,
+) -> Any:
     """A container that prints ``text`` on ``stream``, then "done" on the other (and
     ``then``), then is quiet: nothing comes after the trace to say it ended."""
     other = ">&1" if stream == "stderr" else ">&2"
@@ -25,6 +32,7 @@ def print_then_wait(containers: Any, text: str, stream: str = "stderr", then: st
     return containers.run(
         f'printf "%s" "$TRACE" {redirect}; echo "done" {other}; {then} sleep 60',
         environment={"TRACE": text},
+        labels=labels,
     )
 
 
@@ -96,3 +104,55 @@ def test_a_trace_still_open_when_the_agent_stops_is_shipped_before_it_exits(
     (trace,) = EXPECTED["java"]["java-uncaught.log"]
     assert texts(receiver.received(), "stderr") == [trace]
     assert texts(receiver.received(), "stdout") == ["done", "later"]
+
+
+LABELS = {
+    "logship.multiline": "java",
+    "logship.field.team": "payments",
+    "logship.tag": "billing-{{.Name}}",
+    "logship.destinations": "chosen",
+}
+
+
+def test_a_containers_labels_join_its_trace_add_its_fields_and_tag_and_choose_its_destination(
+    start_gelf: Any, start_agent: Any, containers: Any
+) -> None:
+    chosen, other = start_gelf(), start_gelf()
+    agent = start_agent(
+        "run",
+        f"gelf+tcp://127.0.0.1:{chosen.tcp_port}?name=chosen",
+        f"gelf+tcp://127.0.0.1:{other.tcp_port}?name=other",
+    )
+    labelled = print_then_wait(containers, JAVA, labels=LABELS)
+    plain = print_then_wait(containers, JAVA)
+    got = {m.message["_stream"]: m.message for m in arrived(chosen, labelled.name, 2)}
+    (trace,) = EXPECTED["java"]["java-uncaught.log"]
+    assert got["stderr"]["full_message"] == trace  # joined: the setting is off, the label on
+    assert got["stderr"]["_team"] == got["stdout"]["_team"] == "payments"
+    assert got["stderr"]["_tag"] == f"billing-{labelled.name}"
+    # the other container: not joined, its own tag, to both destinations
+    lines = JAVA.splitlines()
+    for receiver in (chosen, other):
+        theirs = arrived(receiver, plain.name, len(lines) + 1)
+        assert texts(theirs, "stderr") == lines
+        assert {m.message["_tag"] for m in theirs} == {plain.id[:12]}
+    assert agent.stop() == 0
+    assert [m for m in other.received() if m.message["_container_name"] == labelled.name] == []
+
+
+def test_an_operator_who_does_not_honour_opt_outs_gets_every_container_everywhere(
+    start_gelf: Any, start_agent: Any, containers: Any
+) -> None:
+    chosen, other = start_gelf(), start_gelf()
+    agent = start_agent(
+        "run",
+        f"gelf+tcp://127.0.0.1:{chosen.tcp_port}?name=chosen",
+        f"gelf+tcp://127.0.0.1:{other.tcp_port}?name=other",
+        env={"LOGSHIP_HONOR_IGNORE": "false"},
+    )
+    labelled = print_then_wait(containers, JAVA, labels=LABELS)
+    for receiver in (chosen, other):
+        got = arrived(receiver, labelled.name, 2)
+        (trace,) = EXPECTED["java"]["java-uncaught.log"]
+        assert texts(got, "stderr") == [trace]  # what only adds is still honoured
+    assert agent.stop() == 0
