@@ -79,3 +79,13 @@ shipOwnLogs) by their names as the CRI source (<pod>/<container>) and Docker's k
 {{- printf "%s-http-token" (include "logship.fullname" .) }}
 {{- end }}
 {{- end }}
+
+{{/* The pods' service account: the chart's (serviceAccount.name, or the full name), or one
+that exists (serviceAccount.name, or the namespace's "default"). */}}
+{{- define "logship.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "logship.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}

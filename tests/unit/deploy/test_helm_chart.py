@@ -29,14 +29,21 @@ from logship.assemble import container_filter
 from logship.record import ContainerMeta, HostMeta
 from logship.settings import Settings, load_settings
 from logship.sinks.registry import destination_types, schemes
+from tests.helpers.chart import (
+    CHART,
+    EVERY_EXTENSION_POINT,
+    KUBE_VERSIONS,
+    find,
+    logship_container,
+    pod_spec,
+    render,
+)
 from tests.helpers.image import doc_command
 from tests.helpers.paths import ROOT
 from tests.helpers.tls import TlsFiles
 
-CHART = ROOT / "helm" / "logship"
 README = ROOT / "README.md"
 KUBERNETES_PAGE = ROOT / "docs" / "kubernetes.md"
-KUBE_VERSIONS = ["1.25.0", "1.31.0", "1.37.0"]  # the oldest, one between, the newest
 MOUNT = "/etc/logship/secrets"
 # settings the chart sets itself, through the DaemonSet's environment
 SET_BY_CHART = {
@@ -191,6 +198,7 @@ def value_sets(ca: TlsFiles) -> dict[str, dict[str, Any]]:
             "networkPolicy": {"enabled": True, "podSelector": {"matchLabels": {"app": "vmagent"}}},
             "updateStrategy": {"type": "OnDelete"},
         },
+        "every-extension-point": EVERY_EXTENSION_POINT,
     }
 
 
@@ -204,29 +212,13 @@ def sets(test_ca: TlsFiles) -> dict[str, dict[str, Any]]:
     return value_sets(test_ca)
 
 
-def render(chart: helm_python.Chart, values: dict[str, Any]) -> list[dict[str, Any]]:
-    out = chart.render(values, name="logship", namespace="logging", is_install=True)
-    return [
-        doc
-        for path, text in sorted(out.items())
-        if path.endswith(".yaml")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
-
-
-def find(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    matches = [m for m in manifests if m["kind"] == kind]
-    assert len(matches) == 1, f"{len(matches)} {kind}s rendered"
-    return matches[0]
-
-
 NAMES = [
     "defaults",
     "readme-install",
     "readme-values-file",
     "syslog-tls-with-the-charts-secret",
     "forward-with-a-key-from-the-environment",
+    "every-extension-point",
 ]
 
 
@@ -286,7 +278,7 @@ def emulate_the_pod(
     the downward API's values for a node called node-1."""
     config = find(manifests, "ConfigMap")["data"]["logship.yaml"]
     spec = pod_spec(manifests)
-    (container,) = spec["containers"]
+    container = logship_container(spec)
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounted: dict[str, Path] = {}  # mount path in the pod -> the directory here
     for mount in container["volumeMounts"]:
@@ -374,10 +366,6 @@ def test_the_readme_install_command_filters_on_the_pod_namespace(
 
 def chart_defaults() -> dict[str, Any]:
     return dict(yaml.safe_load((CHART / "values.yaml").read_text()))
-
-
-def pod_spec(manifests: list[dict[str, Any]]) -> dict[str, Any]:
-    return dict(find(manifests, "DaemonSet")["spec"]["template"]["spec"])
 
 
 def test_the_pod_runs_as_root_with_no_capability_and_nothing_writable_but_its_state(
@@ -568,7 +556,11 @@ def test_without_a_service_monitor_there_is_no_service(chart: helm_python.Chart)
         ({"config": {"destinations": [{"type": "splunk"}]}}, "at '/config/destinations/0'"),
         ({"config": {"log_level": "verbose"}}, "at '/config/log_level'"),
         ({"image": {"repository": "logship", "pullPolicy": "always"}}, "at '/image/pullPolicy'"),
-        ({"securityContext": {"runAsUser": 10001}}, "additional properties 'securityContext'"),
+        ({"securityContext": "root"}, "at '/securityContext': got string, want object"),
+        ({"serviceAccount": {"automountServiceAccountToken": True}},
+         "additional properties 'automountServiceAccountToken' not allowed"),
+        ({"args": []}, "at '/args'"),
+        ({"dnsPolicy": "ClusterFirstWithHostnet"}, "at '/dnsPolicy'"),
         ({"resources": {"limits": {"memory": "256MB"}}}, "at '/resources/limits/memory'"),
         ({"updateStrategy": {"type": "Rolling"}}, "at '/updateStrategy/type'"),
         ({"http": {"port": 98800}}, "at '/http/port'"),
