@@ -43,6 +43,7 @@ FIRST_RETRY_SECS = 0.2
 class SpoolStats:
     records: int  # waiting to be written, on disk, or being sent
     bytes: int  # of its files
+    max_bytes: int  # its bound (spool.max_bytes)
     received: int  # records the buffer shed into it
     dropped: int  # lost because it was full
     damaged: int  # lost to a torn or corrupt segment
@@ -104,8 +105,10 @@ class Destination:
         self._observers = Observers()
         batch = batch or BatchConfig()
         self._spool: Spool | None = None
+        self._spool_max_bytes = 0
         if spool_dir is not None:
             options = spool or SpoolConfig(enabled=True)
+            self._spool_max_bytes = options.max_bytes
             self._spool = Spool(
                 spool_dir,
                 max_bytes=options.max_bytes,
@@ -277,6 +280,7 @@ class Destination:
             else SpoolStats(
                 records=spool.records,
                 bytes=spool.bytes,
+                max_bytes=self._spool_max_bytes,
                 received=spool.received,
                 dropped=spool.dropped,
                 damaged=spool.damaged,

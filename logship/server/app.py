@@ -78,10 +78,16 @@ class OperatorServer:
             ),
         )
         self.monitor = LoopMonitor()
-        self.registry = build_registry(
-            source, destinations, names, self.reads, self.hub, per_container=per_container_metrics
-        )
         self.health = Health(source, destinations, names, self.monitor)
+        self.registry = build_registry(
+            source,
+            destinations,
+            names,
+            self.reads,
+            self.hub,
+            per_container=per_container_metrics,
+            ready=lambda: self.health.readiness()[0],
+        )
         containers = Containers(source, destinations, names, self.reads, checkpoints)
         self.access = Access(settings)
         app = web.Application(middlewares=[self.access.middleware])

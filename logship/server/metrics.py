@@ -57,6 +57,7 @@ class AgentCollector(Collector):
         hub: LiveHub,
         *,
         per_container: bool = False,
+        ready: Callable[[], bool] | None = None,
     ) -> None:
         self.source = source
         self.destinations = destinations
@@ -64,8 +65,16 @@ class AgentCollector(Collector):
         self.reads = reads
         self.hub = hub
         self.per_container = per_container
+        self.ready = ready
 
     def collect(self) -> Iterator[Metric]:
+        if self.ready is not None:
+            yield GaugeMetricFamily(
+                "logship_ready",
+                "1 while /readyz answers 200: the engine (or the pod logs) can be read, no "
+                "destination is down for longer than its retry window, not shutting down.",
+                value=int(self.ready()),
+            )
         yield from self._source()
         yield from self._destinations()
         yield from self._live()
@@ -253,6 +262,9 @@ class AgentCollector(Collector):
         spool_bytes = GaugeMetricFamily(
             "logship_spool_bytes", "Bytes of the destination's disk spool files.", labels=label
         )
+        spool_limit = GaugeMetricFamily(
+            "logship_spool_max_bytes", "The disk spool's bound in bytes.", labels=label
+        )
         for name, destination in zip(self.names, self.destinations, strict=True):
             d = destination.stats()
             sent.add_metric([name], d.sent)
@@ -270,6 +282,7 @@ class AgentCollector(Collector):
                 dropped.add_metric([name, "disk_error"], spool.disk_error)
                 spool_records.add_metric([name], spool.records)
                 spool_bytes.add_metric([name], spool.bytes)
+                spool_limit.add_metric([name], spool.max_bytes)
             dropped.add_metric([name, "rejected"], d.rejected - d.too_large - d.encode_errors)
             dropped.add_metric([name, "encode_error"], d.encode_errors)
             dropped.add_metric([name, "too_large"], d.too_large)
@@ -283,7 +296,7 @@ class AgentCollector(Collector):
             limit_bytes.add_metric([name], d.max_bytes)
         yield from (sent, sent_bytes, dropped, errors, retries, reconnects, up)
         yield from (fill, fill_bytes, limit, limit_bytes)
-        yield from (spool_records, spool_bytes)
+        yield from (spool_records, spool_bytes, spool_limit)
 
     def _live(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
@@ -330,12 +343,16 @@ def build_registry(
     hub: LiveHub,
     *,
     per_container: bool = False,
+    ready: Callable[[], bool] | None = None,
 ) -> CollectorRegistry:
-    """The agent's metrics (per container too with ``per_container``), its send-latency
+    """The agent's metrics (per container too with ``per_container``; ``ready`` says what
+    /readyz would), its send-latency
     histograms (each destination's sends are timed from now on) and the process's CPU and
     memory. A registry of its own, never the library's global one."""
     registry = CollectorRegistry(auto_describe=False)
-    collector = AgentCollector(source, destinations, names, reads, hub, per_container=per_container)
+    collector = AgentCollector(
+        source, destinations, names, reads, hub, per_container=per_container, ready=ready
+    )
     registry.register(collector)
     ProcessCollector(registry=registry)
     histogram = Histogram(

@@ -118,6 +118,7 @@ async def test_metrics_count_what_containers_wrote_sent_and_dropped(
 
         body = await until(not_ready, what="/readyz to answer 503")
         assert body["status"] == "not ready"
+        assert (await scrape(http, base)).value("logship_ready") == 0  # what alerts read
         assert body["engine"]["connected"] is True
         (reason,) = body["reasons"]
         assert reason.startswith(f"destination {dead_name}: down for ")

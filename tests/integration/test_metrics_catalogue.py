@@ -1,6 +1,7 @@
 """Every metric a running agent serves is the one the docs list (name, type, labels), and
-nothing the docs list is missing from what it serves; the series per container only when
-asked for; bytes read and sent are what was really read and written."""
+nothing the docs list is missing from what it serves; the alerts and the dashboard read only
+what it serves; the series per container only when asked for; bytes read and sent are what
+was really read and written."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from tests.helpers.http import Scrape, base_url, get_json, scrape
+from tests.helpers.monitoring import alert_rules, dashboard_queries, metric_names
 from tests.helpers.paths import ROOT
 from tests.helpers.ports import free_port
 from tests.helpers.waiting import until
@@ -85,6 +87,14 @@ async def test_the_metrics_page_lists_exactly_what_a_running_agent_serves(
         assert not stale, f"in {PAGE.name} but not served: {stale}"
         assert {n: page[n] for n in served} == served
 
+        # the alerts and the dashboard read only what is served: no panel stays empty, no
+        # alert waits for a series that never comes
+        names = {sample.name for sample in m.samples}
+        queries = {rule["alert"]: rule["expr"] for rule in alert_rules()} | dashboard_queries()
+        for where, query in queries.items():
+            unknown = metric_names(query) - names
+            assert not unknown, f"{where} reads what /metrics does not serve: {unknown}"
+
         # bytes: the console's are exactly what it printed; what was read holds every line
         printed = agent.stdout_path.read_bytes()
         assert m.value("logship_bytes_sent_total", destination="console (json)") == len(printed)
@@ -94,6 +104,7 @@ async def test_the_metrics_page_lists_exactly_what_a_running_agent_serves(
         # the dead destination: failed connects counted, nothing sent, its lines on disk
         assert m.value("logship_destination_errors_total", destination=spooled, reason="connect")
         assert m.value("logship_bytes_sent_total", destination=spooled) == 0
+        assert m.value("logship_spool_max_bytes", destination=spooled) == 256 * 1024 * 1024
         (info,) = m.all("logship_build_info")
         assert info.value == 1 and info.labels["python"].startswith("3.")
 
