@@ -11,7 +11,8 @@
 
 Labels that narrow what is shipped (ignore, destinations) count only while the operator lets
 containers opt out (``honor_ignore``). A label whose value cannot be used is logged once, with
-the container's name, and ignored: the container is shipped as if it did not have it.
+the container's name, and ignored: the container is shipped as if it did not have it. Other
+``logship.*`` labels are left alone (tools of one's own may use the prefix: the benchmark does).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ MULTILINE_PATTERN = "logship.multiline.pattern"
 FIELD = "logship.field."
 TAG = "logship.tag"
 DESTINATIONS = "logship.destinations"
-KNOWN = (IGNORE, MULTILINE, MULTILINE_PATTERN, TAG, DESTINATIONS)
 
 _CACHE_KEY = "logship.labels"
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
@@ -92,8 +92,6 @@ def read_labels(labels: dict[str, str]) -> ContainerOptions:
                     f"label {key}: {name!r} is no field name (letters, digits, '_', '.', '-'; "
                     "up to 64, not beginning with a digit)"
                 )
-        elif key not in KNOWN and key.startswith(PREFIX) and not key.startswith(MULTILINE + "."):
-            problems.append(f"label {key}: logship knows no such label")
     tag = labels.get(TAG)
     if tag is not None and not _TAG_TEXT.fullmatch(tag):
         problems.append(f"label {TAG}={tag!r}: expected 1 to 128 printable characters")

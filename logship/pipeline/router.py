@@ -150,8 +150,8 @@ class Router:
                     route.put(joined)
         for route in self._own:
             route.put(records)
-        if self._stages:
-            self._holding.set()
+        if not self._holding.is_set() and any(s.holding for s in self._stages):
+            self._holding.set()  # wake the flush timer: a record is open
         for tap in self._taps:
             tap(records)
 
