@@ -16,6 +16,7 @@ older than ``since`` passed over (a container started again keeps its earlier ru
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -101,6 +102,7 @@ class JsonFiles:
             end_when_deleted=False,
             backpressure=self.backpressure,
             held=self.held,
+            hush=functools.partial(self.watcher.hush, path.parent),
         )
         tracked.tail = tail
         if tracked.exited:  # stopped before its reader was there to be told

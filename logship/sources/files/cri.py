@@ -327,6 +327,7 @@ class CriSource:
             look_again_secs=self.look_again_secs,
             backpressure=self.backpressure,
             held=self.held,
+            hush=functools.partial(self._watcher.hush, read.parent),
         )
         container.tail = tail
         self._watcher.watch(read.parent, tail.wake)

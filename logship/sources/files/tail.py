@@ -45,6 +45,12 @@ log = logging.getLogger("logship.files")
 READ_BYTES = 256 * 1024
 TURN_BYTES = 1024 * 1024
 LOOK_AGAIN_SECS = 2.0  # with no event, a quiet reader still looks this often
+# A file that was written to in the last HOT_SECS is looked at every POLL_SECS, with its
+# directory's inotify MODIFY events off (``hush``): inotify reports every write, and a
+# container writing a line at a time would cost a wake-up and an event per line. A quiet
+# file's first new line is read at once, on its event.
+HOT_SECS = 1.0
+POLL_SECS = 0.05
 
 Emit = Callable[[list[Record]], None]
 
@@ -163,8 +169,13 @@ class FileTail:
         end_when_deleted: bool = True,
         backpressure: Backpressure | None = None,
         held: HeldLines | None = None,
+        hush: Callable[[bool], None] | None = None,
     ) -> None:
         self.path = path
+        # turns the directory's MODIFY events off (True) while this file is polled, and on
+        self.hush = hush
+        self._hushed = False
+        self._hot_until = 0.0  # loop time until which the file is polled
         self.held = held  # the bound on what unfinished lines hold, all readers together
         self._holder = Holder(decoder.meta.name, self._split)
         self.end_when_deleted = end_when_deleted
@@ -209,12 +220,14 @@ class FileTail:
     # -- reading -------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             self._open_start()
             while True:
                 if not self.files:
                     self._look_for_current()
                 if self.files and self._read_turn(self.files[0]):
+                    self._hot(loop.time())
                     self._look_for_current()
                     await asyncio.sleep(0)  # let the others read too
                     if self.backpressure is not None:
@@ -243,6 +256,13 @@ class FileTail:
                 if self._flush_when_idle:
                     self._flush_when_idle = False
                     self._emit(self.decoder.flush())
+                if self._hushed:
+                    if loop.time() < self._hot_until:
+                        self._wake.clear()  # a rotation's event: seen by the next look
+                        await asyncio.sleep(POLL_SECS)
+                        continue
+                    self._set_hushed(False)  # quiet again: events on, then one more look
+                    continue  # (a write just before they were on sent none)
                 self._wake.clear()
                 # not wait_for: on Python 3.11 it returns a wake-up that comes with a cancel
                 # and loses the cancel
@@ -252,7 +272,20 @@ class FileTail:
         finally:
             self.close()
 
+    def _hot(self, now: float) -> None:
+        """Read something: poll the file for a while, its write events off."""
+        self._hot_until = now + HOT_SECS
+        if not self._hushed and self.hush is not None:
+            self._set_hushed(True)
+
+    def _set_hushed(self, hushed: bool) -> None:
+        self._hushed = hushed
+        if self.hush is not None:
+            self.hush(hushed)
+
     def close(self) -> None:
+        if self._hushed:
+            self._set_hushed(False)
         if self.held is not None:
             self.held.release(self._holder)
         while self.files:

@@ -24,12 +24,13 @@ Wake = Callable[[str | None], None]
 """Told the name of what changed in the directory (None: the directory itself)."""
 
 
-def _mask() -> Any:
+def _mask(*, writes: bool = True) -> Any:
+    """What to be told of in a directory; ``writes=False``: not of each write to a file in it
+    (while its readers poll it)."""
     from asyncinotify import Mask
 
-    return (
-        Mask.MODIFY
-        | Mask.CREATE
+    return (Mask.MODIFY if writes else Mask(0)) | (
+        Mask.CREATE
         | Mask.MOVED_TO
         | Mask.MOVED_FROM
         | Mask.DELETE
@@ -47,6 +48,7 @@ class Watcher:
         self._watches: dict[Path, tuple[Watch, list[Wake]]] = {}
         self._by_wd: dict[int, Path] = {}
         self.overflows = 0  # times the kernel's event queue overflowed (events were lost)
+        self._hushed: dict[Path, int] = {}  # readers of the directory that poll it
 
     def _instance(self) -> Inotify | None:
         if self._inotify is None and not self._failed:
@@ -80,6 +82,21 @@ class Watcher:
         self._watches[directory] = (watch, [wake])
         self._by_wd[watch.wd] = directory
         return True
+
+    def hush(self, directory: Path, hushed: bool) -> None:
+        """A reader of ``directory`` polls its file (``hushed``) or waits for its writes again:
+        the directory's write events are off while every reader of it polls."""
+        count = self._hushed.get(directory, 0) + (1 if hushed else -1)
+        if count > 0:
+            self._hushed[directory] = count
+        else:
+            self._hushed.pop(directory, None)
+        entry = self._watches.get(directory)
+        if entry is None or self._inotify is None:
+            return
+        writes = count < len(entry[1])
+        with contextlib.suppress(OSError):
+            self._inotify.add_watch(directory, _mask(writes=writes))  # the same watch, new mask
 
     def unwatch(self, directory: Path, wake: Wake) -> None:
         entry = self._watches.get(directory)

@@ -1,0 +1,100 @@
+"""The directory watcher on real inotify, and a reader that polls a busy file instead of
+being woken by every write to it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from logship.protocol.cri import CriDecoder
+from logship.record import Record
+from logship.sources.files import tail as tail_module
+from logship.sources.files.tail import FileTail, kubelet_rotated
+from logship.sources.files.watch import Watcher
+from tests.helpers.kubelet import Clock, cri_entries
+from tests.helpers.records import make_meta
+from tests.helpers.waiting import until
+
+
+def count(items: list[Any], n: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return len(items) >= n
+
+    return check
+
+
+async def woken_by(watcher: Watcher, told: list[str | None], action: object) -> bool:
+    """Whether the watcher woke anyone within 0.5 s of ``action()``."""
+    told.clear()
+    action()  # type: ignore[operator]
+    for _ in range(10):
+        await asyncio.sleep(0.05)
+        if told:
+            return True
+    return False
+
+
+async def test_a_hushed_directory_reports_new_files_but_not_each_write(tmp_path: Path) -> None:
+    watcher = Watcher()
+    told: list[str | None] = []
+    runner = asyncio.create_task(watcher.run())
+    try:
+        assert watcher.watch(tmp_path, told.append)
+        log = (tmp_path / "0.log").open("a")  # held open, as the runtime holds its log
+        await asyncio.sleep(0.1)
+
+        def write() -> None:
+            log.write("a line\n")
+            log.flush()
+
+        assert await woken_by(watcher, told, write)
+        watcher.hush(tmp_path, True)
+        assert not await woken_by(watcher, told, write)  # its reader polls it
+        assert await woken_by(watcher, told, lambda: (tmp_path / "1.log").write_text(""))
+        watcher.hush(tmp_path, False)
+        assert await woken_by(watcher, told, write)
+        log.close()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        watcher.close()
+
+
+async def test_a_busy_file_is_polled_with_its_writes_hushed_then_woken_again_when_quiet(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    monkeypatch.setattr(tail_module, "HOT_SECS", 0.3)  # type: ignore[attr-defined]
+    path = tmp_path / "0.log"
+    path.write_bytes(b"")
+    hushed: list[bool] = []
+    got: list[Record] = []
+    clock = Clock()
+    tail = FileTail(
+        path,
+        CriDecoder(make_meta()),
+        got.extend,
+        rotated=kubelet_rotated,
+        look_again_secs=30,  # no look on its own: only a wake or the polling finds lines
+        hush=hushed.append,
+    )
+    task = asyncio.create_task(tail.run())
+    try:
+        await asyncio.sleep(0.1)
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"first", clock=clock)))
+        tail.wake()  # the write's event
+        await until(count(got, 1), what="the first line")
+        assert hushed == [True]
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"second", clock=clock)))
+        # no wake: the poll finds it
+        await until(count(got, 2), what="the second line, by polling")
+        await until(count(hushed, 2), what="write events on again once quiet")
+        assert hushed == [True, False]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [r.message for r in got] == ["first", "second"]
+    assert hushed[-1] is False
