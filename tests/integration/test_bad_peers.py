@@ -178,14 +178,14 @@ async def test_garbage_in_the_events_stream_is_skipped_counted_and_logged_once(
     fake, client = engine
     fake.events = [
         b"this is not json\n",
-        event("start", "aaa"),
+        event("start", "a" * 64),  # container IDs are checked: 64 lowercase hex digits
         b'{"no": "fields"}\n[1, 2, 3]\n{"Action": "start", "Actor": "not a map"}\n',
         b"\x00\xff" * 600_000,  # a megabyte without a newline
-        b"\n" + event("die", "bbb")[:10],
-        event("die", "bbb")[10:],
+        b"\n" + event("die", "b" * 64)[:10],
+        event("die", "b" * 64)[10:],
     ]
     seen = [(e["Action"], e["Actor"]["ID"]) async for e in client.events()]
-    assert seen == [("start", "aaa"), ("die", "bbb")]
+    assert seen == [("start", "a" * 64), ("die", "b" * 64)]
     # four garbage lines, and the megabyte: at least once (more if it came in pieces that
     # crossed the 1 MiB line at different places)
     assert client.events_errors >= 5
