@@ -5,8 +5,13 @@ trace arrives as one record, with the lines around it as records of their own. A
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.helpers.agent_process import AgentProcess
 from tests.helpers.paths import ROOT
 from tests.helpers.receivers.gelf import GelfReceiver, Received
 from tests.helpers.waiting import wait_until
@@ -156,3 +161,41 @@ def test_an_operator_who_does_not_honour_opt_outs_gets_every_container_everywher
         (trace,) = EXPECTED["java"]["java-uncaught.log"]
         assert texts(got, "stderr") == [trace]  # what only adds is still honoured
     assert agent.stop() == 0
+
+
+@pytest.mark.parametrize("source", ["docker", "files"])
+def test_a_trace_held_open_when_the_agent_is_killed_is_shipped_after_the_restart(
+    start_agent: Any, containers: Any, tmp_path: Path, source: str
+) -> None:
+    state = tmp_path / "state"
+    args = ("run", "console://?format=json", "--source", source, "--state-dir", str(state))
+    env = {"LOGSHIP_CHECKPOINT_INTERVAL_SECS": "1"}
+    first = start_agent(*args, env={**env, "LOGSHIP_MULTILINE__FLUSH_TIMEOUT_SECS": "60"})
+    c = print_then_wait(
+        containers,
+        JAVA,
+        then="echo a; echo b; echo c;",
+        labels={"logship.multiline": "java"},
+    )
+
+    def shipped(agent: AgentProcess) -> list[str]:
+        return [r["message"] for r in agent.stdout_json() if r["container"]["name"] == c.name]
+
+    # "done", "a" and "b" are shipped while the trace (written before them) is held open
+    wait_until(lambda: "b" in shipped(first), timeout=WAIT_SECS, what="b")
+
+    def saved() -> bool:
+        path = state / "checkpoints.json"
+        return path.exists() and c.id in json.loads(path.read_text())["containers"]
+
+    wait_until(saved, timeout=WAIT_SECS, what="a checkpoint")
+    time.sleep(2)  # a checkpoint or two more: none may pass the open trace
+    assert first.process is not None
+    first.process.kill()  # nothing flushed, nothing saved on the way out
+    first.process.wait()
+    (trace,) = EXPECTED["java"]["java-uncaught.log"]
+    assert trace not in shipped(first)
+    second = start_agent(*args, env=env)
+    wait_until(lambda: trace in shipped(second), timeout=WAIT_SECS, what="the trace, read again")
+    assert second.stop() == 0
+    assert "c" in shipped(second)
