@@ -13,7 +13,6 @@ of a map it is in).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -117,17 +116,9 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if it is not current")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        if not PAGE.exists() or PAGE.read_text() != text:
-            print(f"{PAGE} is not current: run scripts/chart_values.py", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(text)
-    return 0
+    from reference import write_or_check  # scripts/reference.py, beside this one
+
+    return write_or_check(PAGE, render(), __doc__ or "", "chart_values.py")
 
 
 if __name__ == "__main__":

@@ -224,18 +224,23 @@ def render() -> str:
     return text.rstrip() + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(page: Path, text: str, doc: str, script: str) -> int:
+    """A generated page's command line (this script's, scripts/chart_values.py's): write
+    ``text`` to ``page``, or with ``--check`` exit 1 when the page is not ``text``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if it is not current")
     args = parser.parse_args()
-    text = render()
     if args.check:
-        if REFERENCE.read_text() != text:
-            print(f"{REFERENCE} is not current: run scripts/reference.py", file=sys.stderr)
+        if not page.exists() or page.read_text() != text:
+            print(f"{page} is not current: run scripts/{script}", file=sys.stderr)
             return 1
         return 0
-    REFERENCE.write_text(text)
+    page.write_text(text)
     return 0
+
+
+def main() -> int:
+    return write_or_check(REFERENCE, render(), __doc__ or "", "reference.py")
 
 
 if __name__ == "__main__":

@@ -3,22 +3,12 @@ or description, cannot reach main without the reference saying so."""
 
 from __future__ import annotations
 
-import importlib.util
-from types import ModuleType
-
 from tests.helpers.paths import ROOT
-
-
-def reference_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("reference", ROOT / "scripts" / "reference.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers.scripts import load_script
 
 
 def test_the_reference_is_current_run_scripts_reference_py_if_not() -> None:
-    script = reference_script()
+    script = load_script("reference")
     assert (ROOT / "docs" / "reference.md").read_text() == script.render()
 
 

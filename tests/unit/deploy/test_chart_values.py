@@ -3,32 +3,19 @@ and its comment, so that a new value cannot reach main undocumented."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
-
 import yaml
 
 from tests.helpers.paths import ROOT
-
-
-def values_script() -> ModuleType:
-    path = ROOT / "scripts" / "chart_values.py"
-    spec = importlib.util.spec_from_file_location("chart_values", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("chart_values", module)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers.scripts import load_script
 
 
 def test_the_page_is_current_run_scripts_chart_values_py_if_not() -> None:
-    script = values_script()
+    script = load_script("chart_values")
     assert (ROOT / "docs" / "chart-values.md").read_text() == script.render()
 
 
 def test_every_value_has_a_comment_its_own_or_its_maps() -> None:
-    script = values_script()
+    script = load_script("chart_values")
     rows = script.values((ROOT / "helm" / "logship" / "values.yaml").read_text())
     commented = {row.path for row in rows if row.comment}
     bare = [
