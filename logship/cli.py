@@ -65,7 +65,8 @@ examples:
     "tail": """
 examples:
   logship tail                                 # every running container, live
-  logship tail 'web-*' --since 10m -t
+  logship tail -f 'web-*' --since 10m -t
+  logship tail --no-log-prefix --no-color api > api.log
   logship tail --no-follow --json api
   logship tail --stream stderr --grep 'ERROR|WARN' --filter labels=com.example.team:payments
   logship tail --docker-host tcp://node-7:2376 -n 100
@@ -184,7 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the last N lines of each container first, like docker logs --tail (default: all)",
     )
-    tail.add_argument("--no-follow", action="store_true", help="print what is there and exit")
+    follow = tail.add_mutually_exclusive_group()
+    follow.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing new lines (the default; accepted as docker logs -f takes it)",
+    )
+    follow.add_argument("--no-follow", action="store_true", help="print what is there and exit")
     tail.add_argument(
         "--grep", metavar="REGEX", help="only lines matching this (Python) regular expression"
     )
@@ -206,6 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="stopped containers too (the default when NAME-GLOBs are given)",
     )
     tail.add_argument("-t", "--timestamps", action="store_true", help="show Docker's timestamps")
+    tail.add_argument(
+        "--no-color",
+        action="store_true",
+        help="no colours (as docker compose logs; also when NO_COLOR is set or not a terminal)",
+    )
+    tail.add_argument(
+        "--no-log-prefix",
+        action="store_true",
+        help="each line alone, without its container's name (as docker compose logs)",
+    )
     tail.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
     tail.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], default="warning"
@@ -332,6 +350,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
     request = TailRequest(
         json=args.json,
         timestamps=args.timestamps,
+        colour=not args.no_color,
+        prefix=not args.no_log_prefix,
         since=args.since,
         until=args.until,
         tail=args.tail,

@@ -36,6 +36,8 @@ class TailRequest:
 
     json: bool = False
     timestamps: bool = False
+    colour: bool = True  # where the terminal takes colours (--no-color: never)
+    prefix: bool = True  # each line after its container's name (--no-log-prefix: without)
     since: str | None = None  # a duration ago or a time, as docker logs takes it
     until: str | None = None
     tail: str | None = None  # the last N lines (or "all")
@@ -82,7 +84,8 @@ class Tail:
                     handler.setStream(self.status.guard(handler.stream))
         self.sink = TailSink(
             json=request.json,
-            colour=wants_colour(sys.stdout),
+            colour=request.colour and wants_colour(sys.stdout),
+            prefix=request.prefix,
             timestamps=request.timestamps,
             grep=grep,
             status=self.status,

@@ -37,6 +37,7 @@ class TailSink:
         *,
         json: bool = False,
         colour: bool = False,
+        prefix: bool = True,
         timestamps: bool = False,
         grep: re.Pattern[str] | None = None,
         out: BinaryIO | None = None,
@@ -45,6 +46,7 @@ class TailSink:
         self.name = "tail"
         self.json = JsonEncoder() if json else None
         self.colour = colour
+        self.prefix = prefix
         self.timestamps = timestamps
         self.grep = grep
         self.writer = StreamWriter(out) if status is None else _WriterUnderStatus(out, status)
@@ -62,6 +64,8 @@ class TailSink:
         return None
 
     def _prefix(self, name: str) -> str:
+        if not self.prefix:
+            return ""
         if len(name) > self.width:
             self.width = len(name)
             self._prefixes.clear()

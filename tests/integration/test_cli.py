@@ -61,13 +61,21 @@ def test_tail_piped_into_head_ends_quietly(containers: Any) -> None:
     assert tail.returncode == 0
 
 
-def _tail_on_a_terminal(name: str, env: dict[str, str]) -> bytes:
+def test_tail_no_log_prefix_prints_the_lines_alone(containers: Any) -> None:
+    c = containers.run("echo alpha-1; echo alpha-2")
+    wait_until(lambda: c.reload() or c.status == "exited", what="exit")
+    result = run_cli(["tail", "--no-follow", "--no-log-prefix", c.name])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["alpha-1", "alpha-2"]
+
+
+def _tail_on_a_terminal(name: str, env: dict[str, str], *options: str) -> bytes:
     pid, fd = pty.fork()
     if pid == 0:  # child: logship tail with a terminal as stdout
         os.chdir(ROOT)
         os.execve(
             sys.executable,
-            [sys.executable, "-m", "logship", "tail", "--no-follow", name],
+            [sys.executable, "-m", "logship", "tail", "--no-follow", *options, name],
             env,
         )
     output = b""
@@ -86,7 +94,9 @@ def _tail_on_a_terminal(name: str, env: dict[str, str]) -> bytes:
     return output
 
 
-def test_tail_colours_names_on_a_terminal_unless_no_color_is_set(containers: Any) -> None:
+def test_tail_colours_names_on_a_terminal_unless_no_color_is_set_or_asked(
+    containers: Any,
+) -> None:
     c = containers.run("echo painted")
     wait_until(lambda: c.reload() or c.status == "exited", what="exit")
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
@@ -94,6 +104,8 @@ def test_tail_colours_names_on_a_terminal_unless_no_color_is_set(containers: Any
     assert b"\x1b[" in coloured and b"painted" in coloured
     plain = _tail_on_a_terminal(c.name, {**env, "NO_COLOR": "1"})
     assert b"\x1b[" not in plain and f"{c.name} | painted".encode() in plain
+    asked = _tail_on_a_terminal(c.name, env, "--no-color")  # docker compose logs' flag
+    assert b"\x1b[" not in asked and f"{c.name} | painted".encode() in asked
 
 
 def test_a_bad_destination_port_exits_2_naming_it() -> None:

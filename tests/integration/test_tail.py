@@ -46,13 +46,14 @@ def test_tail_n_shows_the_last_n_lines_of_each_container(containers: Any) -> Non
     assert zero.returncode == 0 and zero.stdout == ""
 
 
-def test_tail_n_then_follows_what_comes_next(containers: Any, tmp_path: Path) -> None:
+def test_tail_f_n_then_follows_what_comes_next(containers: Any, tmp_path: Path) -> None:
+    """`-f` as docker logs -f takes it (following is the default: -f changes nothing)."""
     c = containers.run(
         "for i in 1 2 3; do echo old-$i; done; "
         "while [ ! -e /go ]; do sleep 0.1; done; echo new-1; sleep 60"
     )
     wait_until(lambda: c.logs().count(b"old-") == 3, what="the old lines")
-    tail = AgentProcess(tmp_path, ["tail", "--tail", "1", c.name]).start(ready=None)
+    tail = AgentProcess(tmp_path, ["tail", "-f", "--tail", "1", c.name]).start(ready=None)
     wait_until(lambda: lines(tail.stdout, c.name) == ["old-3"], what="the last old line")
     c.exec_run(["touch", "/go"])
     wait_until(lambda: lines(tail.stdout, c.name) == ["old-3", "new-1"], what="the new line")
@@ -140,6 +141,12 @@ def test_bad_options_exit_2_naming_the_option() -> None:
         result = run_cli(["tail", "--no-follow", *args])
         assert result.returncode == 2, (args, result.stderr)
         assert named in result.stderr, (args, result.stderr)
+
+
+def test_follow_and_no_follow_together_exit_2_naming_both() -> None:
+    result = run_cli(["tail", "-f", "--no-follow"])
+    assert result.returncode == 2
+    assert "--no-follow" in result.stderr and "-f/--follow" in result.stderr
 
 
 def test_no_status_line_when_piped(containers: Any) -> None:
