@@ -29,11 +29,22 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 [ -e /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+# the Grafana dashboard is checked against Grafana's published schema by the TypeScript compiler
+# (tests/unit/deploy/test_dashboard_schema.py): node and npm, then tests/grafana's packages
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# The packages the dashboard check uses, as tests/grafana/package-lock.json pins them
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$root/tests/grafana/node_modules/.bin/tsc" ]; then
+  echo "setup-host: installing tests/grafana's npm packages" >&2
+  npm ci --prefix "$root/tests/grafana" --no-audit --no-fund --silent
 fi
 
 # A running engine? (any docker client; the one from docker.io negotiates down as needed)
