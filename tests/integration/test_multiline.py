@@ -16,7 +16,7 @@ from tests.helpers.paths import ROOT
 from tests.helpers.receivers.gelf import GelfReceiver, Received
 from tests.helpers.waiting import wait_until
 
-WAIT_SECS = 30  # the machine is shared with other test runs: generous, never asserted
+WAIT_SECS = 60  # the machine is shared with other test runs: generous, never asserted
 DATA = ROOT / "tests" / "data" / "multiline"
 EXPECTED = json.loads((DATA / "expected.json").read_text())
 JAVA = (DATA / "java-uncaught.log").read_text()
@@ -57,6 +57,20 @@ def arrived(receiver: GelfReceiver, name: str, count: int) -> list[Received]:
     return mine()
 
 
+def two_gelf(
+    start_gelf: Any, start_agent: Any, first: str, second: str, env: dict[str, str] | None = None
+) -> tuple[AgentProcess, GelfReceiver, GelfReceiver]:
+    """An agent shipping to two GELF receivers over TCP, each with the URI options given."""
+    a, b = start_gelf(), start_gelf()
+    agent = start_agent(
+        "run",
+        f"gelf+tcp://127.0.0.1:{a.tcp_port}?{first}",
+        f"gelf+tcp://127.0.0.1:{b.tcp_port}?{second}",
+        env=env,
+    )
+    return agent, a, b
+
+
 def test_a_java_trace_arrives_as_one_gelf_message_while_the_container_is_quiet(
     start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
@@ -77,12 +91,8 @@ def test_a_java_trace_arrives_as_one_gelf_message_while_the_container_is_quiet(
 def test_the_global_setting_joins_and_a_destination_may_turn_it_off(
     start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    joined, plain = start_gelf(), start_gelf()
-    agent = start_agent(
-        "run",
-        f"gelf+tcp://127.0.0.1:{joined.tcp_port}",
-        f"gelf+tcp://127.0.0.1:{plain.tcp_port}?multiline=off",
-        env={"LOGSHIP_MULTILINE": "python"},
+    agent, joined, plain = two_gelf(
+        start_gelf, start_agent, "", "multiline=off", env={"LOGSHIP_MULTILINE": "python"}
     )
     c = print_then_wait(containers, PYTHON, stream="stdout")
     expected = EXPECTED["python"]["python-logged.log"]
@@ -122,12 +132,7 @@ LABELS = {
 def test_a_containers_labels_join_its_trace_add_its_fields_and_tag_and_choose_its_destination(
     start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    chosen, other = start_gelf(), start_gelf()
-    agent = start_agent(
-        "run",
-        f"gelf+tcp://127.0.0.1:{chosen.tcp_port}?name=chosen",
-        f"gelf+tcp://127.0.0.1:{other.tcp_port}?name=other",
-    )
+    agent, chosen, other = two_gelf(start_gelf, start_agent, "name=chosen", "name=other")
     labelled = print_then_wait(containers, JAVA, labels=LABELS)
     plain = print_then_wait(containers, JAVA)
     got = {m.message["_stream"]: m.message for m in arrived(chosen, labelled.name, 2)}
@@ -148,12 +153,8 @@ def test_a_containers_labels_join_its_trace_add_its_fields_and_tag_and_choose_it
 def test_an_operator_who_does_not_honour_opt_outs_gets_every_container_everywhere(
     start_gelf: Any, start_agent: Any, containers: Any
 ) -> None:
-    chosen, other = start_gelf(), start_gelf()
-    agent = start_agent(
-        "run",
-        f"gelf+tcp://127.0.0.1:{chosen.tcp_port}?name=chosen",
-        f"gelf+tcp://127.0.0.1:{other.tcp_port}?name=other",
-        env={"LOGSHIP_HONOR_IGNORE": "false"},
+    agent, chosen, other = two_gelf(
+        start_gelf, start_agent, "name=chosen", "name=other", env={"LOGSHIP_HONOR_IGNORE": "false"}
     )
     labelled = print_then_wait(containers, JAVA, labels=LABELS)
     for receiver in (chosen, other):
