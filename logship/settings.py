@@ -37,7 +37,7 @@ from pydantic_settings import (
 )
 
 from logship.config.destination import DestinationConfig
-from logship.config.engine import DockerTlsFiles, docker_tls_files
+from logship.config.engine import DockerTlsFiles, docker_context, docker_tls_files
 from logship.config.filters import ContainerSelection
 from logship.config.http import HttpSettings
 from logship.config.multiline import MultilineConfig
@@ -104,6 +104,13 @@ class MetricsSettings(BaseModel):
     )
 
 
+# how each of the engine's settings arrives in the data the sources give (by its first alias
+# from the environment, by its name from the file and the command line)
+_DOCKER_HOST_KEYS = ("docker_host", "LOGSHIP_DOCKER_HOST", "DOCKER_HOST")
+_DOCKER_TLS_VERIFY_KEYS = ("docker_tls_verify", "LOGSHIP_DOCKER_TLS_VERIFY", "DOCKER_TLS_VERIFY")
+_DOCKER_CERT_PATH_KEYS = ("docker_cert_path", "LOGSHIP_DOCKER_CERT_PATH", "DOCKER_CERT_PATH")
+
+
 def _tcp(docker_host: object) -> bool:
     return isinstance(docker_host, str) and docker_host.startswith("tcp://")
 
@@ -120,8 +127,11 @@ class Settings(BaseSettings):
     docker_host: str = Field(
         default="unix:///var/run/docker.sock",
         validation_alias=AliasChoices("LOGSHIP_DOCKER_HOST", "DOCKER_HOST", "docker_host"),
-        description="Where the Docker engine listens: unix:///path or tcp://host:port "
-        "(DOCKER_HOST is honoured, as by the docker CLI).",
+        description="Where the Docker engine listens: unix:///path or tcp://host:port. "
+        "Not given, it is found as the docker CLI finds it: DOCKER_HOST, else the engine "
+        "(and TLS files) of the docker context named by DOCKER_CONTEXT or by currentContext "
+        "in ~/.docker/config.json (DOCKER_CONFIG honoured), else the local socket. ssh:// "
+        "engines are not supported.",
     )
     docker_tls_verify: bool = Field(
         default=False,
@@ -275,6 +285,25 @@ class Settings(BaseSettings):
         """logspout's ``ROUTE_URIS`` adds its routes to the destinations; its syslog adapter's
         ``SYSLOG_*`` variables fill what the settings leave unsaid (see :func:`logspout`)."""
         return logspout(data, os.environ) if isinstance(data, dict) else data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _docker_context(cls, data: Any) -> Any:
+        """With no docker_host given anywhere (flag, LOGSHIP_DOCKER_HOST, DOCKER_HOST, the
+        file), the engine of the docker CLI's context, as ``docker`` itself finds it."""
+        if not isinstance(data, dict) or any(data.get(k) for k in _DOCKER_HOST_KEYS):
+            return data
+        context = docker_context(os.environ, Path.home())
+        if context is None:
+            return data
+        data = {**data, "docker_host": context.host}
+        if context.tls_dir is not None:
+            # the context's own TLS files, unless TLS is set apart from it
+            if not any(k in data for k in _DOCKER_CERT_PATH_KEYS):
+                data["docker_cert_path"] = context.tls_dir
+            if not any(k in data for k in _DOCKER_TLS_VERIFY_KEYS):
+                data["docker_tls_verify"] = True
+        return data
 
     @model_validator(mode="after")
     def _spool_needs_state_dir(self) -> Settings:

@@ -5,6 +5,9 @@ tests/integration/conftest.py."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -15,6 +18,17 @@ from tests.helpers.tls import TlsFiles, make_test_ca
 # deadline failed decoders that are correct. Examples are bounded by their size instead.
 settings.register_profile("logship", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("logship")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_docker_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The engine is the one DOCKER_HOST or the local socket names, never a context of the
+    machine's own docker CLI configuration (a laptop's Docker Desktop, colima...)."""
+    saved = {k: os.environ.pop(k) for k in ("DOCKER_CONTEXT", "DOCKER_CONFIG") if k in os.environ}
+    os.environ["DOCKER_CONFIG"] = str(tmp_path_factory.mktemp("docker-config"))
+    yield
+    os.environ.pop("DOCKER_CONFIG", None)
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,16 @@
-"""The Docker engine's TLS files, as the docker CLI finds them in ``DOCKER_CERT_PATH``."""
+"""Where the Docker engine is, as the docker CLI finds it: its TLS files in
+``DOCKER_CERT_PATH``, and the engine of a docker CLI context (``DOCKER_CONTEXT``, or the
+current context of ``~/.docker/config.json``)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from logship.config.secrets import redact
 
 
 @dataclass(frozen=True)
@@ -33,3 +40,80 @@ def docker_tls_files(cert_path: Path | None) -> DockerTlsFiles:
         cert_file=cert if cert.is_file() else None,
         key_file=key if key.is_file() else None,
     )
+
+
+# -- docker CLI contexts ---------------------------------------------------------------------
+
+NO_SSH = (
+    "logship does not reach engines over ssh (it talks to the engine's socket itself). Run "
+    "logship on that host, or forward its socket (ssh -NL /tmp/remote-docker.sock:"
+    "/var/run/docker.sock HOST) and set DOCKER_HOST=unix:///tmp/remote-docker.sock"
+)
+
+
+@dataclass(frozen=True)
+class DockerContext:
+    """The engine a docker CLI context names (``docker context use NAME``)."""
+
+    name: str
+    origin: str  # where the name came from: DOCKER_CONTEXT, or the config file's currentContext
+    host: str  # Endpoints.docker.Host: unix:///path or tcp://host:port
+    tls_dir: Path | None  # ca.pem, cert.pem, key.pem given to the context; None: no TLS
+
+
+def docker_context(env: Mapping[str, str], home: Path) -> DockerContext | None:
+    """The context the docker CLI would use when no DOCKER_HOST is given: ``DOCKER_CONTEXT``,
+    else ``currentContext`` in ``config.json`` (in ``DOCKER_CONFIG``, default ``~/.docker``).
+    None for the ``default`` context (the local socket) or none chosen. ValueError, naming the
+    context and the file, for a context that cannot be used."""
+    config_dir = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else home / ".docker"
+    name, origin = env.get("DOCKER_CONTEXT", ""), "DOCKER_CONTEXT"
+    if not name:
+        config = config_dir / "config.json"
+        name, origin = _current_context(config), f"currentContext in {str(config)!r}"
+    if not name or name == "default":
+        return None
+    digest = hashlib.sha256(name.encode()).hexdigest()  # the docker CLI's directory names
+    meta = config_dir / "contexts" / "meta" / digest / "meta.json"
+    said = f"docker context {name!r} ({origin})"
+    try:
+        endpoint = json.loads(meta.read_text())["Endpoints"]["docker"]
+        host = endpoint["Host"]
+    except FileNotFoundError:
+        raise ValueError(
+            f"{said} does not exist: no {str(meta)!r}; `docker context ls` lists them"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{said}: cannot read Endpoints.docker.Host from {str(meta)!r}: {type(exc).__name__}"
+        ) from None
+    if not isinstance(host, str) or not host:
+        raise ValueError(f"{said}: {str(meta)!r} names no engine (Endpoints.docker.Host)")
+    scheme = host.partition("://")[0]
+    if scheme == "ssh":
+        raise ValueError(f"{said} reaches its engine over ssh ({redact(host)}): {NO_SSH}")
+    if scheme not in ("unix", "tcp"):
+        raise ValueError(f"{said}: engine {redact(host)!r}: expected unix:// or tcp://")
+    tls_dir = config_dir / "contexts" / "tls" / digest / "docker"
+    has_tls = any((tls_dir / n).is_file() for n in ("ca.pem", "cert.pem", "key.pem"))
+    if endpoint.get("SkipTLSVerify") and scheme == "tcp":
+        raise ValueError(
+            f"{said} skips checking the engine's certificate (SkipTLSVerify), which logship "
+            "never does: give the context the engine's CA (docker context update "
+            f"{name} --docker 'host={redact(host)},ca=CA.pem,cert=CERT.pem,key=KEY.pem') or set "
+            "DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH"
+        )
+    return DockerContext(name, origin, host, tls_dir if has_tls and scheme == "tcp" else None)
+
+
+def _current_context(config: Path) -> str:
+    try:
+        data = json.loads(config.read_text())
+    except FileNotFoundError:
+        return ""
+    except (OSError, ValueError) as exc:  # never the file's text: it may hold credentials
+        raise ValueError(f"{str(config)!r} cannot be read as JSON: {exc}") from None
+    name = data.get("currentContext", "") if isinstance(data, dict) else ""
+    if isinstance(name, str):
+        return name
+    raise ValueError(f"{str(config)!r}: currentContext must be a context's name")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers.agent_process import AgentProcess, run_cli
 from tests.helpers.containers import IMAGE
+from tests.helpers.docker_context import write_context
 from tests.helpers.tls import TlsFiles
 from tests.helpers.tls_engine import TlsEngine
 from tests.helpers.waiting import wait_until
@@ -56,6 +57,41 @@ def test_tail_follows_a_running_remote_container(engine: TlsEngine, tmp_path: Pa
     expected = [f"{name} | n-{i}" for i in range(1, 6)]
     wait_until(lambda: tail.stdout.splitlines() == expected, what=f"{expected} in {tail.stdout!r}")
     assert tail.stop() == 0
+
+
+def test_tail_reads_the_engine_of_the_current_docker_context(
+    engine: TlsEngine, tmp_path: Path
+) -> None:
+    """As after `docker context use`: no DOCKER_HOST, the engine (here this test's own, not the
+    shared one at the default socket) named in ~/.docker's current context."""
+    name = run_container(engine, "echo from-the-context")
+    wait_until(
+        lambda: engine.docker("inspect", "-f", "{{.State.Status}}", name) == "exited",
+        what="the container to exit",
+    )
+    write_context(tmp_path, "colima", engine.unix_url, current=True)
+    result = run_cli(["tail", "--no-follow", name], env={"DOCKER_CONFIG": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{name} | from-the-context"]
+
+
+def test_run_and_check_reach_a_docker_context_over_tls_with_its_own_files(
+    engine: TlsEngine, tmp_path: Path
+) -> None:
+    name = run_container(engine, "echo shipped-through-the-context; sleep 60")
+    write_context(tmp_path, "node-7", engine.tcp_url, tls_dir=engine.cert_dir())
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "node-7"}
+    check = run_cli(["check", "console://"], env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"OK   engine {engine.tcp_url} (TLS): Docker " in check.stdout
+    agent = AgentProcess(tmp_path, ["run", "--backlog", "console://?format=json"], env=env)
+    agent.start()
+    wait_until(
+        lambda: any(r["message"] == "shipped-through-the-context" for r in agent.stdout_json()),
+        what="the context's container's line",
+    )
+    assert agent.stop() == 0
+    engine.docker("rm", "-f", name)
 
 
 def test_check_reports_the_engine_over_tls(engine: TlsEngine) -> None:

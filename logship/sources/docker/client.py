@@ -17,7 +17,8 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from logship import __version__
-from logship.config.engine import DockerTlsFiles
+from logship.config.engine import NO_SSH, DockerTlsFiles
+from logship.config.secrets import redact
 from logship.errors import ConfigError, DockerAPIError, DockerUnavailable, RemoteProtocolError
 from logship.transport.http import is_redirect, read_capped, redirect_refused
 
@@ -68,6 +69,8 @@ class Endpoint:
             if not url.hostname:
                 raise ConfigError(f"docker_host {docker_host!r}: expected tcp://HOST:PORT")
             return cls(host=url.hostname, port=port or (2376 if tls else 2375))
+        if url.scheme == "ssh":
+            raise ConfigError(f"docker_host {redact(docker_host)!r}: {NO_SSH}")
         raise ConfigError(
             f"docker_host {docker_host!r}: unsupported scheme {url.scheme!r}; "
             "expected unix:// or tcp://"
