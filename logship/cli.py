@@ -16,6 +16,12 @@ from logship import __version__
 from logship.errors import ConfigError
 
 EXIT_CONFIG = 2
+DOCKER_HOST_HELP = (
+    "unix:///path or tcp://host:port (default: DOCKER_HOST, else the docker context's, "
+    "as for the docker CLI)"
+)
+# the example configuration, installed with the package
+EXAMPLE_CONFIG = Path(__file__).with_name("logship.example.yaml")
 
 
 def _selection_args(parser: argparse.ArgumentParser) -> None:
@@ -97,8 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. syslog+udp://127.0.0.1:514?format=rfc5424 or console://?format=json "
         "(default: the console, or the destinations of --config)",
     )
-    run.add_argument("--config", type=Path, metavar="FILE", help="YAML config file (see config/)")
-    run.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
+    run.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"YAML config file; every option, commented: {EXAMPLE_CONFIG} (shipped with "
+        "logship: copy it and keep what you need)",
+    )
+    run.add_argument("--docker-host", metavar="URL", help=DOCKER_HOST_HELP)
     run.add_argument(
         "--source",
         choices=["auto", "docker", "files", "cri"],
@@ -224,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="each line alone, without its container's name (as docker compose logs)",
     )
-    tail.add_argument("--docker-host", metavar="URL", help="unix:///path or tcp://host:port")
+    tail.add_argument("--docker-host", metavar="URL", help=DOCKER_HOST_HELP)
     tail.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], default="warning"
     )
