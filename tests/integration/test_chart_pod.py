@@ -12,8 +12,9 @@ metadata:
   ``/var/lib/docker/containers``, no socket;
 - a Docker node with ``docker.socket.enabled``: json-file logs with the engine's metadata.
 
-A stop must leave the checkpoints in the node's state directory. And the pod's user must be
-able to read a real json-file log, which user 10001 cannot, with or without DAC_READ_SEARCH.
+A stop must leave the checkpoints in the node's state directory; the extension points a user
+adds (a variable, the arguments, a volume) must reach the pod. And the pod's user must be able
+to read a real json-file log, which user 10001 cannot, with or without DAC_READ_SEARCH.
 """
 
 from __future__ import annotations
@@ -398,3 +399,33 @@ def test_the_pods_logs_and_containers_answer_only_the_token_the_chart_makes(
     assert get(f"{base}/containers", token="not-" + token.decode()) == 401
     assert get(f"{base}/containers", token=token.decode()) == 200
     assert token.decode() not in logs(name)
+
+
+def test_the_pod_takes_the_extension_points_env_args_and_an_extra_volume(node: Node) -> None:
+    extra = node.root / "etc/extra"
+    values = node.values(logFiles={"dockerRoot": ""})
+    values |= {
+        "env": [{"name": "LOGSHIP_MAX_LINE_BYTES", "value": "1024"}],  # after the chart's own
+        "args": ["run", "--log-level", "debug"],
+        "extraVolumes": [
+            {"name": "extra", "hostPath": {"path": str(extra), "type": "DirectoryOrCreate"}}
+        ],
+        "extraVolumeMounts": [{"name": "extra", "mountPath": "/etc/extra", "readOnly": True}],
+    }
+    name = node.start(values)
+    mounts = json.loads(docker("inspect", "-f", "{{json .Mounts}}", name))
+    (mount,) = [m for m in mounts if m["Destination"] == "/etc/extra"]
+    assert (mount["Source"], mount["RW"]) == (str(extra), False)
+    assert docker("inspect", "-f", "{{json .Args}}", name).endswith('"--log-level","debug"]')
+    pod_logs = PodLogs(node.pods, node.links)
+    api = pod_logs.container("payments", "api-1", str(uuid.uuid4()), "api")
+    api.write("x" * 3000)
+    try:
+        (received,) = wait_until(
+            lambda: by_container(node.rsyslog, "api-1/api"), what="the payments pod's line"
+        )
+        node.stop(name)
+    finally:
+        pod_logs.close()
+    # the pod's own variable reached logship: the line was cut at 1024 bytes, not 1 MiB
+    assert len(received["msg"]) < 1200 and received["msg"].startswith("x" * 1000)
