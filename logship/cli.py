@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from logship import __version__
+from logship.completion import SHELLS, completion_script
 from logship.errors import ConfigError
 
 EXIT_CONFIG = 2
@@ -48,6 +49,7 @@ examples:
   logship run syslog+tcp://logs.example.com:514 --state-dir /var/lib/logship
   logship check --config /etc/logship/logship.yaml
   logship tail 'web-*' --since 10m
+  logship completion bash                      # Tab completion: see its --help
 
 each command's options: logship COMMAND --help; every setting: docs/reference.md
 """,
@@ -67,6 +69,12 @@ and SYSLOG_* variables are read too (docs/configuration.md).
 examples:
   logship check syslog+tcp://logs.example.com:514
   logship check --config /etc/logship/logship.yaml --timeout-secs 10
+""",
+    "completion": """
+examples:
+  logship completion bash    # save as ~/.local/share/bash-completion/completions/logship
+  logship completion zsh     # or in ~/.zshrc: source <(logship completion zsh)
+  logship completion fish    # save as ~/.config/fish/completions/logship.fish
 """,
     "tail": """
 examples:
@@ -259,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long each check may take (default: 5)",
     )
+
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell's completion script (commands, options, their values)",
+        **_epilog("completion"),
+    )
+    completion.add_argument("shell", choices=SHELLS, help="the shell it is for")
     return parser
 
 
@@ -383,6 +398,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    sys.stdout.write(completion_script(build_parser(), args.shell))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from logship.check import EXIT_FAILED, run_checks
     from logship.settings import load_settings
@@ -405,6 +425,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "tail": cmd_tail,
     "check": cmd_check,
+    "completion": cmd_completion,
 }
 
 

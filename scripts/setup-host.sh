@@ -33,6 +33,9 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 # (tests/unit/deploy/test_dashboard_schema.py): node and npm, then tests/grafana's packages
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# `logship completion zsh|fish` is loaded by the real shells (tests/unit/test_completion.py)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
