@@ -37,6 +37,7 @@ from logship.state.checkpointer import Checkpointer
 from logship.state.checkpoints import CheckpointStore
 from logship.state.progress import Progress
 from logship.transform.multiline import stage_of
+from logship.transform.parse import ParseStage
 
 log = logging.getLogger("logship")
 
@@ -200,7 +201,11 @@ async def build_agent(settings: Settings) -> Agent:
     for destination in destinations:
         destination.open_spool()
     multiline = settings.multiline
-    router = Router([d.route for d in destinations], stage=stage_of(multiline))
+    router = Router(
+        [d.route for d in destinations],
+        stage=stage_of(multiline),
+        parse=ParseStage(settings.parse),
+    )
     since = None if settings.backlog else format_timestamp_ns(time.time_ns())
     source = source_of(
         kind,

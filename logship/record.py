@@ -141,6 +141,41 @@ class Record:
         )
 
 
+class Parsed(Record):
+    """A line that was a JSON object, read as fields (:mod:`logship.transform.parse`).
+
+    ``message`` stays the line as the container wrote it (what encoders that know no fields
+    ship); ``text`` is its message field (the whole line when it has none), ``fields`` the
+    rest of the object, ``level`` its level as written and ``severity`` the syslog severity
+    that level means (None: none known). ``time``: the line's own time (canonical) when it is
+    to replace Docker's, else None; ``timestamp`` stays Docker's either way (checkpoints and
+    document IDs are made of it). ``end``: as :class:`~logship.transform.multiline.Joined`'s.
+    """
+
+    __slots__ = ("end", "fields", "level", "severity", "text", "time")
+    end: ResumePosition | None
+
+    def __init__(
+        self,
+        record: Record,
+        text: str,
+        fields: dict[str, Any],
+        level: str | None = None,
+        severity: int | None = None,
+        time: str | None = None,
+    ) -> None:
+        super().__init__(record.message, record.stream, record.timestamp, record.meta, record.seq)
+        self.text = text
+        self.fields = fields
+        self.level = level
+        self.severity = severity
+        self.time = time
+
+    def copy(self) -> Parsed:
+        """The same record, without an ``end`` (another may be set on the copy)."""
+        return Parsed(self, self.text, self.fields, self.level, self.severity, self.time)
+
+
 # -- timestamps -------------------------------------------------------------------------------
 
 _RFC3339 = re.compile(

@@ -41,6 +41,7 @@ from logship.config.engine import DockerTlsFiles, docker_context, docker_tls_fil
 from logship.config.filters import ContainerSelection
 from logship.config.http import HttpSettings
 from logship.config.multiline import MultilineConfig
+from logship.config.parse import ParseConfig
 from logship.config.secrets import SECRET_KEY, redact
 from logship.config.uri import parse_destination_uri as uri_options
 from logship.config.uri import shown
@@ -226,6 +227,14 @@ class Settings(BaseSettings):
         "nodejs, indented) or a block (preset, start_pattern or continuation_pattern, "
         "flush_timeout_secs, max_lines, max_bytes). Default: off.",
         examples=["java", {"start_pattern": "^\\d{4}-", "flush_timeout_secs": 1.0}],
+    )
+    parse: Annotated[ParseConfig, NoDecode] = Field(
+        default_factory=ParseConfig,
+        description="Read lines that are JSON objects as fields (their message, level and "
+        "time among them): json, or a block (format, message_field, level_field, time_field, "
+        "use_time). Default: off; a container turns it on or off for itself with the label "
+        "logship.parse=json or off. Lines that are no JSON object are shipped as they are.",
+        examples=["json", {"format": "json", "message_field": "msg", "use_time": True}],
     )
     shutdown_grace_secs: float = Field(
         default=5.0, ge=0, description="On SIGTERM, how long to keep sending what is buffered."

@@ -5,6 +5,7 @@
 | ``logship.ignore=true`` | not shipped (read in :mod:`logship.sources.filters`) |
 | ``logship.multiline=java`` | joins multiline records by a preset, or ``off`` |
 | ``logship.multiline.pattern=^\\d{4}-`` | joins by a start pattern |
+| ``logship.parse=json`` | reads lines that are JSON objects as fields, or ``off`` |
 | ``logship.field.<name>=<value>`` | a static field on every record |
 | ``logship.tag=<template>`` | the syslog tag, GELF ``_tag``, forward tag |
 | ``logship.destinations=es,syslog`` | ships only to these destinations (by name) |
@@ -22,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from logship.config.multiline import OFF, PRESETS
+from logship.config.parse import JSON
 from logship.record import ContainerMeta
 
 log = logging.getLogger("logship")
@@ -30,6 +32,7 @@ PREFIX = "logship."
 IGNORE = "logship.ignore"
 MULTILINE = "logship.multiline"
 MULTILINE_PATTERN = "logship.multiline.pattern"
+PARSE = "logship.parse"
 FIELD = "logship.field."
 TAG = "logship.tag"
 DESTINATIONS = "logship.destinations"
@@ -57,6 +60,7 @@ class ContainerOptions:
     tag: str | None = None
     destinations: frozenset[str] | None = None  # None: every destination
     problems: tuple[str, ...] = ()
+    parse: bool | None = None  # None: no label; the global setting
 
 
 NONE = ContainerOptions()
@@ -103,7 +107,14 @@ def read_labels(labels: dict[str, str]) -> ContainerOptions:
             destinations = names
         else:
             problems.append(f"label {DESTINATIONS}: expected destination names, a,b")
-    return ContainerOptions(multiline, fields, tag, destinations, tuple(problems))
+    parse = None
+    if PARSE in labels:
+        word = labels[PARSE].strip().lower()
+        if word in (JSON, OFF):
+            parse = word == JSON
+        else:
+            problems.append(f"label {PARSE}={labels[PARSE]!r}: expected {JSON} or {OFF}")
+    return ContainerOptions(multiline, fields, tag, destinations, tuple(problems), parse)
 
 
 def _multiline(labels: dict[str, str], problems: list[str]) -> Multiline | None:

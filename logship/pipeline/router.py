@@ -16,6 +16,7 @@ from logship.pipeline.buffer import DropOldestBuffer
 from logship.pipeline.observer import DeliveryObserver
 from logship.record import ContainerMeta, Record
 from logship.transform.multiline import MultilineStage
+from logship.transform.parse import ParseStage
 
 _route_ids = itertools.count()
 
@@ -125,14 +126,21 @@ class Route:
 
 
 class Router:
-    """Called by the source with each decoded batch: the multiline ``stage`` (once, for the
-    routes that have none of their own), every route, then every tap (which see the lines as
+    """Called by the source with each decoded batch: the ``parse`` stage (JSON lines read as
+    fields), the multiline ``stage`` (once, for the routes that have none of their own), every
+    route, then every tap (which see the lines as
     they were read). :meth:`run` gives out what the stages hold once their flush timeout
     passes; :meth:`flush` at the end, everything they hold."""
 
-    def __init__(self, routes: list[Route], stage: MultilineStage | None = None) -> None:
+    def __init__(
+        self,
+        routes: list[Route],
+        stage: MultilineStage | None = None,
+        parse: ParseStage | None = None,
+    ) -> None:
         self.routes = routes
         self.stage = stage
+        self.parse = parse
         self.records = 0
         self._taps: list[Tap] = []  # none unless --http is on
         self._shared = [r for r in routes if r.stage is None] if stage is not None else []
@@ -143,6 +151,9 @@ class Router:
     def emit(self, records: list[Record]) -> None:
         """Called by the source with each decoded batch; never blocks."""
         self.records += len(records)
+        read = records
+        if self.parse is not None:
+            records = self.parse.push(records)
         if self.stage is not None:
             joined = self.stage.push(records, time.monotonic())
             if joined:
@@ -153,7 +164,7 @@ class Router:
         if not self._holding.is_set() and any(s.holding for s in self._stages):
             self._holding.set()  # wake the flush timer: a record is open
         for tap in self._taps:
-            tap(records)
+            tap(read)
 
     # -- what the multiline stages hold ---------------------------------------------------------
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from logship.config.labels import Multiline, container_options
 from logship.config.multiline import DEFAULT_FLUSH_TIMEOUT_SECS, MultilineConfig
-from logship.record import ContainerMeta, Record, ResumePosition, resume_position
+from logship.record import ContainerMeta, Parsed, Record, ResumePosition, resume_position
 from logship.transform.rules import NO, Rule, compile_rule
 
 _stage_ids = itertools.count()
@@ -148,6 +148,13 @@ class MultilineStage:
             line = record.message
             stream = record.stream
             group = opened.get(stream)
+            if type(record) is Parsed:  # read as fields: a record of its own, never joined
+                if group is not None:
+                    del opened[stream]
+                    self._give_out(container, group, out)
+                self._give_out(container, _Open(record, 0, before, deadline), out)
+                before = record
+                continue
             if group is None:
                 opened[stream] = _Open(record, first(line), before, deadline)
                 before = record
@@ -216,7 +223,11 @@ class MultilineStage:
         if oldest is None:  # nothing older open: the record as it came
             out.append(record)
             return
-        held = Joined(record.message, record.stream, record.timestamp, record.meta, record.seq)
+        held: Joined | Parsed
+        if type(record) is Parsed:
+            held = record.copy()
+        else:
+            held = Joined(record.message, record.stream, record.timestamp, record.meta, record.seq)
         held.end = _older(resume_position(record), oldest)
         out.append(held)
 

@@ -1,0 +1,113 @@
+"""Lines that are JSON objects, read as fields (no I/O): the stage the router runs first, before
+multiline joining (a parsed record is never joined to another line).
+
+Each container's lines are parsed when its ``logship.parse`` label says so, else when the
+setting does (:class:`~logship.config.parse.ParseConfig`). A line that is a JSON object becomes
+a :class:`~logship.record.Parsed` record; any other line (not JSON, or JSON but no object) goes
+on as it came, and is counted in :attr:`ParseStage.not_json`: never dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import orjson
+
+from logship.config.labels import container_options
+from logship.config.parse import LEVEL_FIELDS, MESSAGE_FIELDS, TIME_FIELDS, ParseConfig, severity_of
+from logship.record import ContainerMeta, Parsed, Record, format_timestamp_ns, normalize_timestamp
+
+_stage_ids = itertools.count()
+
+
+def _pick(obj: dict[str, object], chosen: str | None, known: tuple[str, ...]) -> str | None:
+    if chosen is not None:
+        return chosen if chosen in obj else None
+    for name in known:
+        if name in obj:
+            return name
+    return None
+
+
+def line_time(value: object) -> str | None:
+    """A line's own time as a canonical timestamp: RFC 3339 text or Unix seconds (a number);
+    None when it is neither (or out of range)."""
+    try:
+        if isinstance(value, str):
+            return normalize_timestamp(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if 0 <= value < 253402300800:  # before year 10000
+                return format_timestamp_ns(int(Decimal(repr(value)) * 1_000_000_000))
+    except ValueError:
+        return None
+    return None
+
+
+class ParseStage:
+    """Gives each batch back with the lines of parsing containers read as fields."""
+
+    def __init__(self, config: ParseConfig) -> None:
+        self.config = config
+        self._key = ("parse", next(_stage_ids))
+        self.parsed = 0  # lines read as fields
+        self.not_json = 0  # lines of parsing containers that were no JSON object, shipped as such
+
+    def wants(self, meta: ContainerMeta) -> bool:
+        """Whether this container's lines are parsed (its label, else the setting); asked once."""
+        wanted: bool | None = meta.cache.get(self._key)
+        if wanted is None:
+            own = container_options(meta).parse
+            wanted = meta.cache[self._key] = self.config.enabled if own is None else own
+        return wanted
+
+    def push(self, records: list[Record]) -> list[Record]:
+        if not records:
+            return records
+        meta = records[0].meta
+        if records[-1].meta is meta and not self.wants(meta):  # the usual batch: one container's
+            return records
+        if records[-1].meta is meta:
+            parse = self.parse
+            return [parse(record) for record in records]
+        out: list[Record] = []
+        last = None
+        wanted = False
+        for record in records:
+            if record.meta is not last:
+                last = record.meta
+                wanted = self.wants(last)
+            out.append(self.parse(record) if wanted else record)
+        return out
+
+    def parse(self, record: Record) -> Record:
+        """``record`` read as fields, or as it is (counted) when it is no JSON object."""
+        line = record.message
+        try:
+            obj = orjson.loads(line) if line[:1] == "{" or line.lstrip()[:1] == "{" else None
+        except orjson.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            self.not_json += 1
+            return record
+        self.parsed += 1
+        config = self.config
+        text = line
+        key = _pick(obj, config.message_field, MESSAGE_FIELDS)
+        if key is not None:
+            value = obj.pop(key)
+            text = value if isinstance(value, str) else orjson.dumps(value).decode()
+        level = severity = None
+        key = _pick(obj, config.level_field, LEVEL_FIELDS)
+        if key is not None:
+            value = obj.pop(key)
+            severity = severity_of(value)
+            level = value if isinstance(value, str) else orjson.dumps(value).decode()
+        time = None
+        if config.use_time:
+            key = _pick(obj, config.time_field, TIME_FIELDS)
+            if key is not None:
+                time = line_time(obj[key])
+                if time is not None:
+                    del obj[key]
+        return Parsed(record, text, obj, level, severity, time)
