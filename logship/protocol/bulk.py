@@ -40,8 +40,8 @@ from typing import Any, Literal
 import orjson
 
 from logship.errors import RemoteProtocolError
-from logship.protocol.json import container_document, record_document
-from logship.record import ContainerMeta, Record
+from logship.protocol.json import container_document, parsed_head, record_document, taken_names
+from logship.record import ContainerMeta, Parsed, Record
 
 DEFAULT_INDEX = "logship-%Y.%m.%d"
 # answers carry only what the sink reads: the flag, and each item's status and error
@@ -153,6 +153,8 @@ def document_id(record: Record) -> str:
 class _ContainerParts:
     container_id: str
     tails: dict[str, bytes]  # per stream: the source after the message, with the newline
+    static: bytes  # the source after a parsed record's own head (parsed_head)
+    taken: frozenset[str]  # top-level names a parsed record's fields may not take
     heads: dict[str, bytes] = field(default_factory=dict)  # per day: the action line's start
 
 
@@ -162,7 +164,16 @@ class BulkEncoder:
     Give either ``index`` (an :class:`IndexPattern`) or ``data_stream`` (a name).
     """
 
-    def __init__(self, *, index: IndexPattern | None = None, data_stream: str | None = None):
+    def __init__(
+        self,
+        *,
+        index: IndexPattern | None = None,
+        data_stream: str | None = None,
+        fields_key: str | None = None,
+    ):
+        """``fields_key``: the fields of a line read as JSON go under this key (None: at the
+        top level, renamed where logship's own fields have the name)."""
+        self.fields_key = fields_key
         if data_stream is not None:
             self.index = IndexPattern(check_index_name(data_stream))
         else:
@@ -175,7 +186,7 @@ class BulkEncoder:
             stream: b',"log":{"iostream":"' + stream.encode() + b'"},' + static[1:] + b"\n"
             for stream in ("stdout", "stderr")
         }
-        parts = _ContainerParts(meta.id[:16], tails)
+        parts = _ContainerParts(meta.id[:16], tails, static[1:] + b"\n", taken_names(meta))
         meta.cache[self._key] = parts
         return parts
 
@@ -215,6 +226,10 @@ class BulkEncoder:
                 last_day = day
                 head = parts.heads.get(day) or self._head(parts, ts)
             t = ts.encode()
+            if type(r) is Parsed:
+                source = parsed_head(r, parts.taken, self.fields_key) + parts.static
+                append(b'%s%s-%d"}}\n%s' % (head, t, r.seq, source))
+                continue
             append(
                 b'%s%s-%d"}}\n{"@timestamp":"%s","message":%s%s'
                 % (head, t, r.seq, t, dumps(r.message), parts.tails[r.stream])

@@ -39,7 +39,15 @@ import orjson
 from logship.config.labels import container_options
 from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
-from logship.record import STDERR, STDOUT, ContainerMeta, Record, timestamp_ns, truncation_marker
+from logship.record import (
+    STDERR,
+    STDOUT,
+    ContainerMeta,
+    Parsed,
+    Record,
+    timestamp_ns,
+    truncation_marker,
+)
 
 Compression = Literal["gzip", "zlib", "none", "auto"]
 """``auto`` (UDP only): a message that fits in one datagram goes uncompressed (GELF readers take
@@ -176,6 +184,41 @@ class GelfEncoder:
         meta.cache[self._key] = pieces
         return pieces
 
+    def _parsed(self, r: Parsed, head: bytes, tail: bytes) -> bytes:
+        """A line read as fields: its message field as the message, its level as ``level``,
+        its fields as ``_<name>`` (renamed where the container's own fields have the name)."""
+        meta = r.meta
+        taken: frozenset[bytes] | None = meta.cache.get((self._key, "names"))
+        if taken is None:
+            taken = meta.cache[(self._key, "names")] = frozenset(
+                re.findall(rb'"(_[A-Za-z0-9_.\-]*)":', tail)
+            )
+        extra: dict[str, object] = {}
+        for name, value in r.fields.items():
+            if value is None:
+                continue  # GELF has no null; the field is simply not there
+            field = field_name(name)
+            while field.encode() in taken or field in extra:
+                field += "_"
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                value = orjson.dumps(value).decode()  # GELF values: strings and numbers
+            extra[field] = value
+        message = r.text
+        if "\n" in message:
+            first = orjson.dumps(message[: message.index("\n")])
+            text = b"".join((first, FULL, orjson.dumps(message)))
+        else:
+            text = orjson.dumps(message)
+        ts = r.time or r.timestamp
+        stamp = self._seconds.get(ts[:19]) or self._timestamp(ts)
+        rest = tail[tail.index(b",", 1) :]  # after ',"level":N'
+        if r.severity is not None:
+            level = b',"level":%d' % r.severity
+        else:
+            level = tail[: tail.index(b",", 1)]
+        fields = orjson.dumps(extra)[1:-1] + b"," if extra else b""
+        return b"".join((head, text, stamp, ts[20:26].encode(), level, b",", fields, rest[1:]))
+
     def _timestamp(self, ts: str) -> bytes:
         """``,"timestamp":SECONDS.`` for a canonical timestamp; the caller adds microseconds."""
         stamp = self._seconds.get(ts[:19])
@@ -202,6 +245,9 @@ class GelfEncoder:
             if meta is not last_meta:
                 last_meta = meta
                 head, tails = meta.cache.get(key) or self._pieces(meta)
+            if type(r) is Parsed:
+                append(self._parsed(r, head, tails[r.stream]))
+                continue
             ts = r.timestamp
             stamp = seconds.get(ts[:19]) or self._timestamp(ts)
             message = r.message

@@ -12,6 +12,11 @@ people and by tools that know ECS::
 The container part is serialised once per container; per line only the time, stream and message are.
 A container's own fields (labels ``logship.field.<name>``) come at the top level, never in place
 of ``@timestamp``, ``message``, ``log``, ``host``, ``container`` or ``kubernetes``.
+
+A line read as fields (:class:`~logship.record.Parsed`) has its message field as ``message``,
+its level as ``log.level``, and its other fields at the top level (or under one key); a field
+whose name is taken (``host``, a container's own field...) gets ``_`` appended, never replacing
+what logship sets.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 import orjson
 
 from logship.config.labels import container_options
-from logship.record import ContainerMeta, Record
+from logship.record import ContainerMeta, Parsed, Record
 
 RESERVED = frozenset({"@timestamp", "message", "log", "host", "container", "kubernetes"})
 
@@ -65,6 +70,33 @@ def record_document(
     }
 
 
+def taken_names(meta: ContainerMeta) -> frozenset[str]:
+    """The top-level names a container's documents use already: a line's own field of one of
+    these names is renamed."""
+    own = container_options(meta).fields
+    return RESERVED.union(k.split(".")[0] for k in own)
+
+
+def parsed_head(record: Parsed, taken: frozenset[str], key: str | None = None) -> bytes:
+    """A parsed record's document up to where the static part follows: ``{"@timestamp":…,
+    "message":…,<fields>,"log":{"iostream":…,"level":…},`` (``key``: its fields under it)."""
+    doc: dict[str, Any] = {"@timestamp": record.time or record.timestamp, "message": record.text}
+    fields = record.fields
+    if key is not None:
+        if fields:
+            doc[key] = fields
+    else:
+        for name, value in fields.items():
+            while name.split(".")[0] in taken or name in doc:
+                name += "_"
+            doc[name] = value
+    log: dict[str, str] = {"iostream": record.stream}
+    if record.level is not None:
+        log["level"] = record.level
+    doc["log"] = log
+    return orjson.dumps(doc)[:-1] + b","
+
+
 class JsonEncoder:
     """One JSON object per record, newline-terminated, ready to write."""
 
@@ -77,6 +109,7 @@ class JsonEncoder:
             stream: b',"log":{"iostream":"' + stream.encode() + b'"},' + static[1:] + b"\n"
             for stream in ("stdout", "stderr")
         }
+        tails[""] = static[1:] + b"\n"  # after a parsed record's own head
         meta.cache[self._key] = tails
         return tails
 
@@ -91,6 +124,9 @@ class JsonEncoder:
             if r.meta is not last_meta:
                 last_meta = r.meta
                 tails = last_meta.cache.get(key) or self._tail(last_meta)
+            if type(r) is Parsed:
+                append(parsed_head(r, taken_names(r.meta)) + tails[""])
+                continue
             append(
                 b'{"@timestamp":"'
                 + r.timestamp.encode()

@@ -1,9 +1,10 @@
 """Records -> syslog messages (RFC 5424, RFC 3164), with Docker's syslog driver conventions. No I/O.
 
 Facility ``daemon`` unless told (Docker's ``syslog-facility``: a name or a number, 0 to 23);
-severity 6 (informational) for stdout and 3 (error) for stderr; the tag template fills APP-NAME
-(and MSGID, as Docker does). The timestamp is Docker's own, in UTC, cut to microseconds: the
-finest RFC 5424 allows.
+severity 6 (informational) for stdout and 3 (error) for stderr, or the level of a line read as
+JSON (:class:`~logship.record.Parsed`, whose message stays the line as written); the tag
+template fills APP-NAME (and MSGID, as Docker does). The timestamp is Docker's own (or the
+line's, when asked), in UTC, cut to microseconds: the finest RFC 5424 allows.
 
 ``rfc5424micro`` is the message Docker's driver writes in that format, to the byte: PROCID the
 sending process's ID (Docker's daemon's; here logship's, given by the caller), no structured
@@ -34,7 +35,7 @@ from typing import Literal
 from logship.config.labels import container_options
 from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
-from logship.record import STDERR, ContainerMeta, Record, truncation_marker
+from logship.record import STDERR, ContainerMeta, Parsed, Record, truncation_marker
 
 Format = Literal["rfc5424", "rfc5424micro", "rfc3164"]
 Framing = Literal["octet-counting", "non-transparent"]
@@ -217,16 +218,27 @@ class SyslogEncoder:
                 last_meta = meta
                 pieces = meta.cache.get(key) or self._pieces(meta)
             head, middle = pieces[r.stream]
+            ts = r.timestamp
+            if type(r) is Parsed:  # the line's own level and time; the message as written
+                head = self._parsed_head(r, head)
+                ts = r.time or ts
             if rfc5424:
-                data = f"{head}{r.timestamp[:26]}{middle}{r.message}".encode()
+                data = f"{head}{ts[:26]}{middle}{r.message}".encode()
             else:
-                data = f"{head}{self._rfc3164_time(r.timestamp)}{middle}{r.message}".encode()
+                data = f"{head}{self._rfc3164_time(ts)}{middle}{r.message}".encode()
             if len(data) > limit:
                 if with_sd:
                     data = self._fit_header(r, data, limit)
                 data = self._truncate(data, limit) if len(data) > limit else data
             append(data + b"\n" if ending else data)
         return out
+
+    def _parsed_head(self, r: Parsed, head: str) -> str:
+        """The PRI (and version) for a line read as fields: its level's severity, if known."""
+        if r.severity is None:
+            return head
+        pri = f"<{self.facility * 8 + r.severity}>"
+        return pri + "1 " if head.endswith(" ") else pri
 
     def _fit_header(self, r: Record, data: bytes, limit: int) -> bytes:
         """A header too long for ``limit`` (many labels, long names and a small limit) loses

@@ -53,6 +53,14 @@ class ElasticsearchConfig(NetworkDestinationConfig):
         "template with data_stream enabled must match it, as logs-*-* does).",
         examples=["logs-docker-default"],
     )
+    parsed_fields_key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$",
+        description="The fields of a line read as JSON (the parse setting) go under this key. "
+        "None: at the top level, where a field named like one of logship's (@timestamp, "
+        "message, log, host, container, kubernetes) gets '_' appended.",
+        examples=["app"],
+    )
     compression: Literal["gzip", "none"] = Field(
         default="none",
         description="gzip: compress request bodies (several times fewer bytes on the wire, "
@@ -131,6 +139,13 @@ class ElasticsearchConfig(NetworkDestinationConfig):
     def _index(cls, value: str | None) -> str | None:
         if value is not None:
             IndexPattern(value)
+        return value
+
+    @field_validator("parsed_fields_key")
+    @classmethod
+    def _own_key(cls, value: str | None) -> str | None:
+        if value in ("message", "log", "host", "container", "kubernetes"):
+            raise ValueError(f"{value!r} is a field logship sets itself; choose another key")
         return value
 
     @field_validator("data_stream")

@@ -79,10 +79,11 @@ class _Answer:
 class ElasticsearchSink:
     def __init__(self, config: ElasticsearchConfig) -> None:
         self.name = config.describe()
+        key = config.parsed_fields_key
         if config.data_stream is not None:
-            self.encoder = BulkEncoder(data_stream=config.data_stream)
+            self.encoder = BulkEncoder(data_stream=config.data_stream, fields_key=key)
         else:
-            self.encoder = BulkEncoder(index=config.index_pattern)
+            self.encoder = BulkEncoder(index=config.index_pattern, fields_key=key)
         self.max_request_bytes = config.max_request_bytes
         self.gzip = config.compression == "gzip"
         self.bulk_path = f"{config.path}/_bulk?{BULK_QUERY}"

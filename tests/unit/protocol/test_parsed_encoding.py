@@ -1,0 +1,119 @@
+"""How each encoder writes a line read as JSON fields (golden documents), and that a plain line
+of the same container is written as before."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from logship.config.parse import ParseConfig
+from logship.protocol.bulk import BulkEncoder
+from logship.protocol.gelf import GelfEncoder
+from logship.protocol.json import JsonEncoder
+from logship.protocol.syslog import SyslogEncoder
+from logship.protocol.template import TagTemplate
+from logship.record import Record
+from logship.transform.parse import ParseStage
+from tests.helpers.records import CONTAINER_ID, IMAGE, IMAGE_ID, TS, make_meta
+
+LINE = (
+    '{"msg":"payment failed","level":"error","order":42,"host":"app-7",'
+    '"ctx":{"retry":true},"time":"2026-11-27T05:24:33.5Z","none":null}'
+)
+
+
+def parsed(line: str = LINE, *, use_time: bool = False, **labels: str) -> list[Record]:
+    meta = make_meta(labels=labels)
+    stage = ParseStage(ParseConfig(format="json", use_time=use_time))
+    return stage.push([Record(line, "stdout", TS, meta, 3), Record("plain", "stdout", TS, meta, 4)])
+
+
+def test_elasticsearch_puts_the_fields_at_the_top_level_never_over_its_own() -> None:
+    action, source, _, plain = b"".join(BulkEncoder().encode(parsed())).splitlines()
+    assert json.loads(action) == {
+        "create": {"_index": "logship-2026.11.23", "_id": f"{CONTAINER_ID[:16]}-{TS}-3"}
+    }
+    doc = json.loads(source)
+    assert doc["@timestamp"] == TS
+    assert doc["message"] == "payment failed"
+    assert doc["log"] == {"iostream": "stdout", "level": "error"}
+    assert doc["host"] == {"name": "vm", "ip": "10.0.0.1"}  # logship's host stays
+    assert doc["host_"] == "app-7"
+    assert (doc["order"], doc["ctx"], doc["none"]) == (42, {"retry": True}, None)
+    assert doc["time"] == "2026-11-27T05:24:33.5Z"
+    assert doc["container"]["id"] == CONTAINER_ID
+    assert json.loads(plain)["message"] == "plain" and "level" not in json.loads(plain)["log"]
+    assert len(source) == len(json.dumps(doc, separators=(",", ":")).encode())  # no key twice
+
+
+def test_elasticsearch_puts_the_fields_under_a_key_when_told_and_may_use_the_lines_time() -> None:
+    (data,) = BulkEncoder(fields_key="app").encode(parsed(use_time=True)[:1])
+    doc = json.loads(data.splitlines()[1])
+    assert doc["@timestamp"] == "2026-11-27T05:24:33.500000000Z"
+    assert doc["app"] == {"order": 42, "host": "app-7", "ctx": {"retry": True}, "none": None}
+    assert json.loads(data.splitlines()[0])["create"]["_id"].endswith(f"-{TS}-3")  # Docker's
+
+
+def test_a_containers_own_field_is_not_replaced_by_a_lines_field() -> None:
+    (data,) = BulkEncoder().encode(parsed('{"team":"x"}', **{"logship.field.team": "pay"})[:1])
+    doc = json.loads(data.splitlines()[1])
+    assert (doc["team"], doc["team_"]) == ("pay", "x")
+
+
+def test_gelf_sends_the_fields_as_additional_fields_and_the_level_as_its_severity() -> None:
+    doc, plain = (json.loads(d) for d in GelfEncoder(tag=TagTemplate("web")).encode(parsed()))
+    expected: dict[str, Any] = {
+        "version": "1.1",
+        "host": "vm",
+        "short_message": "payment failed",
+        "timestamp": doc["timestamp"],
+        "level": 3,
+        "_order": 42,
+        "_host": "app-7",
+        "_ctx": '{"retry":true}',
+        "_time": "2026-11-27T05:24:33.5Z",
+        "_container_id": CONTAINER_ID,
+        "_container_name": "web-2",
+        "_image_name": IMAGE,
+        "_image_id": IMAGE_ID,
+        "_image_tag": "1.35",
+        "_command": "",
+        "_created": "",
+        "_tag": "web",
+        "_host_ip": "10.0.0.1",
+        "_stream": "stdout",
+    }
+    assert doc == expected
+    assert (plain["short_message"], plain["level"]) == ("plain", 6)
+
+
+def test_gelf_renames_a_field_that_logship_sets_and_uses_the_lines_time_when_asked() -> None:
+    line = '{"msg":"x","stream":"s","container_name":"c","level":"chatty","ts":1795000000.5}'
+    (data,) = GelfEncoder().encode(parsed(line, use_time=True)[:1])
+    doc = json.loads(data)
+    assert (doc["_stream"], doc["_stream_"], doc["_container_name_"]) == ("stdout", "s", "c")
+    assert doc["level"] == 6  # an unknown level: the stream's
+    assert doc["timestamp"] == 1795000000.5
+
+
+def test_syslog_keeps_the_line_and_takes_its_severity_from_the_level() -> None:
+    encoder = SyslogEncoder(format="rfc5424", tag=TagTemplate("web"), labels="none")
+    line, plain = encoder.encode(parsed())
+    assert line.startswith(b"<27>1 2026-11-23T19:43:24.849838Z vm web - web [logship@32473 ")
+    assert line.endswith(b"] " + LINE.encode())
+    assert plain.startswith(b"<30>1 ")
+    (old,) = SyslogEncoder(format="rfc3164", tag=TagTemplate("web")).encode(
+        parsed(use_time=True)[:1]
+    )
+    assert old == b"<27>Nov 27 05:24:33 vm web: " + LINE.encode()
+
+
+def test_console_json_has_the_fields_message_and_level() -> None:
+    doc, plain = (json.loads(d) for d in JsonEncoder().encode(parsed()))
+    assert (doc["message"], doc["log"], doc["order"], doc["host_"]) == (
+        "payment failed",
+        {"iostream": "stdout", "level": "error"},
+        42,
+        "app-7",
+    )
+    assert plain["message"] == "plain"
