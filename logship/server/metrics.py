@@ -171,6 +171,13 @@ class AgentCollector(Collector):
             "together, and the longest was shipped in parts (nothing is dropped).",
             value=stats.partial_splits,
         )
+        parse = self.hub.router.parse
+        yield CounterMetricFamily(
+            "logship_lines_not_json",
+            "Lines of containers whose lines are parsed as JSON (the parse setting or the "
+            "logship.parse label) that were no JSON object, shipped as they are.",
+            value=parse.not_json if parse is not None else 0,
+        )
         yield CounterMetricFamily(
             "logship_engine_invalid_ids",
             "Containers the engine listed or inspected with an ID that is not 64 lowercase hex "
