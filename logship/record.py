@@ -164,7 +164,11 @@ class Parsed(Record):
         severity: int | None = None,
         time: str | None = None,
     ) -> None:
-        super().__init__(record.message, record.stream, record.timestamp, record.meta, record.seq)
+        self.message = record.message
+        self.stream = record.stream
+        self.timestamp = record.timestamp
+        self.meta = record.meta
+        self.seq = record.seq
         self.text = text
         self.fields = fields
         self.level = level

@@ -187,37 +187,48 @@ class GelfEncoder:
     def _parsed(self, r: Parsed, head: bytes, tail: bytes) -> bytes:
         """A line read as fields: its message field as the message, its level as ``level``,
         its fields as ``_<name>`` (renamed where the container's own fields have the name)."""
+        dumps = orjson.dumps
         meta = r.meta
-        taken: frozenset[bytes] | None = meta.cache.get((self._key, "names"))
-        if taken is None:
-            taken = meta.cache[(self._key, "names")] = frozenset(
-                re.findall(rb'"(_[A-Za-z0-9_.\-]*)":', tail)
-            )
+        names: dict[str, str] | None = meta.cache.get((self._key, "names"))
+        if names is None:  # a line's field name -> its additional field, for this container
+            names = meta.cache[(self._key, "names")] = {}
         extra: dict[str, object] = {}
         for name, value in r.fields.items():
-            if value is None:
-                continue  # GELF has no null; the field is simply not there
-            field = field_name(name)
-            while field.encode() in taken or field in extra:
+            field = names.get(name)
+            if field is None:
+                field = self._field_for(name, tail)
+                if len(names) < 1024:
+                    names[name] = field
+            kind = type(value)
+            if kind is not str and kind is not int and kind is not float:
+                if value is None:
+                    continue  # GELF has no null; the field is simply not there
+                value = dumps(value).decode()  # GELF values: strings and numbers
+            while field in extra:  # two names that GELF writes alike
                 field += "_"
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                value = orjson.dumps(value).decode()  # GELF values: strings and numbers
             extra[field] = value
         message = r.text
         if "\n" in message:
-            first = orjson.dumps(message[: message.index("\n")])
-            text = b"".join((first, FULL, orjson.dumps(message)))
+            text = b"".join((dumps(message[: message.index("\n")]), FULL, dumps(message)))
         else:
-            text = orjson.dumps(message)
+            text = dumps(message)
         ts = r.time or r.timestamp
         stamp = self._seconds.get(ts[:19]) or self._timestamp(ts)
-        rest = tail[tail.index(b",", 1) :]  # after ',"level":N'
-        if r.severity is not None:
-            level = b',"level":%d' % r.severity
-        else:
-            level = tail[: tail.index(b",", 1)]
-        fields = orjson.dumps(extra)[1:-1] + b"," if extra else b""
-        return b"".join((head, text, stamp, ts[20:26].encode(), level, b",", fields, rest[1:]))
+        cut = tail.index(b",", 1)  # tail: ',"level":N,"_...":...}'
+        level = tail[:cut] if r.severity is None else b',"level":%d' % r.severity
+        fields = dumps(extra)[1:-1] + b"," if extra else b""
+        return b"".join(
+            (head, text, stamp, ts[20:26].encode(), level, b",", fields, tail[cut + 1 :])
+        )
+
+    @staticmethod
+    def _field_for(name: str, tail: bytes) -> str:
+        """The additional field for a line's field ``name``, with ``_`` appended while the
+        container's own fields (in ``tail``) have that name."""
+        field = field_name(name)
+        while b'"%s":' % field.encode() in tail:
+            field += "_"
+        return field
 
     def _timestamp(self, ts: str) -> bytes:
         """``,"timestamp":SECONDS.`` for a canonical timestamp; the caller adds microseconds."""

@@ -80,21 +80,31 @@ def taken_names(meta: ContainerMeta) -> frozenset[str]:
 def parsed_head(record: Parsed, taken: frozenset[str], key: str | None = None) -> bytes:
     """A parsed record's document up to where the static part follows: ``{"@timestamp":…,
     "message":…,<fields>,"log":{"iostream":…,"level":…},`` (``key``: its fields under it)."""
-    doc: dict[str, Any] = {"@timestamp": record.time or record.timestamp, "message": record.text}
+    dumps = orjson.dumps
     fields = record.fields
-    if key is not None:
-        if fields:
-            doc[key] = fields
+    if not fields:
+        body = b""
+    elif key is not None:
+        body = b"," + dumps({key: fields})[1:-1]
+    elif taken.isdisjoint(fields) and "." not in "".join(fields):
+        body = b"," + dumps(fields)[1:-1]  # the usual line: no name of logship's own
     else:
+        renamed: dict[str, Any] = {}
         for name, value in fields.items():
-            while name.split(".")[0] in taken or name in doc:
-                name += "_"
-            doc[name] = value
-    log: dict[str, str] = {"iostream": record.stream}
-    if record.level is not None:
-        log["level"] = record.level
-    doc["log"] = log
-    return orjson.dumps(doc)[:-1] + b","
+            new = name
+            while new.split(".")[0] in taken or new in renamed or (new != name and new in fields):
+                new += "_"
+            renamed[new] = value
+        body = b"," + dumps(renamed)[1:-1]
+    level = b"" if record.level is None else b',"level":' + dumps(record.level)
+    # the timestamps are canonical and the stream stdout or stderr: written as they are
+    return b'{"@timestamp":"%s","message":%s%s,"log":{"iostream":"%s"%s},' % (
+        (record.time or record.timestamp).encode(),
+        dumps(record.text),
+        body,
+        record.stream.encode(),
+        level,
+    )
 
 
 class JsonEncoder:

@@ -21,15 +21,6 @@ from logship.record import ContainerMeta, Parsed, Record, format_timestamp_ns, n
 _stage_ids = itertools.count()
 
 
-def _pick(obj: dict[str, object], chosen: str | None, known: tuple[str, ...]) -> str | None:
-    if chosen is not None:
-        return chosen if chosen in obj else None
-    for name in known:
-        if name in obj:
-            return name
-    return None
-
-
 def line_time(value: object) -> str | None:
     """A line's own time as a canonical timestamp: RFC 3339 text or Unix seconds (a number);
     None when it is neither (or out of range)."""
@@ -49,6 +40,11 @@ class ParseStage:
 
     def __init__(self, config: ParseConfig) -> None:
         self.config = config
+        self._message_fields = (config.message_field,) if config.message_field else MESSAGE_FIELDS
+        self._level_fields = (config.level_field,) if config.level_field else LEVEL_FIELDS
+        self._time_fields = (config.time_field,) if config.time_field else TIME_FIELDS
+        self._use_time = config.use_time
+        self._severities: dict[str, int | None] = {}  # level names seen -> severity
         self._key = ("parse", next(_stage_ids))
         self.parsed = 0  # lines read as fields
         self.not_json = 0  # lines of parsing containers that were no JSON object, shipped as such
@@ -83,31 +79,47 @@ class ParseStage:
     def parse(self, record: Record) -> Record:
         """``record`` read as fields, or as it is (counted) when it is no JSON object."""
         line = record.message
-        try:
-            obj = orjson.loads(line) if line[:1] == "{" or line.lstrip()[:1] == "{" else None
-        except orjson.JSONDecodeError:
-            obj = None
-        if not isinstance(obj, dict):
-            self.not_json += 1
-            return record
+        first = line[:1]
+        if first == "{" or (first.isspace() and line.lstrip()[:1] == "{"):
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            if type(obj) is dict:
+                return self._read(record, line, obj)
+        self.not_json += 1
+        return record
+
+    def _read(self, record: Record, line: str, obj: dict[str, object]) -> Parsed:
         self.parsed += 1
-        config = self.config
         text = line
-        key = _pick(obj, config.message_field, MESSAGE_FIELDS)
-        if key is not None:
-            value = obj.pop(key)
-            text = value if isinstance(value, str) else orjson.dumps(value).decode()
+        for name in self._message_fields:
+            if name in obj:
+                value = obj.pop(name)
+                text = value if type(value) is str else orjson.dumps(value).decode()
+                break
         level = severity = None
-        key = _pick(obj, config.level_field, LEVEL_FIELDS)
-        if key is not None:
-            value = obj.pop(key)
-            severity = severity_of(value)
-            level = value if isinstance(value, str) else orjson.dumps(value).decode()
+        for name in self._level_fields:
+            if name in obj:
+                value = obj.pop(name)
+                if type(value) is str:
+                    level = value
+                    if value in self._severities:
+                        severity = self._severities[value]
+                    else:
+                        severity = severity_of(value)
+                        if len(self._severities) < 256:
+                            self._severities[value] = severity
+                else:
+                    severity = severity_of(value)
+                    level = orjson.dumps(value).decode()
+                break
         time = None
-        if config.use_time:
-            key = _pick(obj, config.time_field, TIME_FIELDS)
-            if key is not None:
-                time = line_time(obj[key])
-                if time is not None:
-                    del obj[key]
+        if self._use_time:
+            for name in self._time_fields:
+                if name in obj:
+                    time = line_time(obj[name])
+                    if time is not None:
+                        del obj[name]
+                    break
         return Parsed(record, text, obj, level, severity, time)
