@@ -21,14 +21,17 @@ settings.load_profile("logship")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_docker_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The engine is the one DOCKER_HOST or the local socket names, never a context of the
-    machine's own docker CLI configuration (a laptop's Docker Desktop, colima...)."""
-    saved = {k: os.environ.pop(k) for k in ("DOCKER_CONTEXT", "DOCKER_CONFIG") if k in os.environ}
-    os.environ["DOCKER_CONFIG"] = str(tmp_path_factory.mktemp("docker-config"))
+def no_docker_context() -> Iterator[None]:
+    """The engine is the one DOCKER_HOST or the local socket names, never the current context
+    of the machine's own docker CLI (a laptop's Docker Desktop, colima...): the context
+    "default", for logship and the docker CLI alike (its config.json, plugins and logins stay)."""
+    saved = os.environ.get("DOCKER_CONTEXT")
+    os.environ["DOCKER_CONTEXT"] = "default"
     yield
-    os.environ.pop("DOCKER_CONFIG", None)
-    os.environ.update(saved)
+    if saved is None:
+        os.environ.pop("DOCKER_CONTEXT", None)
+    else:
+        os.environ["DOCKER_CONTEXT"] = saved
 
 
 @pytest.fixture(scope="session")

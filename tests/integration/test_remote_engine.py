@@ -70,7 +70,8 @@ def test_tail_reads_the_engine_of_the_current_docker_context(
         what="the container to exit",
     )
     write_context(tmp_path, "colima", engine.unix_url, current=True)
-    result = run_cli(["tail", "--no-follow", name], env={"DOCKER_CONFIG": str(tmp_path)})
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": ""}  # "": none named, as unset
+    result = run_cli(["tail", "--no-follow", name], env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"{name} | from-the-context"]
 
