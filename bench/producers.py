@@ -25,8 +25,9 @@ import docker  # type: ignore[import-untyped]
 import docker.errors  # type: ignore[import-untyped]
 
 IMAGE = "logship-test/busybox:1.35"
-LABEL = "logship.bench"  # value: the pass id; the agent follows only these containers
-SESSION_LABEL = "logship.bench.session"  # value: this benchmark process, for the final sweep
+# not under logship.*: the agent reads those labels as its own per-container settings
+LABEL = "logship-bench"  # value: the pass id; the agent follows only these containers
+SESSION_LABEL = "logship-bench.session"  # value: this benchmark process, for the final sweep
 START_WORKERS = 8
 REMOVE_GROUP = 20  # force-remove at most this many containers before waiting for them all
 
