@@ -32,6 +32,8 @@ import itertools
 from collections.abc import Callable, Iterable
 from typing import Literal
 
+import orjson
+
 from logship.config.labels import container_options
 from logship.errors import LocalProtocolError
 from logship.protocol.template import TagTemplate
@@ -122,6 +124,16 @@ def structured_data(meta: ContainerMeta, stream: str, sd_id: str, labels: LabelS
     return out
 
 
+def parsed_element(sd_id: str, fields: dict[str, object]) -> str:
+    """A line's own fields (read as JSON) as one structured data element; values other than
+    text as JSON text."""
+    params = "".join(
+        f' {_sd_name(k)}="{sd_escape(v if isinstance(v, str) else orjson.dumps(v).decode())}"'
+        for k, v in fields.items()
+    )
+    return f"[{sd_id}{params}]"
+
+
 class SyslogEncoder:
     """Turns a batch of records into syslog messages (one ``bytes`` per record, no framing)."""
 
@@ -137,12 +149,14 @@ class SyslogEncoder:
         procid: str = "-",
         end_with_lf: bool | None = None,
         extra_sd: str = "",
+        parsed_fields: bool = False,
     ) -> None:
         """``end_with_lf``: end each message with LF, as Docker's driver does; by default for
         ``rfc5424micro`` only. Say False when the framing ends each message with LF anyway.
         ``extra_sd``: one more structured data element for ``rfc5424``, written as given
         between brackets after logship's own (logspout's ``SYSLOG_STRUCTURED_DATA``; the
-        caller checks it is one)."""
+        caller checks it is one). ``parsed_fields``: for ``rfc5424``, a line read as JSON
+        carries its fields as one more element, ``json@NUMBER``."""
         if not 0 <= facility <= 23:
             raise ValueError(f"a syslog facility is 0 to 23, got {facility}")
         self.format = format
@@ -154,6 +168,11 @@ class SyslogEncoder:
         self.max_message_bytes = max_message_bytes
         self.end_with_lf = format == "rfc5424micro" if end_with_lf is None else end_with_lf
         self.extra_sd = f"[{extra_sd}]" if extra_sd else ""
+        self.parsed_sd_id = (
+            ("json" + sd_id[sd_id.find("@") :] if "@" in sd_id else "json")
+            if parsed_fields and format == "rfc5424"
+            else None
+        )
         self.truncated = 0
         self._key = ("syslog", next(_encoder_ids))
         self._stamps: dict[str, str] = {}
@@ -222,6 +241,8 @@ class SyslogEncoder:
             if type(r) is Parsed:  # the line's own level and time; the message as written
                 head = self._parsed_head(r, head)
                 ts = r.time or ts
+                if self.parsed_sd_id is not None and r.fields:
+                    middle = middle[:-1] + parsed_element(self.parsed_sd_id, r.fields) + " "
             if rfc5424:
                 data = f"{head}{ts[:26]}{middle}{r.message}".encode()
             else:

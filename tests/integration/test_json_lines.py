@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers.rsyslog import Rsyslog
+from tests.helpers.rsyslog import Rsyslog, parse_structured_data
 from tests.helpers.waiting import wait_until
 
 WAIT_SECS = 60  # the machine is shared with other test runs: generous, never asserted
@@ -21,7 +21,7 @@ def test_a_json_line_arrives_with_its_fields_in_elasticsearch_gelf_and_syslog(
         "run",
         f"elasticsearch+http://127.0.0.1:{es.port}",
         f"gelf+tcp://127.0.0.1:{gelf.tcp_port}",
-        f"syslog+udp://127.0.0.1:{rsyslog.udp_port}",
+        f"syslog+udp://127.0.0.1:{rsyslog.udp_port}?parsed_fields=true",
     )
     c = containers.run(
         'echo "$LINE"; echo plain; sleep 60',
@@ -67,3 +67,6 @@ def test_a_json_line_arrives_with_its_fields_in_elasticsearch_gelf_and_syslog(
     by_text = {m["msg"].strip(): m for m in syslog_messages()}
     assert set(by_text) == {LINE, "plain"}  # the line as written
     assert (by_text[LINE]["severity"], by_text["plain"]["severity"]) == ("3", "6")
+    sd = parse_structured_data(by_text[LINE]["sd"])
+    assert sd["json@32473"] == {"order": "42", "ctx": '{"retry":true}'}  # asked for
+    assert "json@32473" not in parse_structured_data(by_text["plain"]["sd"])

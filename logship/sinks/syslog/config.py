@@ -119,6 +119,13 @@ class SyslogConfig(NetworkDestinationConfig):
         "'TOKEN@41058 tag=\"web\"' for a receiver that reads a token there. logspout's "
         "structured_data option and SYSLOG_STRUCTURED_DATA. rfc5424 only.",
     )
+    parsed_fields: bool = Field(
+        default=False,
+        description="A line read as JSON (the parse setting) also carries its fields as "
+        'structured data, json@NUMBER name="value" (objects and lists as JSON text). The '
+        "message stays the line as written either way; its level sets the severity. "
+        "rfc5424 only.",
+    )
     max_message_bytes: int = Field(
         default=8192,
         ge=480,

@@ -117,6 +117,7 @@ class SyslogSink:
             facility=config.facility,
             sd_id=config.structured_data_id,
             extra_sd=config.structured_data,
+            parsed_fields=config.parsed_fields,
             procid=str(os.getpid()),  # as Docker's driver gives its daemon's
             # rfc5424micro ends with LF as Docker's does, unless the framing adds one anyway
             end_with_lf=config.format == "rfc5424micro"

@@ -117,3 +117,17 @@ def test_console_json_has_the_fields_message_and_level() -> None:
         "app-7",
     )
     assert plain["message"] == "plain"
+
+
+def test_syslog_sends_the_fields_as_structured_data_only_when_asked() -> None:
+    asked = SyslogEncoder(
+        format="rfc5424", tag=TagTemplate("web"), labels="none", parsed_fields=True
+    )
+    line, plain = asked.encode(parsed())
+    assert (
+        b'[json@32473 order="42" host="app-7" ctx="{\\"retry\\":true}" '
+        b'time="2026-11-27T05:24:33.5Z" none="null"] ' + LINE.encode()
+    ) in line
+    assert b"json@" not in plain
+    (micro,) = SyslogEncoder(format="rfc5424micro", parsed_fields=True).encode(parsed()[:1])
+    assert b"json@" not in micro  # structured data is rfc5424's
