@@ -42,7 +42,7 @@ from logship.sources.held import HeldLines, Holder
 
 log = logging.getLogger("logship.files")
 
-READ_BYTES = 256 * 1024
+READ_BYTES = 64 * 1024  # a read's lines go to the buffer at once: ~650 of 100 bytes
 TURN_BYTES = 1024 * 1024
 LOOK_AGAIN_SECS = 2.0  # with no event, a quiet reader still looks this often
 # A file that was written to in the last HOT_SECS is looked at every POLL_SECS, with its
@@ -226,6 +226,10 @@ class FileTail:
             while True:
                 if not self.files:
                     self._look_for_current()
+                if self.backpressure is not None:
+                    # looked at right before reading (no await in between): however many
+                    # readers go on at once, the buffer passes half full by one read at most
+                    await self.backpressure.wait()
                 if self.files and self._read_turn(self.files[0]):
                     self._hot(loop.time())
                     self._look_for_current()
@@ -315,6 +319,8 @@ class FileTail:
             if len(head.file.fingerprint) < 2 * FINGERPRINT_BYTES:
                 self._fingerprint(head)
             self._emit(decoder.feed(data))
+            if self.backpressure is not None and self.backpressure.congested():
+                break  # the rest waits on disk
         held = self.held
         if held is not None:
             size = decoder.held_bytes

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from logship.pipeline.flow import Backpressure
 from logship.protocol.cri import CriDecoder
 from logship.protocol.filelog import FileLogDecoder, SavedFile
 from logship.protocol.jsonfile import JsonFileDecoder
 from logship.record import Record
 from logship.sources.files.tail import FileTail, StartAt, docker_rotated, kubelet_rotated
-from tests.helpers.kubelet import CriLogWriter, JsonFileWriter, cri_entries
+from tests.helpers.kubelet import Clock, CriLogWriter, JsonFileWriter, cri_entries
 from tests.helpers.records import make_meta
 from tests.helpers.waiting import until
 
@@ -536,3 +537,69 @@ async def test_a_new_tail_on_the_same_decoder_numbers_its_files_after_the_last_o
     await asyncio.gather(task, return_exceptions=True)
     *_, before, after = (r.end for r in first.records)  # type: ignore[attr-defined]
     assert after > before
+
+
+# -- back-pressure -----------------------------------------------------------------------------
+
+
+class SlowDestination:
+    """A destination that is up and takes 500 records every 10 ms: congested while it holds
+    more than half of its 10,000 (a buffer of 10,000 records: the bench's setting)."""
+
+    max_records = 10_000
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.most = 0
+
+    def congested(self) -> bool:
+        return self.held * 2 > self.max_records
+
+    def put(self, records: list[Record]) -> None:
+        self.held += len(records)
+        self.most = max(self.most, self.held)
+
+    async def drain(self) -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            self.held = max(0, self.held - 500)
+
+
+async def test_four_flooded_files_never_fill_a_slow_destination_past_its_bound(
+    tmp_path: Path,
+) -> None:
+    # a reader reading a whole turn (1 MiB, ~20,000 short lines) before it looked at the
+    # destination again filled a 10,000-record buffer from four files, which then shed lines
+    # (bench/README.md: 18,961 of 2M lost from four CRI files)
+    destination = SlowDestination()
+    lines = 20_000
+    tails = []
+    for n in range(4):
+        path = tmp_path / f"{n}.log"
+        clock = Clock()
+        path.write_bytes(
+            b"".join(e for text in numbered(lines) for e in cri_entries(text.encode(), clock=clock))
+        )
+        tails.append(
+            FileTail(
+                path,
+                CriDecoder(make_meta()),
+                destination.put,
+                rotated=kubelet_rotated,
+                look_again_secs=LOOK_AGAIN_SECS,
+                backpressure=Backpressure([destination]),
+            )
+        )
+    drain = asyncio.create_task(destination.drain())
+    tasks = [asyncio.create_task(t.run()) for t in tails]
+    try:
+
+        async def all_read() -> bool:
+            return all(t.lines == lines for t in tails)
+
+        await until(all_read, limit_secs=60, what="every line of the four files")
+    finally:
+        for task in [*tasks, drain]:
+            task.cancel()
+        await asyncio.gather(*tasks, drain, return_exceptions=True)
+    assert destination.most <= destination.max_records
