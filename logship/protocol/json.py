@@ -135,7 +135,11 @@ class JsonEncoder:
                 last_meta = r.meta
                 tails = last_meta.cache.get(key) or self._tail(last_meta)
             if type(r) is Parsed:
-                append(parsed_head(r, taken_names(r.meta)) + tails[""])
+                meta = r.meta
+                taken = meta.cache.get((key, "taken"))
+                if taken is None:
+                    taken = meta.cache[(key, "taken")] = taken_names(meta)
+                append(parsed_head(r, taken) + tails[""])
                 continue
             append(
                 b'{"@timestamp":"'
