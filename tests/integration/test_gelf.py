@@ -283,7 +283,8 @@ def test_a_line_too_long_for_128_chunks_arrives_cut_with_the_marker(
         ),
         (
             "gelf+udp://127.0.0.1:12201?compression=lz4",
-            "destinations.0.compression: Input should be 'gzip', 'zlib' or 'none' (got 'lz4')",
+            "destinations.0.compression: Input should be 'gzip', 'zlib', 'none' or 'auto' "
+            "(got 'lz4')",
         ),
         (
             "gelf+tcp://127.0.0.1:12201?compression=gzip",
