@@ -234,7 +234,12 @@ def test_memory_stays_bounded_under_a_flood_into_a_blackholed_destination(
         blackhole.bind(("127.0.0.1", 0))
         blackhole.listen(8)
         port = blackhole.getsockname()[1]
-        agent = start_agent("run", f"syslog+tcp://127.0.0.1:{port}")
+        # the Engine API source: its lines cannot wait, so the buffer fills and sheds. The
+        # file sources pause reading instead while the destination still counts as up (the
+        # lines wait on disk), and shed only once it is found down
+        agent = start_agent(
+            "run", f"syslog+tcp://127.0.0.1:{port}", env={"LOGSHIP_SOURCE": "docker"}
+        )
         assert agent.process is not None
         start_rss, _ = rss_mib(agent.process.pid)
         line = "0123456789" * 10
