@@ -233,9 +233,7 @@ class FileTail:
                 if self.files and self._read_turn(self.files[0]):
                     self._hot(loop.time())
                     self._look_for_current()
-                    await asyncio.sleep(0)  # let the others read too
-                    if self.backpressure is not None:
-                        await self.backpressure.wait()  # the lines wait on disk meanwhile
+                    await asyncio.sleep(0)  # let the others read too (back-pressure: at the top)
                     continue
                 if len(self.files) > 1:
                     if self._read_turn(self.files[0]):
