@@ -644,6 +644,8 @@ def _masked(value: object) -> object:
         return [_masked(v) for v in value]
     if isinstance(value, str) and "://" in value and shown(value) != repr(value.strip()):
         return shown(value)
+    if isinstance(value, str) and ":" in value.rpartition("@")[0]:
+        return value.partition(":")[0] + ":***@" + value.rpartition("@")[2]  # user:password@host
     return value
 
 

@@ -27,7 +27,8 @@ ENCODE_HINT = (
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _MAY_HOLD_SECRET = re.compile(rf"@|{SECRET_KEY}", re.IGNORECASE)
 _SECRET_OPTION = re.compile(SECRET_KEY, re.IGNORECASE)
-_PLAIN_AUTHORITY = re.compile(r"(?:\[[0-9A-Fa-f:.]*\]|[^:\[\]]*)(?::-?[0-9]*)?")
+_PLAIN_HOST = r"(?:\[[0-9A-Fa-f:.]*\]|[^:,\[\]]*)(?::-?[0-9]*)?"
+_PLAIN_AUTHORITY = re.compile(rf"{_PLAIN_HOST}(?:,{_PLAIN_HOST})*")
 
 Schemes = Mapping[str, tuple[str, Mapping[str, Any]]]
 """URI scheme -> (destination type, the options the scheme implies)."""
@@ -78,6 +79,8 @@ def parse_destination_uri(
     if any(c in text for c in "\t\r\n"):
         raise ValueError(f"{where}: holds a tab or a line break; {ENCODE_HINT}")
     hint = f"; {ENCODE_HINT}" if _MAY_HOLD_SECRET.search(text) else ""
+    kind, implied = known[scheme]
+    text, hosts = _host_list(text, match.end(), where, kind, options_of)
     try:
         url = urlsplit(text)
         hostname = url.hostname
@@ -96,9 +99,10 @@ def parse_destination_uri(
         raise ValueError(
             f"{where}: an '@' after the host, in the path (a password holding '/'?); " + ENCODE_HINT
         )
-    kind, implied = known[scheme]
     options: dict[str, Any] = {"type": kind, **implied}
-    if hostname:
+    if hosts:
+        options["hosts"] = hosts
+    elif hostname:
         options["host"] = hostname
     if url.username:  # only destinations with these options accept them; others say so
         options["user"] = unquote(url.username)
@@ -106,7 +110,7 @@ def parse_destination_uri(
         options["password"] = unquote(url.password)
     if url.path not in ("", "/"):
         options["path"] = url.path
-    if port is not None:
+    if port is not None and not hosts:
         options["port"] = port
     names = options_of(kind)
     after_secret: str | None = None  # the secret option just read, if the last one was
@@ -140,3 +144,32 @@ def parse_destination_uri(
             )
         target[leaf] = value
     return options
+
+
+def _host_list(
+    text: str, start: int, where: str, kind: str, options_of: Callable[[str], Collection[str]]
+) -> tuple[str, list[str]]:
+    """Several hosts in the host part (``es1:9200,es2:9200``): the URI with the first of them
+    alone, for the rest of the parsing, and each ``HOST[:PORT]`` as written (checked by the
+    destination's ``hosts`` option). One host: the URI as it is, and no list."""
+    end = len(text)
+    for stop in "/?#":
+        found = text.find(stop, start)
+        if found != -1:
+            end = min(end, found)
+    at = text.rfind("@", start, end)
+    first = at + 1 if at != -1 else start
+    if "," not in text[first:end]:
+        return text, []
+    if text.startswith("//", end):
+        raise ValueError(
+            f"{where}: write several hosts without their scheme, which the URI's gives them "
+            "all: elasticsearch+https://es1:9200,es2:9200/"
+        )
+    if "hosts" not in options_of(kind):
+        raise ValueError(
+            f"{where}: a ',' in the host part names several hosts, which a {kind} "
+            "destination cannot send to (elasticsearch can); give one host"
+        )
+    hosts = [host.strip() for host in text[first:end].split(",")]
+    return text[:first] + hosts[0] + text[end:], hosts

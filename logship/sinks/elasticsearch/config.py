@@ -1,5 +1,8 @@
 """``elasticsearch+http(s)://HOST:PORT[/PATH]`` (or ``opensearch+…``): the ``_bulk`` API.
 
+Several nodes of one cluster: ``hosts`` (``elasticsearch+https://es1:9200,es2:9200/`` in a
+URI). They share everything else: scheme, path, credentials, TLS options and timeouts.
+
 Credentials are read once, when the configuration is loaded, from a file or an environment
 variable, and kept as :class:`SecretStr` (shown as ``**********`` in every repr and dump). A
 password written into the URI is accepted but discouraged: URIs end up in shell history,
@@ -9,9 +12,10 @@ process lists and error messages.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     PrivateAttr,
     SecretStr,
@@ -20,12 +24,15 @@ from pydantic import (
     model_validator,
 )
 
+from logship.config.address import HostEntry, format_address, parse_host_entry
 from logship.config.destination import NetworkDestinationConfig
 from logship.config.secrets import read_secret_env, read_secret_file
 from logship.config.tls import TlsConfig
+from logship.config.values import comma_list
 from logship.protocol.bulk import DEFAULT_INDEX, IndexPattern, check_index_name
 
 _PASSWORDS = ("password", "password_file", "password_env")
+_SCHEMES = ("http", "https")
 
 
 class ElasticsearchConfig(NetworkDestinationConfig):
@@ -40,6 +47,16 @@ class ElasticsearchConfig(NetworkDestinationConfig):
         description="Path in front of the API when Elasticsearch sits behind a proxy under a "
         "path (the URI's path: elasticsearch+https://proxy:443/es).",
         examples=["/elasticsearch"],
+    )
+    hosts: Annotated[list[str] | None, BeforeValidator(comma_list)] = Field(
+        default=None,
+        description="Several nodes of one cluster, instead of host: requests go to each in "
+        "turn; one that does not answer (or answers 502, 503 or 504) is set aside for a "
+        "backoff of its own (up to reconnect_max_secs) and the request goes to the next at "
+        "once. Each is HOST[:PORT] or http(s)://HOST[:PORT][/PATH]; all share scheme, path, "
+        "credentials and tls, and one without a port has port. In a URI: "
+        "elasticsearch+https://es1:9200,es2:9200/.",
+        examples=[["https://es1:9200", "https://es2:9200"]],
     )
     index: str | None = Field(
         default=None,
@@ -126,13 +143,77 @@ class ElasticsearchConfig(NetworkDestinationConfig):
     # order above) so that an error names a field and quotes a path or a name, never the whole
     # block, which could hold a password written inline.
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_hosts(cls, data: Any) -> Any:
+        """With ``hosts``: the first host's name is ``host``, and the scheme and path they
+        are written with are ``scheme`` and ``path``, where those are not given (the
+        ``hosts`` validator checks that they agree)."""
+        if not isinstance(data, dict) or not data.get("hosts"):
+            return data
+        entries = []
+        texts = comma_list(data["hosts"])
+        for text in texts if isinstance(texts, list) else ():
+            if not isinstance(text, str):
+                continue  # said by the field's type check
+            try:
+                entries.append(parse_host_entry(text, _SCHEMES))
+            except ValueError:
+                continue  # said by the hosts validator, with where
+        if not entries:  # the hosts validator says why; host stands for the first meanwhile
+            first = texts[0] if isinstance(texts, list) and texts else None
+            return {"host": first, **data} if isinstance(first, str) else data
+        data = {"host": entries[0].host, **data}
+        schemes = {e.scheme for e in entries if e.scheme is not None}
+        paths = {_plain_path(e.path) for e in entries if e.path is not None}
+        for option, written in (("scheme", schemes), ("path", paths)):
+            if len(written) == 1:
+                data.setdefault(option, written.pop())
+        return data
+
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if "?" in value or "#" in value:
-            raise ValueError(f"path {value!r} must be a plain path, without '?' or '#'")
-        value = value.strip("/")
-        return "/" + value if value else ""
+        return _plain_path(value)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        """``HOST:PORT`` each, in the order given; what they share checked."""
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("hosts is empty: name at least one host, or give host instead")
+        given = info.data
+        if not {"host", "scheme", "port", "path"} <= given.keys():
+            return value  # one of them is wrong already, and said so
+        entries: list[HostEntry] = []
+        for i, text in enumerate(value):
+            try:
+                entries.append(parse_host_entry(text, _SCHEMES))
+            except ValueError as exc:
+                raise ValueError(f"hosts[{i}] {exc}") from None
+        scheme, path = given["scheme"], given["path"]
+        for i, entry in enumerate(entries):
+            if entry.scheme is not None and entry.scheme != scheme:
+                raise ValueError(
+                    f"hosts[{i}] {value[i].strip()!r} says {entry.scheme}:// where the others "
+                    f"(or scheme) say {scheme}://: all hosts share one scheme"
+                )
+            if entry.path is not None and _plain_path(entry.path) != path:
+                raise ValueError(
+                    f"hosts[{i}] {value[i].strip()!r} has path {_plain_path(entry.path)!r} "
+                    f"where the others (or path) have {path!r}: all hosts share one path"
+                )
+        if given["host"] != entries[0].host:
+            raise ValueError(
+                f"give host ({given['host']!r}) or hosts, not both: hosts names every host"
+            )
+        addresses = [format_address(e.host, e.port or given["port"]) for e in entries]
+        for i, address in enumerate(addresses):
+            if address in addresses[:i]:
+                raise ValueError(f"hosts[{i}] {address!r} is named twice")
+        return addresses
 
     @field_validator("index")
     @classmethod
@@ -264,9 +345,15 @@ class ElasticsearchConfig(NetworkDestinationConfig):
 
     @property
     def origin(self) -> str:
-        """``scheme://host:port``, where requests go (their paths start with :attr:`path`)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        """``scheme://host:port``, where requests go (their paths start with :attr:`path`);
+        the first of :attr:`origins`."""
+        return self.origins[0]
+
+    @property
+    def origins(self) -> list[str]:
+        """``scheme://host:port`` of each host, in the order given."""
+        addresses = self.hosts or [format_address(self.host, self.port)]
+        return [f"{self.scheme}://{address}" for address in addresses]
 
     @property
     def url(self) -> str:
@@ -274,4 +361,13 @@ class ElasticsearchConfig(NetworkDestinationConfig):
         return self.origin + self.path
 
     def describe(self) -> str:
-        return self.name or f"elasticsearch+{self.url}"
+        addresses = ",".join(self.hosts or [format_address(self.host, self.port)])
+        return self.name or f"elasticsearch+{self.scheme}://{addresses}{self.path}"
+
+
+def _plain_path(value: str) -> str:
+    """``/prefix`` or ``""``; ValueError for a query or a fragment."""
+    if "?" in value or "#" in value:
+        raise ValueError(f"path {value!r} must be a plain path, without '?' or '#'")
+    value = value.strip("/")
+    return "/" + value if value else ""

@@ -691,6 +691,8 @@ SECRET = "pa:ss/w#o?r&d@=%+ 1;[]$!'*,~"
     [
         f"elasticsearch+https://logship:{quote(SECRET, safe='')}@es.example.com:9200",
         f"elasticsearch+https://logship:{SECRET}@es.example.com:9200",
+        f"elasticsearch+https://logship:{quote(SECRET, safe='')}@es1:9200,es2:9200",
+        "elasticsearch+https://es1:9200,logship:hunter2",
         "gelf+https://writer:hunter2@graylog.example.com/gelf",
         f"elasticsearch+https://es:9200?user=logship&password={quote(SECRET, safe='')}",
         f"elasticsearch+https://es:9200?api_key={quote(SECRET, safe='')}",
@@ -721,6 +723,8 @@ def test_a_secret_written_into_the_config_is_refused_pointing_to_the_secret(
         f"elasticsearch+https://logship@es.example.com:9200?password_file={MOUNT}/es-password",
         "elasticsearch+https://es:9200?user=logship&password_env=ES_PASSWORD",
         f"elasticsearch+https://es:9200?api_key_file={MOUNT}/es-api-key",
+        f"elasticsearch+https://logship@es1:9200,es2:9200/?password_file={MOUNT}/es-password",
+        "elasticsearch+https://es1,es2:9201,es3",
         "forward://fluentd:24224?shared_key_env=FORWARD_KEY",
         "syslog+tcp://[::1]:514?filter.labels=maintainer:ops@example.com",
         "syslog+udp://logs:514?tag={{.Name}}@{{.ImageName}}",
