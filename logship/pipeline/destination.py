@@ -25,6 +25,7 @@ from logship.config.filters import DestinationFilter
 from logship.config.multiline import MultilineConfig
 from logship.errors import ConfigError
 from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.hosts import HostState, ReportsHosts
 from logship.pipeline.observer import DeliveryObserver, Observers
 from logship.pipeline.retry import Backoff
 from logship.pipeline.router import Route
@@ -75,6 +76,7 @@ class DestinationStats:
     max_records: int
     max_bytes: int
     spool: SpoolStats | None
+    hosts: tuple[HostState, ...] = ()  # each host, for a sink that sends to several
 
 
 class Destination:
@@ -255,6 +257,7 @@ class Destination:
         runner, buffer, spool = self._runner, self._buffer, self._spool
         now = time.monotonic() if now is None else now
         down_since = runner.down_since
+        sink = runner.sink
         return DestinationStats(
             name=self.name,
             up=runner.up,
@@ -287,6 +290,7 @@ class Destination:
                 disk_full=spool.disk_full,
                 disk_error=spool.disk_error,
             ),
+            hosts=tuple(sink.host_states()) if isinstance(sink, ReportsHosts) else (),
         )
 
     def held_by_container(self) -> dict[str, int]:

@@ -127,6 +127,18 @@ class Health:
         for name, destination in zip(self.names, self.destinations, strict=True):
             d = destination.stats(now)
             state: dict[str, Any] = {"name": name, "up": d.up}
+            if len(d.hosts) > 1:
+                state["hosts"] = [
+                    {"host": h.name, "up": True}
+                    if h.up
+                    else {
+                        "host": h.name,
+                        "up": False,
+                        "down_secs": round(h.down_secs, 3),
+                        "error": h.error,
+                    }
+                    for h in d.hosts
+                ]
             if not d.up:
                 window = d.retry_window_secs
                 state.update(down_secs=round(d.down_secs, 3), error=d.last_error)

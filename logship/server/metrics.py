@@ -246,6 +246,18 @@ class AgentCollector(Collector):
         up = GaugeMetricFamily(
             "logship_destination_up", "1 while the destination takes records.", labels=label
         )
+        host_up = GaugeMetricFamily(
+            "logship_destination_host_up",
+            "1 while this host of the destination (an Elasticsearch node) answers; 0 while it "
+            "is set aside after failing, its requests going to the other hosts.",
+            labels=[*label, "host"],
+        )
+        host_errors = CounterMetricFamily(
+            "logship_destination_host_errors",
+            "Requests this host of the destination failed (no answer, or 502, 503, 504), "
+            "each sent on to the next host.",
+            labels=[*label, "host"],
+        )
         fill = GaugeMetricFamily(
             "logship_buffer_records", "Records waiting in the destination's buffer.", labels=label
         )
@@ -297,11 +309,15 @@ class AgentCollector(Collector):
             retries.add_metric([name], d.retries)
             reconnects.add_metric([name], d.reconnects)
             up.add_metric([name], int(d.up))
+            for host in d.hosts:
+                host_up.add_metric([name, host.name], int(host.up))
+                host_errors.add_metric([name, host.name], host.failures)
             fill.add_metric([name], d.buffered)
             fill_bytes.add_metric([name], d.buffered_bytes)
             limit.add_metric([name], d.max_records)
             limit_bytes.add_metric([name], d.max_bytes)
         yield from (sent, sent_bytes, dropped, errors, retries, reconnects, up)
+        yield from (host_up, host_errors)
         yield from (fill, fill_bytes, limit, limit_bytes)
         yield from (spool_records, spool_bytes, spool_limit)
 

@@ -60,6 +60,7 @@ async def test_the_metrics_page_lists_exactly_what_a_running_agent_serves(
         "run",
         "console://?format=json",
         f"{spooled}?spool.enabled=true&reconnect_max_secs=1",
+        f"elasticsearch+http://127.0.0.1:{dead}",  # its hosts' series
         "--state-dir",
         str(tmp_path / "state"),
         "--http",

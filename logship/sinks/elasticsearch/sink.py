@@ -4,6 +4,14 @@ A batch becomes one or more ``_bulk`` requests of at most ``max_request_bytes``.
 server refuses for now (429, 5xx, no answer) goes back to the runner as
 ``DeliveryError.remaining`` and is retried there with backoff, and only that; what it refuses
 for good (a mapping error) is counted and logged with one example, never retried.
+
+With several hosts (``hosts``), each request goes to the next host in turn
+(:class:`~logship.pipeline.hosts.HostPool`). A host that does not answer, or answers 502, 503
+or 504 (a node that cannot serve, or the proxy in front of one saying so), is set aside for a
+backoff and the same request goes to the next host at once; nothing goes back to the runner
+while one host takes it. A 429 is the cluster pushing back, not a dead node: it goes back to
+the runner, which waits, as it does with one host. Requests sent twice (a host that took one
+but whose answer was lost) are recognised by their ``_id``, as any retry is.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dataclasses import dataclass
 import orjson
 
 from logship.errors import CheckFailed, DeliveryError, RemoteProtocolError
+from logship.pipeline.hosts import Host, HostPool, HostState
 from logship.protocol.bulk import (
     BULK_QUERY,
     CONTENT_TYPE,
@@ -40,6 +49,10 @@ log = logging.getLogger("logship.sink")
 
 _COMPRESS_IN_THREAD_BYTES = 256 * 1024  # above this, gzip off the event loop
 _REJECTION_LOG_SECS = 10.0  # refused records are logged at most this often (with counts)
+_FIRST_SET_ASIDE_SECS = 1.0  # a failed host's first backoff, at most (then 2, 4... s)
+# answers that say this node cannot serve now, where another may: the next host takes the
+# request (what Elastic's clients retry on another node, 429 aside)
+_HOST_FAILED_STATUSES = frozenset({502, 503, 504})
 
 
 def authorization(config: ElasticsearchConfig) -> str | None:
@@ -74,6 +87,7 @@ class _Answer:
     verdict: RequestVerdict
     why: str  # for a log line or a DeliveryError
     result: BulkResult | None = None
+    host_failed: bool = False  # no answer, or one saying this host cannot serve: try the next
 
 
 class ElasticsearchSink:
@@ -103,14 +117,28 @@ class ElasticsearchSink:
                 "password_file or password_env",
                 self.name,
             )
-        self.transport = HttpTransport(
-            config.origin,
-            ssl_context=client_context(config.tls) if config.scheme == "https" else None,
-            server_hostname=config.tls.server_name if config.scheme == "https" else None,
-            headers=headers,
-            timeout_secs=config.request_timeout_secs,
-            connect_timeout_secs=config.connect_timeout_secs,
+        https = config.scheme == "https"
+        ssl_context = client_context(config.tls) if https else None
+        self.pool = HostPool(
+            [
+                (
+                    origin,
+                    HttpTransport(
+                        origin,
+                        ssl_context=ssl_context,
+                        server_hostname=config.tls.server_name if https else None,
+                        headers=headers,
+                        timeout_secs=config.request_timeout_secs,
+                        connect_timeout_secs=config.connect_timeout_secs,
+                    ),
+                )
+                for origin in config.origins
+            ],
+            owner=self.name,
+            initial_secs=_FIRST_SET_ASIDE_SECS,
+            maximum_secs=config.reconnect_max_secs,
         )
+        self._several = len(self.pool.hosts) > 1
         self.rejected_total = 0  # records refused for good
         self.existing_total = 0  # records answered 409: sent before and already there
         self.unreadable_answers = 0  # 200 answers that were no _bulk answer (retried)
@@ -118,34 +146,44 @@ class ElasticsearchSink:
         self._next_rejection_log = 0.0
 
     @property
+    def transport(self) -> HttpTransport:
+        """The first host's transport (with one host, the only one)."""
+        return self.pool.hosts[0].target
+
+    @property
     def bytes_sent(self) -> int:
-        return self.transport.bytes_sent
+        return sum(host.target.bytes_sent for host in self.pool.hosts)
+
+    def host_states(self) -> list[HostState]:
+        """How each host is doing (metrics, /readyz)."""
+        return self.pool.states()
 
     async def open(self) -> None:
-        """Say which server this is (GET /), when it answers; sending does not depend on it."""
+        """Say which server each host is (GET /), when it answers; sending does not depend on
+        it. A host that does not answer at all is set aside, so the first requests go to the
+        others."""
+        await asyncio.gather(*(self._open_host(host) for host in self.pool.hosts))
+
+    async def _open_host(self, host: Host[HttpTransport]) -> None:
+        name = f"{self.name}: {host.name}" if self._several else self.name
         try:
-            response = await self.transport.request("GET", self.root_path)
+            response = await host.target.request("GET", self.root_path)
         except DeliveryError as exc:
-            log.info(
-                "%s: not answering yet (%s); records wait in the buffer",
-                self.name,
-                self._redact(str(exc)),
-            )
+            why = self._redact(str(exc))
+            log.info("%s: not answering yet (%s); records wait in the buffer", name, why)
+            if self._several:
+                self.pool.failed(host, why)
             return
         if response.status != 200:
             log.info(
-                "%s: GET / answered %s",
-                self.name,
-                describe_error_body(response.status, response.body),
+                "%s: GET / answered %s", name, describe_error_body(response.status, response.body)
             )
             return
         found = _server(response.body)
         if found is None:
-            log.info(
-                "%s: GET / did not answer like Elasticsearch: %r", self.name, response.body[:200]
-            )
+            log.info("%s: GET / did not answer like Elasticsearch: %r", name, response.body[:200])
         else:
-            log.info("%s: %s, cluster %r", self.name, *found)
+            log.info("%s: %s, cluster %r", name, *found)
 
     async def send(self, batch: list[Record]) -> None:
         entries = self.encoder.encode(batch)
@@ -194,15 +232,31 @@ class ElasticsearchSink:
             )
 
     async def _post(self, entries: list[bytes], start: int, end: int) -> _Answer:
-        """Send ``entries[start:end]`` as one ``_bulk`` request and judge the answer."""
+        """Send ``entries[start:end]`` as one ``_bulk`` request, to the next host in turn and
+        on to the others while a host fails, and judge the answer."""
         body = b"".join(entries[start:end])
         if self.gzip:
             if len(body) > _COMPRESS_IN_THREAD_BYTES:
                 body = await asyncio.to_thread(zlib.compress, body, 1, 31)
             else:
                 body = zlib.compress(body, 1, 31)
+        failures: list[str] = []
+        for host in self.pool.attempt_order():
+            answer = await self._post_to(host, body, entries, start, end)
+            if not answer.host_failed:
+                self.pool.worked(host)
+                return answer
+            self.pool.failed(host, answer.why)
+            failures.append(answer.why)
+        if len(failures) == 1:
+            return _Answer("retry", failures[0])
+        return _Answer("retry", f"no host took the request: {'; '.join(failures)}")
+
+    async def _post_to(
+        self, host: Host[HttpTransport], body: bytes, entries: list[bytes], start: int, end: int
+    ) -> _Answer:
         try:
-            response = await self.transport.request(
+            response = await host.target.request(
                 "POST",
                 self.bulk_path,
                 data=body,
@@ -210,7 +264,7 @@ class ElasticsearchSink:
                 max_answer_bytes=max_answer_bytes(end - start),
             )
         except DeliveryError as exc:  # no answer at all, a redirect, an answer far too long
-            return _Answer("retry", self._redact(str(exc)))
+            return _Answer("retry", self._redact(str(exc)), host_failed=True)
         status = response.status
         verdict = request_verdict(status)
         if verdict == "answered":
@@ -231,7 +285,9 @@ class ElasticsearchSink:
             return _Answer(verdict, f"{error}: a document of {size} bytes is more than it takes")
         if verdict == "reject":
             return _Answer(verdict, error)
-        return _Answer(verdict, f"answered {error}")
+        where = f"{host.name} " if self._several else ""
+        failed = status in _HOST_FAILED_STATUSES
+        return _Answer(verdict, f"{where}answered {error}", host_failed=failed)
 
     def _redact(self, text: str) -> str:
         """``text`` without the credential (aiohttp's reprs of some errors show the headers)."""
@@ -257,10 +313,33 @@ class ElasticsearchSink:
         self._unlogged_rejections = 0
 
     async def healthcheck(self) -> str:
+        """Each host checked (:meth:`_check_host`), all at once; with several, what each
+        said, and a failure when any of them fails."""
+        if not self._several:
+            return await self._check_host(self.transport)
+        hosts = self.pool.hosts
+        results = await asyncio.gather(
+            *(self._check_host(host.target) for host in hosts), return_exceptions=True
+        )
+        failed = 0
+        said: list[str] = []
+        for host, result in zip(hosts, results, strict=True):
+            if isinstance(result, str):
+                said.append(f"{host.name} OK {result}")
+            elif isinstance(result, CheckFailed | DeliveryError | OSError):
+                failed += 1
+                said.append(f"{host.name} FAIL {self._redact(str(result))}")
+            else:
+                raise result
+        summary = "; ".join(said)
+        if failed:
+            raise CheckFailed(f"{failed} of {len(hosts)} hosts failing: {summary}")
+        return f"{len(hosts)} hosts: {summary}"
+
+    async def _check_host(self, transport: HttpTransport) -> str:
         """Which server answers GET /, then an empty ``_bulk`` request, which adds nothing:
         Elasticsearch checks the credentials first (401), then refuses the empty body (400
         "request body is required"/"no requests added")."""
-        transport = self.transport
         response = await transport.request("GET", self.root_path)
         if response.status != 200:
             problem = describe_error_body(response.status, response.body)
@@ -282,4 +361,5 @@ class ElasticsearchSink:
         raise CheckFailed(f"POST _bulk answered {problem}")
 
     async def close(self) -> None:
-        await self.transport.aclose()
+        for host in self.pool.hosts:
+            await host.target.aclose()

@@ -21,6 +21,10 @@ It follows the documented contract strictly and answers the way Elasticsearch 8 
   ``ApiKey …`` (else 401 ``security_exception`` with ``WWW-Authenticate``). ``GET /`` answers
   the version document.
 
+Several nodes of one cluster: ``ElasticsearchStandIn(node_of=first)`` listens on a port of its
+own and stores into ``first``'s indices (an ``_id`` created through one node is a 409 through
+the other, as in a cluster); :meth:`kill` drops a node as a crash does.
+
 Knobs for tests: :meth:`fail_requests` (the next N ``_bulk`` requests get 429 or another status),
 :meth:`fail_items` (documents whose message contains a marker get 429 or a 400
 ``mapper_parsing_exception``), :meth:`set_users`. It runs its own event loop in a background
@@ -227,6 +231,7 @@ class ElasticsearchStandIn:
         data_stream_patterns: Iterable[str] = ("logs-*-*",),
         max_content_length_bytes: int = 100 * 1024 * 1024,
         version: str = "8.13.4",
+        node_of: ElasticsearchStandIn | None = None,
     ) -> None:
         self.users = dict(users or {})
         self.api_keys = set(api_keys)  # "id:key"
@@ -242,6 +247,11 @@ class ElasticsearchStandIn:
         self._indices: dict[str, dict[str, dict[str, Any]]] = {}
         self._mappings: dict[str, dict[str, str]] = {}
         self._data_streams: dict[str, str] = {}  # name -> backing index
+        if node_of is not None:  # another node of its cluster: one store, one lock
+            self._lock = node_of._lock
+            self._indices = node_of._indices
+            self._mappings = node_of._mappings
+            self._data_streams = node_of._data_streams
         self._seq_no = 0
         self._failing_requests: list[int] = []
         self._nonsense_answers = 0
@@ -296,6 +306,18 @@ class ElasticsearchStandIn:
         for transport in self._transports:
             if _open(transport):
                 transport.abort()
+        self._transports.clear()
+        await asyncio.sleep(0)
+
+    def kill(self) -> None:
+        """As a node that crashes: every connection cut at once (an answer being written
+        included), then no more listening; what was stored stays."""
+        self._call(self._kill())
+        self.stop()
+
+    async def _kill(self) -> None:
+        for transport in self._transports:
+            transport.abort()
         self._transports.clear()
         await asyncio.sleep(0)
 
