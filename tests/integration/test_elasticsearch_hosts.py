@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -45,9 +46,20 @@ def records(count: int, first: int = 0) -> list[Record]:
     ]
 
 
-def sink_to(*ports: int, **options: Any) -> ElasticsearchSink:
-    hosts = [f"127.0.0.1:{port}" for port in ports]
-    return ElasticsearchSink(ElasticsearchConfig(hosts=hosts, **options))
+@asynccontextmanager
+async def sink_to(*ports: int) -> AsyncIterator[ElasticsearchSink]:
+    """The sink sending to these ports of 127.0.0.1, closed after."""
+    sink = ElasticsearchSink(ElasticsearchConfig(hosts=[f"127.0.0.1:{port}" for port in ports]))
+    try:
+        yield sink
+    finally:
+        await sink.close()
+
+
+async def send_batches(sink: ElasticsearchSink, count: int) -> None:
+    """``count`` batches of 5 records, one after the other; each must be taken whole."""
+    for n in range(count):
+        await sink.send(records(5, first=5 * n))
 
 
 def stored(es: ElasticsearchStandIn) -> list[str]:
@@ -61,12 +73,8 @@ async def test_requests_take_turns_over_the_hosts(
     cluster: tuple[ElasticsearchStandIn, ElasticsearchStandIn],
 ) -> None:
     es1, es2 = cluster
-    sink = sink_to(es1.port, es2.port)
-    try:
-        for n in range(4):
-            await sink.send(records(5, first=5 * n))
-    finally:
-        await sink.close()
+    async with sink_to(es1.port, es2.port) as sink:
+        await send_batches(sink, 4)
     assert (len(es1.calls), len(es2.calls)) == (2, 2)
     assert stored(es1) == sorted(r.message for r in records(20))
 
@@ -76,13 +84,9 @@ async def test_a_host_that_does_not_answer_is_passed_over_without_failing_a_batc
 ) -> None:
     es1, _ = cluster
     dead = free_port(socket.SOCK_STREAM)
-    sink = sink_to(dead, es1.port)
-    try:
-        for n in range(4):
-            await sink.send(records(5, first=5 * n))  # no DeliveryError: es1 took each
+    async with sink_to(dead, es1.port) as sink:
+        await send_batches(sink, 4)  # no DeliveryError: es1 took each
         dead_host, live_host = sink.host_states()
-    finally:
-        await sink.close()
     assert len(es1.calls) == 4
     assert stored(es1) == sorted(r.message for r in records(20))
     assert (dead_host.up, live_host.up) == (False, True)
@@ -94,8 +98,7 @@ async def test_a_503_sends_the_request_on_to_the_next_host_and_a_429_goes_back_t
     cluster: tuple[ElasticsearchStandIn, ElasticsearchStandIn],
 ) -> None:
     es1, es2 = cluster
-    sink = sink_to(es1.port, es2.port)
-    try:
+    async with sink_to(es1.port, es2.port) as sink:
         es1.fail_requests(1, 503)
         await sink.send(records(3))  # es1 answers 503, es2 takes it
         assert [c.status for c in es1.calls] == [503]
@@ -106,20 +109,15 @@ async def test_a_503_sends_the_request_on_to_the_next_host_and_a_429_goes_back_t
         assert [r.message for r in info.value.remaining] == ["line-3", "line-4", "line-5"]
         assert "answered HTTP 429" in str(info.value)
         assert [host.up for host in sink.host_states()] == [False, True]
-    finally:
-        await sink.close()
     assert stored(es1) == sorted(r.message for r in records(3))
 
 
 async def test_when_no_host_answers_the_batch_goes_back_naming_each_host() -> None:
     dead = [free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)]
-    sink = sink_to(*dead)
     batch = records(2)
-    try:
+    async with sink_to(*dead) as sink:
         with pytest.raises(DeliveryError) as info:
             await sink.send(batch)
-    finally:
-        await sink.close()
     assert info.value.retriable and info.value.remaining == batch
     for port in dead:
         assert f"cannot connect to http://127.0.0.1:{port}" in str(info.value)
@@ -129,20 +127,14 @@ async def test_the_health_check_says_how_each_host_is_and_fails_when_one_does(
     cluster: tuple[ElasticsearchStandIn, ElasticsearchStandIn],
 ) -> None:
     es1, es2 = cluster
-    sink = sink_to(es1.port, es2.port)
-    try:
+    async with sink_to(es1.port, es2.port) as sink:
         said = await sink.healthcheck()
-    finally:
-        await sink.close()
     assert said.startswith("2 hosts: ")
     assert f"http://127.0.0.1:{es2.port} OK Elasticsearch 8.13.4, _bulk reachable" in said
     dead = free_port(socket.SOCK_STREAM)
-    sink = sink_to(es1.port, dead)
-    try:
+    async with sink_to(es1.port, dead) as sink:
         with pytest.raises(CheckFailed) as info:
             await sink.healthcheck()
-    finally:
-        await sink.close()
     assert str(info.value).startswith("1 of 2 hosts failing: ")
     assert f"http://127.0.0.1:{es1.port} OK Elasticsearch 8.13.4" in str(info.value)
     assert f"http://127.0.0.1:{dead} FAIL cannot connect" in str(info.value)
