@@ -23,6 +23,9 @@ _TUNING = {
     "spool",
     "multiline",
 }
+# options added after spool keys were first written: left out of the key while unset, so that a
+# destination that does not use them keeps the spool it had before they existed
+_LATER = {"hosts"}
 
 
 class BatchConfig(BaseModel):
@@ -148,7 +151,11 @@ class DestinationConfig(BaseModel):
         if self.name:
             return "name-" + _safe(self.name)
         options = self.model_dump(mode="json", exclude=_TUNING)
-        options = {k: v for k, v in options.items() if not k.endswith("_secs")}
+        options = {
+            k: v
+            for k, v in options.items()
+            if not k.endswith("_secs") and not (k in _LATER and v is None)
+        }
         digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]
         kind = str(options.get("type", "destination"))
         host = str(options.get("host") or "")

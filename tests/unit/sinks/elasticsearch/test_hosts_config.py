@@ -116,3 +116,23 @@ def test_only_destinations_with_hosts_take_several_in_a_uri() -> None:
         load_settings(destinations=["syslog+tcp://a:514,b:514"])
     assert "a syslog destination cannot send to" in str(info.value)
     assert "'syslog+tcp://a:514,b:514'" in str(info.value)  # no credentials: quoted whole
+
+
+def test_a_single_host_keeps_the_spool_directory_it_had_before_hosts_existed() -> None:
+    # the keys logship 2026-12-05 (bccdcd0, before hosts) gave these destinations: after an
+    # upgrade their spools are found again, and what they held is sent
+    assert (
+        ElasticsearchConfig(host="es.example.com").spool_key()
+        == "elasticsearch-es.example.com-9200-f3aeb85efafc"
+    )
+    tuned = ElasticsearchConfig(
+        host="es.example.com", scheme="https", port=9243, path="/es", index="logs-%Y"
+    )
+    assert tuned.spool_key() == "elasticsearch-es.example.com-9243-64d5b2214bdb"
+
+
+def test_each_host_list_has_a_spool_directory_of_its_own() -> None:
+    one = ElasticsearchConfig(hosts=["es1", "es2"]).spool_key()
+    assert one.startswith("elasticsearch-es1-9200-")
+    assert one != ElasticsearchConfig(hosts=["es1", "es3"]).spool_key()
+    assert one != ElasticsearchConfig(host="es1").spool_key()
