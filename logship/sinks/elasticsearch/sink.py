@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from logship.errors import CheckFailed, DeliveryError, RemoteProtocolError
+from logship.errors import CheckFailed, DeliveryError, LogshipError, RemoteProtocolError
 from logship.pipeline.hosts import Host, HostPool, HostState
 from logship.protocol.bulk import (
     BULK_QUERY,
@@ -326,7 +326,7 @@ class ElasticsearchSink:
         for host, result in zip(hosts, results, strict=True):
             if isinstance(result, str):
                 said.append(f"{host.name} OK {result}")
-            elif isinstance(result, CheckFailed | DeliveryError | OSError):
+            elif isinstance(result, LogshipError | OSError):  # what check reports of one host
                 failed += 1
                 said.append(f"{host.name} FAIL {self._redact(str(result))}")
             else:
