@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 from logship.agent import Agent, OperatorWindow
-from logship.config.destination import DestinationConfig
-from logship.pipeline.destination import Destination
 from logship.pipeline.flow import Backpressure
 from logship.pipeline.router import Router
+from logship.pipeline.running import Destinations, Reloads
 from logship.record import format_timestamp_ns, timestamp_ns
+from logship.reload import Reconfigurator, specs
 from logship.settings import Settings
-from logship.sinks.console.config import ConsoleConfig
-from logship.sinks.registry import build_sink
 from logship.sources.base import ReadOptions, Resume, Source
 from logship.sources.choice import choose_source
 from logship.sources.docker.client import DockerClient
@@ -35,7 +33,6 @@ from logship.sources.held import HeldLines
 from logship.sources.host import host_meta
 from logship.state.checkpointer import Checkpointer
 from logship.state.checkpoints import CheckpointStore
-from logship.state.progress import Progress
 from logship.transform.multiline import stage_of
 from logship.transform.parse import ParseStage
 
@@ -106,36 +103,6 @@ def resume_from(store: CheckpointStore, interval_secs: float) -> Resume:
     return Resume(saved.positions, created_after)
 
 
-def spool_dirs(configs: list[DestinationConfig], state_dir: Path) -> list[Path | None]:
-    """Each destination's disk spool directory, ``<state_dir>/spool/<key>/`` (None: no spool);
-    the same destination twice gets a spool each. A spool directory no destination uses any
-    more is reported, never deleted."""
-    spools = state_dir / "spool"
-    keys: set[str] = set()
-    dirs: list[Path | None] = []
-    for config in configs:
-        if not config.spool.enabled:
-            dirs.append(None)
-            continue
-        key = base = config.spool_key()
-        n = 1
-        while key in keys:
-            n += 1
-            key = f"{base}-{n}"
-        keys.add(key)
-        dirs.append(spools / key)
-    if spools.is_dir():
-        for orphan in sorted(p for p in spools.iterdir() if p.name not in keys):
-            if any(orphan.glob("*.seg")):
-                log.warning(
-                    "disk spool %s belongs to no destination configured now; what it holds is "
-                    "not sent (give a destination a name to keep its spool across changes of "
-                    "its options)",
-                    orphan,
-                )
-    return dirs
-
-
 def source_of(
     kind: str,
     settings: Settings,
@@ -168,9 +135,10 @@ def source_of(
     return docker_source(settings, emit, options=options, resume=resume, files=files, held=held)
 
 
-async def build_agent(settings: Settings) -> Agent:
+async def build_agent(settings: Settings, load: Callable[[], Settings] | None = None) -> Agent:
     """Everything ``logship run`` runs, from ``settings``; :class:`~logship.errors.ConfigError`
-    for what cannot be used (a state directory, a spool, TLS files)."""
+    for what cannot be used (a state directory, a spool, TLS files). With ``load`` (which
+    reads the settings again as they were read at start), SIGHUP reloads them."""
     for warning in settings.security_warnings():  # once, at start
         log.warning("%s", warning)
     client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
@@ -178,7 +146,6 @@ async def build_agent(settings: Settings) -> Agent:
         settings.source, client, settings.pods_dir, settings.docker_root
     )
     log.info("reading container logs through source %s: %s", kind, why)
-    configs: list[DestinationConfig] = list(settings.destinations) or [ConsoleConfig()]
     state_dir = settings.state_dir
     store = None
     resume = Resume()
@@ -186,26 +153,12 @@ async def build_agent(settings: Settings) -> Agent:
         store = CheckpointStore(state_dir)
         store.open()
         resume = resume_from(store, settings.checkpoint_interval_secs)
-    dirs = spool_dirs(configs, state_dir) if state_dir is not None else [None] * len(configs)
-    destinations = [
-        Destination.from_config(
-            build_sink(config),
-            config,
-            max_records=settings.buffer.max_records,
-            max_bytes=settings.buffer.max_bytes,
-            spool_dir=spool_dir,
-            honor_opt_outs=settings.honor_ignore,
-        )
-        for config, spool_dir in zip(configs, dirs, strict=True)
-    ]
-    for destination in destinations:
+    built = [spec.build() for spec in specs(settings)]
+    for destination in built:
         destination.open_spool()
-    multiline = settings.multiline
-    router = Router(
-        [d.route for d in destinations],
-        stage=stage_of(multiline),
-        parse=ParseStage(settings.parse),
-    )
+    destinations = Destinations(built)
+    stage, parse = stage_of(settings.multiline), ParseStage(settings.parse)
+    router = Router([d.route for d in built], stage=stage, parse=parse)
     since = None if settings.backlog else format_timestamp_ns(time.time_ns())
     source = source_of(
         kind,
@@ -222,12 +175,10 @@ async def build_agent(settings: Settings) -> Agent:
     )
     checkpointer = None
     if store is not None:
-        progresses = [Progress() for _ in destinations]
-        for destination, progress in zip(destinations, progresses, strict=True):
-            destination.observe(progress)
         checkpointer = Checkpointer(
-            store, source, progresses, interval_secs=settings.checkpoint_interval_secs
+            store, source, built, interval_secs=settings.checkpoint_interval_secs
         )
+    reloads = Reloads()
     server: OperatorWindow | None = None
     if settings.http is not None:
         from logship.server.app import OperatorServer  # aiohttp.web only if asked
@@ -239,6 +190,7 @@ async def build_agent(settings: Settings) -> Agent:
             destinations=destinations,
             checkpoints=checkpointer.saved_positions if checkpointer is not None else None,
             per_container_metrics=settings.metrics.per_container,
+            reloads=reloads,
         )
     return Agent(
         source,
@@ -247,4 +199,8 @@ async def build_agent(settings: Settings) -> Agent:
         server=server,
         shutdown_grace_secs=settings.shutdown_grace_secs,
         router=router,
+        reconfigure=None
+        if load is None
+        else Reconfigurator(load, settings, built, stage=stage, parse=parse),
+        reloads=reloads,
     )

@@ -353,13 +353,17 @@ def _silence_stdout() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from logship.assemble import build_agent
-    from logship.settings import load_settings
+    from logship.settings import Settings, load_settings
 
-    settings = load_settings(args.config, **_overrides(args))
+    overrides = _overrides(args)
+    settings = load_settings(args.config, **overrides)
     _setup_logging(settings.log_level, settings.log_format)
 
+    def load() -> Settings:  # SIGHUP: the same sources again (the environment is the start's)
+        return load_settings(args.config, **overrides)
+
     async def main() -> int:
-        agent = await build_agent(settings)
+        agent = await build_agent(settings, load)
         return await agent.run()
 
     return _run_async(main)

@@ -6,7 +6,7 @@ it cannot take is shed or spooled, as its buffer's bound says."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Protocol
 
 PAUSE_SECS = 0.01  # how often a paused reader looks again
@@ -17,10 +17,11 @@ class _Held(Protocol):
 
 
 class Backpressure:
-    """Says when a reader that can wait should: any of ``destinations`` is up and its buffer
-    more than half full (see :meth:`~logship.pipeline.destination.Destination.congested`)."""
+    """Says when a reader that can wait should: any of ``destinations`` (looked at each time:
+    a reload changes them) is up and its buffer more than half full (see
+    :meth:`~logship.pipeline.destination.Destination.congested`)."""
 
-    def __init__(self, destinations: Sequence[_Held]) -> None:
+    def __init__(self, destinations: Iterable[_Held]) -> None:
         self.destinations = destinations
         self.pauses = 0  # times a reader waited
 

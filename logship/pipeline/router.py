@@ -138,15 +138,40 @@ class Router:
         stage: MultilineStage | None = None,
         parse: ParseStage | None = None,
     ) -> None:
+        self.records = 0
+        self._taps: list[Tap] = []  # none unless --http is on
+        self._holding = asyncio.Event()  # set when a stage may hold something
+        self._set(routes, stage, parse)
+
+    def _set(
+        self, routes: list[Route], stage: MultilineStage | None, parse: ParseStage | None
+    ) -> None:
         self.routes = routes
         self.stage = stage
         self.parse = parse
-        self.records = 0
-        self._taps: list[Tap] = []  # none unless --http is on
         self._shared = [r for r in routes if r.stage is None] if stage is not None else []
         self._own = [r for r in routes if r.stage is not None or stage is None]
         self._stages = [s for s in (stage, *(r.stage for r in routes)) if s is not None]
-        self._holding = asyncio.Event()  # set when a stage may hold something
+
+    def reroute(
+        self,
+        routes: list[Route],
+        stage: MultilineStage | None = None,
+        parse: ParseStage | None = None,
+    ) -> None:
+        """A reload: the batches emitted from now on go through these ``routes`` and stages
+        (the same objects where nothing changed). A route that goes, and the shared
+        ``stage`` when it is replaced, first deliver what they hold to the routes they fed:
+        no line read before the reload is left behind in a stage nobody flushes."""
+        if self.stage is not None and stage is not self.stage:
+            for batch in self.stage.due(None):
+                for route in self._shared:
+                    route.put(batch)
+        for route in self.routes:
+            if route not in routes:
+                route.flush(None)
+        self._set(routes, stage, parse)
+        self._holding.set()  # the flush timer looks at the stages again
 
     def emit(self, records: list[Record]) -> None:
         """Called by the source with each decoded batch; never blocks."""
@@ -184,7 +209,8 @@ class Router:
 
     async def run(self) -> None:
         """Deliver open multiline records once their flush timeout passes, until cancelled.
-        Returns at once when nothing is joined."""
+        Returns at once when nothing is joined (``logship run`` always has a stage, which a
+        reload may turn on)."""
         if not self._stages:
             return
         while True:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -15,13 +14,13 @@ from prometheus_client.exposition import choose_encoder
 from logship.config.address import format_address
 from logship.config.http import HttpSettings
 from logship.errors import ListenError
-from logship.pipeline.destination import Destination
 from logship.pipeline.router import Router
+from logship.pipeline.running import Destinations, Reloads
 from logship.server.access import Access
 from logship.server.containers import Checkpoints, Containers
 from logship.server.health import Health, LoopMonitor
 from logship.server.live import LiveHub, ReaderLimits
-from logship.server.metrics import build_registry, unique_names
+from logship.server.metrics import build_registry
 from logship.server.page import Page
 from logship.server.reads import ReadCounter
 from logship.sources.base import Source
@@ -57,16 +56,16 @@ class OperatorServer:
         *,
         source: Source,
         router: Router,
-        destinations: Sequence[Destination],
+        destinations: Destinations,
         checkpoints: Checkpoints | None = None,
         per_container_metrics: bool = False,
+        reloads: Reloads | None = None,
     ) -> None:
         self.host, self.port = settings.host, settings.port
         # a connection with no complete request this long is closed (aiohttp's default is an
         # hour: enough half-sent requests would take every file descriptor)
         self.idle_secs = settings.log_reader_timeout_secs
         self.router = router
-        names = unique_names([d.name for d in destinations])
         self.reads = ReadCounter(source)
         self.hub = LiveHub(
             router,
@@ -78,17 +77,17 @@ class OperatorServer:
             ),
         )
         self.monitor = LoopMonitor()
-        self.health = Health(source, destinations, names, self.monitor)
+        self.health = Health(source, destinations, self.monitor)
         self.registry = build_registry(
             source,
             destinations,
-            names,
             self.reads,
             self.hub,
             per_container=per_container_metrics,
             ready=lambda: self.health.readiness()[0],
+            reloads=reloads,
         )
-        containers = Containers(source, destinations, names, self.reads, checkpoints)
+        containers = Containers(source, destinations, self.reads, checkpoints)
         self.access = Access(settings)
         app = web.Application(middlewares=[self.access.middleware])
         app.router.add_get("/", Page().handle)

@@ -3,12 +3,12 @@ what each destination holds and dropped of it, and where its log is read from.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from logship.pipeline.destination import Destination
+from logship.pipeline.running import Destinations
 from logship.record import STDERR, STDOUT, ResumePosition
 from logship.server.reads import ReadCounter
 from logship.sources.base import ContainerView, Source
@@ -39,22 +39,20 @@ class Containers:
     def __init__(
         self,
         source: Source,
-        destinations: Sequence[Destination],
-        names: list[str],
+        destinations: Destinations,
         reads: ReadCounter,
         checkpoints: Checkpoints | None = None,
     ) -> None:
         self.source = source
         self.destinations = destinations
-        self.names = names
         self.reads = reads
         self.checkpoints = checkpoints
 
     async def handle(self, request: web.Request) -> web.Response:
         self.reads.settle()
-        destinations = self.destinations
-        held = [d.held_by_container() for d in destinations]
-        shed = [d.shed_by_container() for d in destinations]
+        named = self.destinations.named()
+        held = [d.held_by_container() for _, d in named]
+        shed = [d.shed_by_container() for _, d in named]
         saved = self.checkpoints() if self.checkpoints is not None else {}
         listing = []
         for container in sorted(self.source.containers().values(), key=lambda c: c.meta.name):
@@ -67,7 +65,7 @@ class Containers:
                     # what a full buffer shed went to the disk spool, when there is one
                     ("spooled" if d.has_spool else "dropped"): gone.get(container_id, 0),
                 }
-                for name, d, holding, gone in zip(self.names, destinations, held, shed, strict=True)
+                for (name, d), holding, gone in zip(named, held, shed, strict=True)
             ]
             if container_id in saved:
                 doc["checkpoint"] = _position(saved[container_id])

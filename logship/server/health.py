@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
-from logship.pipeline.destination import Destination
+from logship.pipeline.running import Destinations
 from logship.sources.base import Source
 
 MAX_LAG_SECS = 5.0
@@ -73,13 +72,11 @@ class Health:
     def __init__(
         self,
         source: Source,
-        destinations: Sequence[Destination],
-        names: list[str],
+        destinations: Destinations,
         monitor: LoopMonitor,
     ) -> None:
         self.source = source
-        self.destinations = destinations
-        self.names = names  # the destinations' names, as in metrics
+        self.destinations = destinations  # named as in metrics
         self.monitor = monitor
         self.stopping = False
 
@@ -124,7 +121,7 @@ class Health:
                 reasons.append(f"Docker engine: {status.error}")
         destinations = []
         now = time.monotonic()
-        for name, destination in zip(self.names, self.destinations, strict=True):
+        for name, destination in self.destinations.named():
             d = destination.stats(now)
             state: dict[str, Any] = {"name": name, "up": d.up}
             if len(d.hosts) > 1:

@@ -14,7 +14,7 @@ step.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -24,24 +24,13 @@ from logship import __version__
 from logship.pipeline.destination import Destination
 from logship.pipeline.observer import DeliveryObserver
 from logship.pipeline.runner import ERROR_REASONS
+from logship.pipeline.running import Destinations, Reloads
 from logship.record import STDERR, STDOUT, Record
 from logship.server.live import LiveHub
 from logship.server.reads import ReadCounter
 from logship.sources.base import ContainerView, Source
 
 SEND_BUCKETS_SECS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-
-def unique_names(names: list[str]) -> list[str]:
-    """Destination names as metric labels: a name used twice gets ``#2``, ``#3``."""
-    out: list[str] = []
-    for name in names:
-        label, n = name, 1
-        while label in out:
-            n += 1
-            label = f"{name} #{n}"
-        out.append(label)
-    return out
 
 
 class AgentCollector(Collector):
@@ -51,17 +40,17 @@ class AgentCollector(Collector):
     def __init__(
         self,
         source: Source,
-        destinations: Sequence[Destination],
-        names: list[str],
+        destinations: Destinations,
         reads: ReadCounter,
         hub: LiveHub,
         *,
         per_container: bool = False,
         ready: Callable[[], bool] | None = None,
+        reloads: Reloads | None = None,
     ) -> None:
         self.source = source
         self.destinations = destinations
-        self.names = names
+        self.reloads = reloads
         self.reads = reads
         self.hub = hub
         self.per_container = per_container
@@ -78,6 +67,8 @@ class AgentCollector(Collector):
         yield from self._source()
         yield from self._destinations()
         yield from self._live()
+        if self.reloads is not None:
+            yield from self._reloads(self.reloads)
 
     def _source(self) -> Iterator[Metric]:
         source = self.source
@@ -201,6 +192,30 @@ class AgentCollector(Collector):
             per.add_metric([*labels, STDERR], entry.stderr)
         return per
 
+    def _reloads(self, reloads: Reloads) -> Iterator[Metric]:
+        """As Prometheus itself reports its own: a counter by result, whether the last one
+        applied, and when the configuration last did (at start until the first reload)."""
+        count = CounterMetricFamily(
+            "logship_config_reloads",
+            "Configuration reloads (SIGHUP), by result: success (the new configuration "
+            "runs), failure (it was invalid or could not be built: the running one is kept).",
+            labels=["result"],
+        )
+        count.add_metric(["success"], reloads.succeeded)
+        count.add_metric(["failure"], reloads.failed)
+        yield count
+        yield GaugeMetricFamily(
+            "logship_config_last_reload_successful",
+            "1 if the last reload applied (or none was tried), 0 if it failed.",
+            value=int(reloads.last_ok),
+        )
+        yield GaugeMetricFamily(
+            "logship_config_last_reload_success_timestamp_seconds",
+            "When the running configuration was applied: the last successful reload, or the "
+            "start (Unix seconds).",
+            value=reloads.last_success,
+        )
+
     def _destinations(self) -> Iterator[Metric]:
         label = ["destination"]
         sent = CounterMetricFamily(
@@ -284,7 +299,7 @@ class AgentCollector(Collector):
         spool_limit = GaugeMetricFamily(
             "logship_spool_max_bytes", "The disk spool's bound in bytes.", labels=label
         )
-        for name, destination in zip(self.names, self.destinations, strict=True):
+        for name, destination in self.destinations.named():
             d = destination.stats()
             sent.add_metric([name], d.sent)
             sent_bytes.add_metric([name], d.bytes_sent)
@@ -360,13 +375,13 @@ class SendTimer(DeliveryObserver):
 
 def build_registry(
     source: Source,
-    destinations: Sequence[Destination],
-    names: list[str],
+    destinations: Destinations,
     reads: ReadCounter,
     hub: LiveHub,
     *,
     per_container: bool = False,
     ready: Callable[[], bool] | None = None,
+    reloads: Reloads | None = None,
 ) -> CollectorRegistry:
     """The agent's metrics (per container too with ``per_container``; ``ready`` says what
     /readyz would), its send-latency
@@ -374,7 +389,13 @@ def build_registry(
     memory. A registry of its own, never the library's global one."""
     registry = CollectorRegistry(auto_describe=False)
     collector = AgentCollector(
-        source, destinations, names, reads, hub, per_container=per_container, ready=ready
+        source,
+        destinations,
+        reads,
+        hub,
+        per_container=per_container,
+        ready=ready,
+        reloads=reloads,
     )
     registry.register(collector)
     ProcessCollector(registry=registry)
@@ -385,6 +406,10 @@ def build_registry(
         buckets=SEND_BUCKETS_SECS,
         registry=registry,
     )
-    for name, destination in zip(names, destinations, strict=True):
+
+    def timed(destination: Destination) -> None:
+        name = next(n for n, d in destinations.named() if d is destination)
         destination.observe(SendTimer(histogram.labels(destination=name).observe))
+
+    destinations.watch(timed)  # those a reload adds too
     return registry

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from logship.pipeline.observer import DeliveryObserver
 from logship.record import ContainerMeta, ResumePosition
 from logship.state.checkpoints import CheckpointStore
 from logship.state.progress import Progress, checkpoint
@@ -38,24 +39,61 @@ class _Source(Protocol):
     def containers(self) -> Mapping[str, _Container]: ...
 
 
+class _Observed(Protocol):
+    """A destination, as the checkpointer follows it (a
+    :class:`~logship.pipeline.destination.Destination`)."""
+
+    def observe(self, observer: DeliveryObserver) -> None: ...
+
+
 class Checkpointer:
     """Owns the state directory's checkpoint file while the agent runs (``store``, opened);
-    reads what ``progresses`` (one per destination) say was handled."""
+    follows what each of ``destinations`` handled (a :class:`Progress` observing each, from
+    before it runs)."""
 
     def __init__(
         self,
         store: CheckpointStore,
         source: _Source,
-        progresses: list[Progress],
+        destinations: Iterable[_Observed],
         *,
         interval_secs: float,
     ) -> None:
         self.store = store
         self.source = source
-        self.progresses = progresses
+        self._followed: dict[_Observed, Progress] = {}
+        for destination in destinations:
+            self._follow(destination, Progress())
         self.interval_secs = interval_secs
         self.saved: dict[str, ResumePosition | None] | None = None  # what the file holds now
         self._lock = threading.Lock()  # a periodic write in its thread vs the final one
+
+    # -- a reload adds and removes destinations ----------------------------------------------
+
+    @property
+    def progresses(self) -> list[Progress]:
+        return list(self._followed.values())
+
+    def _follow(self, destination: _Observed, progress: Progress) -> None:
+        destination.observe(progress)
+        self._followed[destination] = progress
+
+    def follow_from_now(self, destination: _Observed) -> None:
+        """A destination a reload adds (before it takes a record): it begins with the lines
+        routed from now on, so it holds no container's checkpoint before where the others
+        were last offered lines. It needs none of the lines before, and a restart must not
+        read them again for it."""
+        newest: dict[str, ResumePosition] = {}
+        for progress in self._followed.values():
+            for container_id, position in progress.offered.items():
+                known = newest.get(container_id)
+                if known is None or known < position:
+                    newest[container_id] = position
+        self._follow(destination, Progress(newest))
+
+    def unfollow(self, destination: _Observed) -> None:
+        """A destination a reload took away, done: it holds no checkpoint back any more."""
+        self._followed.pop(destination, None)
 
     def snapshot(self) -> tuple[dict[str, ResumePosition | None], dict[str, str]]:
         """Checkpoint and name of every followed container; forgets containers gone."""

@@ -67,8 +67,10 @@ class Progress(DeliveryObserver):
 
     __slots__ = ("_busy", "_later", "accepted", "handled", "held", "offered")
 
-    def __init__(self) -> None:
-        self.offered: dict[str, ResumePosition] = {}
+    def __init__(self, offered: dict[str, ResumePosition] | None = None) -> None:
+        """``offered``: where a destination added while the agent runs begins, per container
+        (see :meth:`logship.state.checkpointer.Checkpointer.progress_from_now`)."""
+        self.offered: dict[str, ResumePosition] = dict(offered or {})
         self.accepted: dict[str, ResumePosition] = {}
         self.handled: dict[str, ResumePosition] = {}
         self._busy = False

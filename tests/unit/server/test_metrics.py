@@ -5,8 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from logship.pipeline.running import Destinations, unique_names
 from logship.record import ContainerMeta, Record
-from logship.server.metrics import ReadCounter, unique_names
+from logship.server.metrics import ReadCounter
 from tests.helpers.records import make_meta
 
 
@@ -111,7 +112,7 @@ def test_a_log_files_malformed_lines_are_a_stream_problem_in_metrics() -> None:
     )
     reads = ReadCounter(source)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(source, [], [], reads, LiveHub(Router([]), source)))
+    registry.register(AgentCollector(source, Destinations([]), reads, LiveHub(Router([]), source)))
     text = generate_latest(registry).decode()
     assert 'logship_log_stream_problems_total{problem="malformed_line"} 3.0' in text
     assert "logship_lines_truncated_total 1.0" in text
@@ -144,7 +145,7 @@ async def test_a_line_the_sink_failed_on_is_dropped_as_encode_error_not_rejected
     destination.close_input()
     await destination.run()
     collector = AgentCollector(
-        source_of({}), [destination], ["picky"], ReadCounter(source_of({})), SimpleNamespace()
+        source_of({}), Destinations([destination]), ReadCounter(source_of({})), SimpleNamespace()
     )
     (dropped,) = [f for f in collector._destinations() if f.name == "logship_records_dropped"]
     by_reason = {s.labels["reason"]: s.value for s in dropped.samples}
@@ -172,7 +173,9 @@ def collector_text(containers: dict[str, Any], **options: Any) -> str:
     for container in containers.values():
         reads([Record("x", "stdout", ts, container.meta)])
     registry = CollectorRegistry(auto_describe=False)
-    collector = AgentCollector(source, [], [], reads, LiveHub(Router([]), source), **options)
+    collector = AgentCollector(
+        source, Destinations([]), reads, LiveHub(Router([]), source), **options
+    )
     registry.register(collector)
     return generate_latest(registry).decode()
 
