@@ -189,7 +189,8 @@ class Agent:
             done, _ = await asyncio.wait({*watched, changed}, return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
             await asyncio.gather(changed, return_exceptions=True)
-            ended = done & watched
+            # a destination a reload took away ends as it should: not a reason to stop
+            ended = {t for t in done & watched if t in (source, stop) or t in self._sending}
             if ended:
                 return ended
 
@@ -201,7 +202,10 @@ class Agent:
             await self._hangups.wait()
             self._hangups.clear()
             log.info("SIGHUP: reloading the configuration")
-            await self.reload()
+            try:
+                await self.reload()
+            except Exception:  # a bug of ours: said, and the next SIGHUP is heard
+                log.exception("reload failed")
 
     async def _no_more_reloads(self, reloads: asyncio.Task[None] | None) -> None:
         """At shutdown: a reload under way finishes first (it drains for up to
@@ -255,6 +259,7 @@ class Agent:
             destination.close_input()
         for destination in change.added:
             self._start(destination)
+        self._changed.set()
         return retiring
 
     async def _retire(

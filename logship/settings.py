@@ -237,7 +237,10 @@ class Settings(BaseSettings):
         examples=["json", {"format": "json", "message_field": "msg", "use_time": True}],
     )
     shutdown_grace_secs: float = Field(
-        default=5.0, ge=0, description="On SIGTERM, how long to keep sending what is buffered."
+        default=5.0,
+        ge=0,
+        description="On SIGTERM, how long to keep sending what is buffered; on SIGHUP, how "
+        "long a destination the reload removes or changes may take to send what it holds.",
     )
     state_dir: Path | None = Field(
         default=None,

@@ -67,12 +67,13 @@ class Progress(DeliveryObserver):
 
     __slots__ = ("_busy", "_later", "accepted", "handled", "held", "offered")
 
-    def __init__(self, offered: dict[str, ResumePosition] | None = None) -> None:
-        """``offered``: where a destination added while the agent runs begins, per container
-        (see :meth:`logship.state.checkpointer.Checkpointer.progress_from_now`)."""
-        self.offered: dict[str, ResumePosition] = dict(offered or {})
+    def __init__(self, begins: dict[str, ResumePosition] | None = None) -> None:
+        """``begins``: where a destination added while the agent runs begins, per container
+        (see :meth:`logship.state.checkpointer.Checkpointer.follow_from_now`): offered and
+        handled up to there."""
+        self.offered: dict[str, ResumePosition] = dict(begins or {})
         self.accepted: dict[str, ResumePosition] = {}
-        self.handled: dict[str, ResumePosition] = {}
+        self.handled: dict[str, ResumePosition] = dict(begins or {})
         self._busy = False
         self._later: dict[str, ResumePosition] = {}
         self.held: dict[str, ResumePosition | None] = {}

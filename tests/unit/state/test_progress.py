@@ -4,6 +4,7 @@ good, dropped it from its full buffer, or filtered it out."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from logship.config.filters import DestinationFilter
 from logship.errors import DeliveryError
@@ -141,3 +142,78 @@ async def test_the_runner_counts_a_batch_refused_for_good_as_handled() -> None:
     await asyncio.wait_for(runner.run(), timeout=5)
     assert runner.rejected == 3
     assert checkpoint(A.id, START, [progress]) == after(3)
+
+
+# -- destinations a reload adds and removes ----------------------------------------------------
+
+
+class Followed:
+    def __init__(self, meta: ContainerMeta) -> None:
+        self.meta = meta
+        self.skip_reason = None
+        self.start = START
+
+
+def checkpointer(tmp_path: Any, *destinations: Any) -> Any:
+    from types import SimpleNamespace
+
+    from logship.state.checkpointer import Checkpointer
+    from logship.state.checkpoints import CheckpointStore
+
+    source = SimpleNamespace(ready=asyncio.Event(), containers=lambda: {A.id: Followed(A)})
+    return Checkpointer(CheckpointStore(tmp_path), source, destinations, interval_secs=1)
+
+
+def sent_all(destination: Any) -> None:
+    """What the destination's runner does once its batch is sent."""
+    buffer = destination._buffer
+    batch = buffer.take(len(buffer))
+    destination._observers.sending()
+    destination._observers.done(batch)
+
+
+def test_a_destination_added_while_running_holds_no_checkpoint_before_where_it_began(
+    tmp_path: Any,
+) -> None:
+    from logship.pipeline.destination import Destination
+
+    first, added = Destination(Sink()), Destination(Sink())
+    points = checkpointer(tmp_path, first)
+    first.route.put(lines(A, 1, 5))
+    sent_all(first)
+    assert points.snapshot()[0][A.id] == after(5)
+    points.follow_from_now(added)  # a reload adds it: from now on
+    assert points.snapshot()[0][A.id] == after(5)  # not where reading began
+    for destination in (first, added):
+        destination.route.put(lines(A, 6, 8))
+    sent_all(first)
+    assert points.snapshot()[0][A.id] == after(5)  # what the new one holds is not handled yet
+    sent_all(added)
+    assert points.snapshot()[0][A.id] == after(8)
+
+
+def test_a_destination_removed_holds_no_checkpoint_back_once_unfollowed(tmp_path: Any) -> None:
+    from logship.pipeline.destination import Destination
+
+    steady, going = Destination(Sink()), Destination(Sink())
+    points = checkpointer(tmp_path, steady, going)
+    for destination in (steady, going):
+        destination.route.put(lines(A, 1, 3))
+    sent_all(steady)
+    assert points.snapshot()[0][A.id] == START  # the other has handled none of them
+    points.unfollow(going)
+    assert points.snapshot()[0][A.id] == after(3)
+
+
+class Sink:
+    name = "sink"
+    bytes_sent = 0
+
+    async def open(self) -> None:
+        return None
+
+    async def send(self, batch: list[Record]) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
