@@ -133,6 +133,7 @@ class Agent:
         if not await self._serve():
             if reloads is not None:
                 reloads.cancel()
+                await asyncio.gather(reloads, return_exceptions=True)
             return 1
         for destination in self.destinations:
             self._start(destination)

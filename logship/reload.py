@@ -29,6 +29,7 @@ from pathlib import Path
 
 from logship.agent import Reconfiguration, Replacement
 from logship.config.destination import DestinationConfig
+from logship.errors import ConfigError
 from logship.pipeline.destination import Destination
 from logship.settings import Settings
 from logship.sinks.console.config import ConsoleConfig
@@ -216,10 +217,17 @@ class Reconfigurator:
                 s.spool_dir for s in self._specs
             }
             replacements.append(Replacement(self._running[i], built[j], open_spool=later))
-        for destination in [built[j] for j in found.added] + [
-            r.new for r in replacements if not r.open_spool
-        ]:
-            destination.open_spool()  # ConfigError naming the directory
+        opened: list[Destination] = []
+        try:
+            for destination in [built[j] for j in found.added] + [
+                r.new for r in replacements if not r.open_spool
+            ]:
+                destination.open_spool()  # ConfigError naming the directory
+                opened.append(destination)
+        except ConfigError:
+            for destination in opened:
+                destination.park()  # never ran, holds nothing: closes its spool
+            raise
         for name, warning in _warnings(found, new_specs):
             log.warning("reload: destination %s: %s", name, warning)
         multiline_same = settings.multiline == self._settings.multiline

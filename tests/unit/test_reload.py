@@ -4,6 +4,7 @@ need a restart, and what is built (nothing running touched)."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,17 @@ def test_a_new_spool_that_cannot_be_used_fails_the_reload(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match="cannot use the disk spool"):
         plan.prepare()
+
+
+def test_spools_opened_before_one_that_cannot_be_used_are_closed_again(tmp_path: Path) -> None:
+    running = settings(UDP, state_dir=tmp_path)
+    (tmp_path / "spool").mkdir()
+    good = f"{UDP}?name=a&spool.enabled=true"
+    (tmp_path / "spool" / "name-b").write_text("a file where b's spool directory should be")
+    bad = f"{UDP}?name=b&spool.enabled=true"
+    plan = reconfigurator(running, lambda: settings(UDP, good, bad, state_dir=tmp_path))
+    fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(ConfigError, match="'b'"):
+        plan.prepare()
+    assert len(os.listdir("/proc/self/fd")) == fds  # a's spool let go of again
+    assert plan._settings is running

@@ -122,3 +122,18 @@ async def test_the_flush_timer_delivers_an_open_record_once_no_line_came_for_it(
 async def test_without_multiline_the_timer_has_nothing_to_do() -> None:
     router = Router([route()[0]])
     await asyncio.wait_for(router.run(), timeout=5)
+
+
+def test_a_reload_hands_what_a_replaced_stage_holds_to_the_routes_it_fed() -> None:
+    (kept, _), (going, _) = route(), route(own=stage())
+    router = Router([kept, going], stage=stage())
+    router.emit(lines(APP, *TRACE))  # both stages hold the trace open
+    assert taken(kept) == taken(going) == []
+    (added, _) = route()
+    router.reroute([kept, added], stage=stage(preset=None))
+    joined = "\n".join(TRACE)
+    assert taken(kept) == [joined]  # finished by the stage it was read by
+    assert taken(going) == [joined]  # the route that goes delivers what its own stage held
+    router.emit(lines(APP, "after", at=10))
+    assert taken(kept) == taken(added) == ["after"]  # the new stage: no joining
+    assert taken(going) == []
