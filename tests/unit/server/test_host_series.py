@@ -8,13 +8,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from logship.pipeline.destination import Destination
+from logship.pipeline.running import Destinations
 from logship.server.health import Health, LoopMonitor
 from logship.server.metrics import AgentCollector
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
 from logship.sources.base import EngineStatus
-
-NAME = "es"
 
 
 def two_hosts_one_down() -> Destination:
@@ -26,7 +25,7 @@ def two_hosts_one_down() -> Destination:
 
 def series(destination: Destination) -> dict[str, dict[str, float]]:
     collector = AgentCollector(
-        SimpleNamespace(), [destination], [NAME], SimpleNamespace(), SimpleNamespace()
+        SimpleNamespace(), Destinations([destination]), SimpleNamespace(), SimpleNamespace()
     )
     return {
         family.name: {s.labels.get("host", ""): s.value for s in family.samples}
@@ -47,7 +46,7 @@ def test_each_host_has_its_up_and_errors_series() -> None:
 
 def test_readyz_names_the_host_that_is_down_and_why() -> None:
     source: Any = SimpleNamespace(status=lambda: EngineStatus("unix:///docker.sock", True, "1.41"))
-    ok, body = Health(source, [two_hosts_one_down()], [NAME], LoopMonitor()).readiness()
+    ok, body = Health(source, Destinations([two_hosts_one_down()]), LoopMonitor()).readiness()
     assert ok
     (destination,) = body["destinations"]
     assert destination["up"] is True
@@ -60,5 +59,5 @@ def test_readyz_names_the_host_that_is_down_and_why() -> None:
 def test_a_single_host_adds_no_host_list_to_readyz() -> None:
     sink = ElasticsearchSink(ElasticsearchConfig(host="es1"))
     source: Any = SimpleNamespace(status=lambda: EngineStatus("unix:///docker.sock", True, "1.41"))
-    _, body = Health(source, [Destination(sink)], [NAME], LoopMonitor()).readiness()
+    _, body = Health(source, Destinations([Destination(sink)]), LoopMonitor()).readiness()
     assert "hosts" not in body["destinations"][0]
