@@ -32,7 +32,7 @@ class Destinations:
 
     def __init__(self, destinations: Sequence[Destination]) -> None:
         self._now = list(destinations)
-        self._watchers: list[Joined] = []
+        self._watchers: list[tuple[Joined, Joined | None]] = []
 
     def __iter__(self) -> Iterator[Destination]:
         return iter(self._now)
@@ -47,20 +47,27 @@ class Destinations:
         """Each destination with its name as health, metrics and /containers show it."""
         return list(zip(unique_names([d.name for d in self._now]), self._now, strict=True))
 
-    def watch(self, joined: Joined) -> None:
+    def watch(self, joined: Joined, left: Joined | None = None) -> None:
         """Tell ``joined`` of every destination there is, and of each one a reload adds
-        (before it takes a record)."""
-        self._watchers.append(joined)
+        (before it takes a record); ``left`` of each one a reload takes away (before the
+        destinations that join)."""
+        self._watchers.append((joined, left))
         for destination in self._now:
             joined(destination)
 
     def replace(self, destinations: Sequence[Destination]) -> None:
         """A reload's new set (the agent's, only); then the watchers hear of the new ones."""
+        staying = {id(d) for d in destinations}
         known = {id(d) for d in self._now}
+        gone = [d for d in self._now if id(d) not in staying]
         self._now = list(destinations)
+        for destination in gone:
+            for _, left in self._watchers:
+                if left is not None:
+                    left(destination)
         for destination in destinations:
             if id(destination) not in known:
-                for joined in self._watchers:
+                for joined, _ in self._watchers:
                     joined(destination)
 
 

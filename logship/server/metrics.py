@@ -406,10 +406,19 @@ def build_registry(
         buckets=SEND_BUCKETS_SECS,
         registry=registry,
     )
+    labels: dict[int, str] = {}  # id of each destination timed -> its label
 
     def timed(destination: Destination) -> None:
-        name = next(n for n, d in destinations.named() if d is destination)
+        name = labels[id(destination)] = next(
+            n for n, d in destinations.named() if d is destination
+        )
         destination.observe(SendTimer(histogram.labels(destination=name).observe))
 
-    destinations.watch(timed)  # those a reload adds too
+    def gone(destination: Destination) -> None:
+        """A reload took it away: its series go with it (a changed one's start again)."""
+        name = labels.pop(id(destination), None)
+        if name is not None and name not in labels.values():
+            histogram.remove(name)
+
+    destinations.watch(timed, gone)  # those a reload adds and removes too
     return registry

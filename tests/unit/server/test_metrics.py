@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -218,3 +219,37 @@ def test_bytes_read_are_what_the_decoders_read_and_build_info_names_python() -> 
         f'logship_build_info{{python="{platform.python_version()}",version="{__version__}"}} 1.0'
     ) in text
     assert "logship_info" not in text
+
+
+def test_a_destination_a_reload_removes_leaves_no_send_time_series() -> None:
+    from prometheus_client import generate_latest
+
+    from logship.pipeline.destination import Destination
+    from logship.pipeline.router import Router
+    from logship.server.live import LiveHub
+    from logship.server.metrics import build_registry
+
+    class Named:
+        bytes_sent = 0
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    from logship.sources.base import EngineStatus, SourceStats
+
+    source = SimpleNamespace(
+        containers=dict,
+        status=lambda: EngineStatus("/var/log/pods", connected=True),
+        stats=lambda: SourceStats(0, 0, 0, 0, 0),
+    )
+    stays, goes, comes = (Destination(Named(n)) for n in ("stays", "goes", "comes"))
+    live = Destinations([stays, goes])
+    registry = build_registry(source, live, ReadCounter(source), LiveHub(Router([]), source))
+
+    def timed() -> set[str]:
+        text = generate_latest(registry).decode()
+        return set(re.findall(r'logship_send_duration_seconds_count\{destination="([^"]+)"', text))
+
+    assert timed() == {"stays", "goes"}
+    live.replace([stays, comes])
+    assert timed() == {"stays", "comes"}
