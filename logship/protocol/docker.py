@@ -9,9 +9,16 @@ a read cut), never a read's bytes as they came. Docker splits lines longer than 
 entries; all but the last lack the trailing newline, and this decoder joins them back into one line.
 
 The decoder also keeps the *position*: Docker's timestamp of the last entry consumed and how many
-entries carried that same timestamp. Asking the engine again with ``since=<timestamp>`` and
-:meth:`LogDecoder.resume` skips exactly what was already consumed, so a stream that ended early
+entries carried that same timestamp. Asking the engine again with ``since=`` :attr:`LogDecoder.since`
+and :meth:`LogDecoder.resume` skips exactly what was already consumed, so a stream that ended early
 is picked up with no line lost and none repeated.
+
+Docker's timestamps are not in the order of the log: stdout and stderr are copied by two
+goroutines, each taking the time before it writes, so an entry can follow one with a later time
+(measured here: 55–165 of 40,000 lines alternating between the streams, by up to 2.2 ms). Asking
+with ``since=<the position's time>`` would lose such an entry written just after the position.
+So the decoder asks from :data:`RESUME_SLACK_NS` earlier and skips, in the log's own order,
+everything up to and including the position's entry; what follows it is new, whatever its time.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from logship.record import (
     STDOUT,
     ContainerMeta,
     Record,
+    format_timestamp_ns,
     is_canonical,
     normalize_timestamp,
+    timestamp_ns,
     truncation_marker,
 )
 
@@ -50,6 +59,11 @@ _NO_SECOND = "-" * 31  # the start of no 30-character timestamp
 # what the engine writes, as a chunk of its own, when it cannot read a TTY container's log
 _TTY_ENGINE_ERROR = b"Error grabbing logs: "
 _TIME_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").match
+# How far before its position's time the decoder asks the engine again: over 100 times the
+# disorder measured between the streams' timestamps (module docstring). An entry this much
+# newer than the position's, with the position's entry not seen, means that entry is gone
+# (rotated away): everything from there on is new.
+RESUME_SLACK_NS = 250_000_000
 
 log = logging.getLogger("logship.docker")
 
@@ -93,6 +107,7 @@ class LogDecoder:
         self._rest = b""
         self._pending: dict[str, _Partial] = {}  # per stream, a line still being gathered
         self._skip: Position | None = None
+        self._skip_past = ""  # past this time, the position's entry will not come any more
         self._skipping_entry = False
         self.resume()
 
@@ -105,10 +120,23 @@ class LogDecoder:
         self._pending.clear()
         self._skip = self.position
         self._skipping_entry = False
+        if self.position is not None and self.position[1]:
+            self._skip_past = format_timestamp_ns(timestamp_ns(self.position[0]) + RESUME_SLACK_NS)
         if self.position is not None:
             self._last_ts, self._last_count = self.position[0], 0
         else:
             self._last_ts, self._last_count = "", 0
+
+    @property
+    def since(self) -> str | None:
+        """The time to ask the engine from to resume at :attr:`position` (None: the whole
+        log): the position's own time when it is a time (no entry of it consumed), else
+        :data:`RESUME_SLACK_NS` earlier, so that entries written after the position's entry
+        with an older time come too."""
+        position = self.position
+        if position is None or not position[1]:
+            return None if position is None else position[0]
+        return format_timestamp_ns(timestamp_ns(position[0]) - RESUME_SLACK_NS)
 
     @property
     def seen(self) -> Position | None:
@@ -157,7 +185,7 @@ class LogDecoder:
                 f"{self._rest[:40]!r}",
             )
         self._rest = b""
-        if self._last_ts:
+        if self._last_ts and self._skip is None:
             self.position = (self._last_ts, self._last_count)
         return out
 
@@ -240,7 +268,7 @@ class LogDecoder:
                 self._append_partial(stream, ts, count - 1, buf[body:end])
         self._last_ts, self._last_count = last_ts, count
         self.entries += lines
-        if not pending and last_ts:
+        if not pending and last_ts and self._skip is None:  # skipped: not past the position
             self.position = (last_ts, count)
         self._rest = buf[pos:] if pos < n else b""
         # garbage running on into the next read is the same garbage
@@ -343,7 +371,14 @@ class LogDecoder:
         """True while replaying entries already consumed before :meth:`resume`."""
         skip = self._skip
         assert skip is not None
-        if ts < skip[0] or (ts == skip[0] and count <= skip[1]):
+        if not skip[1]:  # a time: what is older was there before it
+            if ts < skip[0]:
+                return True
+        elif ts == skip[0] and count <= skip[1]:  # the position's entry, or one before it
+            if count == skip[1]:
+                self._skip = None  # the last one consumed: what follows is new
+            return True
+        elif ts <= self._skip_past:  # written before the position's entry, as far as known
             return True
         self._skip = None
         return False

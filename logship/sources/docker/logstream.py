@@ -258,8 +258,9 @@ async def read_logs(
     params = {"stdout": "1", "stderr": "1", "timestamps": "1"}
     if follow:
         params["follow"] = "1"
-    if decoder.position is not None:
-        params["since"] = since_parameter(decoder.position[0])
+    since = decoder.since
+    if since is not None:
+        params["since"] = since_parameter(since)
     if tail is not None:
         params["tail"] = str(tail)
     if until is not None:
