@@ -9,13 +9,13 @@ a read cut), never a read's bytes as they came. Docker splits lines longer than 
 entries; all but the last lack the trailing newline, and this decoder joins them back into one line.
 
 The decoder also keeps the *position*: Docker's timestamp of the last entry consumed and how many
-entries carried that same timestamp. Asking the engine again with ``since=`` :attr:`LogDecoder.since`
-and :meth:`LogDecoder.resume` skips exactly what was already consumed, so a stream that ended early
-is picked up with no line lost and none repeated.
+entries carried that same timestamp. Asking the engine again from :attr:`LogDecoder.since` and
+:meth:`LogDecoder.resume` skips exactly what was already consumed, so a stream that ended early is
+picked up with no line lost and none repeated.
 
 Docker's timestamps are not in the order of the log: stdout and stderr are copied by two
 goroutines, each taking the time before it writes, so an entry can follow one with a later time
-(measured here: 55–165 of 40,000 lines alternating between the streams, by up to 2.2 ms). Asking
+(measured here: 55 to 165 of 40,000 lines alternating between the streams, by up to 2.2 ms). Asking
 with ``since=<the position's time>`` would lose such an entry written just after the position.
 So the decoder asks from :data:`RESUME_SLACK_NS` earlier and skips, in the log's own order,
 everything up to and including the position's entry; what follows it is new, whatever its time.
