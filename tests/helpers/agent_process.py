@@ -15,6 +15,10 @@ from typing import Any
 from tests.helpers.paths import ROOT
 from tests.helpers.waiting import wait_until
 
+# Until the agent says it follows the containers: it takes 1-2 s alone, but the machine is
+# shared by whole test runs (never asserted as a timing)
+START_SECS = 60
+
 
 class AgentProcess:
     """``logship`` as a user runs it: the real CLI in its own process (not
@@ -48,11 +52,17 @@ class AgentProcess:
                 cwd=ROOT,
             )
         if ready:
-            wait_until(
-                lambda: self._alive() and re.search(r"following \d+ containers", self.stderr),
-                timeout=30,
-                what=f"the agent to start (stderr so far: {self.stderr!r})",
-            )
+            try:
+                wait_until(
+                    lambda: self._alive() and re.search(r"following \d+ containers", self.stderr),
+                    timeout=START_SECS,
+                    what="the agent to start",
+                )
+            except AssertionError as exc:  # say what it wrote by then; leave nothing running
+                if self.process.poll() is None:
+                    self.process.kill()
+                    self.process.wait()
+                raise AssertionError(f"{exc} (its stderr: {self.stderr[-3000:]!r})") from None
         return self
 
     def _alive(self) -> bool:
