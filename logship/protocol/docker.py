@@ -440,15 +440,6 @@ class JoinedRecord(Record):
     end: Position | None
 
 
-def resume_position(record: Record) -> Position | None:
-    """The position to ask the engine from (``since`` + skip) to get the lines after
-    ``record`` and nothing before it; None: from the start of the container's log."""
-    if type(record) is Record:
-        return (record.timestamp, record.seq + 1)
-    end: Position | None = getattr(record, "end", (record.timestamp, record.seq + 1))
-    return end
-
-
 class _Partial:
     """A line Docker split into several entries, gathered until its last entry comes."""
 

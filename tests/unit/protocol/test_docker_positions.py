@@ -9,8 +9,8 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.protocol.docker import RESUME_SLACK_NS, LogDecoder, Position, resume_position
-from logship.record import Record, format_timestamp_ns, timestamp_ns
+from logship.protocol.docker import RESUME_SLACK_NS, LogDecoder, Position
+from logship.record import Record, format_timestamp_ns, resume_position, timestamp_ns
 from tests.helpers.records import make_meta
 
 TIMES = [f"2026-11-27T05:24:{s:02d}.000000000Z" for s in range(60)]
