@@ -40,6 +40,14 @@ _REDACTIONS = (
     (re.compile(r"(://[^:/@\s'\"]+:)[^@/\s'\"]+@"), r"\1***@"),  # user:password@host
     (re.compile(rf"({SECRET_KEY}=)[^&\s'\"]+"), r"\1***"),  # ?password=... in a URI
     (re.compile(rf"('{SECRET_KEY}': )'[^']*'"), r"\1'***'"),  # {'password': '...'}
+    # syslog structured data: receivers such as Loggly take the customer token as the SD-ID's
+    # name (TOKEN@41058 tag="web"); the enterprise number and the parameters stay readable
+    (
+        re.compile(
+            r"""((?:structured_data|STRUCTURED_DATA)(?:=|: |': '|=')\[?)[^@%\s'"&\]]+(@|%40)"""
+        ),
+        r"\1***\2",
+    ),
 )
 
 

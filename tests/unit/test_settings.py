@@ -530,6 +530,25 @@ def test_redaction_masks_secrets_but_not_the_names_of_files_or_variables_holding
     )
 
 
+def test_a_token_in_syslog_structured_data_is_masked_wherever_the_configuration_is_shown() -> None:
+    """Loggly-style receivers read the customer token as the SD-ID's name."""
+    from logship.check import effective_settings
+    from logship.config.secrets import redact
+
+    settings = load_settings(
+        destinations=['syslog+tcp://logs:514?structured_data=a1b2c3d4e5@41058%20tag%3D"web"']
+    )
+    shown = effective_settings(settings)
+    assert "a1b2c3d4e5" not in shown
+    assert 'structured_data: ***@41058 tag="web"' in shown
+    for text in (
+        "syslog+tcp://logs:514?structured_data=a1b2c3d4e5%4041058",
+        "SYSLOG_STRUCTURED_DATA='[a1b2c3d4e5@41058 tag=\"x\"]'",
+        "{'structured_data': 'a1b2c3d4e5@41058'}",
+    ):
+        assert "a1b2c3d4e5" not in redact(text), text
+
+
 # -- what exposes logs or credentials on the network ------------------------------------------
 
 
