@@ -28,7 +28,7 @@ from logship.record import Record, ResumePosition
 from logship.sources.base import ReadOptions
 from logship.sources.docker.logstream import Emit
 from logship.sources.docker.tracked import Tracked
-from logship.sources.files.tail import FileTail, StartAt, docker_rotated
+from logship.sources.files.tail import FileTail, HotFiles, StartAt, docker_rotated
 from logship.sources.files.watch import Watcher
 from logship.sources.held import HeldLines
 
@@ -57,6 +57,7 @@ class JsonFiles:
         self.options = options
         self.docker_root = docker_root
         self.watcher = Watcher()
+        self.hot_files = HotFiles()  # one poll for every file written to lately
         self.read_errors = 0  # of the tails that ended (live ones count their own)
 
     async def run(self) -> None:
@@ -103,6 +104,7 @@ class JsonFiles:
             backpressure=self.backpressure,
             held=self.held,
             hush=functools.partial(self.watcher.hush, path.parent),
+            hot_files=self.hot_files,
         )
         tracked.tail = tail
         if tracked.exited:  # stopped before its reader was there to be told

@@ -41,6 +41,7 @@ from logship.sources.files.pods import LOG_FILE, POD_DIR, PodLog, container_ids,
 from logship.sources.files.tail import (
     Emit,
     FileTail,
+    HotFiles,
     StartAt,
     docker_rotated,
     end_position,
@@ -123,6 +124,7 @@ class CriSource:
         self._ready = asyncio.Event()
         self._rescan = asyncio.Event()
         self._watcher = Watcher()
+        self._hot_files = HotFiles()  # one poll for every file written to lately
         self._watched: dict[Path, Callable[[str | None], None]] = {}  # directory: its wake
         self._unlinked: dict[Path, float] = {}  # new files with no link yet: since when
         self._error: str | None = None
@@ -328,6 +330,7 @@ class CriSource:
             backpressure=self.backpressure,
             held=self.held,
             hush=functools.partial(self._watcher.hush, read.parent),
+            hot_files=self._hot_files,
         )
         container.tail = tail
         self._watcher.watch(read.parent, tail.wake)

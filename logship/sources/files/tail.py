@@ -20,7 +20,9 @@ the decoder goes on with the next (:meth:`FileLogDecoder.next_file`: a line spli
 two is still joined). Compressed files are never read.
 
 Reading is on the event loop: a regular file's ``read`` comes from the page cache. A reader
-that has read :data:`TURN_BYTES` lets the others run before it reads more.
+that has read :data:`TURN_BYTES` lets the others run before it reads more. The files written to
+lately are polled together by one :class:`HotFiles`: one wake-up every :data:`POLL_SECS` reads
+what each of them grew by, however many containers write a few lines a second.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ LOOK_AGAIN_SECS = 2.0  # with no event, a quiet reader still looks this often
 # A file that was written to in the last HOT_SECS is looked at every POLL_SECS, with its
 # directory's inotify MODIFY events off (``hush``): inotify reports every write, and a
 # container writing a line at a time would cost a wake-up and an event per line. A quiet
-# file's first new line is read at once, on its event.
+# file's first new line is read at once, on its event. The polling of every hot file is one
+# timer (HotFiles), not one per file.
 HOT_SECS = 1.0
 POLL_SECS = 0.05
 
@@ -136,6 +139,55 @@ def end_position(path: Path) -> SavedFile | None:
         os.close(fd)
 
 
+class HotFiles:
+    """The files written to in the last :data:`HOT_SECS`, all polled by one ticker: every
+    :data:`POLL_SECS` one wake-up reads what each of them grew by (:meth:`FileTail.poll`),
+    where a sleep per file cost a timer and a task's wake-up per file and poll. A tail hands
+    itself here when it would poll, and the ticker gives it back to its own task for anything
+    else (a rotation, a cut, back-pressure, its end, a second of quiet). The ticker runs only
+    while some file is hot."""
+
+    def __init__(self) -> None:
+        self._tails: dict[FileTail, None] = {}  # in the order they came: read in that order
+        self._task: asyncio.Task[None] | None = None
+        self.ticks = 0
+
+    @property
+    def polled(self) -> int:
+        """How many files the ticker polls now."""
+        return len(self._tails)
+
+    def add(self, tail: FileTail) -> None:
+        self._tails[tail] = None
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="hot-files")
+
+    def discard(self, tail: FileTail) -> None:
+        self._tails.pop(tail, None)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._tails:
+                await asyncio.sleep(POLL_SECS)
+                self.ticks += 1
+                now = loop.time()
+                for tail in list(self._tails):
+                    if tail not in self._tails:
+                        continue  # given back to its task by something read before it
+                    try:
+                        keep = tail.poll(now)
+                    except Exception:
+                        # its own task reads it from now on, and meets the same fault there
+                        log.exception("polling %s failed", tail.path)
+                        keep = False
+                        tail.unpoll()
+                    if not keep:
+                        self._tails.pop(tail, None)
+        finally:
+            self._task = None
+
+
 class _Open:
     __slots__ = ("fd", "file", "offset")
 
@@ -154,7 +206,8 @@ class FileTail:
     ``end_when_deleted``: the file deleted with no name left and nothing newer is the log's
     end (the kubelet removing a dead container's log); off where a deletion can be followed
     by a new file (json-file with ``max-file=1`` deletes and recreates it), and whoever knows
-    the container is gone calls :meth:`finish`.
+    the container is gone calls :meth:`finish`. ``hot_files``: the ticker that polls the
+    source's busy files (one of its own when not given).
     """
 
     def __init__(
@@ -170,8 +223,11 @@ class FileTail:
         backpressure: Backpressure | None = None,
         held: HeldLines | None = None,
         hush: Callable[[bool], None] | None = None,
+        hot_files: HotFiles | None = None,
     ) -> None:
         self.path = path
+        self.hot_files = hot_files if hot_files is not None else HotFiles()
+        self._polled = False  # in hot_files: its ticker reads the file, the task waits
         # turns the directory's MODIFY events off (True) while this file is polled, and on
         self.hush = hush
         self._hushed = False
@@ -202,8 +258,10 @@ class FileTail:
     # -- told from outside ---------------------------------------------------------------------
 
     def wake(self, name: str | None = None) -> None:
-        """Something changed where the files are: look now."""
-        self._wake.set()
+        """Something changed where the files are: look now (a polled file: at the next poll,
+        which looks at everything the task's own look would)."""
+        if not self._polled:
+            self._wake.set()
 
     def writer_stopped(self) -> None:
         """The container stopped: once what it wrote is read, a last line it left without a
@@ -261,7 +319,13 @@ class FileTail:
                 if self._hushed:
                     if loop.time() < self._hot_until:
                         self._wake.clear()  # a rotation's event: seen by the next look
-                        await asyncio.sleep(POLL_SECS)
+                        self._polled = True
+                        self.hot_files.add(self)
+                        try:
+                            await self._wake.wait()  # set by unpoll(), finish(), ...
+                        finally:
+                            self._polled = False
+                            self.hot_files.discard(self)
                         continue
                     self._set_hushed(False)  # quiet again: events on, then one more look
                     continue  # (a write just before they were on sent none)
@@ -273,6 +337,41 @@ class FileTail:
                         await self._wake.wait()
         finally:
             self.close()
+
+    def poll(self, now: float) -> bool:
+        """One look at the file for :class:`HotFiles`, as the task's loop would look after a
+        read that found nothing: read what it grew by; False when the task has to take over
+        (woken by :meth:`unpoll`): anything but one file that grows or stays put, or a second
+        with nothing new."""
+        if (
+            len(self.files) != 1
+            or self._finishing
+            or self._flush_when_idle
+            or (self.backpressure is not None and self.backpressure.congested())
+        ):
+            return self.unpoll()
+        head = self.files[0]
+        read = self._read_turn(head)
+        if read:
+            self._hot_until = now + HOT_SECS
+            self._look_for_current()
+            if read >= TURN_BYTES or len(self.files) != 1:
+                return self.unpoll()
+            if self.backpressure is not None and self.backpressure.congested():
+                return self.unpoll()
+            return True
+        if now >= self._hot_until or self._truncated(head):
+            return self.unpoll()
+        self._look_for_current()
+        if len(self.files) != 1 or (self.end_when_deleted and self._deleted(head)):
+            return self.unpoll()
+        return True
+
+    def unpoll(self) -> bool:
+        """Give the file back to the task's own loop (False, for :meth:`poll`)."""
+        self._polled = False
+        self._wake.set()
+        return False
 
     def _hot(self, now: float) -> None:
         """Read something: poll the file for a while, its write events off."""
@@ -286,6 +385,7 @@ class FileTail:
             self.hush(hushed)
 
     def close(self) -> None:
+        self.hot_files.discard(self)
         if self._hushed:
             self._set_hushed(False)
         if self.held is not None:

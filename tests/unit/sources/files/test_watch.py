@@ -11,7 +11,7 @@ from typing import Any
 from logship.protocol.cri import CriDecoder
 from logship.record import Record
 from logship.sources.files import tail as tail_module
-from logship.sources.files.tail import FileTail, kubelet_rotated
+from logship.sources.files.tail import FileTail, HotFiles, kubelet_rotated
 from logship.sources.files.watch import Watcher
 from tests.helpers.kubelet import Clock, cri_entries
 from tests.helpers.records import make_meta
@@ -98,3 +98,53 @@ async def test_a_busy_file_is_polled_with_its_writes_hushed_then_woken_again_whe
         await asyncio.gather(task, return_exceptions=True)
     assert [r.message for r in got] == ["first", "second"]
     assert hushed[-1] is False
+
+
+async def test_busy_files_are_polled_together_by_one_ticker_and_lose_nothing(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    # a sleep per busy file cost a timer and a task's wake-up per file every 50 ms: with 50
+    # containers writing a few lines a second that was most of the file sources' steady cost
+    monkeypatch.setattr(tail_module, "HOT_SECS", 10.0)  # type: ignore[attr-defined]
+    hot = HotFiles()
+    clock = Clock()
+    got: dict[int, list[str]] = {n: [] for n in range(10)}
+    paths = [tmp_path / f"{n}.log" for n in range(10)]
+    tails = []
+    for n, path in enumerate(paths):
+        path.write_bytes(b"")
+        tails.append(
+            FileTail(
+                path,
+                CriDecoder(make_meta()),
+                lambda records, n=n: got[n].extend(r.message for r in records),
+                rotated=kubelet_rotated,
+                look_again_secs=30,  # no look on its own: only a wake or the polling finds lines
+                hush=lambda hushed: None,
+                hot_files=hot,
+            )
+        )
+    tasks = [asyncio.create_task(t.run()) for t in tails]
+    polled_together = 0
+    try:
+        await asyncio.sleep(0.1)
+        for round_ in range(5):
+            for n, path in enumerate(paths):
+                with path.open("ab") as f:
+                    f.write(b"".join(cri_entries(f"{n}:{round_}".encode(), clock=clock)))
+            if round_ == 0:
+                for t in tails:
+                    t.wake()  # the first write's event; the rest only the polling finds
+
+            async def all_read(round_: int = round_) -> bool:
+                return all(len(lines) > round_ for lines in got.values())
+
+            await until(all_read, what=f"round {round_} of every file")
+            polled_together = max(polled_together, hot.polled)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert got == {n: [f"{n}:{r}" for r in range(5)] for n in range(10)}
+    assert polled_together == 10
+    assert hot.polled == 0  # the tails that ended left it
