@@ -8,9 +8,9 @@ every agent row of a table is repeated per source, side by side.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 
 def dig(data: Any, path: str) -> Any:
@@ -197,4 +197,79 @@ def table(title: str, runs: list[dict[str, Any]], metrics: list[Metric], notes: 
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines += [f"  * {note}" for note in notes]
+    return "\n".join(lines)
+
+
+class _Target(Protocol):
+    scenario: str
+    sources: tuple[str, ...]
+    cpu_per_mline: float
+    p99_ms: float | None
+    issue: int
+
+
+def _spread(summary: dict[str, Any], key: str, fmt: Callable[[float], str]) -> str:
+    """``median (min-max)`` of one row of a scenario's summary; n/a when it has none."""
+    row = summary.get(key) or {}
+    if row.get("median") is None:
+        return "n/a"
+    low, high = row["min"], row["max"]
+    if low == high:
+        return fmt(row["median"])
+    return f"{fmt(row['median'])} ({fmt(low)}-{fmt(high)})"
+
+
+def suite_table(title: str, targets: Sequence[_Target], results: dict[str, Any]) -> str:
+    """A suite's figures next to its targets: one row per scenario and source, medians with
+    their min-max over the runs, and the load average at the start of the runs."""
+    headers = [
+        "scenario [source]",
+        "agent CPU-s / M lines",
+        "delay p99 ms",
+        "loss",
+        "target",
+        "met?",
+        "load avg 1 min",
+        "runs",
+    ]
+    rows = [headers]
+    for target in targets:
+        result = results.get(target.scenario)
+        for source in target.sources:
+            name = f"{target.scenario} [{source}]"
+            want = f"<= {target.cpu_per_mline:g}"
+            if target.p99_ms is not None:
+                want += f", p99 < {target.p99_ms / 1000:g} s"
+            want += f" (#{target.issue})"
+            if result is None:
+                rows.append([name, "not run", "", "", want, "", "", "0"])
+                continue
+            summary = result["summary"]
+            agent = f"agents.{source}"
+            cpu = (summary.get(f"{agent}.agent_cpu_per_mline") or {}).get("median")
+            p99 = (summary.get(f"{agent}.delay.p99_ms") or {}).get("median")
+            met = cpu is not None and cpu <= target.cpu_per_mline
+            if target.p99_ms is not None:
+                met = met and p99 is not None and p99 < target.p99_ms
+            rows.append(
+                [
+                    name,
+                    _spread(summary, f"{agent}.agent_cpu_per_mline", _f2),
+                    _spread(summary, f"{agent}.delay.p99_ms", _int)
+                    if target.p99_ms is not None
+                    else "-",
+                    _spread(summary, f"{agent}.loss", _int),
+                    want,
+                    "yes" if met else "no",
+                    _spread(summary, "load_1m", _f1),
+                    str(len(result["runs"])),
+                ]
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(headers))]
+    lines = [title, ""]
+    for n, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("  * medians over the runs, min-max in brackets; load average at each run's start")
     return "\n".join(lines)

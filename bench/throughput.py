@@ -38,12 +38,12 @@ import receiver
 from criwriter import CriOptions
 from procfs import machine_info, pid_of
 from producers import SESSION_LABEL, Workload, remove_labelled
-from report import metrics_for, summarize, table
+from report import metrics_for, suite_table, summarize, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent
 
-Sink = Literal["syslog", "console", "gelf", "syslog-tls", "forward", "elasticsearch"]
+Sink = Literal["syslog", "console", "gelf", "gelf-auto", "syslog-tls", "forward", "elasticsearch"]
 
 # every sink but console: the destination URI and the receiver that counts what arrives
 DESTINATIONS: dict[str, passes.Destination] = {
@@ -52,6 +52,13 @@ DESTINATIONS: dict[str, passes.Destination] = {
     "gelf": passes.Destination(
         "udprecv",
         "gelf+udp://127.0.0.1:{port}?compression=gzip&chunk_size_bytes=1420",
+        ("--gelf",),
+        udp=True,
+    ),
+    # uncompressed where a message fits one datagram (what the user may ask for, not the default)
+    "gelf-auto": passes.Destination(
+        "udprecv",
+        "gelf+udp://127.0.0.1:{port}?compression=auto&chunk_size_bytes=1420",
         ("--gelf",),
         udp=True,
     ),
@@ -72,6 +79,7 @@ DESCRIPTIONS = {
     "syslog": "syslog+udp -> C receiver",
     "console": "console:// -> /dev/null",
     "gelf": "gelf+udp (gzip, 1420-byte chunks) -> C receiver (reassembles, inflates)",
+    "gelf-auto": "gelf+udp (compression=auto, 1420-byte chunks) -> C receiver",
     "syslog-tls": "syslog+tls -> C TLS receiver (OpenSSL)",
     "forward": "forward (ack=true) -> C forward receiver (acks every chunk)",
     "elasticsearch": "elasticsearch+http -> C _bulk stand-in",
@@ -99,6 +107,7 @@ class Scenario:
     cri: CriOptions = field(
         default_factory=CriOptions
     )  # how the CRI writer writes, unless --cri-* say otherwise
+    suite_sources: tuple[str, ...] = ()  # in a --suite: the sources it is measured with
 
     def workload(self, args: argparse.Namespace) -> Workload:
         containers = args.containers or (self.quick_containers if args.quick else self.containers)
@@ -111,6 +120,8 @@ class Scenario:
 
     def sources(self, args: argparse.Namespace) -> list[str]:
         """The agent sources of ``--source`` that this scenario's producers can be read with."""
+        if self.suite_sources:
+            return list(self.suite_sources)
         mine = ("cri",) if self.host == "cri" else DOCKER_SOURCES
         return [s for s in args.sources if s in mine]
 
@@ -131,8 +142,11 @@ SCENARIOS = {
         Scenario("console-1", "flood", "console", 1, 1),
         Scenario("console-4", "flood", "console", 4, 4),
         Scenario("steady-200", "steady", "syslog", 200, 50),
+        # the everyday node of issue 17: 50 containers x 100 lines/s (only when named)
+        Scenario("steady-50", "steady", "syslog", 50, 50, in_all=False),
         # the other destinations, 1 flooding container each (--containers 4 for more)
         Scenario("gelf-1", "flood", "gelf", 1, 1),
+        Scenario("gelf-1-auto", "flood", "gelf-auto", 1, 1, in_all=False),
         Scenario("syslog-tls-1", "flood", "syslog-tls", 1, 1),
         Scenario("forward-1", "flood", "forward", 1, 1),
         Scenario("elasticsearch-1", "flood", "elasticsearch", 1, 1),
@@ -161,6 +175,32 @@ SCENARIOS = {
 }
 
 
+@dataclass(frozen=True)
+class Target:
+    """A figure a suite reports next to its target: the agent's CPU per million lines (and in
+    steady scenarios the delay's p99) of one scenario, per source."""
+
+    scenario: str
+    sources: tuple[str, ...]
+    cpu_per_mline: float  # at most
+    p99_ms: float | None = None  # steady: at most
+    issue: int = 17
+
+
+SUITES: dict[str, tuple[Target, ...]] = {
+    # issue 17's four scenarios, and the file sources' floods of issue 12 (both sources of a
+    # Docker scenario run side by side, in alternating order)
+    "issue17": (
+        Target("steady-50", ("docker", "files"), 7, p99_ms=1000),
+        Target("gelf-1", ("docker",), 8),
+        Target("gelf-1-auto", ("docker",), 8),
+        Target("flood-1", ("docker", "files"), 5),
+        Target("flood-4", ("docker", "files"), 5),
+        Target("cri-1", ("cri",), 5, issue=12),
+    ),
+}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Measure logship against the Docker engine's own log throughput "
@@ -172,6 +212,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME[,NAME]",
         help=f"scenarios to run (repeatable): {', '.join(SCENARIOS)}, or all (default: all; "
         "all leaves out soak)",
+    )
+    p.add_argument(
+        "--suite",
+        choices=list(SUITES),
+        help="run a set of scenarios with their sources and print their figures next to their "
+        "targets at the end: issue17 (steady-50 and flood-1, flood-4 with docker and files, "
+        "gelf-1 and gelf-1-auto with docker, cri-1); no engine passes; --scenario and --source "
+        "are not taken with it",
     )
     p.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
     p.add_argument(
@@ -248,6 +296,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--out", type=Path, default=RESULTS, help="where results go (default bench/results)"
     )
     args = p.parse_args(argv)
+    if args.pin_agent not in ("auto", "none") and not args.pin_agent.isdigit():
+        p.error(f"--pin-agent takes a CPU number, auto or none (got {args.pin_agent!r})")
+    if args.suite:
+        if args.scenario or args.source != "all" or args.sink:
+            p.error(
+                "--suite chooses its own scenarios and sources: leave out --scenario, "
+                "--source and --sink"
+            )
+        args.no_engine = True  # the targets are the agent's own figures
+        args.targets = SUITES[args.suite]
+        args.sources = []
+        args.scenarios = [
+            replace(SCENARIOS[t.scenario], suite_sources=t.sources) for t in args.targets
+        ]
+        return _checked(p, args)
+    args.targets = ()
     names: list[str] = []
     for item in args.scenario or ["all"]:
         for name in filter(None, (n.strip() for n in item.split(","))):
@@ -265,8 +329,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"unknown source {name!r}; expected {', '.join(passes.SOURCES)} or all")
         elif name not in args.sources:
             args.sources.append(name)
-    if args.pin_agent not in ("auto", "none") and not args.pin_agent.isdigit():
-        p.error(f"--pin-agent takes a CPU number, auto or none (got {args.pin_agent!r})")
     scenarios = [SCENARIOS[n] for n in names]
     args.scenarios = [s for s in scenarios if s.sources(args)]
     if not args.scenarios:
@@ -279,6 +341,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             s if s.sink == args.sink else replace(s, name=f"{s.name}.{args.sink}", sink=args.sink)
             for s in args.scenarios
         ]
+    return _checked(p, args)
+
+
+def _checked(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     if args.runs < 1:
         p.error(f"--runs must be at least 1 (got {args.runs})")
     for scenario in args.scenarios:
@@ -554,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scenario in args.scenarios:
             output["scenarios"][scenario.name] = run_scenario(ctx, scenario, args)
+        if args.targets:
+            text = suite_table(f"suite {args.suite}", args.targets, output["scenarios"])
+            output["suite"] = {"name": args.suite, "table": text}
+            print("\n" + text + "\n", flush=True)
     except KeyboardInterrupt:
         print("\nthroughput: interrupted, cleaning up", file=sys.stderr)
         output["interrupted"] = True
