@@ -212,7 +212,9 @@ class CriSource:
         if directory in self._watched:
             return
         wake = functools.partial(self._changed, directory)
-        if self._watcher.watch(directory, wake):
+        # new, moved and deleted files only: the writes to a followed file are its tail's
+        # news, and a line written at a time would wake the scan for every line
+        if self._watcher.watch(directory, wake, writes=False):
             self._watched[directory] = wake
 
     def _changed(self, directory: Path, name: str | None) -> None:

@@ -39,16 +39,32 @@ def _mask(*, writes: bool = True) -> Any:
     )
 
 
+class _Watched:
+    """One directory's watch, whom to wake, and which of them want its files' writes."""
+
+    __slots__ = ("deaf", "directory", "hushed", "wakes", "watch", "writes")
+
+    def __init__(self, directory: Path, watch: Watch, writes: bool) -> None:
+        self.directory = directory
+        self.watch = watch
+        self.wakes: list[Wake] = []
+        self.deaf: list[Wake] = []  # woken by new, moved and deleted files only, never writes
+        self.hushed = 0  # readers of the directory that poll their file
+        self.writes = writes  # whether the watch's mask has MODIFY now
+
+    def wants_writes(self) -> bool:
+        return len(self.wakes) - len(self.deaf) > self.hushed
+
+
 class Watcher:
     """Directories watched, each with whom to wake."""
 
     def __init__(self) -> None:
         self._inotify: Inotify | None = None
         self._failed = False
-        self._watches: dict[Path, tuple[Watch, list[Wake]]] = {}
+        self._watches: dict[Path, _Watched] = {}
         self._by_wd: dict[int, Path] = {}
         self.overflows = 0  # times the kernel's event queue overflowed (events were lost)
-        self._hushed: dict[Path, int] = {}  # readers of the directory that poll it
 
     def _instance(self) -> Inotify | None:
         if self._inotify is None and not self._failed:
@@ -65,53 +81,63 @@ class Watcher:
                 )
         return self._inotify
 
-    def watch(self, directory: Path, wake: Wake) -> bool:
-        """Wake ``wake`` on changes in ``directory``; False if it cannot be watched."""
+    def watch(self, directory: Path, wake: Wake, *, writes: bool = True) -> bool:
+        """Wake ``wake`` on changes in ``directory``; False if it cannot be watched.
+        ``writes=False``: not for the writes to its files (one who looks for new files only:
+        a line written at a time would wake it for every line)."""
         entry = self._watches.get(directory)
-        if entry is not None:
-            entry[1].append(wake)
-            return True
-        inotify = self._instance()
-        if inotify is None:
-            return False
-        try:
-            watch = inotify.add_watch(directory, _mask())
-        except OSError as exc:
-            log.debug("cannot watch %s: %s", directory, exc)
-            return False
-        self._watches[directory] = (watch, [wake])
-        self._by_wd[watch.wd] = directory
+        if entry is None:
+            inotify = self._instance()
+            if inotify is None:
+                return False
+            try:
+                watch = inotify.add_watch(directory, _mask(writes=writes))
+            except OSError as exc:
+                log.debug("cannot watch %s: %s", directory, exc)
+                return False
+            entry = self._watches[directory] = _Watched(directory, watch, writes)
+            self._by_wd[watch.wd] = directory
+        entry.wakes.append(wake)
+        if not writes:
+            entry.deaf.append(wake)
+        self._update(entry)
         return True
 
     def hush(self, directory: Path, hushed: bool) -> None:
         """A reader of ``directory`` polls its file (``hushed``) or waits for its writes again:
-        the directory's write events are off while every reader of it polls."""
-        count = self._hushed.get(directory, 0) + (1 if hushed else -1)
-        if count > 0:
-            self._hushed[directory] = count
-        else:
-            self._hushed.pop(directory, None)
+        the directory's write events are off while every reader of it that wants them polls."""
         entry = self._watches.get(directory)
-        if entry is None or self._inotify is None:
+        if entry is None:
             return
-        writes = count < len(entry[1])
+        entry.hushed = max(0, entry.hushed + (1 if hushed else -1))
+        self._update(entry)
+
+    def _update(self, entry: _Watched) -> None:
+        """The watch's write events on or off, as its wakes now want them."""
+        writes = entry.wants_writes()
+        if writes == entry.writes or self._inotify is None:
+            return
+        entry.writes = writes
         with contextlib.suppress(OSError):
-            self._inotify.add_watch(directory, _mask(writes=writes))  # the same watch, new mask
+            # the same watch, a new mask
+            self._inotify.add_watch(entry.directory, _mask(writes=writes))
 
     def unwatch(self, directory: Path, wake: Wake) -> None:
         entry = self._watches.get(directory)
         if entry is None:
             return
-        watch, wakes = entry
         with contextlib.suppress(ValueError):
-            wakes.remove(wake)
-        if wakes:
+            entry.wakes.remove(wake)
+        with contextlib.suppress(ValueError):
+            entry.deaf.remove(wake)
+        if entry.wakes:
+            self._update(entry)
             return
         del self._watches[directory]
-        self._by_wd.pop(watch.wd, None)
+        self._by_wd.pop(entry.watch.wd, None)
         if self._inotify is not None:
             with contextlib.suppress(OSError, ValueError):
-                self._inotify.rm_watch(watch)
+                self._inotify.rm_watch(entry.watch)
 
     async def run(self) -> None:
         """Dispatch events until cancelled."""
@@ -124,8 +150,8 @@ class Watcher:
         async for event in inotify:
             if Mask.Q_OVERFLOW in event.mask:
                 self.overflows += 1
-                for _, wakes in list(self._watches.values()):
-                    for wake in list(wakes):
+                for each in list(self._watches.values()):
+                    for wake in list(each.wakes):
                         wake(None)
                 continue
             watch = event.watch
@@ -136,7 +162,7 @@ class Watcher:
             if entry is None:
                 continue
             name = str(event.name) if event.name is not None else None
-            for wake in list(entry[1]):
+            for wake in list(entry.wakes):
                 wake(name)
 
     def close(self) -> None:

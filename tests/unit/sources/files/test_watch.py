@@ -62,6 +62,44 @@ async def test_a_hushed_directory_reports_new_files_but_not_each_write(tmp_path:
         watcher.close()
 
 
+async def test_a_directory_also_watched_for_new_files_is_hushed_while_its_reader_polls(
+    tmp_path: Path,
+) -> None:
+    # the CRI source watches each container's directory for new files: counted as one more
+    # reader wanting writes, it kept every write's event coming while the file was polled
+    watcher = Watcher()
+    told: list[str | None] = []
+    scans: list[str | None] = []
+    runner = asyncio.create_task(watcher.run())
+    try:
+        assert watcher.watch(tmp_path, scans.append, writes=False)
+        assert watcher.watch(tmp_path, told.append)
+        log = (tmp_path / "0.log").open("a")
+        await asyncio.sleep(0.1)
+
+        def write() -> None:
+            log.write("a line\n")
+            log.flush()
+
+        assert await woken_by(watcher, told, write)  # the reader waits for writes
+        watcher.hush(tmp_path, True)
+        scans.clear()
+        assert not await woken_by(watcher, told, write)
+        assert scans == []  # nor the one looking for new files
+        assert await woken_by(watcher, told, lambda: (tmp_path / "1.log").write_text(""))
+        assert "1.log" in scans
+        watcher.unwatch(tmp_path, told.append)  # the reader is gone: nobody wants writes
+        scans.clear()
+        write()
+        await asyncio.sleep(0.3)
+        assert scans == []
+        log.close()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        watcher.close()
+
+
 async def test_a_busy_file_is_polled_with_its_writes_hushed_then_woken_again_when_quiet(
     tmp_path: Path, monkeypatch: object
 ) -> None:
