@@ -228,6 +228,10 @@ class FileTail:
         self.path = path
         self.hot_files = hot_files if hot_files is not None else HotFiles()
         self._polled = False  # in hot_files: its ticker reads the file, the task waits
+        # while polled: a directory event came (look for a newer file at the next poll), and
+        # when to look anyway (an event can be lost)
+        self._stirred = False
+        self._next_look = 0.0
         # turns the directory's MODIFY events off (True) while this file is polled, and on
         self.hush = hush
         self._hushed = False
@@ -259,8 +263,10 @@ class FileTail:
 
     def wake(self, name: str | None = None) -> None:
         """Something changed where the files are: look now (a polled file: at the next poll,
-        which looks at everything the task's own look would)."""
-        if not self._polled:
+        which then looks for a newer file too)."""
+        if self._polled:
+            self._stirred = True
+        else:
             self._wake.set()
 
     def writer_stopped(self) -> None:
@@ -354,7 +360,7 @@ class FileTail:
         read = self._read_turn(head)
         if read:
             self._hot_until = now + HOT_SECS
-            self._look_for_current()
+            self._look_now(now)
             if read >= TURN_BYTES or len(self.files) != 1:
                 return self.unpoll()
             if self.backpressure is not None and self.backpressure.congested():
@@ -362,10 +368,19 @@ class FileTail:
             return True
         if now >= self._hot_until or self._truncated(head):
             return self.unpoll()
-        self._look_for_current()
+        self._look_now(now)
         if len(self.files) != 1 or (self.end_when_deleted and self._deleted(head)):
             return self.unpoll()
         return True
+
+    def _look_now(self, now: float) -> None:
+        """While polled, a newer file is looked for when the directory changed (a rotation
+        creates or renames a file: those events stay on) or, as for a quiet file, every
+        ``look_again_secs``: not a ``stat()`` per file and poll."""
+        if self._stirred or now >= self._next_look:
+            self._stirred = False
+            self._next_look = now + self.look_again_secs
+            self._look_for_current()
 
     def unpoll(self) -> bool:
         """Give the file back to the task's own loop (False, for :meth:`poll`)."""
@@ -417,6 +432,8 @@ class FileTail:
             if len(head.file.fingerprint) < 2 * FINGERPRINT_BYTES:
                 self._fingerprint(head)
             self._emit(decoder.feed(data))
+            if len(data) < READ_BYTES:
+                break  # the end of what is written (a regular file reads short only there)
             if self.backpressure is not None and self.backpressure.congested():
                 break  # the rest waits on disk
         held = self.held

@@ -186,3 +186,47 @@ async def test_busy_files_are_polled_together_by_one_ticker_and_lose_nothing(
     assert got == {n: [f"{n}:{r}" for r in range(5)] for n in range(10)}
     assert polled_together == 10
     assert hot.polled == 0  # the tails that ended left it
+
+
+async def test_a_polled_file_rotated_is_followed_into_its_new_file_on_the_directory_event(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    # a polled file no longer stat()s its name at every poll: the rename's event says when
+    monkeypatch.setattr(tail_module, "HOT_SECS", 10.0)  # type: ignore[attr-defined]
+    path = tmp_path / "0.log"
+    path.write_bytes(b"")
+    got: list[Record] = []
+    clock = Clock()
+    hot = HotFiles()
+    tail = FileTail(
+        path,
+        CriDecoder(make_meta()),
+        got.extend,
+        rotated=kubelet_rotated,
+        look_again_secs=30,  # no look on its own: only the event finds the new file
+        hush=lambda hushed: None,
+        hot_files=hot,
+    )
+    task = asyncio.create_task(tail.run())
+    try:
+        await asyncio.sleep(0.1)
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"first", clock=clock)))
+        tail.wake()
+        await until(count(got, 1), what="the first line")
+
+        async def polled() -> bool:
+            return hot.polled == 1
+
+        await until(polled, what="the file polled")
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"second", clock=clock)))
+        path.rename(tmp_path / "0.log.20261205-180000")  # the kubelet's rotation
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"third", clock=clock)))
+        tail.wake("0.log")  # the events of the rename and the new file
+        await until(count(got, 3), what="the line of the new file")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [r.message for r in got] == ["first", "second", "third"]
