@@ -25,6 +25,26 @@ def count(items: list[Any], n: int) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+def quiet_tail(
+    path: Path,
+    emit: Callable[[list[Record]], None],
+    *,
+    hush: Callable[[bool], None] = lambda hushed: None,
+    hot_files: HotFiles | None = None,
+) -> FileTail:
+    """A tail of a CRI log that never looks on its own: only a wake, or the polling of a
+    busy file, finds its lines (and a newer file)."""
+    return FileTail(
+        path,
+        CriDecoder(make_meta()),
+        emit,
+        rotated=kubelet_rotated,
+        look_again_secs=30,
+        hush=hush,
+        hot_files=hot_files,
+    )
+
+
 async def woken_by(watcher: Watcher, told: list[str | None], action: object) -> bool:
     """Whether the watcher woke anyone within 0.5 s of ``action()``."""
     told.clear()
@@ -109,14 +129,7 @@ async def test_a_busy_file_is_polled_with_its_writes_hushed_then_woken_again_whe
     hushed: list[bool] = []
     got: list[Record] = []
     clock = Clock()
-    tail = FileTail(
-        path,
-        CriDecoder(make_meta()),
-        got.extend,
-        rotated=kubelet_rotated,
-        look_again_secs=30,  # no look on its own: only a wake or the polling finds lines
-        hush=hushed.append,
-    )
+    tail = quiet_tail(path, got.extend, hush=hushed.append)
     task = asyncio.create_task(tail.run())
     try:
         await asyncio.sleep(0.1)
@@ -152,14 +165,8 @@ async def test_busy_files_are_polled_together_by_one_ticker_and_lose_nothing(
     for n, path in enumerate(paths):
         path.write_bytes(b"")
         tails.append(
-            FileTail(
-                path,
-                CriDecoder(make_meta()),
-                lambda records, n=n: got[n].extend(r.message for r in records),
-                rotated=kubelet_rotated,
-                look_again_secs=30,  # no look on its own: only a wake or the polling finds lines
-                hush=lambda hushed: None,
-                hot_files=hot,
+            quiet_tail(
+                path, lambda records, n=n: got[n].extend(r.message for r in records), hot_files=hot
             )
         )
     tasks = [asyncio.create_task(t.run()) for t in tails]
@@ -198,15 +205,7 @@ async def test_a_polled_file_rotated_is_followed_into_its_new_file_on_the_direct
     got: list[Record] = []
     clock = Clock()
     hot = HotFiles()
-    tail = FileTail(
-        path,
-        CriDecoder(make_meta()),
-        got.extend,
-        rotated=kubelet_rotated,
-        look_again_secs=30,  # no look on its own: only the event finds the new file
-        hush=lambda hushed: None,
-        hot_files=hot,
-    )
+    tail = quiet_tail(path, got.extend, hot_files=hot)
     task = asyncio.create_task(tail.run())
     try:
         await asyncio.sleep(0.1)
