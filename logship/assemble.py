@@ -21,6 +21,7 @@ from logship.pipeline.running import Destinations, Reloads
 from logship.record import format_timestamp_ns, timestamp_ns
 from logship.reload import Reconfigurator, specs
 from logship.settings import Settings
+from logship.sinks.base import SinkContext
 from logship.sources.base import ReadOptions, Resume, Source
 from logship.sources.choice import choose_source
 from logship.sources.docker.client import DockerClient
@@ -33,6 +34,7 @@ from logship.sources.held import HeldLines
 from logship.sources.host import host_meta
 from logship.state.checkpointer import Checkpointer
 from logship.state.checkpoints import CheckpointStore
+from logship.state.identity import agent_identity
 from logship.transform.multiline import stage_of
 from logship.transform.parse import ParseStage
 
@@ -153,7 +155,8 @@ async def build_agent(settings: Settings, load: Callable[[], Settings] | None = 
         store = CheckpointStore(state_dir)
         store.open()
         resume = resume_from(store, settings.checkpoint_interval_secs)
-    built = [spec.build() for spec in specs(settings)]
+    context = SinkContext(agent=agent_identity(state_dir))
+    built = [spec.build(context) for spec in specs(settings)]
     for destination in built:
         destination.open_spool()
     destinations = Destinations(built)
@@ -201,6 +204,6 @@ async def build_agent(settings: Settings, load: Callable[[], Settings] | None = 
         router=router,
         reconfigure=None
         if load is None
-        else Reconfigurator(load, settings, built, stage=stage, parse=parse),
+        else Reconfigurator(load, settings, built, stage=stage, parse=parse, context=context),
         reloads=reloads,
     )

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import calendar
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from logship import __version__
 
 STDOUT = "stdout"
 STDERR = "stderr"
@@ -37,6 +40,22 @@ class HostMeta:
 
     name: str
     ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentIdentity:
+    """The agent that ships the records, as Elasticsearch documents name it (``agent.*``, as
+    Filebeat writes them): its version, and an ID that stays the same across restarts when
+    there is a state directory to keep it in (:mod:`logship.state.identity`)."""
+
+    id: str
+    version: str
+    type: str = "logship"
+
+    @classmethod
+    def new(cls) -> AgentIdentity:
+        """A new identity, for one run only."""
+        return cls(id=str(uuid.uuid4()), version=__version__)
 
 
 @dataclass(frozen=True, slots=True)

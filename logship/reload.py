@@ -32,6 +32,7 @@ from logship.config.destination import DestinationConfig
 from logship.errors import ConfigError
 from logship.pipeline.destination import Destination
 from logship.settings import Settings
+from logship.sinks.base import SinkContext
 from logship.sinks.console.config import ConsoleConfig
 from logship.sinks.registry import build_sink
 from logship.transform.multiline import MultilineStage, stage_of
@@ -54,10 +55,10 @@ class Spec:
     honor_opt_outs: bool
     spool_dir: Path | None
 
-    def build(self) -> Destination:
+    def build(self, context: SinkContext | None = None) -> Destination:
         """The destination, complete; its spool not opened yet."""
         return Destination.from_config(
-            build_sink(self.config),
+            build_sink(self.config, context),
             self.config,
             max_records=self.max_records,
             max_bytes=self.max_bytes,
@@ -175,7 +176,7 @@ class Reconfigurator:
     settings ``load`` reads now (``load`` reads them as ``logship run`` did at start).
 
     ``running`` are the destinations built from ``settings`` (:func:`specs`, in order), and
-    ``stage`` and ``parse`` the router's stages."""
+    ``stage`` and ``parse`` the router's stages, ``context`` what every sink is built with."""
 
     def __init__(
         self,
@@ -185,8 +186,10 @@ class Reconfigurator:
         *,
         stage: MultilineStage | None,
         parse: ParseStage | None,
+        context: SinkContext | None = None,
     ) -> None:
         self._load = load
+        self._context = context
         self._settings = settings
         self._specs = specs(settings)
         self._running = list(running)
@@ -205,8 +208,9 @@ class Reconfigurator:
             log.warning("reload: %s changed; it needs a restart (the running value is kept)", name)
         new_specs = specs(settings)
         found = diff(self._specs, new_specs)
-        built: dict[int, Destination] = {j: new_specs[j].build() for j in found.added}
-        built.update((j, new_specs[j].build()) for _, j in found.changed)
+        context = self._context
+        built: dict[int, Destination] = {j: new_specs[j].build(context) for j in found.added}
+        built.update((j, new_specs[j].build(context)) for _, j in found.changed)
         # in the order of the new configuration
         by_index = {j: self._running[i] for i, j in found.kept} | built
         destinations = [by_index[j] for j in range(len(new_specs))]

@@ -4,20 +4,27 @@ happened to each record. No I/O.
 A request body is NDJSON: per record an action line and a source line, each ending in ``\\n``
 (the last one too)::
 
-    {"create":{"_index":"logship-2026.11.27","_id":"5f9a6638b6420000-2026-11-27T05:24:33.719017066Z-0"}}
+    {"create":{"_index":"logs-docker.container_logs-default","_id":"5f9a6638b6420000-2026-11-27T05:24:33.719017066Z-0"}}
     {"@timestamp":"2026-11-27T05:24:33.719017066Z","message":"hello","log":{"iostream":"stdout"},
-     "host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"…","name":"web-1","runtime":"docker",
-     "image":{"name":"nginx","tag":"1.25"},"labels":{"com_example_team":"payments"}},
-     "kubernetes":{"namespace":"…","pod":{"name":"…","uid":"…"},"container":{"name":"…"}}}
+     "stream":"stdout","host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"…","name":"web-1",
+     "runtime":"docker","image":{"name":"nginx","tag":"1.25"},"labels":{"com_example_team":"payments"}},
+     "data_stream":{"type":"logs","dataset":"docker.container_logs","namespace":"default"},
+     "event":{"dataset":"docker.container_logs"},"ecs":{"version":"8.0.0"},
+     "agent":{"type":"logship","version":"0.1.0","id":"4f0c1e9a-…"}}
 
-The action is always ``create`` with an ``_id`` made of the container ID, Docker's timestamp
-and the record's sequence number, so a record sent twice (a retry after a timeout whose
-request did arrive) is answered 409 the second time, which means it is there already.
+With no index and no data stream given, a container's records go to the data stream Elastic
+Agent's integrations write its logs to: ``logs-kubernetes.container_logs-default`` for a pod's
+container, ``logs-docker.container_logs-default`` for any other (:func:`default_data_stream`).
 
-The source follows Elastic Common Schema names. Label keys have their dots replaced by ``_``
-(as Filebeat does): Elasticsearch reads dots in field names as object paths, and Docker's own
-``com.docker.compose.project`` next to ``com.docker.compose.project.working_dir`` would make one
-field both a value and an object, a mapping error for every line of every Compose container.
+The action is always ``create`` (the only one a data stream takes) with an ``_id`` made of the
+container ID, Docker's timestamp and the record's sequence number, so a record sent twice (a
+retry after a timeout whose request did arrive) is answered 409 the second time, which means it
+is there already.
+
+The source follows Elastic Common Schema names and carries what Filebeat's documents do: the
+data stream's own fields, ``event.dataset``, ``ecs.version``, ``agent.*`` and the ``stream``
+field next to ``log.iostream`` (OpenTelemetry's name). Label keys have their dots replaced by
+``_`` (as Filebeat does, :func:`logship.protocol.json.dedot`).
 
 Everything that depends on the container alone is serialised once per container (kept in
 ``meta.cache``); the action line's start once per container and day (or hour, for an hourly
@@ -41,7 +48,7 @@ import orjson
 
 from logship.errors import RemoteProtocolError
 from logship.protocol.json import container_document, parsed_head, record_document, taken_names
-from logship.record import ContainerMeta, Parsed, Record
+from logship.record import AgentIdentity, ContainerMeta, Parsed, Record
 
 DEFAULT_INDEX = "logship-%Y.%m.%d"
 # answers carry only what the sink reads: the flag, and each item's status and error
@@ -118,30 +125,64 @@ class IndexPattern:
 
 # -- documents ----------------------------------------------------------------------------------
 
+DOCKER_DATA_STREAM = "logs-docker.container_logs-default"
+KUBERNETES_DATA_STREAM = "logs-kubernetes.container_logs-default"
+ECS_VERSION = "8.0.0"  # what Filebeat 8 and Elastic Agent's container logs say they follow
+# top-level names an Elasticsearch document has beyond the console's (RESERVED): a line's own
+# field of one of these names is renamed, a container's own field (logship.field.*) left out
+ADDED = frozenset({"data_stream", "ecs", "agent", "event", "stream"})
 
-def dedot(labels: Mapping[str, str]) -> dict[str, str]:
-    """Label keys with ``.`` replaced by ``_``, so none is read as an object path."""
-    return {key.replace(".", "_"): value for key, value in labels.items()}
+
+def default_data_stream(meta: ContainerMeta) -> str:
+    """Where a container's lines go when no index or data stream is given: Elastic Agent's
+    Kubernetes container logs for a pod's container, its Docker container logs otherwise."""
+    return KUBERNETES_DATA_STREAM if meta.kubernetes is not None else DOCKER_DATA_STREAM
 
 
-def container_source(meta: ContainerMeta) -> dict[str, Any]:
-    """The part of every document that depends on the container alone: logship's ECS
-    document (:func:`logship.protocol.json.container_document`) with the label keys dedotted,
-    ``container.runtime`` set and no image ID, for which ECS has no field."""
-    doc = container_document(meta)
-    doc["container"] = {
-        "id": meta.id,
-        "name": meta.name,
-        "runtime": "docker",
-        "image": {"name": meta.image_name, "tag": meta.image_tag},
-        "labels": dedot(meta.labels),
+def data_stream_fields(name: str) -> dict[str, Any]:
+    """``data_stream.type/dataset/namespace`` and ``event.dataset`` of a data stream named
+    ``<type>-<dataset>-<namespace>``, as Elastic's templates expect them to match the name;
+    none for a name of another shape."""
+    kind, _, rest = name.partition("-")
+    dataset, _, namespace = rest.rpartition("-")
+    if not (kind and dataset and namespace):
+        return {}
+    return {
+        "data_stream": {"type": kind, "dataset": dataset, "namespace": namespace},
+        "event": {"dataset": dataset},
     }
+
+
+def container_source(
+    meta: ContainerMeta, agent: AgentIdentity, data_stream: str | None = None
+) -> dict[str, Any]:
+    """The part of every document that depends on the container alone: logship's ECS
+    document (:func:`logship.protocol.json.container_document`) with ``container.runtime``,
+    then what Filebeat's documents carry too: the data stream's fields (when writing to one),
+    ``ecs.version`` and the ``agent``."""
+    doc = {k: v for k, v in container_document(meta).items() if k.split(".")[0] not in ADDED}
+    container = doc["container"]
+    doc["container"] = {
+        "id": container["id"],
+        "name": container["name"],
+        "runtime": "docker",
+        "image": container["image"],
+        "labels": container["labels"],
+    }
+    if data_stream is not None:
+        doc.update(data_stream_fields(data_stream))
+    doc["ecs"] = {"version": ECS_VERSION}
+    doc["agent"] = {"type": agent.type, "version": agent.version, "id": agent.id}
     return doc
 
 
-def record_source(record: Record) -> dict[str, Any]:
+def record_source(
+    record: Record, agent: AgentIdentity, data_stream: str | None = None
+) -> dict[str, Any]:
     """A record's whole document, as a dict (for tests and slow paths)."""
-    return record_document(record, container_source)
+    doc = record_document(record, lambda meta: container_source(meta, agent, data_stream))
+    doc["stream"] = record.stream
+    return doc
 
 
 def document_id(record: Record) -> str:
@@ -152,8 +193,9 @@ def document_id(record: Record) -> str:
 @dataclass(slots=True)
 class _ContainerParts:
     container_id: str
+    index: IndexPattern  # where its records go
     tails: dict[str, bytes]  # per stream: the source after the message, with the newline
-    static: bytes  # the source after a parsed record's own head (parsed_head)
+    parsed_tails: dict[str, bytes]  # per stream: after a parsed record's own head (parsed_head)
     taken: frozenset[str]  # top-level names a parsed record's fields may not take
     heads: dict[str, bytes] = field(default_factory=dict)  # per day: the action line's start
 
@@ -161,7 +203,8 @@ class _ContainerParts:
 class BulkEncoder:
     """One ``bytes`` per record: its action line and source line, both newline-terminated.
 
-    Give either ``index`` (an :class:`IndexPattern`) or ``data_stream`` (a name).
+    Give ``index`` (an :class:`IndexPattern`) or ``data_stream`` (a name), or neither: each
+    container's records then go to its :func:`default_data_stream`.
     """
 
     def __init__(
@@ -170,23 +213,36 @@ class BulkEncoder:
         index: IndexPattern | None = None,
         data_stream: str | None = None,
         fields_key: str | None = None,
+        agent: AgentIdentity | None = None,
     ):
         """``fields_key``: the fields of a line read as JSON go under this key (None: at the
-        top level, renamed where logship's own fields have the name)."""
+        top level, renamed where logship's own fields have the name). ``agent``: who ships
+        (``agent.*``; None: a new identity)."""
         self.fields_key = fields_key
+        self.agent = agent or AgentIdentity.new()
+        self.data_stream = data_stream
+        self.index: IndexPattern | None = index
         if data_stream is not None:
             self.index = IndexPattern(check_index_name(data_stream))
-        else:
-            self.index = index or IndexPattern(DEFAULT_INDEX)
+        self._streams: dict[str, IndexPattern] = {}  # default data streams, by name
         self._key = ("bulk", next(_encoder_ids))
 
     def _parts(self, meta: ContainerMeta) -> _ContainerParts:
-        static = orjson.dumps(container_source(meta))
-        tails = {
-            stream: b',"log":{"iostream":"' + stream.encode() + b'"},' + static[1:] + b"\n"
-            for stream in ("stdout", "stderr")
-        }
-        parts = _ContainerParts(meta.id[:16], tails, static[1:] + b"\n", taken_names(meta))
+        data_stream = self.data_stream
+        index = self.index
+        if index is None:
+            data_stream = default_data_stream(meta)
+            index = self._streams.get(data_stream) or self._streams.setdefault(
+                data_stream, IndexPattern(data_stream)
+            )
+        static = orjson.dumps(container_source(meta, self.agent, data_stream))[1:] + b"\n"
+        tails = {}
+        parsed_tails = {}
+        for stream in ("stdout", "stderr"):
+            name = stream.encode()
+            parsed_tails[stream] = b'"stream":"' + name + b'",' + static
+            tails[stream] = b',"log":{"iostream":"' + name + b'"},' + parsed_tails[stream]
+        parts = _ContainerParts(meta.id[:16], index, tails, parsed_tails, taken_names(meta) | ADDED)
         meta.cache[self._key] = parts
         return parts
 
@@ -194,19 +250,19 @@ class BulkEncoder:
         heads = parts.heads
         if len(heads) > 8:  # a long-lived container: forget past days
             heads.clear()
-        index = orjson.dumps(self.index.name_for(timestamp))
+        index = orjson.dumps(parts.index.name_for(timestamp))
         # the ID escaped like any string (sources let only 64 hex digits through); the
         # timestamps after it are the decoders', which take only Docker's strict form
         # (logship.record.is_canonical)
         container_id = orjson.dumps(parts.container_id)[1:-1]
         head = b'{"create":{"_index":%s,"_id":"%s-' % (index, container_id)
-        heads[timestamp[: self.index.key_chars]] = head
+        heads[timestamp[: parts.index.key_chars]] = head
         return head
 
     def encode(self, records: Iterable[Record]) -> list[bytes]:
         dumps = orjson.dumps
         key = self._key
-        key_chars = self.index.key_chars
+        key_chars = 0
         out: list[bytes] = []
         append = out.append
         last_meta: ContainerMeta | None = None
@@ -218,6 +274,7 @@ class BulkEncoder:
             if meta is not last_meta:
                 last_meta = meta
                 parts = meta.cache.get(key) or self._parts(meta)
+                key_chars = parts.index.key_chars
                 last_day = None
             assert parts is not None
             ts = r.timestamp
@@ -227,7 +284,7 @@ class BulkEncoder:
                 head = parts.heads.get(day) or self._head(parts, ts)
             t = ts.encode()
             if type(r) is Parsed:
-                source = parsed_head(r, parts.taken, self.fields_key) + parts.static
+                source = parsed_head(r, parts.taken, self.fields_key) + parts.parsed_tails[r.stream]
                 append(b'%s%s-%d"}}\n%s' % (head, t, r.seq, source))
                 continue
             append(

@@ -6,8 +6,13 @@ people and by tools that know ECS::
     {"@timestamp": "2026-11-27T05:24:33.719017066Z", "message": "hello",
      "log": {"iostream": "stdout"}, "host": {"name": "vm", "ip": "10.0.0.1"},
      "container": {"id": "…", "name": "web-1",
-                   "image": {"name": "…", "tag": "1.35", "id": "sha256:…"}, "labels": {…}},
+                   "image": {"name": "…", "tag": "1.35"}, "labels": {"com_example_team": "…"}},
      "kubernetes": {"namespace": "…", "pod": {"name": "…", "uid": "…"}, "container": {"name": "…"}}}
+
+Only ECS names, as Filebeat writes them: no image ID (ECS has no field for it), and label keys
+with their dots replaced by ``_`` (:func:`dedot`): Elasticsearch and other ECS readers take a
+dot in a name for an object path, and Docker's own ``com.docker.compose.project`` next to
+``com.docker.compose.project.working_dir`` would make one field both a value and an object.
 
 The container part is serialised once per container; per line only the time, stream and message are.
 A container's own fields (labels ``logship.field.<name>``) come at the top level, never in place
@@ -22,7 +27,7 @@ what logship sets.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -33,14 +38,19 @@ from logship.record import ContainerMeta, Parsed, Record
 RESERVED = frozenset({"@timestamp", "message", "log", "host", "container", "kubernetes"})
 
 
+def dedot(labels: Mapping[str, str]) -> dict[str, str]:
+    """Label keys with ``.`` replaced by ``_``, as Filebeat writes them (``labels.dedot``)."""
+    return {key.replace(".", "_"): value for key, value in labels.items()}
+
+
 def container_document(meta: ContainerMeta) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "host": {"name": meta.host.name, "ip": meta.host.ip},
         "container": {
             "id": meta.id,
             "name": meta.name,
-            "image": {"name": meta.image_name, "tag": meta.image_tag, "id": meta.image_id},
-            "labels": meta.labels,
+            "image": {"name": meta.image_name, "tag": meta.image_tag},
+            "labels": dedot(meta.labels),
         },
     }
     k8s = meta.kubernetes

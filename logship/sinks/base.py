@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from logship.config.destination import DestinationConfig
 from logship.pipeline.runner import Sink
+from logship.record import AgentIdentity
 
 
 class CheckedSink(Sink, Protocol):
@@ -26,6 +27,15 @@ class CheckedSink(Sink, Protocol):
         harmless) and say what was found; raise a :class:`~logship.errors.LogshipError` (or
         an ``OSError``) saying why it does not work. Nothing a receiver would store is sent."""
         ...
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What the agent tells every sink it builds, beyond the destination's own config: who
+    is shipping (``agent``: Elasticsearch documents carry it). A sink built without one (a
+    test, ``logship check``) is given a new identity of its own."""
+
+    agent: AgentIdentity
 
 
 def import_string(target: str) -> Any:
@@ -43,7 +53,8 @@ class DestinationType:
 
     ``schemes``: each URI scheme that means this type, with the options the scheme implies
     (``syslog+tls`` -> ``{"transport": "tls"}``). ``sink``: ``"module:Class"`` of the sink,
-    built with the destination's config (``Class(config)``).
+    built with the destination's config and the agent's :class:`SinkContext`
+    (``Class(config, context=context)``).
     """
 
     name: str
@@ -51,7 +62,7 @@ class DestinationType:
     sink: str
     schemes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
-    def build(self, config: DestinationConfig) -> CheckedSink:
+    def build(self, config: DestinationConfig, context: SinkContext | None = None) -> CheckedSink:
         sink_class = import_string(self.sink)
-        sink: CheckedSink = sink_class(config)
+        sink: CheckedSink = sink_class(config, context=context)
         return sink

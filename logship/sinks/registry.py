@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from logship.config.destination import DestinationConfig
-from logship.sinks.base import CheckedSink, DestinationType, import_string
+from logship.sinks.base import CheckedSink, DestinationType, SinkContext, import_string
 
 DESTINATIONS = (
     "logship.sinks.console:DESTINATION",
@@ -46,6 +46,7 @@ def schemes() -> Mapping[str, tuple[str, Mapping[str, Any]]]:
     }
 
 
-def build_sink(config: DestinationConfig) -> CheckedSink:
-    """The sink of a destination, built from its config."""
-    return by_name(config.type).build(config)
+def build_sink(config: DestinationConfig, context: SinkContext | None = None) -> CheckedSink:
+    """The sink of a destination, built from its config (and what the agent tells every
+    sink: :class:`~logship.sinks.base.SinkContext`)."""
+    return by_name(config.type).build(config, context)

@@ -36,6 +36,7 @@ from typing import Any, TextIO, TypeGuard
 from logship.errors import ConfigError
 from logship.protocol.filelog import LogFile, SavedFile
 from logship.record import ResumePosition, format_timestamp_ns, is_canonical
+from logship.state.files import replace_atomically
 
 log = logging.getLogger("logship.state")
 
@@ -133,7 +134,6 @@ class CheckpointStore:
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
         self.path = state_dir / FILE_NAME
-        self._tmp = state_dir / f".{FILE_NAME}.tmp"
         self._lock: TextIO | None = None
         self.writes = 0
         self._failing = False
@@ -205,16 +205,7 @@ class CheckpointStore:
         }
         body = json.dumps(data, indent=1, sort_keys=True).encode() + b"\n"
         try:
-            with open(self._tmp, "wb") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(self._tmp, self.path)
-            dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            replace_atomically(self.path, body)
         except OSError as exc:
             if not self._failing:
                 self._failing = True

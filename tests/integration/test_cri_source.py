@@ -121,7 +121,7 @@ def test_pod_logs_written_and_rotated_as_on_a_node_arrive_once_with_their_pods_m
         "pod": {"name": "web-7d9f", "uid": UID},
         "container": {"name": "nginx", "restart_count": 1},
     }
-    assert first["container"]["labels"]["io.kubernetes.pod.namespace"] == "shop"
+    assert first["container"]["labels"]["io_kubernetes_pod_namespace"] == "shop"
     assert first["host"]["name"] == "node-1"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", first["@timestamp"])
     assert records(agent, "db-0/postgres")[0]["container"]["id"] == container_id(1)

@@ -22,19 +22,17 @@ def test_records_carry_the_enrichment_and_docker_nanosecond_timestamps(
     start_agent: Any, containers: Any
 ) -> None:
     agent = start_agent("run", "console://?format=json", "--hostname", "h1.example")
-    c = containers.run("echo hi; sleep 30", labels={"app": "api"})
+    c = containers.run("echo hi; sleep 30", labels={"app": "api", "com.example.team": "pay"})
     (record,) = wait_until(lambda: lines_of(agent, c.name), what="the line")
     c.reload()
     assert record["message"] == "hi"
     assert record["log"] == {"iostream": "stdout"}
     assert record["host"]["name"] == "h1.example"
     assert record["container"]["id"] == c.id
-    assert record["container"]["image"] == {
-        "name": "logship-test/busybox",
-        "tag": "1.35",
-        "id": c.image.id,
-    }
+    # ECS names only, as Filebeat writes them: no image ID, dots in label keys as underscores
+    assert record["container"]["image"] == {"name": "logship-test/busybox", "tag": "1.35"}
     assert record["container"]["labels"]["app"] == "api"
+    assert record["container"]["labels"]["com_example_team"] == "pay"
     ts = record["@timestamp"]
     assert len(ts) == 30 and ts.endswith("Z") and ts[19] == "."  # nine digits, UTC
 

@@ -5,6 +5,7 @@ sink on its own, then real containers through ``logship run``."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import time
@@ -14,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from logship import __version__
 from logship.errors import DeliveryError
-from logship.protocol.bulk import dedot
+from logship.protocol.json import dedot
 from logship.record import Record
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.sinks.elasticsearch.sink import ElasticsearchSink
@@ -227,9 +229,10 @@ async def test_no_answer_at_all_hands_the_whole_batch_back() -> None:
 # -- real containers through `logship run` ---------------------------------------------------
 
 
-def test_container_lines_arrive_as_ecs_documents_in_the_index_of_their_day(
-    es: ElasticsearchStandIn, start_agent: Any, containers: Any
+def test_container_lines_arrive_as_ecs_documents_in_elastic_agents_data_streams(
+    es: ElasticsearchStandIn, start_agent: Any, containers: Any, tmp_path: Path
 ) -> None:
+    state = tmp_path / "state"
     agent: AgentProcess = start_agent(
         "run",
         f"elasticsearch+http://127.0.0.1:{es.port}",
@@ -237,6 +240,8 @@ def test_container_lines_arrive_as_ecs_documents_in_the_index_of_their_day(
         "node-1.example.com",
         "--host-ip",
         "10.1.2.3",
+        "--state-dir",
+        str(state),
     )
     labels = {
         "app": "web",
@@ -274,11 +279,47 @@ def test_container_lines_arrive_as_ecs_documents_in_the_index_of_their_day(
             "pod": {"name": "web-7d9f", "uid": "0b1c-22"},
             "container": {"name": "nginx"},
         }
-        day = doc["@timestamp"][:10].replace("-", ".")
-        assert doc in es.documents(f"logship-{day}")
+        # what Filebeat's documents carry too, the agent's ID as kept in the state directory
+        assert doc["stream"] == stream
+        assert doc["data_stream"] == {
+            "type": "logs",
+            "dataset": "kubernetes.container_logs",  # a pod's container
+            "namespace": "default",
+        }
+        assert doc["event"] == {"dataset": "kubernetes.container_logs"}
+        assert doc["ecs"] == {"version": "8.0.0"}
+        agent_id = json.loads((state / "agent.json").read_text())["id"]
+        assert doc["agent"] == {"type": "logship", "version": __version__, "id": agent_id}
+        assert doc in es.documents("logs-kubernetes.container_logs-default")
+    assert es.backing_index("logs-kubernetes.container_logs-default") is not None
+    plain = containers.run("echo not in a pod; sleep 30")
+    (doc,) = wait_for_messages(es, plain.name, 1) and docs_of(es, plain.name)
+    assert doc["data_stream"]["dataset"] == "docker.container_logs"
+    assert doc in es.documents("logs-docker.container_logs-default")
     assert es.item_errors == []
+    assert {action for call in es.calls for action in call.actions} == {"create"}
     assert all(call.content_type == "application/x-ndjson" for call in es.calls)
     assert agent.stop() == 0
+
+
+def test_the_agent_id_stays_the_same_across_restarts_with_a_state_directory(
+    es: ElasticsearchStandIn, start_agent: Any, containers: Any, tmp_path: Path
+) -> None:
+    uri = f"elasticsearch+http://127.0.0.1:{es.port}"
+    ids = []
+    for run in ("first", "second"):
+        agent = start_agent("run", uri, "--state-dir", str(tmp_path / "state"))
+        c = containers.run(f"echo {run}; sleep 30")
+        wait_for_messages(es, c.name, 1)
+        ids += [d["agent"]["id"] for d in docs_of(es, c.name)]
+        assert agent.stop() == 0
+    first, second = ids
+    assert first == second
+    without = start_agent("run", uri)
+    c = containers.run("echo no state; sleep 30")
+    wait_for_messages(es, c.name, 1)
+    assert docs_of(es, c.name)[0]["agent"]["id"] != first
+    assert without.stop() == 0
 
 
 def test_a_data_stream_receives_create_actions_into_its_backing_index(

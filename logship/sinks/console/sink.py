@@ -9,6 +9,7 @@ from typing import BinaryIO
 from logship.errors import OutputClosed
 from logship.protocol.json import JsonEncoder, TextEncoder
 from logship.record import Record
+from logship.sinks.base import SinkContext
 from logship.sinks.console.config import ConsoleConfig
 
 
@@ -33,7 +34,13 @@ class StreamWriter:
 
 
 class ConsoleSink:
-    def __init__(self, config: ConsoleConfig, *, out: BinaryIO | None = None) -> None:
+    def __init__(
+        self,
+        config: ConsoleConfig,
+        *,
+        out: BinaryIO | None = None,
+        context: SinkContext | None = None,
+    ) -> None:
         self.name = config.describe()
         self.encoder = JsonEncoder() if config.format == "json" else TextEncoder()
         self.writer = StreamWriter(out)

@@ -29,7 +29,14 @@ from logship.config.destination import NetworkDestinationConfig
 from logship.config.secrets import read_secret_env, read_secret_file
 from logship.config.tls import TlsConfig
 from logship.config.values import comma_list
-from logship.protocol.bulk import DEFAULT_INDEX, IndexPattern, check_index_name
+from logship.protocol.bulk import (
+    ADDED,
+    DOCKER_DATA_STREAM,
+    KUBERNETES_DATA_STREAM,
+    IndexPattern,
+    check_index_name,
+)
+from logship.protocol.json import RESERVED
 
 _PASSWORDS = ("password", "password_file", "password_env")
 _SCHEMES = ("http", "https")
@@ -60,22 +67,27 @@ class ElasticsearchConfig(NetworkDestinationConfig):
     )
     index: str | None = Field(
         default=None,
-        description="Index to write to. strftime placeholders %Y %y %m %d %j %G %V %H are "
-        f"filled from each record's own time, in UTC (default {DEFAULT_INDEX}).",
-        examples=["logs-docker-%Y.%m", "logship-%G.%V"],
+        description="Write to this index instead of a data stream. strftime placeholders "
+        "%Y %y %m %d %j %G %V %H are filled from each record's own time, in UTC.",
+        examples=["logship-%Y.%m.%d", "logs-docker-%Y.%m", "logship-%G.%V"],
     )
     data_stream: str | None = Field(
         default=None,
-        description="Write to this data stream instead of an index (op create; an index "
-        "template with data_stream enabled must match it, as logs-*-* does).",
-        examples=["logs-docker-default"],
+        description="The data stream to write to (op create; an index template with "
+        "data_stream enabled must match it, as Elastic's logs-*-* does). Default: "
+        f"{KUBERNETES_DATA_STREAM} for a Kubernetes pod's containers, {DOCKER_DATA_STREAM} "
+        "for the others, where Elastic Agent's Kubernetes and Docker integrations write. "
+        "Documents carry data_stream.type, .dataset, .namespace and event.dataset from a "
+        "name of the form <type>-<dataset>-<namespace>.",
+        examples=["logs-docker.container_logs-default", "logs-myapp-production"],
     )
     parsed_fields_key: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$",
         description="The fields of a line read as JSON (the parse setting) go under this key. "
         "None: at the top level, where a field named like one of logship's (@timestamp, "
-        "message, log, host, container, kubernetes) gets '_' appended.",
+        "message, log, host, container, kubernetes, data_stream, ecs, agent, event, stream) "
+        "gets '_' appended.",
         examples=["app"],
     )
     compression: Literal["gzip", "none"] = Field(
@@ -225,7 +237,7 @@ class ElasticsearchConfig(NetworkDestinationConfig):
     @field_validator("parsed_fields_key")
     @classmethod
     def _own_key(cls, value: str | None) -> str | None:
-        if value in ("message", "log", "host", "container", "kubernetes"):
+        if value in RESERVED | ADDED:
             raise ValueError(f"{value!r} is a field logship sets itself; choose another key")
         return value
 
@@ -340,8 +352,9 @@ class ElasticsearchConfig(NetworkDestinationConfig):
         return self._api_key
 
     @property
-    def index_pattern(self) -> IndexPattern:
-        return IndexPattern(self.index or DEFAULT_INDEX)
+    def index_pattern(self) -> IndexPattern | None:
+        """The index to write to, when one is given instead of a data stream."""
+        return None if self.index is None else IndexPattern(self.index)
 
     @property
     def origin(self) -> str:

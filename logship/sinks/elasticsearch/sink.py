@@ -41,6 +41,7 @@ from logship.protocol.bulk import (
     split_requests,
 )
 from logship.record import Record
+from logship.sinks.base import SinkContext
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
 from logship.transport.http import HttpTransport, credentials_refused
 from logship.transport.tls import client_context
@@ -91,13 +92,14 @@ class _Answer:
 
 
 class ElasticsearchSink:
-    def __init__(self, config: ElasticsearchConfig) -> None:
+    def __init__(self, config: ElasticsearchConfig, *, context: SinkContext | None = None) -> None:
         self.name = config.describe()
-        key = config.parsed_fields_key
-        if config.data_stream is not None:
-            self.encoder = BulkEncoder(data_stream=config.data_stream, fields_key=key)
-        else:
-            self.encoder = BulkEncoder(index=config.index_pattern, fields_key=key)
+        self.encoder = BulkEncoder(
+            index=config.index_pattern,
+            data_stream=config.data_stream,
+            fields_key=config.parsed_fields_key,
+            agent=context.agent if context is not None else None,
+        )
         self.max_request_bytes = config.max_request_bytes
         self.gzip = config.compression == "gzip"
         self.bulk_path = f"{config.path}/_bulk?{BULK_QUERY}"

@@ -30,6 +30,7 @@ from logship.protocol.forward import (
 )
 from logship.protocol.template import TagTemplate
 from logship.record import Record
+from logship.sinks.base import SinkContext
 from logship.sinks.forward.config import ForwardConfig
 from logship.transport.tcp import HANGUP_WAIT_SECS, StreamTransport
 from logship.transport.tls import client_context
@@ -41,7 +42,7 @@ _HELO_WITHOUT_KEY = (
 
 
 class ForwardSink:
-    def __init__(self, config: ForwardConfig) -> None:
+    def __init__(self, config: ForwardConfig, *, context: SinkContext | None = None) -> None:
         self.name = config.describe()
         self.config = config
         self.encoder = ForwardEncoder(

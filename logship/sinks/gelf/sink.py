@@ -10,12 +10,13 @@ from __future__ import annotations
 from logship.protocol.gelf import FieldSelection, GelfEncoder
 from logship.protocol.template import TagTemplate
 from logship.record import Record
+from logship.sinks.base import SinkContext
 from logship.sinks.gelf.channels import channel_for
 from logship.sinks.gelf.config import GelfConfig
 
 
 class GelfSink:
-    def __init__(self, config: GelfConfig) -> None:
+    def __init__(self, config: GelfConfig, *, context: SinkContext | None = None) -> None:
         self.name = config.describe()
         self.encoder = GelfEncoder(
             tag=TagTemplate(config.tag),

@@ -13,6 +13,7 @@ from logship.errors import DeliveryError
 from logship.protocol.syslog import FRAMERS, SyslogEncoder
 from logship.protocol.template import TagTemplate
 from logship.record import Record
+from logship.sinks.base import SinkContext
 from logship.sinks.syslog.config import FRAMING_SAID, SyslogConfig
 from logship.transport.tcp import StreamTransport
 from logship.transport.tls import client_context
@@ -108,7 +109,7 @@ class Stream:
 
 
 class SyslogSink:
-    def __init__(self, config: SyslogConfig) -> None:
+    def __init__(self, config: SyslogConfig, *, context: SinkContext | None = None) -> None:
         self.name = config.describe()
         labels = config.labels if isinstance(config.labels, str) else tuple(config.labels)
         self.encoder = SyslogEncoder(

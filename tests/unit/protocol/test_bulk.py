@@ -26,7 +26,7 @@ from logship.protocol.bulk import (
     request_verdict,
     split_requests,
 )
-from logship.record import ContainerMeta, Record
+from logship.record import AgentIdentity, ContainerMeta, Record
 from tests.helpers.records import K8S_LABELS, make_meta
 
 CID = "5f9a6638b642" + "0" * 52
@@ -50,71 +50,120 @@ def db() -> ContainerMeta:
     return web(id="ea9c3d8e1c86" + "1" * 52, name="db-1", image="postgres")
 
 
-WEB_TAIL = (
+AGENT = AgentIdentity(id="4f0c1e9a-6a2b-4c8e-9d3f-2b7f1a0c5e11", version="0.1.0")
+WEB = (
     '"host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"' + CID + '","name":"web-1",'
-    '"runtime":"docker","image":{"name":"logship-test/busybox","tag":"1.35"},"labels":{}}}\n'
+    '"runtime":"docker","image":{"name":"logship-test/busybox","tag":"1.35"},"labels":{}},'
 )
+DOCKER_FIELDS = (
+    '"data_stream":{"type":"logs","dataset":"docker.container_logs","namespace":"default"},'
+    '"event":{"dataset":"docker.container_logs"},'
+)
+ECS_AGENT = (
+    '"ecs":{"version":"8.0.0"},'
+    '"agent":{"type":"logship","version":"0.1.0","id":"4f0c1e9a-6a2b-4c8e-9d3f-2b7f1a0c5e11"}}\n'
+)
+
+
+def tail(stream: str, fields: str = DOCKER_FIELDS, container: str = WEB) -> str:
+    """A source line after its message: stream, container, data stream, ECS version, agent."""
+    return (
+        '"log":{"iostream":"' + stream + '"},"stream":"' + stream + '",' + container + fields
+    ) + ECS_AGENT
+
+
+def action(index: str, timestamp: str, seq: int = 0) -> str:
+    return f'{{"create":{{"_index":"{index}","_id":"5f9a6638b6420000-{timestamp}-{seq}"}}}}\n'
+
+
+DOCKER = "logs-docker.container_logs-default"
 
 # -- golden table: records -> request body ---------------------------------------------------
 
 # (what, encoder options, records, the exact body)
 REQUESTS: list[tuple[str, dict[str, Any], list[Record], str]] = [
     (
-        "one line into the default dated index",
+        "one line into Elastic Agent's Docker data stream, the default",
         {},
         [Record("hello", "stdout", T1, web())],
-        '{"create":{"_index":"logship-2026.11.27","_id":"5f9a6638b6420000-' + T1 + '-0"}}\n'
-        '{"@timestamp":"' + T1 + '","message":"hello","log":{"iostream":"stdout"},' + WEB_TAIL,
+        action(DOCKER, T1) + '{"@timestamp":"' + T1 + '","message":"hello",' + tail("stdout"),
     ),
     (
         "a message that needs JSON escaping, from stderr, with a sequence number",
         {},
         [Record('say "hi"\tto\\ ☃\x01', "stderr", T1, web(), seq=2)],
-        '{"create":{"_index":"logship-2026.11.27","_id":"5f9a6638b6420000-' + T1 + '-2"}}\n'
-        '{"@timestamp":"' + T1 + '","message":"say \\"hi\\"\\tto\\\\ ☃\\u0001",'
-        '"log":{"iostream":"stderr"},' + WEB_TAIL,
+        action(DOCKER, T1, 2)
+        + '{"@timestamp":"'
+        + T1
+        + '","message":"say \\"hi\\"\\tto\\\\ ☃\\u0001",'
+        + tail("stderr"),
     ),
     (
-        "the index follows each record's own day, in UTC",
+        "an index instead: each record's own day, in UTC, and no data stream fields",
         {"index": IndexPattern("logs-%Y.%m.%d")},
         [Record("a", "stdout", T2, web()), Record("b", "stdout", T3, web())],
-        '{"create":{"_index":"logs-2026.11.27","_id":"5f9a6638b6420000-' + T2 + '-0"}}\n'
-        '{"@timestamp":"'
+        action("logs-2026.11.27", T2)
+        + '{"@timestamp":"'
         + T2
-        + '","message":"a","log":{"iostream":"stdout"},'
-        + WEB_TAIL
-        + '{"create":{"_index":"logs-2026.11.28","_id":"5f9a6638b6420000-'
+        + '","message":"a",'
+        + tail("stdout", "")
+        + action("logs-2026.11.28", T3)
+        + '{"@timestamp":"'
         + T3
-        + '-0"}}\n'
-        '{"@timestamp":"' + T3 + '","message":"b","log":{"iostream":"stdout"},' + WEB_TAIL,
+        + '","message":"b",'
+        + tail("stdout", ""),
     ),
     (
         "an hourly, ISO-week index",
         {"index": IndexPattern("logs-%G.%V-%H")},
         [Record("a", "stdout", T1, web())],
-        '{"create":{"_index":"logs-2026.48-05","_id":"5f9a6638b6420000-' + T1 + '-0"}}\n'
-        '{"@timestamp":"' + T1 + '","message":"a","log":{"iostream":"stdout"},' + WEB_TAIL,
+        action("logs-2026.48-05", T1)
+        + '{"@timestamp":"'
+        + T1
+        + '","message":"a",'
+        + tail("stdout", ""),
     ),
     (
-        "a data stream: one name, op create",
-        {"data_stream": "logs-docker-default"},
+        "a data stream of one's own: its type, dataset and namespace in every document",
+        {"data_stream": "logs-myapp-production"},
         [Record("a", "stdout", T1, web())],
-        '{"create":{"_index":"logs-docker-default","_id":"5f9a6638b6420000-' + T1 + '-0"}}\n'
-        '{"@timestamp":"' + T1 + '","message":"a","log":{"iostream":"stdout"},' + WEB_TAIL,
+        action("logs-myapp-production", T1)
+        + '{"@timestamp":"'
+        + T1
+        + '","message":"a",'
+        + tail(
+            "stdout",
+            '"data_stream":{"type":"logs","dataset":"myapp","namespace":"production"},'
+            '"event":{"dataset":"myapp"},',
+        ),
     ),
     (
-        "labels with dots become underscores; kubernetes fields from the kubelet's labels",
+        "a data stream whose name is not type-dataset-namespace: no data stream fields",
+        {"data_stream": "applogs"},
+        [Record("a", "stdout", T1, web())],
+        action("applogs", T1) + '{"@timestamp":"' + T1 + '","message":"a",' + tail("stdout", ""),
+    ),
+    (
+        "a pod's container: Kubernetes fields, dots in label keys as underscores, and Elastic "
+        "Agent's Kubernetes data stream",
         {},
         [Record("k", "stdout", T1, web(labels={"com.example.team": "pay", **K8S_LABELS}))],
-        '{"create":{"_index":"logship-2026.11.27","_id":"5f9a6638b6420000-' + T1 + '-0"}}\n'
-        '{"@timestamp":"' + T1 + '","message":"k","log":{"iostream":"stdout"},'
-        '"host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"' + CID + '","name":"web-1",'
-        '"runtime":"docker","image":{"name":"logship-test/busybox","tag":"1.35"},'
-        '"labels":{"com_example_team":"pay","io_kubernetes_pod_namespace":"shop",'
-        '"io_kubernetes_pod_name":"web-7d9f","io_kubernetes_pod_uid":"0b1c-22",'
-        '"io_kubernetes_container_name":"nginx"}},'
-        '"kubernetes":{"namespace":"shop","pod":{"name":"web-7d9f","uid":"0b1c-22"},'
-        '"container":{"name":"nginx"}}}\n',
+        action("logs-kubernetes.container_logs-default", T1)
+        + '{"@timestamp":"'
+        + T1
+        + '","message":"k",'
+        + tail(
+            "stdout",
+            '"data_stream":{"type":"logs","dataset":"kubernetes.container_logs",'
+            '"namespace":"default"},"event":{"dataset":"kubernetes.container_logs"},',
+            '"host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"' + CID + '","name":"web-1",'
+            '"runtime":"docker","image":{"name":"logship-test/busybox","tag":"1.35"},'
+            '"labels":{"com_example_team":"pay","io_kubernetes_pod_namespace":"shop",'
+            '"io_kubernetes_pod_name":"web-7d9f","io_kubernetes_pod_uid":"0b1c-22",'
+            '"io_kubernetes_container_name":"nginx"}},'
+            '"kubernetes":{"namespace":"shop","pod":{"name":"web-7d9f","uid":"0b1c-22"},'
+            '"container":{"name":"nginx"}},',
+        ),
     ),
 ]
 
@@ -125,7 +174,7 @@ REQUESTS: list[tuple[str, dict[str, Any], list[Record], str]] = [
 def test_records_encode_to_exactly_the_golden_body(
     options: dict[str, Any], records: list[Record], body: str
 ) -> None:
-    assert b"".join(BulkEncoder(**options).encode(records)) == body.encode()
+    assert b"".join(BulkEncoder(agent=AGENT, **options).encode(records)) == body.encode()
 
 
 @pytest.mark.parametrize(
@@ -141,19 +190,18 @@ def test_each_golden_body_reads_back_as_create_actions_with_the_records_document
         (op, meta), *_ = json.loads(action).items()
         assert op == "create"
         assert meta["_id"] == document_id(record)
-        assert json.loads(source) == record_source(record)
+        data_stream = None if "index" in options else meta["_index"]
+        assert json.loads(source) == record_source(record, AGENT, data_stream)
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=["Cs"])), st.integers(0, 10**6))
 def test_any_message_is_one_action_line_and_one_source_line(message: str, seq: int) -> None:
     record = Record(message, "stdout", T1, web(), seq=seq)
-    (entry,) = BulkEncoder().encode([record])
-    action, source, end = entry.split(b"\n")
+    (entry,) = BulkEncoder(agent=AGENT).encode([record])
+    action_line, source, end = entry.split(b"\n")
     assert end == b""
-    assert json.loads(action) == {
-        "create": {"_index": "logship-2026.11.27", "_id": document_id(record)}
-    }
-    assert json.loads(source) == record_source(record)
+    assert json.loads(action_line) == {"create": {"_index": DOCKER, "_id": document_id(record)}}
+    assert json.loads(source) == record_source(record, AGENT, DOCKER)
 
 
 def test_the_document_id_is_the_same_for_the_same_line_and_differs_for_any_other() -> None:
@@ -176,13 +224,12 @@ def test_a_batch_mixing_containers_and_days_gives_each_line_its_own_container_an
         Record("a2", "stderr", T3, a),
         Record("b2", "stdout", T2, b),
     ]
-    entries = BulkEncoder().encode(records)
+    entries = BulkEncoder(index=IndexPattern("logship-%Y.%m.%d"), agent=AGENT).encode(records)
     for record, entry in zip(records, entries, strict=True):
-        action, source, _ = entry.split(b"\n")
-        assert json.loads(action)["create"]["_index"] == "logship-" + record.timestamp[:10].replace(
-            "-", "."
-        )
-        assert json.loads(source) == record_source(record)
+        action_line, source, _ = entry.split(b"\n")
+        day = record.timestamp[:10].replace("-", ".")
+        assert json.loads(action_line)["create"]["_index"] == "logship-" + day
+        assert json.loads(source) == record_source(record, AGENT)
 
 
 def test_the_container_part_is_serialised_once_per_container_not_per_line(
@@ -191,9 +238,9 @@ def test_the_container_part_is_serialised_once_per_container_not_per_line(
     calls: list[str] = []
     original = bulk.container_source
 
-    def counting(meta: ContainerMeta) -> dict[str, Any]:
+    def counting(meta: ContainerMeta, *args: Any) -> dict[str, Any]:
         calls.append(meta.name)
-        return original(meta)
+        return original(meta, *args)
 
     monkeypatch.setattr(bulk, "container_source", counting)
     a, b = web(), db()
@@ -215,7 +262,7 @@ def test_the_index_name_is_rendered_once_per_container_and_day_not_per_line(
         rendered.append(timestamp[:10])
         return original(self, timestamp)
 
-    encoder = BulkEncoder()
+    encoder = BulkEncoder(index=IndexPattern("logship-%Y.%m.%d"))
     monkeypatch.setattr(IndexPattern, "name_for", counting)
     meta = web()
     encoder.encode([Record(str(i), "stdout", T2 if i < 50 else T3, meta) for i in range(100)])
@@ -225,7 +272,7 @@ def test_the_index_name_is_rendered_once_per_container_and_day_not_per_line(
 def test_two_encoders_keep_their_own_cached_parts_on_a_shared_container() -> None:
     meta = web()
     record = Record("x", "stdout", T1, meta)
-    (dated,) = BulkEncoder().encode([record])
+    (dated,) = BulkEncoder(index=IndexPattern("logship-%Y.%m.%d")).encode([record])
     (stream,) = BulkEncoder(data_stream="logs-a-b").encode([record])
     assert b'"_index":"logship-2026.11.27"' in dated
     assert b'"_index":"logs-a-b"' in stream
@@ -515,7 +562,7 @@ def test_a_hostile_engine_timestamp_never_reaches_the_bulk_body(hostile: str, tt
     documents = _body_lines(records)
     assert [d["@timestamp"] for d in documents[1::2]] == [GOOD, GOOD]
     assert [set(d["create"]) for d in documents[0::2]] == [{"_index", "_id"}] * 2
-    assert {d["create"]["_index"] for d in documents[0::2]} == {"logship-2026.11.27"}
+    assert {d["create"]["_index"] for d in documents[0::2]} == {DOCKER}
 
 
 @pytest.mark.parametrize("hostile", [*HOSTILE_TIMESTAMPS, OTHER_DIGITS])
@@ -537,3 +584,65 @@ def test_a_container_id_is_written_escaped_whatever_it_holds() -> None:
     meta = make_meta(id='evil"}}\n{"index":{}}\n' + "0" * 40)
     (action, _) = _body_lines([Record("hi", "stdout", GOOD, meta)])
     assert action["create"]["_id"].startswith(meta.id[:16])
+
+
+# -- data streams and what Filebeat's documents carry ----------------------------------------
+
+
+def test_by_default_a_pods_container_and_a_plain_container_go_to_elastic_agents_streams() -> None:
+    pod, plain = web(labels=K8S_LABELS), db()
+    records = [Record("p", "stdout", T1, pod), Record("d", "stderr", T1, plain)]
+    sent = [entry.split(b"\n") for entry in BulkEncoder(agent=AGENT).encode(records)]
+    got = [(json.loads(a)["create"]["_index"], json.loads(s)) for a, s, _ in sent]
+    assert [index for index, _ in got] == [
+        "logs-kubernetes.container_logs-default",
+        "logs-docker.container_logs-default",
+    ]
+    for index, doc in got:
+        dataset = index.split("-")[1]
+        assert doc["data_stream"] == {"type": "logs", "dataset": dataset, "namespace": "default"}
+        assert doc["event"] == {"dataset": dataset}
+        assert doc["ecs"] == {"version": "8.0.0"}
+        assert doc["agent"] == {"type": "logship", "version": "0.1.0", "id": AGENT.id}
+    assert [doc["stream"] for _, doc in got] == ["stdout", "stderr"]
+    assert [doc["log"]["iostream"] for _, doc in got] == ["stdout", "stderr"]
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("logs-docker.container_logs-default", ("logs", "docker.container_logs", "default")),
+        ("logs-nginx.access-prod", ("logs", "nginx.access", "prod")),
+        ("logs-my-app-prod", ("logs", "my-app", "prod")),  # the namespace is after the last '-'
+        ("logs-app", None),
+        ("applogs", None),
+    ],
+)
+def test_the_data_stream_fields_come_from_its_name(
+    name: str, fields: tuple[str, str, str] | None
+) -> None:
+    (entry,) = BulkEncoder(data_stream=name).encode([Record("x", "stdout", T1, web())])
+    doc = json.loads(entry.split(b"\n")[1])
+    if fields is None:
+        assert "data_stream" not in doc and "event" not in doc
+    else:
+        kind, dataset, namespace = fields
+        assert doc["data_stream"] == {"type": kind, "dataset": dataset, "namespace": namespace}
+        assert doc["event"] == {"dataset": dataset}
+
+
+def test_a_containers_own_field_never_takes_a_name_filebeats_documents_use() -> None:
+    meta = web(labels={"logship.field.event": "deploy", "logship.field.team": "pay"})
+    (entry,) = BulkEncoder(agent=AGENT).encode([Record("x", "stdout", T1, meta)])
+    doc = json.loads(entry.split(b"\n")[1])
+    assert doc["event"] == {"dataset": "docker.container_logs"}
+    assert doc["team"] == "pay"
+
+
+def test_each_encoder_has_its_agent_id_and_a_given_one_is_kept() -> None:
+    record = Record("x", "stdout", T1, web())
+    ids = {
+        json.loads(BulkEncoder(**given).encode([record])[0].split(b"\n")[1])["agent"]["id"]
+        for given in ({}, {}, {"agent": AGENT})
+    }
+    assert len(ids) == 3 and AGENT.id in ids

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.protocol.bulk import BulkEncoder, dedot
+from logship.protocol.bulk import BulkEncoder
 from logship.protocol.forward import DOCKER_FIELDS, ForwardEncoder
 from logship.protocol.gelf import (
     FieldSelection,
@@ -20,7 +20,7 @@ from logship.protocol.gelf import (
     field_name,
     frame_tcp,
 )
-from logship.protocol.json import JsonEncoder
+from logship.protocol.json import JsonEncoder, dedot
 from logship.protocol.syslog import SyslogEncoder, frame_non_transparent, frame_octet_counting
 from logship.protocol.template import TagTemplate
 from logship.record import ContainerMeta, HostMeta, Record

@@ -43,8 +43,13 @@ def test_record_document_follows_the_documented_ecs_shape() -> None:
         "container": {
             "id": "5f9a6638b642" + "0" * 52,
             "name": "web-1",
-            "image": {"name": "logship-test/busybox", "tag": "1.35", "id": "sha256:" + "d" * 64},
-            "labels": K8S_LABELS,
+            "image": {"name": "logship-test/busybox", "tag": "1.35"},  # no ID: ECS has no field
+            "labels": {  # dots as underscores, as Filebeat writes label keys
+                "io_kubernetes_pod_namespace": "shop",
+                "io_kubernetes_pod_name": "web-7d9f",
+                "io_kubernetes_pod_uid": "0b1c-22",
+                "io_kubernetes_container_name": "nginx",
+            },
         },
         "kubernetes": {
             "namespace": "shop",

@@ -20,6 +20,8 @@ LINE = (
     '{"msg":"payment failed","level":"error","order":42,"host":"app-7",'
     '"ctx":{"retry":true},"time":"2026-11-27T05:24:33.5Z","none":null}'
 )
+# what Filebeat's documents have as well: Elasticsearch documents keep these names too
+FILEBEAT_NAMES = LINE[:-1] + ',"event":{"action":"pay"},"stream":"payments"}'
 
 
 def parsed(line: str = LINE, *, use_time: bool = False, **labels: str) -> list[Record]:
@@ -29,9 +31,13 @@ def parsed(line: str = LINE, *, use_time: bool = False, **labels: str) -> list[R
 
 
 def test_elasticsearch_puts_the_fields_at_the_top_level_never_over_its_own() -> None:
-    action, source, _, plain = b"".join(BulkEncoder().encode(parsed())).splitlines()
+    records = parsed(FILEBEAT_NAMES)
+    action, source, _, plain = b"".join(BulkEncoder().encode(records)).splitlines()
     assert json.loads(action) == {
-        "create": {"_index": "logship-2026.11.23", "_id": f"{CONTAINER_ID[:16]}-{TS}-3"}
+        "create": {
+            "_index": "logs-docker.container_logs-default",
+            "_id": f"{CONTAINER_ID[:16]}-{TS}-3",
+        }
     }
     doc = json.loads(source)
     assert doc["@timestamp"] == TS
@@ -39,6 +45,12 @@ def test_elasticsearch_puts_the_fields_at_the_top_level_never_over_its_own() -> 
     assert doc["log"] == {"iostream": "stdout", "level": "error"}
     assert doc["host"] == {"name": "vm", "ip": "10.0.0.1"}  # logship's host stays
     assert doc["host_"] == "app-7"
+    # the names Filebeat's documents have too stay logship's
+    assert (doc["stream"], doc["stream_"]) == ("stdout", "payments")
+    assert (doc["event"], doc["event_"]) == (
+        {"dataset": "docker.container_logs"},
+        {"action": "pay"},
+    )
     assert (doc["order"], doc["ctx"], doc["none"]) == (42, {"retry": True}, None)
     assert doc["time"] == "2026-11-27T05:24:33.5Z"
     assert doc["container"]["id"] == CONTAINER_ID

@@ -88,7 +88,7 @@ def test_opensearch_uris_are_the_same_destination_with_sensible_defaults(scheme:
         9200,
         "",
     )
-    assert config.index_pattern.pattern == "logship-%Y.%m.%d"
+    assert config.index_pattern is None and config.data_stream is None  # the default streams
     assert config.compression == "none"
     assert config.secret_password is None and config.secret_api_key is None
 
