@@ -127,6 +127,7 @@ class IndexPattern:
 
 DOCKER_DATA_STREAM = "logs-docker.container_logs-default"
 KUBERNETES_DATA_STREAM = "logs-kubernetes.container_logs-default"
+DEFAULT_DATA_STREAMS = (DOCKER_DATA_STREAM, KUBERNETES_DATA_STREAM)
 ECS_VERSION = "8.0.0"  # what Filebeat 8 and Elastic Agent's container logs say they follow
 # top-level names an Elasticsearch document has beyond the console's (RESERVED): a line's own
 # field of one of these names is renamed, a container's own field (logship.field.*) left out

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from logship import __version__
@@ -224,6 +225,135 @@ async def test_no_answer_at_all_hands_the_whole_batch_back() -> None:
         await sink.close()
     assert info.value.retriable and info.value.remaining == batch
     assert "cannot connect" in str(info.value)
+
+
+# -- data streams and the index template ------------------------------------------------------
+
+DOCKER_STREAM = "logs-docker.container_logs-default"
+POD = make_meta(name="web-7d9f", labels=K8S_LABELS)
+
+
+def pod_records(count: int) -> list[Record]:
+    return [
+        Record(f"pod-{i}", "stdout", f"2026-11-27T05:24:34.{i:09d}Z", POD) for i in range(count)
+    ]
+
+
+def es_config(es: ElasticsearchStandIn, **options: Any) -> ElasticsearchConfig:
+    return ElasticsearchConfig(host="127.0.0.1", port=es.port, **options)
+
+
+async def send_once(config: ElasticsearchConfig, batch: list[Record]) -> None:
+    sink = ElasticsearchSink(config)
+    try:
+        await sink.open()
+        await sink.send(batch)
+    finally:
+        await sink.close()
+
+
+async def test_an_index_op_into_a_data_stream_gets_the_documented_400(
+    es: ElasticsearchStandIn,
+) -> None:
+    body = (
+        b'{"index":{"_index":"logs-docker.container_logs-default"}}\n'
+        b'{"@timestamp":"2026-11-27T05:24:33Z","message":"x"}\n'
+    )
+    async with aiohttp.ClientSession() as http:
+        headers = {"Content-Type": "application/x-ndjson"}
+        async with http.post(f"{es.url}/_bulk", data=body, headers=headers) as answer:
+            items = (await answer.json())["items"]
+    assert items[0]["index"]["status"] == 400
+    assert items[0]["index"]["error"]["type"] == "illegal_argument_exception"
+    assert "op_type of create" in items[0]["index"]["error"]["reason"]
+    assert es.documents() == []
+
+
+async def test_by_default_records_go_to_the_data_streams_elastics_logs_template_makes(
+    es: ElasticsearchStandIn,
+) -> None:
+    await send_once(es_config(es), records(2) + pod_records(2))
+    assert [d["message"] for d in es.documents(DOCKER_STREAM)] == ["line-0 ", "line-1 "]
+    pods = es.documents("logs-kubernetes.container_logs-default")
+    assert [d["message"] for d in pods] == ["pod-0", "pod-1"]
+    assert es.data_stream_template(DOCKER_STREAM) == "logs"  # the built-in one
+    assert es.field_type(DOCKER_STREAM, "host.ip") is None  # mapped dynamically: a keyword
+    assert {action for call in es.calls for action in call.actions} == {"create"}
+
+
+async def test_the_installed_template_makes_the_streams_with_host_ip_an_ip_and_message_text(
+    es: ElasticsearchStandIn,
+) -> None:
+    config = es_config(es, install_template=True)
+    before = ElasticsearchSink(config)
+    try:
+        said = await before.healthcheck()
+    finally:
+        await before.close()
+    assert "index template 'logship' not there yet (installed at start)" in said
+    await send_once(config, records(2) + pod_records(1))
+    for stream in (DOCKER_STREAM, "logs-kubernetes.container_logs-default"):
+        assert es.data_stream_template(stream) == "logship"  # installed before the first record
+        assert es.field_type(stream, "host.ip") == "ip"
+        assert es.field_type(stream, "message") == "match_only_text"
+        assert es.field_type(stream, "data_stream.dataset") == "constant_keyword"
+    template = es.template("logship")
+    assert template is not None and template["priority"] > 100  # above the built-in logs one
+    assert "data_stream" in template
+    assert len(es.documents()) == 3 and es.item_errors == []
+    after = ElasticsearchSink(config)
+    try:
+        assert (await after.healthcheck()).endswith("index template 'logship' there")
+    finally:
+        await after.close()
+
+
+async def test_records_wait_for_the_template_while_the_server_does_not_answer(
+    es: ElasticsearchStandIn,
+) -> None:
+    config = es_config(es, install_template=True, data_stream="logs-shop-prod")
+    es.stop()
+    sink = ElasticsearchSink(config)
+    try:
+        await sink.open()  # says the server does not answer; does not raise
+        with pytest.raises(DeliveryError) as info:
+            await sink.send(records(2))
+        assert info.value.retriable and "index template 'logship' not installed yet" in str(
+            info.value
+        )
+        es.start()
+        await sink.send(records(2))
+    finally:
+        await sink.close()
+    assert es.data_stream_template("logs-shop-prod") == "logship"
+    assert len(es.documents("logs-shop-prod")) == 2
+
+
+async def test_a_template_refused_for_good_is_said_and_the_records_are_sent_without_it(
+    es: ElasticsearchStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an operator's template of the same priority matching the same names: refused, as ES does
+    es.put_template(
+        "theirs", {"index_patterns": ["logs-docker.*-*"], "priority": 150, "data_stream": {}}
+    )
+    with caplog.at_level(logging.WARNING, logger="logship.sink"):
+        await send_once(es_config(es, install_template=True), records(3))
+    assert "index template 'logship' refused (HTTP 400: illegal_argument_exception" in caplog.text
+    assert "same priority [150]" in caplog.text and "records are sent without it" in caplog.text
+    assert len(es.documents(DOCKER_STREAM)) == 3
+    assert es.data_stream_template(DOCKER_STREAM) == "theirs"
+
+
+async def test_an_index_gets_the_template_too_without_data_stream_fields(
+    es: ElasticsearchStandIn,
+) -> None:
+    await send_once(es_config(es, install_template=True, index="logship-%Y.%m.%d"), records(1))
+    template = es.template("logship")
+    assert template is not None and template["index_patterns"] == ["logship-*.*.*"]
+    assert "data_stream" not in template
+    assert es.field_type("logship-2026.11.27", "host.ip") == "ip"
+    (doc,) = es.documents("logship-2026.11.27")
+    assert "data_stream" not in doc and doc["agent"]["type"] == "logship"
 
 
 # -- real containers through `logship run` ---------------------------------------------------

@@ -81,6 +81,27 @@ class ElasticsearchConfig(NetworkDestinationConfig):
         "name of the form <type>-<dataset>-<namespace>.",
         examples=["logs-docker.container_logs-default", "logs-myapp-production"],
     )
+    install_template: bool = Field(
+        default=False,
+        description="At start, install (or replace) an index template named template_name "
+        "covering the data streams (or index) written to, so that host.ip is typed ip and "
+        "message match_only_text, as Elastic's own logs templates do, at a priority above "
+        "the built-in logs template's 100; logship check says whether it is there. Takes "
+        "the manage_index_templates privilege. Applies to data streams created (or rolled "
+        "over) after it is installed.",
+    )
+    template_name: str = Field(
+        default="logship",
+        pattern=r"^[a-z0-9][a-z0-9_.\-]{0,99}$",
+        description="Name of the index template install_template installs.",
+    )
+    template_priority: int = Field(
+        default=150,
+        ge=101,
+        description="Priority of that template: above the built-in logs template's 100, and "
+        "different from any other template matching the same names (Elasticsearch refuses "
+        "two at one priority).",
+    )
     parsed_fields_key: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$",

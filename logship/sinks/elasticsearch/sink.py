@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -31,6 +33,7 @@ from logship.pipeline.hosts import Host, HostPool, HostState
 from logship.protocol.bulk import (
     BULK_QUERY,
     CONTENT_TYPE,
+    DEFAULT_DATA_STREAMS,
     BulkEncoder,
     BulkResult,
     RequestVerdict,
@@ -40,10 +43,12 @@ from logship.protocol.bulk import (
     request_verdict,
     split_requests,
 )
+from logship.protocol.index_template import index_template, template_patterns
 from logship.record import Record
 from logship.sinks.base import SinkContext
 from logship.sinks.elasticsearch.config import ElasticsearchConfig
-from logship.transport.http import HttpTransport, credentials_refused
+from logship.sinks.elasticsearch.template import Request, TemplateInstaller
+from logship.transport.http import HttpResponse, HttpTransport, credentials_refused
 from logship.transport.tls import client_context
 
 log = logging.getLogger("logship.sink")
@@ -81,6 +86,25 @@ def _server(body: bytes) -> tuple[str, object] | None:
         return f"{product} {version.get('number', '?')}", info.get("cluster_name", "?")
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _template(
+    config: ElasticsearchConfig, request: Request, sink_name: str
+) -> TemplateInstaller | None:
+    """The installer of the index template, when ``install_template`` asks for one."""
+    if not config.install_template:
+        return None
+    if config.index is not None:
+        patterns = template_patterns(index=config.index)
+    else:
+        streams = [config.data_stream] if config.data_stream else list(DEFAULT_DATA_STREAMS)
+        patterns = template_patterns(data_streams=streams)
+    body = index_template(
+        patterns, data_stream=config.index is None, priority=config.template_priority
+    )
+    return TemplateInstaller(
+        config.template_name, body, request, path=config.path, sink_name=sink_name
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +165,7 @@ class ElasticsearchSink:
             maximum_secs=config.reconnect_max_secs,
         )
         self._several = len(self.pool.hosts) > 1
+        self.template = _template(config, self._request_any, self.name)
         self.rejected_total = 0  # records refused for good
         self.existing_total = 0  # records answered 409: sent before and already there
         self.unreadable_answers = 0  # 200 answers that were no _bulk answer (retried)
@@ -163,7 +188,10 @@ class ElasticsearchSink:
     async def open(self) -> None:
         """Say which server each host is (GET /), when it answers; sending does not depend on
         it. A host that does not answer at all is set aside, so the first requests go to the
-        others."""
+        others. Install the index template, if asked (or leave it to the first send)."""
+        if self.template is not None:
+            with contextlib.suppress(DeliveryError):  # said again by the send that waits
+                await self.template.ensure()
         await asyncio.gather(*(self._open_host(host) for host in self.pool.hosts))
 
     async def _open_host(self, host: Host[HttpTransport]) -> None:
@@ -188,6 +216,8 @@ class ElasticsearchSink:
             log.info("%s: %s, cluster %r", name, *found)
 
     async def send(self, batch: list[Record]) -> None:
+        if self.template is not None:
+            await self.template.ensure()  # before any record: the stream is created with it
         entries = self.encoder.encode(batch)
         pending = deque(split_requests(entries, self.max_request_bytes))
         retry: list[Record] = []
@@ -291,6 +321,17 @@ class ElasticsearchSink:
         failed = status in _HOST_FAILED_STATUSES
         return _Answer(verdict, f"{where}answered {error}", host_failed=failed)
 
+    async def _request_any(self, method: str, path: str, **options: Any) -> HttpResponse:
+        """One request about the cluster (an index template), to the hosts in turn until one
+        answers."""
+        failures = []
+        for host in self.pool.attempt_order():
+            try:
+                return await host.target.request(method, path, **options)
+            except DeliveryError as exc:
+                failures.append(self._redact(str(exc)))
+        raise DeliveryError("; ".join(failures))
+
     def _redact(self, text: str) -> str:
         """``text`` without the credential (aiohttp's reprs of some errors show the headers)."""
         return text.replace(self._credential, "<redacted>") if self._credential else text
@@ -356,6 +397,8 @@ class ElasticsearchSink:
         )
         if bulk.status in (200, 400):
             note = transport.certificate_note()
+            if self.template is not None:
+                note += ", " + await self.template.check()
             return f"{server}, _bulk reachable, credentials accepted{note}"
         problem = describe_error_body(bulk.status, bulk.body)
         if credentials_refused(bulk.status):

@@ -12,9 +12,15 @@ It follows the documented contract strictly and answers the way Elasticsearch 8 
   (``type``, ``reason``, ``index``…); ``create`` of an existing ``_id`` is 409
   ``version_conflict_engine_exception``; the top level has ``took``, ``errors`` and ``items``;
   ``filter_path`` is honoured.
-- Index names are checked (lowercase, no ``\\ / * ? " < > | , # :`` or space…); names matching
-  ``data_stream_patterns`` are data streams: ``create`` only, ``@timestamp`` required, stored in
-  a ``.ds-<name>-<date>-000001`` backing index.
+- Index names are checked (lowercase, no ``\\ / * ? " < > | , # :`` or space…). A new name is
+  made by the composable index template of highest priority matching it; Elasticsearch 8's
+  built-in ``logs`` template (``data_stream_patterns``, priority 100) makes data streams:
+  ``create`` only (an ``index`` op is the documented 400), ``@timestamp`` required, stored in a
+  ``.ds-<name>-<date>-000001`` backing index. ``PUT|GET _index_template/<name>`` as documented
+  (known keys only, patterns required, component templates that exist, known field types, no
+  two templates matching one name at one priority); ``GET _data_stream/<name>`` names the
+  template a stream was made by. A field a template types ``ip`` refuses a value that is not
+  an address.
 - Dynamic mapping is modelled far enough to refuse a field that is a value in one place and an
   object in another (``document_parsing_exception``), the error dotted label keys cause.
 - With ``users`` or ``api_keys``, every request needs ``Authorization: Basic …`` or
@@ -37,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import fnmatch
+import ipaddress
 import socket
 import ssl
 import threading
@@ -88,6 +95,40 @@ BULK_PARAMETERS = {
     "error_trace",
 }
 CONTENT_TYPES = ("application/x-ndjson", "application/json")
+TEMPLATE_KEYS = {
+    "index_patterns",
+    "template",
+    "composed_of",
+    "priority",
+    "version",
+    "_meta",
+    "data_stream",
+    "allow_auto_create",
+    "ignore_missing_component_templates",
+    "deprecated",
+}
+TEMPLATE_PARAMETERS = {"create", "cause", "master_timeout", "pretty", "human", "error_trace"}
+BUILT_IN_COMPONENTS = ("logs@mappings", "logs@settings", "ecs@mappings")
+FIELD_TYPES = {
+    "keyword",
+    "constant_keyword",
+    "wildcard",
+    "text",
+    "match_only_text",
+    "ip",
+    "date",
+    "date_nanos",
+    "long",
+    "integer",
+    "short",
+    "byte",
+    "double",
+    "float",
+    "boolean",
+    "object",
+    "flattened",
+    "nested",
+}
 _FORBIDDEN_IN_INDEX = '\\/*?"<>| ,#:'
 
 
@@ -220,6 +261,48 @@ def _conflict(path: str, known: str) -> str:
     )
 
 
+def _overlap(a: str, b: str) -> bool:
+    """Whether two index patterns can match one name (close enough: either matches the other,
+    or both are wildcards with a common prefix)."""
+    if fnmatch.fnmatchcase(a, b) or fnmatch.fnmatchcase(b, a):
+        return True
+    head_a, head_b = a.split("*")[0], b.split("*")[0]
+    return "*" in a and "*" in b and (head_a.startswith(head_b) or head_b.startswith(head_a))
+
+
+def _typed_paths(template: dict[str, Any]) -> dict[str, str]:
+    """``{"host.ip": "ip", ...}``: the leaf types of a template's own mappings."""
+    out: dict[str, str] = {}
+
+    def walk(properties: dict[str, Any], prefix: str) -> None:
+        for field_name, spec in properties.items():
+            if "properties" in spec:
+                walk(spec["properties"], f"{prefix}{field_name}.")
+            else:
+                out[prefix + field_name] = spec.get("type", "object")
+
+    walk(template.get("template", {}).get("mappings", {}).get("properties", {}), "")
+    return out
+
+
+def _value_at(doc: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of objects (None where there is none)."""
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 class ElasticsearchStandIn:
     def __init__(
         self,
@@ -237,7 +320,20 @@ class ElasticsearchStandIn:
         self.api_keys = set(api_keys)  # "id:key"
         self.ssl_context = ssl_context
         self.prefix = prefix.rstrip("/")
-        self.data_stream_patterns = list(data_stream_patterns)
+        # composable index templates, by name: Elasticsearch 8's built-in logs template
+        self._templates: dict[str, dict[str, Any]] = {
+            "logs": {
+                "index_patterns": list(data_stream_patterns),
+                "composed_of": [*BUILT_IN_COMPONENTS, "logs@custom"],
+                "priority": 100,
+                "data_stream": {"hidden": False, "allow_custom_routing": False},
+                "allow_auto_create": True,
+                "ignore_missing_component_templates": ["logs@custom"],
+                "_meta": {"description": "default logs template installed by x-pack"},
+            }
+        }
+        self._stream_templates: dict[str, str] = {}  # data stream -> the template it was made by
+        self._field_types: dict[str, dict[str, str]] = {}  # index -> typed paths, from templates
         self.max_content_length_bytes = max_content_length_bytes
         self.version = version
         self.port = 0
@@ -386,6 +482,27 @@ class ElasticsearchStandIn:
         with self._lock:
             return self._data_streams.get(data_stream)
 
+    def field_type(self, name: str, path: str) -> str | None:
+        """The type an index template gave ``path`` in an index or data stream (None: not
+        typed by a template, mapped dynamically)."""
+        with self._lock:
+            index = self._data_streams.get(name, name)
+            return (self._field_types.get(index) or {}).get(path)
+
+    def data_stream_template(self, data_stream: str) -> str | None:
+        """The template a data stream was made by (``GET _data_stream/<name>``'s ``template``)."""
+        with self._lock:
+            return self._stream_templates.get(data_stream)
+
+    def template(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._templates.get(name)
+
+    def put_template(self, name: str, template: dict[str, Any]) -> None:
+        """Install an index template as an operator would have (no checks)."""
+        with self._lock:
+            self._templates[name] = template
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -415,10 +532,156 @@ class ElasticsearchStandIn:
             return self._json(200, self._info())
         if parts and parts[-1] == "_bulk" and len(parts) <= 2 and request.method in ("POST", "PUT"):
             return await self._bulk(request, parts[0] if len(parts) == 2 else None)
+        if len(parts) == 2 and parts[0] == "_index_template" and request.method in ("PUT", "POST"):
+            return await self._put_template(request, parts[1])
+        if len(parts) == 2 and parts[0] == "_index_template" and request.method == "GET":
+            return self._get_template(parts[1])
+        if len(parts) == 2 and parts[0] == "_data_stream" and request.method == "GET":
+            return self._get_data_stream(parts[1])
         return self._json(
             400 if request.method != "GET" else 404,
             {"error": f"no handler found for uri [{path}] and method [{request.method}]"},
         )
+
+    # -- index templates and data streams ---------------------------------------------------
+
+    async def _put_template(self, request: web.Request, name: str) -> web.Response:
+        """``PUT _index_template/<name>``, as documented: the body's known keys only, index
+        patterns required, the component templates named must exist (unless listed as
+        ignorable), the field types must be known, and no other template matching the same
+        names at the same priority."""
+        try:
+            await self._store_template(request, name)
+        except _RequestError as exc:
+            return self._request_error(exc)
+        return self._json(200, {"acknowledged": True})
+
+    async def _store_template(self, request: web.Request, name: str) -> None:
+        for key in request.query:
+            if key not in TEMPLATE_PARAMETERS:
+                raise _RequestError(
+                    400,
+                    "illegal_argument_exception",
+                    f"request [{request.path}] contains unrecognized parameter: [{key}]",
+                )
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            raise _RequestError(400, "x_content_parse_exception", str(exc)) from None
+        if not isinstance(body, dict):
+            raise _RequestError(400, "x_content_parse_exception", "expected an object")
+        for key in body:
+            if key not in TEMPLATE_KEYS:
+                raise _RequestError(
+                    400, "x_content_parse_exception", f"[index_template] unknown field [{key}]"
+                )
+        patterns = body.get("index_patterns")
+        if not patterns:
+            raise _RequestError(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: index patterns are missing;",
+            )
+        with self._lock:
+            if request.query.get("create") == "true" and name in self._templates:
+                raise _RequestError(
+                    400, "illegal_argument_exception", f"index template [{name}] already exists"
+                )
+            ignorable = set(body.get("ignore_missing_component_templates") or [])
+            missing = [
+                c
+                for c in body.get("composed_of") or []
+                if c not in BUILT_IN_COMPONENTS and c not in ignorable
+            ]
+            if missing:
+                raise _RequestError(
+                    400,
+                    "invalid_index_template_exception",
+                    f"index_template [{name}] invalid, cause [index template [{name}] "
+                    f"specifies component templates {missing} that do not exist]",
+                )
+            self._check_types(body.get("template", {}).get("mappings", {}), "")
+            priority = body.get("priority", 0)
+            for other, template in self._templates.items():
+                theirs = template["index_patterns"]
+                if other == name or template.get("priority", 0) != priority:
+                    continue
+                if any(_overlap(a, b) for a in patterns for b in theirs):
+                    raise _RequestError(
+                        400,
+                        "illegal_argument_exception",
+                        f"index template [{name}] has index patterns {patterns} matching "
+                        f"patterns from existing templates [{other}] with patterns "
+                        f"({other} => {theirs}) that have the same priority [{priority}], "
+                        "multiple index templates may not match during index creation, "
+                        "please use a different priority",
+                    )
+            self._templates[name] = body
+
+    def _check_types(self, mapping: dict[str, Any], prefix: str) -> None:
+        for field_name, spec in (mapping.get("properties") or {}).items():
+            kind = spec.get("type", "object")
+            if kind not in FIELD_TYPES:
+                raise _RequestError(
+                    400,
+                    "mapper_parsing_exception",
+                    f"No handler for type [{kind}] declared on field [{prefix}{field_name}]",
+                )
+            self._check_types(spec, f"{prefix}{field_name}.")
+
+    def _get_template(self, name: str) -> web.Response:
+        with self._lock:
+            found = [
+                {"name": n, "index_template": t}
+                for n, t in sorted(self._templates.items())
+                if fnmatch.fnmatchcase(n, name)
+            ]
+        if not found:
+            reason = f"index template matching [{name}] not found"
+            return self._json(404, _error_body(404, "resource_not_found_exception", reason))
+        return self._json(200, {"index_templates": found})
+
+    def _get_data_stream(self, name: str) -> web.Response:
+        with self._lock:
+            backing = self._data_streams.get(name)
+            template = self._stream_templates.get(name)
+        if backing is None:
+            return self._json(
+                404,
+                _error_body(
+                    404,
+                    "index_not_found_exception",
+                    f"no such index [{name}]",
+                    index=name,
+                    **{"resource.type": "index_or_alias", "resource.id": name},
+                ),
+            )
+        stream = {
+            "name": name,
+            "timestamp_field": {"name": "@timestamp"},
+            "indices": [{"index_name": backing, "index_uuid": "aAsFqTI0Tc2W0LCWgPNrOA"}],
+            "generation": 1,
+            "status": "GREEN",
+            "template": template,
+            "hidden": False,
+            "system": False,
+            "allow_custom_routing": False,
+            "replicated": False,
+        }
+        return self._json(200, {"data_streams": [stream]})
+
+    def _template_for(self, index: str) -> tuple[str, dict[str, Any]] | None:
+        """The template a new index or data stream of this name is made by: the matching one
+        of highest priority."""
+        matching = [
+            (t.get("priority", 0), n, t)
+            for n, t in self._templates.items()
+            if any(fnmatch.fnmatchcase(index, p) for p in t["index_patterns"])
+        ]
+        if not matching:
+            return None
+        _, name, template = max(matching, key=lambda m: m[0])
+        return name, template
 
     def _info(self) -> dict[str, Any]:
         return {
@@ -686,10 +949,13 @@ class ElasticsearchStandIn:
 
     def _target(self, op: str, index: str, doc: dict[str, Any] | None) -> str:
         """The index a write goes to: the index itself, or a data stream's backing index."""
-        is_stream = index in self._data_streams or any(
-            fnmatch.fnmatchcase(index, p) for p in self.data_stream_patterns
+        chosen = None if index in self._data_streams else self._template_for(index)
+        is_stream = index in self._data_streams or (
+            chosen is not None and "data_stream" in chosen[1]
         )
         if not is_stream:
+            if chosen is not None and index not in self._indices:  # a new index, templated
+                self._field_types[index] = _typed_paths(chosen[1])
             return index
         if op != "create":
             raise _ItemError(
@@ -710,11 +976,29 @@ class ElasticsearchStandIn:
             )
         backing = self._data_streams.get(index)
         if backing is None:
+            assert chosen is not None
             day = datetime.now(UTC).strftime("%Y.%m.%d")
             backing = self._data_streams[index] = f".ds-{index}-{day}-000001"
+            self._stream_templates[index] = chosen[0]
+            self._field_types[backing] = _typed_paths(chosen[1])
         return backing
 
     def _check_mapping(self, index: str, doc: dict[str, Any]) -> None:
+        for path, kind in (self._field_types.get(index) or {}).items():
+            value = _value_at(doc, path)
+            if kind == "ip" and value is not None and not _is_ip(value):
+                raise _ItemError(
+                    400,
+                    {
+                        "type": "document_parsing_exception",
+                        "reason": f"failed to parse field [{path}] of type [ip] in document. "
+                        f"Preview of field's value: '{value}'",
+                        "caused_by": {
+                            "type": "illegal_argument_exception",
+                            "reason": f"'{value}' is not an IP string literal.",
+                        },
+                    },
+                )
         mapping = self._mappings.setdefault(index, {})
         new: dict[str, str] = {}
         try:
