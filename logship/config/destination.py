@@ -22,6 +22,10 @@ _TUNING = {
     "filter",
     "spool",
     "multiline",
+    # Elasticsearch's index template: how the cluster types fields, not where records go
+    "install_template",
+    "template_name",
+    "template_priority",
 }
 # options added after spool keys were first written: left out of the key while unset, so that a
 # destination that does not use them keeps the spool it had before they existed

@@ -197,3 +197,11 @@ def test_errors_about_credentials_never_quote_a_password_written_inline() -> Non
     message = config_error(f"elasticsearch+http://writer:{SECRET}@h?password_env=ES_PASSWORD")
     assert "give the password once" in message
     assert SECRET not in message
+
+
+def test_installing_the_index_template_keeps_the_destinations_spool() -> None:
+    # how the cluster types the fields does not change where records go
+    plain = ElasticsearchConfig(host="es.example.com")
+    templated = ElasticsearchConfig(host="es.example.com", install_template=True)
+    assert templated.spool_key() == plain.spool_key()
+    assert templated.template_name == "logship" and templated.template_priority == 150
