@@ -50,7 +50,6 @@ from logship.errors import RemoteProtocolError
 from logship.protocol.json import container_document, parsed_head, record_document, taken_names
 from logship.record import AgentIdentity, ContainerMeta, Parsed, Record
 
-DEFAULT_INDEX = "logship-%Y.%m.%d"
 # answers carry only what the sink reads: the flag, and each item's status and error
 BULK_QUERY = "filter_path=errors,items.*.status,items.*.error"
 CONTENT_TYPE = "application/x-ndjson"
