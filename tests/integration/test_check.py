@@ -105,6 +105,24 @@ def test_every_live_destination_passes_and_nothing_is_delivered(
     assert es_https.documents() == []
 
 
+def test_check_says_whether_the_index_template_is_there(es: ElasticsearchStandIn) -> None:
+    uri = f"elasticsearch+http://127.0.0.1:{es.port}?install_template=true"
+    name = f"destination 0 elasticsearch+http://127.0.0.1:{es.port}"
+    before = run_cli(["check", uri])
+    assert before.returncode == 0, before.stdout + before.stderr
+    said = check_lines(before.stdout)[name]
+    assert said.endswith("index template 'logship' not there yet (installed at start)"), said
+    es.put_template("logship", {"index_patterns": ["logs-docker.container_logs-default"]})
+    after = check_lines(run_cli(["check", uri]).stdout)[name]
+    assert after.endswith(
+        "index template 'logship' there, for "
+        "['logs-docker.container_logs-default'] (replaced at start)"
+    ), after
+    assert es.documents() == [] and es.template("logship") == {
+        "index_patterns": ["logs-docker.container_logs-default"]
+    }  # check installs nothing
+
+
 def test_a_dead_destination_fails_with_connection_refused_and_exit_1() -> None:
     port = closed_port()
     result = run_cli(["check", f"syslog+tcp://127.0.0.1:{port}", "console://"])
