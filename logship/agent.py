@@ -234,6 +234,10 @@ class Agent:
                     "reload failed, the running configuration is kept: %s", exc
                 )
                 return False
+            except Exception:  # a bug of ours, but nothing was touched yet: keep running
+                self.reloads.failure()
+                log.exception("reload failed, the running configuration is kept")
+                return False
             retiring = self._switch(self.router, change)
             change.commit()
             self.reloads.success()

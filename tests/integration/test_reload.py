@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.helpers.agent_process import AgentProcess
 from tests.helpers.http import base_url, scrape
@@ -134,14 +135,21 @@ class Pods(Producers):
             assert not thread.is_alive()
 
 
+@pytest.mark.parametrize("source", ["files", "docker"])
 def test_reloads_under_a_flood_from_containers_lose_no_line_and_repeat_none(
+    source: str,
     start_agent: Any,
     start_rsyslog: Callable[..., Rsyslog],
     containers: Any,
     tmp_path: Path,
 ) -> None:
+    """Their json-file logs read (the reader pauses for a busy destination), and their
+    Engine API streams (nothing pauses: the buffers take the lines a changed destination's
+    new self holds while its old self drains)."""
+
     def agent(*args: str, **options: Any) -> AgentProcess:
-        return start_agent("run", *args, **options)  # only this test's containers
+        # only this test's containers
+        return start_agent("run", "--source", source, *args, **options)
 
     reloads_under_a_flood(agent, Containers(containers), start_rsyslog, tmp_path)
 
