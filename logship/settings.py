@@ -8,6 +8,7 @@ anywhere a destination is expected; a URI becomes the same model as the YAML blo
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -328,6 +329,20 @@ class Settings(BaseSettings):
                         "lives in <state_dir>/spool/"
                     )
         return self
+
+    @field_validator("host_ip")
+    @classmethod
+    def _host_ip(cls, value: str | None) -> str | None:
+        # an Elasticsearch index typing host.ip as ip (install_template) would refuse every
+        # document carrying anything else
+        if value is not None:
+            try:
+                return str(ipaddress.ip_address(value.strip()))
+            except ValueError:
+                raise ValueError(
+                    "not an IP address: expected one such as 10.0.0.12 or fd00::12"
+                ) from None
+        return value
 
     @field_validator("docker_tls_verify", mode="before")
     @classmethod

@@ -440,6 +440,14 @@ def test_a_yaml_file_that_is_not_a_mapping_is_a_config_error(
     )
 
 
+def test_a_host_ip_that_is_no_ip_address_is_a_config_error_naming_it() -> None:
+    assert (
+        "host_ip: not an IP address: expected one such as 10.0.0.12 or fd00::12 (got 'node-7')"
+        in (config_error(host_ip="node-7"))
+    )
+    assert load_settings(host_ip=" fd00::12 ").host_ip == "fd00::12"
+
+
 def test_invalid_yaml_is_a_config_error_naming_the_file(config_file: Any) -> None:
     path = config_file("buffer: [unclosed\n")
     with pytest.raises(ConfigError) as info:
