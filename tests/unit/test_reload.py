@@ -178,3 +178,17 @@ def test_spools_opened_before_one_that_cannot_be_used_are_closed_again(tmp_path:
         plan.prepare()
     assert len(os.listdir("/proc/self/fd")) == fds  # a's spool let go of again
     assert plan._settings is running
+
+
+def test_a_new_log_level_applies_once_the_reload_runs() -> None:
+    root = logging.getLogger()
+    was = root.level
+    try:
+        root.setLevel(logging.INFO)
+        plan = reconfigurator(settings(UDP), lambda: settings(UDP, log_level="debug"))
+        change = plan.prepare()
+        assert change.summary == "unchanged" and root.level == logging.INFO  # not yet
+        change.commit()
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(was)

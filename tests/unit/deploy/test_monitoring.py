@@ -42,6 +42,7 @@ def test_every_alert_parses_fires_after_a_while_and_says_what_to_do() -> None:
         "LogshipSourceUnreachable",
         "LogshipNotReady",
         "LogshipSpoolFilling",
+        "LogshipConfigReloadFailed",
     }
     for rule in rules:
         assert metric_names(rule["expr"]), rule["alert"]
