@@ -175,3 +175,42 @@ async def test_a_destination_changed_alone_keeps_the_agent_running() -> None:
     assert new_sink.sent == ["after"] and old_sink.sent == []
     agent.request_stop()
     assert await running == 0
+
+
+class DownSink(Sink):
+    async def open(self) -> None:
+        from logship.errors import DeliveryError
+
+        EVENTS.append((self.name, "refused"))
+        raise DeliveryError("connection refused")
+
+
+async def test_a_changed_destination_that_is_down_hands_what_it_holds_over_in_its_spool(
+    tmp_path: Any,
+) -> None:
+    """Its old self parks what it holds in the disk spool at once (it is down, as at
+    shutdown); its new self opens the same spool afterwards and sends that first."""
+    from logship.config.destination import SpoolConfig
+
+    spool = SpoolConfig(enabled=True)
+    old = Destination(DownSink("old"), spool_dir=tmp_path / "spool", spool=spool)
+    new_sink = Sink("new")
+    new = Destination(new_sink, spool_dir=tmp_path / "spool", spool=spool)
+    old.open_spool()
+    router = Router([old.route])
+    change = plan([new], router, replacements=[Replacement(old, new, open_spool=True)])
+    agent = Agent(Source(), [old], router=router, reconfigure=Plans(change))
+    running = asyncio.create_task(agent.run())
+    meta = make_meta()
+    router.emit(records_of(meta, "1", "2"))
+    await settle()
+    assert not old.up
+    assert await agent.reload()
+    router.emit(records_of(meta, "3", "4"))
+    for _ in range(100):
+        if len(new_sink.sent) == 4:
+            break
+        await asyncio.sleep(0.05)
+    assert new_sink.sent == ["1", "2", "3", "4"]  # each once, in order
+    agent.request_stop()
+    assert await running == 0
