@@ -68,7 +68,14 @@ class AgentProcess:
     """``argv`` run with its stderr in ``stderr_path``, on the CPUs ``cpus`` if given (set
     right after the start, before the agent has any thread but its first)."""
 
-    def __init__(self, argv: list[str], stderr_path: Path, cpus: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        stderr_path: Path,
+        cpus: set[int] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``env``: variables set for the agent on top of the benchmark's own."""
         self.argv = argv
         self.stderr_path = stderr_path
         stderr_path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +85,7 @@ class AgentProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
+                env={**os.environ, **(env or {})},
                 start_new_session=True,  # Ctrl-C reaches the benchmark, which stops the agent
             )
         if cpus:

@@ -402,9 +402,10 @@ def counted_pass(
     dest: Destination,
     source: str = "docker",
     cpus: set[int] | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The agent shipping to ``dest`` what it reads through ``source`` (pinned to ``cpus`` if
-    given), while the receiver counts every line."""
+    given, with the variables ``env`` set), while the receiver counts every line."""
     before = baseline(ctx)
     if dest.tls and not ctx.tls_files:
         raise RuntimeError(f"{dest.uri}: no TLS files in the context")
@@ -422,7 +423,7 @@ def counted_pass(
     run = agent_run(ctx, workload, pass_id, source, uri)
     feed = run.feed
     try:
-        agent = AgentProcess(run.argv, ctx.logs_dir / stderr_name, cpus=cpus)
+        agent = AgentProcess(run.argv, ctx.logs_dir / stderr_name, cpus=cpus, env=env)
         agent.wait_started(run.started)
         feed.start()
         agent.wait_following(feed.names)
@@ -544,6 +545,7 @@ def console_pass(
     stderr_name: str,
     source: str = "docker",
     cpus: set[int] | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The agent writing text to /dev/null: no receiver, so speed is judged by when the agent
     goes idle after the producers exited. Lines cannot be counted; the agent's own shutdown
@@ -552,7 +554,7 @@ def console_pass(
     run = agent_run(ctx, workload, pass_id, source, "console://")
     assert isinstance(run.feed, DockerFeed), "console passes read Docker containers"
     producers = run.feed.producers
-    agent = AgentProcess(run.argv, ctx.logs_dir / stderr_name, cpus=cpus)
+    agent = AgentProcess(run.argv, ctx.logs_dir / stderr_name, cpus=cpus, env=env)
     sampler: RssSampler | None = None
     try:
         agent.wait_started(run.started)

@@ -1,7 +1,9 @@
 """Producer containers: busybox shells that write numbered lines, all starting on one signal.
 
 Every line is ``~IDX:SEQ:000…0`` plus a newline, ``line_bytes`` long in all: IDX is the
-producer's number, SEQ the line's, so a receiver can count distinct lines and duplicates.
+producer's number, SEQ the line's, so a receiver can count distinct lines and duplicates. With
+``json`` each line is instead a JSON object as a structured logger writes it, the mark and
+padding in its ``msg`` (:data:`JSON_LINE`), the same ``line_bytes`` long.
 Producers wait (without writing) until the file ``/go/go`` exists in a bind-mounted directory;
 the benchmark creates it once every reader is attached, so all producers start together and
 container start-up is not part of any measurement. Waiting and pacing use ``read -t`` on a
@@ -31,6 +33,12 @@ SESSION_LABEL = "logship-bench.session"  # value: this benchmark process, for th
 START_WORKERS = 8
 REMOVE_GROUP = 20  # force-remove at most this many containers before waiting for them all
 
+# a JSON line (``json``): a time, level and message as structured loggers write them, and two
+# fields of the request; ``%s`` is where the mark and its padding go, in the message
+JSON_LINE = (
+    '{"time":"2026-12-05T16:00:00.123Z","level":"info","msg":"%s",'
+    '"path":"/api/v1/orders","status":200}'
+)
 _WAIT = "mkfifo /p; exec 3<>/p; until [ -e /go/go ]; do read -t 0.02 -u 3 x; done"
 
 
@@ -43,6 +51,7 @@ class Workload:
     lines: int  # per container
     line_bytes: int = 100  # including the newline
     rate_per_sec: float | None = None
+    json: bool = False  # each line a JSON object (JSON_LINE) instead of the mark alone
 
     @property
     def total_lines(self) -> int:
@@ -59,16 +68,22 @@ class Workload:
     @property
     def pad(self) -> str:
         mark = 1 + self.idx_width + 1 + self.seq_width + 1  # "~IDX:SEQ:"
+        if self.json:
+            mark += len(JSON_LINE) - len("%s")
         size = self.line_bytes - 1 - mark
         if size < 0:
+            what = "JSON line, mark" if self.json else "mark"
             raise ValueError(
                 f"line_bytes={self.line_bytes} is too small: each line needs {mark + 1} bytes "
-                "for its mark and newline"
+                f"for its {what} and newline"
             )
         return "0" * size
 
     def script(self) -> str:
-        fmt = f"~%0{self.idx_width}d:%0{self.seq_width}d:%s\\n"
+        fmt = f"~%0{self.idx_width}d:%0{self.seq_width}d:%s"
+        if self.json:  # inside double quotes for awk and sh alike
+            fmt = (JSON_LINE % fmt).replace('"', '\\"')
+        fmt += "\\n"
         if self.kind == "flood":
             write = (
                 f"exec awk -v n={self.lines} -v id=$IDX "

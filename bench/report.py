@@ -129,6 +129,7 @@ METRICS = [
         hosts=DOCKER,
     ),
     Metric("load_1m", "load average (1 min) at start of run", _f1),
+    Metric("agent.load_1m", "load average (1 min) at start of pass", _f1),
     Metric("engine.missing", "engine lines missing", _int),
     Metric("agent.agent.warnings", "agent warnings/errors logged", _int),
 ]

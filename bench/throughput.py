@@ -87,6 +87,37 @@ DESCRIPTIONS = {
 
 
 DOCKER_SOURCES = ("docker", "files")  # how the agent reads Docker containers
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What the lines are and what the agent is asked to do with them (``--lines-as``)."""
+
+    name: str
+    json: bool  # the producers write JSON lines (producers.JSON_LINE)
+    env: dict[str, str]  # the agent's settings, as LOGSHIP_* variables
+
+
+# every pass sets both, so nothing in the benchmark's own environment turns either on
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant("plain", False, {"LOGSHIP_PARSE": "off", "LOGSHIP_MULTILINE": "off"}),
+        Variant("json", True, {"LOGSHIP_PARSE": "json", "LOGSHIP_MULTILINE": "off"}),
+        # the java preset on lines that never continue a trace: what every line of a
+        # container with multiline on pays (a joined trace is one record for many marks, which
+        # the receivers cannot count)
+        Variant("multiline", False, {"LOGSHIP_PARSE": "off", "LOGSHIP_MULTILINE": "java"}),
+        Variant("json+multiline", True, {"LOGSHIP_PARSE": "json", "LOGSHIP_MULTILINE": "java"}),
+    )
+}
+
+
+def pass_key(source: str, variant: str) -> str:
+    """How an agent pass is named in a run and its table: ``docker``, ``docker+json``..."""
+    return source if variant == "plain" else f"{source}+{variant}"
+
+
 DEFAULT_RATE = 100.0  # steady: lines/s per producer
 
 
@@ -109,14 +140,23 @@ class Scenario:
     )  # how the CRI writer writes, unless --cri-* say otherwise
     suite_sources: tuple[str, ...] = ()  # in a --suite: the sources it is measured with
 
-    def workload(self, args: argparse.Namespace) -> Workload:
+    def workload(self, args: argparse.Namespace, json: bool = False) -> Workload:
         containers = args.containers or (self.quick_containers if args.quick else self.containers)
         if self.kind == "flood":
             lines = args.lines or (200_000 if args.quick else 1_000_000)
-            return Workload("flood", containers, lines, args.line_bytes)
+            return Workload("flood", containers, lines, args.line_bytes, json=json)
         secs = args.secs or (self.quick_secs if args.quick else self.secs)
         rate = args.rate or self.rate
-        return Workload("steady", containers, round(rate * secs), args.line_bytes, rate)
+        return Workload("steady", containers, round(rate * secs), args.line_bytes, rate, json)
+
+    def variants(self, args: argparse.Namespace) -> list[str]:
+        """The ``--lines-as`` variants this scenario runs: all of them, but only plain lines
+        from the CRI writer."""
+        return ["plain"] if self.host == "cri" else args.variants
+
+    def passes(self, args: argparse.Namespace) -> list[tuple[str, str]]:
+        """Every agent pass of one run, as (source, variant)."""
+        return [(s, v) for s in self.sources(args) for v in self.variants(args)]
 
     def sources(self, args: argparse.Namespace) -> list[str]:
         """The agent sources of ``--source`` that this scenario's producers can be read with."""
@@ -277,6 +317,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "second (default: never; cri-rotate 10)",
     )
     p.add_argument(
+        "--lines-as",
+        default="plain",
+        metavar="VARIANT[,VARIANT]",
+        help=f"what the lines are and what the agent does with them: {', '.join(VARIANTS)} "
+        "(default plain). Several: one agent pass for each in the same run, the order turned "
+        "round every run (Docker scenarios; the CRI writer writes plain lines only)",
+    )
+    p.add_argument(
         "--sink",
         choices=[*DESTINATIONS, "console"],
         help="ship to this destination in every selected scenario instead of the scenario's own "
@@ -298,6 +346,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.pin_agent not in ("auto", "none") and not args.pin_agent.isdigit():
         p.error(f"--pin-agent takes a CPU number, auto or none (got {args.pin_agent!r})")
+    args.variants = []
+    for name in filter(None, (n.strip() for n in args.lines_as.split(","))):
+        if name not in VARIANTS:
+            p.error(f"unknown --lines-as {name!r}; expected one of {', '.join(VARIANTS)}")
+        if name not in args.variants:
+            args.variants.append(name)
+    if not args.variants:
+        p.error("--lines-as names no variant")
     if args.suite:
         if args.scenario or args.source != "all" or args.sink:
             p.error(
@@ -349,7 +405,8 @@ def _checked(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.N
         p.error(f"--runs must be at least 1 (got {args.runs})")
     for scenario in args.scenarios:
         try:
-            _ = scenario.workload(args).pad
+            for variant in scenario.variants(args):
+                _ = scenario.workload(args, VARIANTS[variant].json).pad
         except ValueError as exc:
             p.error(str(exc))
     return args
@@ -380,7 +437,9 @@ def describe(scenario: Scenario, w: Workload, args: argparse.Namespace) -> str:
         what += ")"
     cpus = agent_cpus(scenario, args)
     pinned = f", agent pinned to CPU {min(cpus)}" if cpus else ""
-    return f"{scenario.name}: {what}, {dest}{pinned}"
+    variants = scenario.variants(args)
+    lines = f", lines as {' / '.join(variants)}" if variants != ["plain"] else ""
+    return f"{scenario.name}: {what}, {dest}{pinned}{lines}"
 
 
 def agent_cpus(scenario: Scenario, args: argparse.Namespace) -> set[int] | None:
@@ -412,8 +471,8 @@ def notes_for(scenario: Scenario, runs: list[dict[str, Any]]) -> list[str]:
             )
         if (run.get("unread") or {}).get("timed_out"):
             notes.append(f"run {i}: the producers of the no-reader pass did not finish in time")
-        for source, agent in (run.get("agents") or {}).items():
-            notes += agent_notes(scenario, f"run {i} [{source}]", source, agent)
+        for key, agent in (run.get("agents") or {}).items():
+            notes += agent_notes(scenario, f"run {i} [{key}]", agent.get("source", key), agent)
     return notes
 
 
@@ -472,6 +531,8 @@ def run_scenario(
     engine_pass = scenario.engine and not args.no_engine
     unread_pass = engine_pass and workload.kind == "flood"
     sources = scenario.sources(args)
+    variants = scenario.variants(args)
+    agent_passes = scenario.passes(args)
     cpus = agent_cpus(scenario, args)
     ctx.timeout_secs = timeout_for(workload, args)
     ctx.cri = scenario.cri_options(args)
@@ -490,25 +551,36 @@ def run_scenario(
                 f"   run {k}: no reader: producers wrote {unread['lines_per_sec'] or 0:,.0f} "
                 f"lines/s, dockerd {unread['dockerd_cpu_per_mline'] or 0:.2f} CPU-s/M lines"
             )
-        # every other run the other way round, so neither source always goes first
-        order = sources if k % 2 else sources[::-1]
+        # every other run the other way round, so no pass always goes first
+        order = agent_passes if k % 2 else agent_passes[::-1]
         run["agents"], run["ratio"] = {}, {}
-        for source in order:
-            pass_id = f"{base}-{source[0]}"
-            stderr_name = f"{scenario.name}-run{k}-{source}.agent.stderr"
+        for source, variant in order:
+            key = pass_key(source, variant)
+            lines = VARIANTS[variant]
+            load_now = os.getloadavg()[0]
+            pass_id = f"{base}-{source[0]}{variants.index(variant)}"
+            stderr_name = f"{scenario.name}-run{k}-{key}.agent.stderr"
+            work = scenario.workload(args, lines.json)
             if scenario.sink == "console":
-                agent = passes.console_pass(ctx, workload, pass_id, stderr_name, source, cpus)
+                agent = passes.console_pass(
+                    ctx, work, pass_id, stderr_name, source, cpus, env=lines.env
+                )
             else:
                 dest = DESTINATIONS[scenario.sink]
-                agent = passes.counted_pass(ctx, workload, pass_id, stderr_name, dest, source, cpus)
-            run["agents"][source] = agent
+                agent = passes.counted_pass(
+                    ctx, work, pass_id, stderr_name, dest, source, cpus, env=lines.env
+                )
+            agent["variant"] = variant
+            agent["load_1m"] = load_now
+            run["agents"][key] = agent
             engine_rate = (run.get("engine") or {}).get("lines_per_sec")
             rate = agent["lines_per_sec"]
-            run["ratio"][source] = rate / engine_rate if engine_rate and rate else None
+            run["ratio"][key] = rate / engine_rate if engine_rate and rate else None
             loss = agent["loss"] if agent["loss"] is not None else "n/a"
             _say(
-                f"   run {k}: agent [{source}] {rate or 0:,.0f} lines/s, loss {loss}, "
-                f"CPU {agent['agent_cpu_per_mline'] or 0:.2f} s/M lines ({agent['ended_by']})"
+                f"   run {k}: agent [{key}] {rate or 0:,.0f} lines/s, loss {loss}, "
+                f"CPU {agent['agent_cpu_per_mline'] or 0:.2f} s/M lines ({agent['ended_by']}), "
+                f"load {load_now:.2f}"
             )
         passes_run = [run.get("engine"), run.get("unread"), *run["agents"].values()]
         for key in ("machine_busy_before_percent", "dockerd_before_percent"):
@@ -520,7 +592,7 @@ def run_scenario(
         workload.kind,
         engine=engine_pass,
         unread=unread_pass,
-        sources=sources,
+        sources=[pass_key(s, v) for s, v in agent_passes],
         host=scenario.host,
     )
     title = f"{describe(scenario, workload, args)} ({len(runs)} runs)"
@@ -530,6 +602,7 @@ def run_scenario(
         "scenario": asdict(scenario),
         "workload": asdict(workload),
         "sources": sources,
+        "variants": variants,
         "agent_cpus": sorted(cpus) if cpus else None,
         "runs": runs,
         "summary": summarize(runs, metrics),
