@@ -47,7 +47,7 @@ from typing import Any, Literal
 import orjson
 
 from logship.errors import RemoteProtocolError
-from logship.protocol.json import container_document, parsed_head, record_document, taken_names
+from logship.protocol.json import FieldNames, container_document, parsed_head, record_document
 from logship.record import AgentIdentity, ContainerMeta, Parsed, Record
 
 # answers carry only what the sink reads: the flag, and each item's status and error
@@ -196,7 +196,7 @@ class _ContainerParts:
     index: IndexPattern  # where its records go
     tails: dict[str, bytes]  # per stream: the source after the message, with the newline
     parsed_tails: dict[str, bytes]  # per stream: after a parsed record's own head (parsed_head)
-    taken: frozenset[str]  # top-level names a parsed record's fields may not take
+    names: FieldNames  # what a parsed record's fields may be called
     heads: dict[str, bytes] = field(default_factory=dict)  # per day: the action line's start
 
 
@@ -242,7 +242,7 @@ class BulkEncoder:
             name = stream.encode()
             parsed_tails[stream] = b'"stream":"' + name + b'",' + static
             tails[stream] = b',"log":{"iostream":"' + name + b'"},' + parsed_tails[stream]
-        parts = _ContainerParts(meta.id[:16], index, tails, parsed_tails, taken_names(meta) | ADDED)
+        parts = _ContainerParts(meta.id[:16], index, tails, parsed_tails, FieldNames(meta, ADDED))
         meta.cache[self._key] = parts
         return parts
 
@@ -284,8 +284,9 @@ class BulkEncoder:
                 head = parts.heads.get(day) or self._head(parts, ts)
             t = ts.encode()
             if type(r) is Parsed:
-                source = parsed_head(r, parts.taken, self.fields_key) + parts.parsed_tails[r.stream]
-                append(b'%s%s-%d"}}\n%s' % (head, t, r.seq, source))
+                source = parsed_head(r, parts.names, self.fields_key)
+                tail = parts.parsed_tails[r.stream]
+                append(b'%s%s-%d"}}\n%s%s' % (head, t, r.seq, source, tail))
                 continue
             append(
                 b'%s%s-%d"}}\n{"@timestamp":"%s","message":%s%s'

@@ -87,7 +87,43 @@ def taken_names(meta: ContainerMeta) -> frozenset[str]:
     return RESERVED.union(k.split(".")[0] for k in own)
 
 
-def parsed_head(record: Parsed, taken: frozenset[str], key: str | None = None) -> bytes:
+class FieldNames:
+    """What a container's parsed lines may call their fields in its documents: ``taken``
+    (:func:`taken_names`), and the names seen already that need no renaming (no dot, not
+    taken), so the usual line's names are checked with one set operation."""
+
+    __slots__ = ("ok", "taken")
+    LIMIT = 4096  # names remembered per container (a line with ever new names: checked each time)
+
+    def __init__(self, meta: ContainerMeta, also: frozenset[str] = frozenset()) -> None:
+        """``also``: names the encoder's documents use besides :func:`taken_names`."""
+        self.taken = taken_names(meta) | also
+        self.ok: set[str] = set()
+
+    def clean(self, fields: dict[str, Any]) -> bool:
+        """Whether every name of ``fields`` can be written as it is."""
+        if self.ok.issuperset(fields):
+            return True
+        taken = self.taken
+        if not taken.isdisjoint(fields) or "." in "".join(fields):
+            return False
+        if len(self.ok) < self.LIMIT:
+            self.ok.update(fields)
+        return True
+
+
+def _renamed(fields: dict[str, Any], taken: frozenset[str]) -> dict[str, Any]:
+    """``fields`` with ``_`` appended to each name that logship's own document uses."""
+    renamed: dict[str, Any] = {}
+    for name, value in fields.items():
+        new = name
+        while new.split(".")[0] in taken or new in renamed or (new != name and new in fields):
+            new += "_"
+        renamed[new] = value
+    return renamed
+
+
+def parsed_head(record: Parsed, names: FieldNames, key: str | None = None) -> bytes:
     """A parsed record's document up to where the static part follows: ``{"@timestamp":…,
     "message":…,<fields>,"log":{"iostream":…,"level":…},`` (``key``: its fields under it)."""
     dumps = orjson.dumps
@@ -96,16 +132,10 @@ def parsed_head(record: Parsed, taken: frozenset[str], key: str | None = None) -
         body = b""
     elif key is not None:
         body = b"," + dumps({key: fields})[1:-1]
-    elif taken.isdisjoint(fields) and "." not in "".join(fields):
+    elif names.clean(fields):
         body = b"," + dumps(fields)[1:-1]  # the usual line: no name of logship's own
     else:
-        renamed: dict[str, Any] = {}
-        for name, value in fields.items():
-            new = name
-            while new.split(".")[0] in taken or new in renamed or (new != name and new in fields):
-                new += "_"
-            renamed[new] = value
-        body = b"," + dumps(renamed)[1:-1]
+        body = b"," + dumps(_renamed(fields, names.taken))[1:-1]
     level = b"" if record.level is None else b',"level":' + dumps(record.level)
     # the timestamps are canonical and the stream stdout or stderr: written as they are
     return b'{"@timestamp":"%s","message":%s%s,"log":{"iostream":"%s"%s},' % (
@@ -146,10 +176,10 @@ class JsonEncoder:
                 tails = last_meta.cache.get(key) or self._tail(last_meta)
             if type(r) is Parsed:
                 meta = r.meta
-                taken = meta.cache.get((key, "taken"))
-                if taken is None:
-                    taken = meta.cache[(key, "taken")] = taken_names(meta)
-                append(parsed_head(r, taken) + tails[""])
+                names = meta.cache.get((key, "names"))
+                if names is None:
+                    names = meta.cache[(key, "names")] = FieldNames(meta)
+                append(parsed_head(r, names) + tails[""])
                 continue
             append(
                 b'{"@timestamp":"'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
@@ -19,6 +20,7 @@ from logship.config.parse import LEVEL_FIELDS, MESSAGE_FIELDS, TIME_FIELDS, Pars
 from logship.record import ContainerMeta, Parsed, Record, format_timestamp_ns, normalize_timestamp
 
 _stage_ids = itertools.count()
+_MISSING: Any = object()
 
 
 def line_time(value: object) -> str | None:
@@ -44,7 +46,7 @@ class ParseStage:
         self._level_fields = (config.level_field,) if config.level_field else LEVEL_FIELDS
         self._time_fields = (config.time_field,) if config.time_field else TIME_FIELDS
         self._use_time = config.use_time
-        self._severities: dict[str, int | None] = {}  # level names seen -> severity
+        self._severities: dict[str, Any] = {}  # level names seen -> severity
         self._key = ("parse", next(_stage_ids))
         self.parsed = 0  # lines read as fields
         self.not_json = 0  # lines of parsing containers that were no JSON object, shipped as such
@@ -61,11 +63,8 @@ class ParseStage:
         if not records:
             return records
         meta = records[0].meta
-        if records[-1].meta is meta and not self.wants(meta):  # the usual batch: one container's
-            return records
-        if records[-1].meta is meta:
-            parse = self.parse
-            return [parse(record) for record in records]
+        if records[-1].meta is meta:  # the usual batch: one container's
+            return self._parse_all(records) if self.wants(meta) else records
         out: list[Record] = []
         last = None
         wanted = False
@@ -78,48 +77,66 @@ class ParseStage:
 
     def parse(self, record: Record) -> Record:
         """``record`` read as fields, or as it is (counted) when it is no JSON object."""
-        line = record.message
-        first = line[:1]
-        if first == "{" or (first.isspace() and line.lstrip()[:1] == "{"):
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                obj = None
-            if type(obj) is dict:
-                return self._read(record, line, obj)
-        self.not_json += 1
-        return record
+        return self._parse_all([record])[0]
 
-    def _read(self, record: Record, line: str, obj: dict[str, object]) -> Parsed:
-        self.parsed += 1
-        text = line
-        for name in self._message_fields:
-            if name in obj:
-                value = obj.pop(name)
-                text = value if type(value) is str else orjson.dumps(value).decode()
-                break
-        level = severity = None
-        for name in self._level_fields:
-            if name in obj:
-                value = obj.pop(name)
+    def _parse_all(self, records: list[Record]) -> list[Record]:
+        """Every record read as fields, or as it is (counted) when it is no JSON object. One
+        loop with everything it needs in locals: this runs for every line of a parsing
+        container."""
+        loads, dumps, decode_error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
+        message_fields, level_fields = self._message_fields, self._level_fields
+        severities = self._severities
+        use_time = self._use_time
+        out: list[Record] = []
+        append = out.append
+        parsed = 0
+        for record in records:
+            line = record.message
+            first = line[:1]
+            obj: object = None
+            if first == "{" or (first.isspace() and line.lstrip()[:1] == "{"):
+                try:
+                    obj = loads(line)
+                except decode_error:
+                    pass
+            if type(obj) is not dict:  # no JSON object: shipped as it is (counted below)
+                append(record)
+                continue
+            parsed += 1
+            text = line
+            for name in message_fields:
+                value = obj.pop(name, _MISSING)
+                if value is not _MISSING:
+                    text = value if type(value) is str else dumps(value).decode()
+                    break
+            level = severity = None
+            for name in level_fields:
+                value = obj.pop(name, _MISSING)
+                if value is _MISSING:
+                    continue
                 if type(value) is str:
                     level = value
-                    if value in self._severities:
-                        severity = self._severities[value]
-                    else:
+                    severity = severities.get(value, _MISSING)
+                    if severity is _MISSING:
                         severity = severity_of(value)
-                        if len(self._severities) < 256:
-                            self._severities[value] = severity
+                        if len(severities) < 256:
+                            severities[value] = severity
                 else:
                     severity = severity_of(value)
-                    level = orjson.dumps(value).decode()
+                    level = dumps(value).decode()
                 break
-        time = None
-        if self._use_time:
-            for name in self._time_fields:
-                if name in obj:
-                    time = line_time(obj[name])
-                    if time is not None:
-                        del obj[name]
-                    break
-        return Parsed(record, text, obj, level, severity, time)
+            time = self._time(obj) if use_time else None
+            append(Parsed(record, text, obj, level, severity, time))
+        self.parsed += parsed
+        self.not_json += len(records) - parsed
+        return out
+
+    def _time(self, obj: dict[str, object]) -> str | None:
+        """The line's own time (its field then taken out of ``obj``), None if it has none."""
+        for name in self._time_fields:
+            if name in obj:
+                time = line_time(obj[name])
+                if time is not None:
+                    del obj[name]
+                return time
+        return None
