@@ -198,6 +198,14 @@ class Parsed(Record):
         """The same record, without an ``end`` (another may be set on the copy)."""
         return Parsed(self, self.text, self.fields, self.level, self.severity, self.time)
 
+    def with_text(self, text: str) -> Parsed:
+        """The same record with another message (``text``), without an ``end``."""
+        return Parsed(self, text, self.fields, self.level, self.severity, self.time)
+
+    def with_fields(self, fields: dict[str, Any]) -> Parsed:
+        """The same record with other fields, without an ``end``."""
+        return Parsed(self, self.text, fields, self.level, self.severity, self.time)
+
 
 # -- timestamps -------------------------------------------------------------------------------
 

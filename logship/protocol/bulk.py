@@ -278,13 +278,15 @@ class BulkEncoder:
                 last_day = None
             assert parts is not None
             ts = r.timestamp
-            day = ts[:key_chars]
+            parsed = r if type(r) is Parsed else None
+            when = (parsed.time or ts) if parsed else ts  # a parsed line's own time, if asked
+            day = when[:key_chars]
             if day != last_day:
                 last_day = day
-                head = parts.heads.get(day) or self._head(parts, ts)
+                head = parts.heads.get(day) or self._head(parts, when)
             t = ts.encode()
-            if type(r) is Parsed:
-                source = parsed_head(r, parts.names, self.fields_key)
+            if parsed:
+                source = parsed_head(parsed, parts.names, self.fields_key)
                 tail = parts.parsed_tails[r.stream]
                 append(b'%s%s-%d"}}\n%s%s' % (head, t, r.seq, source, tail))
                 continue

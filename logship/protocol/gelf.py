@@ -32,7 +32,7 @@ import secrets
 import struct
 import zlib
 from collections.abc import Collection, Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 
@@ -270,8 +270,12 @@ class GelfEncoder:
         return out
 
     def encode_record(self, record: Record, message: str) -> bytes:
-        """One record's document with ``message`` as its short_message (for cut messages)."""
-        (data,) = self.encode([Record(message, record.stream, record.timestamp, record.meta)])
+        """One record's document with ``message`` as its short_message (for cut messages); a
+        line read as fields keeps its fields, level and time."""
+        if type(record) is Parsed:
+            (data,) = self.encode([record.with_text(message)])
+        else:
+            (data,) = self.encode([Record(message, record.stream, record.timestamp, record.meta)])
         return data
 
 
@@ -431,9 +435,44 @@ class GelfUdpEncoder:
         return out
 
     def _cut(self, record: Record, size: int) -> bytes | None:
-        """The record with its message cut (and marked) until it fits in 128 chunks."""
+        """The record with its message cut (and marked) until it fits in 128 chunks. A line
+        read as fields has its message field cut; when its fields alone are too big, the
+        biggest are left out until the rest fits (counted as truncated all the same)."""
+        payload = self._cut_message(record, size)
+        if payload is None and type(record) is Parsed and record.fields:
+            for fields in self._fewer_fields(record.fields):
+                fewer = record.with_fields(fields)
+                document = self.encoder.encode_record(fewer, fewer.text)
+                payload = compress(document, self._method, self.compression_level)
+                if len(payload) > self.max_payload_bytes:  # the message too: cut it
+                    payload = self._cut_message(fewer, len(payload))
+                if payload is not None:
+                    break
+        if payload is None:
+            self.dropped += 1
+        else:
+            self.truncated += 1
+        return payload
+
+    def _fewer_fields(self, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        """What to try in turn when ``fields`` do not fit: the smallest of them that add up to
+        at most half the room (written out), then none."""
+        sizes = sorted((len(orjson.dumps([name, value])), name) for name, value in fields.items())
+        kept: set[str] = set()
+        room = self.max_payload_bytes // 2
+        for size, name in sizes:
+            if size > room:
+                break
+            room -= size
+            kept.add(name)
+        fewer = {name: value for name, value in fields.items() if name in kept}
+        return [fewer, {}] if fewer else [{}]
+
+    def _cut_message(self, record: Record, size: int) -> bytes | None:
+        """The record with its message cut (and marked) until it fits; None if even with no
+        message left it does not."""
         limit = self.max_payload_bytes
-        original = record.message.encode()
+        original = (record.text if type(record) is Parsed else record.message).encode()
         keep = len(original)
         slack = 64
         while keep > 0:
@@ -445,11 +484,9 @@ class GelfUdpEncoder:
             document = self.encoder.encode_record(record, message)
             payload = compress(document, self._method, self.compression_level)
             if len(payload) <= limit:
-                self.truncated += 1
                 return payload
             size = len(payload)
             slack *= 2
-        self.dropped += 1
         return None
 
 

@@ -263,13 +263,26 @@ class SyslogEncoder:
 
     def _fit_header(self, r: Record, data: bytes, limit: int) -> bytes:
         """A header too long for ``limit`` (many labels, long names and a small limit) loses
-        its labels, then all its structured data (``-``), rather than be cut in the middle."""
+        its labels, then a parsed line's own fields (``parsed_fields``), then all its
+        structured data (``-``), rather than be cut in the middle. A parsed line keeps its
+        severity and time throughout."""
         message = r.message.encode()
-        for labels, sd in (("none", True), ("none", False)):
+        ts = r.timestamp
+        fields = ""
+        if type(r) is Parsed:
+            ts = r.time or ts
+            if self.parsed_sd_id is not None and r.fields:
+                fields = parsed_element(self.parsed_sd_id, r.fields)
+        steps: list[tuple[bool, str]] = [(True, fields), (True, ""), (False, "")]
+        for sd, element in steps if fields else steps[1:]:
             if len(data) - len(message) + _ROOM_FOR_MARKER <= limit:
                 break
-            head, middle = self._pieces(r.meta, labels, sd=sd)[r.stream]  # type: ignore[arg-type]
-            data = f"{head}{r.timestamp[:26]}{middle}".encode() + message
+            head, middle = self._pieces(r.meta, "none", sd=sd)[r.stream]
+            if type(r) is Parsed:
+                head = self._parsed_head(r, head)
+            if element:
+                middle = middle[:-1] + element + " "
+            data = f"{head}{ts[:26]}{middle}".encode() + message
         return data
 
     def _truncate(self, data: bytes, limit: int) -> bytes:
