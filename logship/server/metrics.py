@@ -29,6 +29,7 @@ from logship.record import STDERR, STDOUT, Record
 from logship.server.live import LiveHub
 from logship.server.reads import ReadCounter
 from logship.sources.base import ContainerView, Source
+from logship.transform.multiline import MultilineStage
 
 SEND_BUCKETS_SECS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -169,12 +170,47 @@ class AgentCollector(Collector):
             "logship.parse label) that were no JSON object, shipped as they are.",
             value=parse.not_json if parse is not None else 0,
         )
+        yield from self._multiline()
         yield CounterMetricFamily(
             "logship_engine_invalid_ids",
             "Containers the engine listed or inspected with an ID that is not 64 lowercase hex "
             "digits (or an inspect answered for another ID), skipped.",
             value=stats.invalid_ids,
         )
+
+    def _multiline(self) -> Iterator[Metric]:
+        """The multiline joiners' counts: the one for every destination that uses the global
+        setting (``joiner="shared"``), and each destination's own (its name)."""
+        label = ["joiner"]
+        joined = CounterMetricFamily(
+            "logship_multiline_records_joined",
+            "Records made of more than one line by multiline joining.",
+            labels=label,
+        )
+        flushed = CounterMetricFamily(
+            "logship_multiline_records_flushed",
+            "Records given out because no line came for them for flush_timeout_secs (the "
+            "last trace of a container that went quiet).",
+            labels=label,
+        )
+        cut = CounterMetricFamily(
+            "logship_multiline_records_cut",
+            "Records given out full, at max_lines or max_bytes: the rest of their trace "
+            "begins the next record.",
+            labels=label,
+        )
+        stages: list[tuple[str, MultilineStage]] = []
+        shared = self.hub.router.stage
+        if shared is not None:
+            stages.append(("shared", shared))
+        for name, destination in self.destinations.named():
+            if destination.route.stage is not None:
+                stages.append((name, destination.route.stage))
+        for name, stage in stages:
+            joined.add_metric([name], stage.joined)
+            flushed.add_metric([name], stage.flushed)
+            cut.add_metric([name], stage.cut)
+        yield from (joined, flushed, cut)
 
     def _per_container(self, containers: Mapping[str, ContainerView]) -> Metric:
         per = CounterMetricFamily(

@@ -83,6 +83,7 @@ class MultilineStage:
         self._holding: dict[ContainerMeta, _Container] = {}  # containers with open records
         self.joined = 0  # records made of more than one line
         self.flushed = 0  # open records given out because their flush timeout passed
+        self.cut = 0  # records given out full (max_lines or max_bytes), their trace going on
 
     def _container(self, meta: ContainerMeta) -> _Container:
         state: _Container | None = meta.cache.get(self._key)
@@ -173,7 +174,7 @@ class MultilineStage:
                         group.committed = len(group.records)
                     before = record
                     continue
-                # full: what follows begins the next record, in the same state
+                self.cut += 1  # full: what follows begins the next record, in the same state
             else:
                 state = first(line)
             if len(opened) == 1 and len(group.records) == 1:

@@ -9,7 +9,7 @@ from typing import Any
 from logship.pipeline.running import Destinations, unique_names
 from logship.record import ContainerMeta, Record
 from logship.server.metrics import ReadCounter
-from tests.helpers.records import make_meta
+from tests.helpers.records import TS, make_meta
 
 
 def test_destination_names_used_twice_get_a_number() -> None:
@@ -117,6 +117,43 @@ def test_a_log_files_malformed_lines_are_a_stream_problem_in_metrics() -> None:
     text = generate_latest(registry).decode()
     assert 'logship_log_stream_problems_total{problem="malformed_line"} 3.0' in text
     assert "logship_lines_truncated_total 1.0" in text
+
+
+def test_multiline_joining_is_counted_on_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from logship.config.multiline import MultilineConfig
+    from logship.pipeline.router import Router
+    from logship.server.live import LiveHub
+    from logship.server.metrics import AgentCollector
+    from logship.sources.base import EngineStatus, SourceStats
+    from logship.transform.multiline import MultilineStage
+    from logship.transform.rules import compile_rule
+
+    rule = compile_rule(MultilineConfig(preset="java", max_lines=2))
+    stage = MultilineStage(lambda meta: rule)
+    meta = make_meta()
+    trace = [
+        "java.lang.IllegalStateException: boom",
+        "\tat a.B.c(B.java:1)",
+        "\tat a.B.d(B.java:2)",
+    ]
+    stage.push([Record(line, "stderr", TS, meta, n) for n, line in enumerate(trace)], 0.0)
+    stage.due(10.0)  # the third frame, held open: shipped when its flush timeout passed
+    source = SimpleNamespace(
+        containers=dict,
+        status=lambda: EngineStatus("/var/run/docker.sock", connected=True),
+        stats=lambda: SourceStats(0, 0, 0, 0, 0),
+    )
+    collector = AgentCollector(
+        source, Destinations([]), ReadCounter(source), LiveHub(Router([], stage), source)
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    text = generate_latest(registry).decode()
+    assert 'logship_multiline_records_joined_total{joiner="shared"} 1.0' in text
+    assert 'logship_multiline_records_cut_total{joiner="shared"} 1.0' in text
+    assert 'logship_multiline_records_flushed_total{joiner="shared"} 1.0' in text
 
 
 async def test_a_line_the_sink_failed_on_is_dropped_as_encode_error_not_rejected() -> None:
