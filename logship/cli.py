@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "needed for them on any address but the loopback",
     )
     _selection_args(run)
+    _line_args(run)
 
     tail = sub.add_parser(
         "tail", help="watch every container's lines live, like compose logs -f", **_epilog("tail")
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="each line alone, without its container's name (as docker compose logs)",
     )
     tail.add_argument("--docker-host", metavar="URL", help=DOCKER_HOST_HELP)
+    _line_args(tail)
     tail.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], default="warning"
     )
@@ -277,6 +279,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# logship.config.multiline.PRESETS, written out: the command line loads no pydantic to parse
+MULTILINE_PRESETS = ("java", "python", "go", "nodejs", "indented")
+
+
+def _line_args(parser: argparse.ArgumentParser) -> None:
+    """What happens to lines on their way, for run and tail alike (docs/lines.md)."""
+    parser.add_argument(
+        "--parse",
+        choices=["json", "off"],
+        help="read lines that are JSON objects as fields (the parse setting; a container's "
+        "logship.parse label still wins)",
+    )
+    parser.add_argument(
+        "--multiline",
+        choices=[*MULTILINE_PRESETS, "off"],
+        help="join the lines of a stack trace into one record (the multiline setting; a "
+        "container's logship.multiline label still wins)",
+    )
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {
         "docker_host": args.docker_host,
@@ -293,6 +315,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "docker_root": getattr(args, "docker_root", None),
         "pod_links_dir": getattr(args, "pod_links_dir", None),
         "destinations": getattr(args, "destinations", None) or None,
+        "parse": getattr(args, "parse", None),
+        "multiline": getattr(args, "multiline", None),
     }
     for verb in ("include", "exclude"):
         chosen = {

@@ -28,6 +28,7 @@ from logship.tail.options import TailContainers, compile_grep, parse_filters, pa
 from logship.tail.output import TailSink
 from logship.tail.status import StatusLine, TailStats
 from logship.transform.multiline import stage_of
+from logship.transform.parse import ParseStage
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,11 @@ class Tail:
             max_bytes=limits.max_bytes,
         )
         multiline = self.settings.multiline
-        router = Router([destination.route], stage=stage_of(multiline))
+        # lines go the way `run` takes them: JSON lines read as fields (--parse, the parse
+        # setting, a container's logship.parse label), stack traces joined (--multiline...)
+        router = Router(
+            [destination.route], stage=stage_of(multiline), parse=ParseStage(self.settings.parse)
+        )
         source = self._source(router)
         agent = Agent(
             source,

@@ -46,6 +46,24 @@ def test_tail_n_shows_the_last_n_lines_of_each_container(containers: Any) -> Non
     assert zero.returncode == 0 and zero.stdout == ""
 
 
+def test_tail_reads_json_lines_and_joins_traces_as_run_does(containers: Any) -> None:
+    """--parse and --multiline (or the settings, or the container's labels) as for `run`."""
+    c = containers.run(
+        """echo '{"msg":"paid","level":"warn","order":42}'; """
+        "printf 'java.lang.IllegalStateException: boom\\n\\tat a.B.c(B.java:1)\\n'"
+    )
+    wait_until(lambda: exited(c), what="exit")
+    result = run_cli(
+        ["tail", "--no-follow", "--json", "--parse", "json", "--multiline", "java", c.name]
+    )
+    assert result.returncode == 0, result.stderr
+    parsed, trace = (json.loads(line) for line in result.stdout.splitlines())
+    assert (parsed["message"], parsed["log"]["level"], parsed["order"]) == ("paid", "warn", 42)
+    assert trace["message"] == "java.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)"
+    plain = run_cli(["tail", "--no-follow", "--json", "--parse", "off", c.name])
+    assert json.loads(plain.stdout.splitlines()[0])["message"].startswith('{"msg":"paid"')
+
+
 def test_tail_f_n_then_follows_what_comes_next(containers: Any, tmp_path: Path) -> None:
     """`-f` as docker logs -f takes it (following is the default: -f changes nothing)."""
     c = containers.run(

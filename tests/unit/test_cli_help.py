@@ -47,3 +47,10 @@ def test_the_top_level_help_shows_an_example_of_each_command(
 def test_log_format_is_a_run_and_check_option() -> None:
     for command in ("run", "check"):
         assert build_parser().parse_args([command, "--log-format", "json"]).log_format == "json"
+
+
+def test_the_multiline_option_offers_every_preset() -> None:
+    from logship.cli import MULTILINE_PRESETS
+    from logship.config.multiline import PRESETS
+
+    assert MULTILINE_PRESETS == PRESETS
