@@ -13,6 +13,11 @@ driver, in its order, then logship's enrichment::
      "image_id": "sha256:…", "kubernetes": {"namespace": …, "pod_name": …, "pod_uid": …,
      "container_name": …} (only for containers the kubelet started)}
 
+A line read as JSON fields (:class:`~logship.record.Parsed`) keeps ``log`` (the line as
+written), and its record has the line's message as ``message``, its level as ``level`` and its
+other fields as keys of their own, as Fluentd's parser filter (``reserve_data``) makes them; a
+field named like a key the record has already gets ``_`` appended.
+
 Everything but the time and the message is packed once per container and stream and kept in
 ``meta.cache``; per line the encoder adds six byte strings to a list that is joined once per
 message.
@@ -47,7 +52,7 @@ import msgpack  # type: ignore[import-untyped]
 from logship.config.labels import container_options
 from logship.errors import RemoteProtocolError
 from logship.protocol.template import TagTemplate
-from logship.record import ContainerMeta, Record, timestamp_ns
+from logship.record import ContainerMeta, Parsed, Record, timestamp_ns
 
 Compression = Literal["none", "gzip"]
 
@@ -201,6 +206,40 @@ class ForwardEncoder:
         meta.cache[self._key] = cached
         return cached
 
+    def _parsed(self, meta: ContainerMeta) -> dict[str, tuple[bytes, int, frozenset[str]]]:
+        """Per stream, for a parsed line: the record's start after its map header, how many
+        keys it has without the line's own, and those keys' names."""
+        pack = self._packer.pack
+        out = {}
+        for stream in ("stdout", "stderr"):
+            fields = record_fields(meta, stream, self.labels, self.env)
+            head = b"".join(pack(k) + pack(fields.pop(k)) for k in DOCKER_FIELDS[:3])
+            out[stream] = (
+                head + pack("log"),
+                len(fields) + 4,
+                frozenset((*DOCKER_FIELDS, *fields)),
+            )
+        meta.cache[(self._key, "parsed")] = out
+        return out
+
+    def _parsed_entry(self, r: Parsed, tail: bytes) -> bytes:
+        """A parsed line's record, from its map header to its last key."""
+        start, count, taken = (r.meta.cache.get((self._key, "parsed")) or self._parsed(r.meta))[
+            r.stream
+        ]
+        own: dict[str, Any] = {}
+        named = [("message", r.text)]
+        if r.level is not None:
+            named.append(("level", r.level))
+        for name, value in (*named, *r.fields.items()):
+            while name in taken or name in own:
+                name += "_"
+            own[name] = value
+        pack = self._packer.pack
+        return b"".join((_map_header(count + len(own)), start, pack(r.message), tail)) + b"".join(
+            pack(k) + pack(v) for k, v in own.items()
+        )
+
     def encode(self, records: Iterable[Record]) -> list[Chunk]:
         key = self._key
         limit = self.max_message_bytes
@@ -221,25 +260,34 @@ class ForwardEncoder:
                 tag, pieces = meta.cache.get(key) or self._pieces(meta)
                 group = groups.get(tag) or groups.setdefault(tag, _Group())
             ts = r.timestamp
+            if type(r) is Parsed and r.time is not None:
+                ts = r.time  # the line's own time, asked for with use_time
             if ts[:19] != last_second:
                 last_second = ts[:19]
                 seconds = (timestamp_ns(ts) // 1_000_000_000).to_bytes(4, "big")
                 time = (b"\x92\xd7\x00" if event_time else b"\x92\xce") + seconds
             head, tail, size = pieces[r.stream]
-            message = r.message.encode()
-            n = len(message)
-            if n < 256:
-                header = headers[n]
+            if type(r) is Parsed:
+                entry: tuple[bytes, ...] = (self._parsed_entry(r, tail),)
+                size += len(entry[0]) - len(head) - len(tail)
             else:
-                header = (
-                    b"\xda" + n.to_bytes(2, "big") if n < 65536 else b"\xdb" + n.to_bytes(4, "big")
-                )
-            size += n + len(header)
+                message = r.message.encode()
+                n = len(message)
+                if n < 256:
+                    header = headers[n]
+                else:
+                    header = (
+                        b"\xda" + n.to_bytes(2, "big")
+                        if n < 65536
+                        else b"\xdb" + n.to_bytes(4, "big")
+                    )
+                size += n + len(header)
+                entry = (head, header, message, tail)
             if group.size + size > limit and group.records:
                 done.append((tag, group))
                 group = groups[tag] = _Group()
             nanos = int(ts[20:29]).to_bytes(4, "big") if event_time else b""
-            group.parts += (time, nanos, head, header, message, tail)
+            group.parts += (time, nanos, *entry)
             group.records.append(r)
             group.size += size
         done += groups.items()

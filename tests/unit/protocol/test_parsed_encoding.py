@@ -8,12 +8,14 @@ from typing import Any
 
 from logship.config.parse import ParseConfig
 from logship.protocol.bulk import BulkEncoder
+from logship.protocol.forward import ForwardEncoder
 from logship.protocol.gelf import GelfEncoder
 from logship.protocol.json import JsonEncoder
 from logship.protocol.syslog import SyslogEncoder
 from logship.protocol.template import TagTemplate
 from logship.record import Record
 from logship.transform.parse import ParseStage
+from tests.helpers.receivers.forward import decode_requests
 from tests.helpers.records import CONTAINER_ID, IMAGE, IMAGE_ID, TS, make_meta
 
 LINE = (
@@ -143,3 +145,26 @@ def test_syslog_sends_the_fields_as_structured_data_only_when_asked() -> None:
     assert b"json@" not in plain
     (micro,) = SyslogEncoder(format="rfc5424micro", parsed_fields=True).encode(parsed()[:1])
     assert b"json@" not in micro  # structured data is rfc5424's
+
+
+def test_forward_records_carry_the_fields_as_keys_as_fluentds_parser_filter_makes_them() -> None:
+    """Docker's four keys (log: the line as written) and logship's, then the line's message,
+    level and fields as keys of the record, a name taken by those getting ``_``."""
+    encoder = ForwardEncoder(tag=TagTemplate("web"), labels=["app"])
+    records = parsed(app="shop")
+    (request,) = decode_requests(b"".join(c.data for c in encoder.encode(records)))
+    line, plain = (event.record for event in request.events)
+    assert (line["log"], line["source"], line["container_id"]) == (LINE, "stdout", CONTAINER_ID)
+    assert (line["message"], line["level"]) == ("payment failed", "error")
+    assert (line["order"], line["ctx"], line["none"]) == (42, {"retry": True}, None)
+    assert (line["host"], line["host_"], line["app"]) == ("vm", "app-7", "shop")
+    assert line["time"] == "2026-11-27T05:24:33.5Z"
+    assert set(plain) == set(line) - {"message", "level", "order", "ctx", "none", "host_", "time"}
+    assert plain["log"] == "plain"
+
+
+def test_forward_takes_the_lines_own_time_when_asked() -> None:
+    chunks = ForwardEncoder().encode(parsed(use_time=True)[:1])
+    ((event,),) = (r.events for r in decode_requests(b"".join(c.data for c in chunks)))
+    assert event.time.ns == 1795757073_500000000  # type: ignore[union-attr]
+    assert "time" not in event.record  # taken out of the fields, as for the other encoders
