@@ -54,8 +54,22 @@ LOOK_AGAIN_SECS = 2.0  # with no event, a quiet reader still looks this often
 # timer (HotFiles), not one per file.
 HOT_SECS = 1.0
 POLL_SECS = 0.05
+# A polled file is read when about GATHER_BYTES are likely there, at its rate so far: every
+# POLL_SECS at the most, every MAX_POLL_SECS at the least (as the Engine API's streams are
+# paced): a container writing 100 lines a second is read 4 times a second, not 20.
+GATHER_BYTES = 16 * 1024
+MAX_POLL_SECS = 0.25
 
 Emit = Callable[[list[Record]], None]
+
+
+def poll_interval(read_bytes: int, secs: float) -> float:
+    """How long a polled file waits for its next read, having grown by ``read_bytes`` in
+    the last ``secs``: until :data:`GATHER_BYTES` are likely there, within
+    :data:`POLL_SECS` and :data:`MAX_POLL_SECS`."""
+    if read_bytes <= 0 or secs <= 0:
+        return MAX_POLL_SECS
+    return min(max(GATHER_BYTES * secs / read_bytes, POLL_SECS), MAX_POLL_SECS)
 
 
 def docker_rotated(current: Path) -> list[Path]:
@@ -232,6 +246,8 @@ class FileTail:
         # when to look anyway (an event can be lost)
         self._stirred = False
         self._next_look = 0.0
+        self._next_poll = 0.0  # loop time of its next read while polled
+        self._last_poll = 0.0  # ... and of the last one
         # turns the directory's MODIFY events off (True) while this file is polled, and on
         self.hush = hush
         self._hushed = False
@@ -326,6 +342,7 @@ class FileTail:
                     if loop.time() < self._hot_until:
                         self._wake.clear()  # a rotation's event: seen by the next look
                         self._polled = True
+                        self._last_poll = loop.time()  # read to its end just now
                         self.hot_files.add(self)
                         try:
                             await self._wake.wait()  # set by unpoll(), finish(), ...
@@ -348,7 +365,10 @@ class FileTail:
         """One look at the file for :class:`HotFiles`, as the task's loop would look after a
         read that found nothing: read what it grew by; False when the task has to take over
         (woken by :meth:`unpoll`): anything but one file that grows or stays put, or a second
-        with nothing new."""
+        with nothing new. A file that grows slowly is read every few polls
+        (:func:`poll_interval`); its end and a finish wake its task at once."""
+        if now < self._next_poll:
+            return True
         if (
             len(self.files) != 1
             or self._finishing
@@ -358,6 +378,8 @@ class FileTail:
             return self.unpoll()
         head = self.files[0]
         read = self._read_turn(head)
+        self._next_poll = now + poll_interval(read, now - self._last_poll)
+        self._last_poll = now
         if read:
             self._hot_until = now + HOT_SECS
             self._look_now(now)

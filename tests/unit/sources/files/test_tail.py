@@ -15,7 +15,15 @@ from logship.protocol.cri import CriDecoder
 from logship.protocol.filelog import FileLogDecoder, SavedFile
 from logship.protocol.jsonfile import JsonFileDecoder
 from logship.record import Record
-from logship.sources.files.tail import FileTail, StartAt, docker_rotated, kubelet_rotated
+from logship.sources.files.tail import (
+    MAX_POLL_SECS,
+    POLL_SECS,
+    FileTail,
+    StartAt,
+    docker_rotated,
+    kubelet_rotated,
+    poll_interval,
+)
 from tests.helpers.kubelet import Clock, CriLogWriter, JsonFileWriter, cri_entries
 from tests.helpers.records import make_meta
 from tests.helpers.waiting import until
@@ -603,3 +611,18 @@ async def test_four_flooded_files_never_fill_a_slow_destination_past_its_bound(
             task.cancel()
         await asyncio.gather(*tasks, drain, return_exceptions=True)
     assert destination.most <= destination.max_records
+
+
+# -- how often a busy file is read ----------------------------------------------------------------
+
+
+def test_a_file_growing_a_few_lines_a_second_is_read_four_times_a_second() -> None:
+    # 100 lines/s of ~160 bytes: read every 50 ms it gave 5 lines a read, each read costing
+    # what 25 would (bench/README.md, steady traffic on the file sources)
+    assert poll_interval(800, 0.05) == MAX_POLL_SECS == 0.25
+
+
+def test_a_fast_file_is_read_at_every_poll_and_a_quiet_one_at_the_slowest() -> None:
+    assert poll_interval(1024 * 1024, 0.05) == POLL_SECS
+    assert poll_interval(0, 0.05) == MAX_POLL_SECS
+    assert POLL_SECS < poll_interval(16 * 1024, 0.1) < MAX_POLL_SECS  # ~16 KiB at each read
