@@ -123,6 +123,10 @@ def _renamed(fields: dict[str, Any], taken: frozenset[str]) -> dict[str, Any]:
     return renamed
 
 
+_STREAMS = {"stdout": b"stdout", "stderr": b"stderr"}
+_levels: dict[str, bytes] = {}  # level names seen -> ',"level":"NAME"'
+
+
 def parsed_head(record: Parsed, names: FieldNames, key: str | None = None) -> bytes:
     """A parsed record's document up to where the static part follows: ``{"@timestamp":…,
     "message":…,<fields>,"log":{"iostream":…,"level":…},`` (``key``: its fields under it)."""
@@ -132,18 +136,26 @@ def parsed_head(record: Parsed, names: FieldNames, key: str | None = None) -> by
         body = b""
     elif key is not None:
         body = b"," + dumps({key: fields})[1:-1]
-    elif names.clean(fields):
+    elif names.ok.issuperset(fields) or names.clean(fields):
         body = b"," + dumps(fields)[1:-1]  # the usual line: no name of logship's own
     else:
         body = b"," + dumps(_renamed(fields, names.taken))[1:-1]
-    level = b"" if record.level is None else b',"level":' + dumps(record.level)
+    level = record.level
+    if level is None:
+        written = b""
+    else:
+        written = _levels.get(level)  # type: ignore[assignment]
+        if written is None:
+            written = b',"level":' + dumps(level)
+            if len(_levels) < 256:
+                _levels[level] = written
     # the timestamps are canonical and the stream stdout or stderr: written as they are
     return b'{"@timestamp":"%s","message":%s%s,"log":{"iostream":"%s"%s},' % (
         (record.time or record.timestamp).encode(),
         dumps(record.text),
         body,
-        record.stream.encode(),
-        level,
+        _STREAMS[record.stream],
+        written,
     )
 
 
