@@ -129,11 +129,14 @@ class Settings(BaseSettings):
     docker_host: str = Field(
         default="unix:///var/run/docker.sock",
         validation_alias=AliasChoices("LOGSHIP_DOCKER_HOST", "DOCKER_HOST", "docker_host"),
-        description="Where the Docker engine listens: unix:///path or tcp://host:port. "
-        "Not given, it is found as the docker CLI finds it: DOCKER_HOST, else the engine "
-        "(and TLS files) of the docker context named by DOCKER_CONTEXT or by currentContext "
-        "in ~/.docker/config.json (DOCKER_CONFIG honoured), else the local socket. ssh:// "
-        "engines are not supported.",
+        description="Where the Docker engine listens: unix:///path, tcp://host:port or "
+        "ssh://[user@]host[:port]. Not given, it is found as the docker CLI finds it: "
+        "DOCKER_HOST, else the engine (and TLS files) of the docker context named by "
+        "DOCKER_CONTEXT or by currentContext in ~/.docker/config.json (DOCKER_CONFIG "
+        "honoured), else the local socket. An ssh:// engine is reached as the docker CLI "
+        "reaches it: `ssh -o BatchMode=yes [-l user] [-p port] host -- docker system "
+        "dial-stdio` for each connection, with ssh's own configuration (~/.ssh/config, "
+        "agent, known_hosts; never a prompt); the remote user must be allowed to run docker.",
     )
     docker_tls_verify: bool = Field(
         default=False,

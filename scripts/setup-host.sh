@@ -36,6 +36,9 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 # `logship completion zsh|fish` is loaded by the real shells (tests/unit/test_completion.py)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
+# an ssh:// engine, reached through a real sshd of the test's own (tests/integration/test_ssh_engine.py)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,6 @@
 """Where the Docker engine is, as the docker CLI finds it: its TLS files in
-``DOCKER_CERT_PATH``, and the engine of a docker CLI context (``DOCKER_CONTEXT``, or the
-current context of ``~/.docker/config.json``)."""
+``DOCKER_CERT_PATH``, the engine of a docker CLI context (``DOCKER_CONTEXT``, or the
+current context of ``~/.docker/config.json``), and an ``ssh://`` engine's user, host and port."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from logship.config.secrets import redact
 
@@ -44,11 +45,58 @@ def docker_tls_files(cert_path: Path | None) -> DockerTlsFiles:
 
 # -- docker CLI contexts ---------------------------------------------------------------------
 
-NO_SSH = (
-    "logship does not reach engines over ssh (it talks to the engine's socket itself). Run "
-    "logship on that host, or forward its socket (ssh -NL /tmp/remote-docker.sock:"
-    "/var/run/docker.sock HOST) and set DOCKER_HOST=unix:///tmp/remote-docker.sock"
-)
+SSH_FORM = "expected ssh://[USER@]HOST[:PORT]"
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """An engine reached over ssh (``DOCKER_HOST=ssh://[USER@]HOST[:PORT]``): as the docker
+    CLI does, ``ssh [-l USER] [-p PORT] HOST -- docker system dial-stdio`` is run for each
+    connection, with ssh's own configuration (``~/.ssh/config``, agent, known_hosts)."""
+
+    host: str
+    user: str | None = None
+    port: int | None = None  # None: ssh's own choice (its config, else 22)
+
+    @classmethod
+    def parse(cls, docker_host: str) -> SshTarget:
+        """ValueError, quoting the URL without any password, for what ssh cannot be given."""
+        said = f"docker_host {redact(docker_host)!r}"
+        try:
+            url = urlsplit(docker_host)
+            port = url.port  # ValueError for a port that is no number or out of range
+        except ValueError as exc:
+            raise ValueError(f"{said}: {exc}; {SSH_FORM}") from None
+        if url.scheme != "ssh":
+            raise ValueError(f"{said}: {SSH_FORM}")
+        if url.password is not None:
+            raise ValueError(
+                f"{said}: a password in the URL is not supported (as with the docker CLI): "
+                "use a key, through ssh-agent or ~/.ssh/config"
+            )
+        if not url.hostname:
+            raise ValueError(f"{said}: no host; {SSH_FORM}")
+        if url.path not in ("", "/") or url.query or url.fragment:
+            raise ValueError(f"{said}: nothing may follow the host; {SSH_FORM}")
+        if url.hostname.startswith("-") or (url.username or "").startswith("-"):
+            raise ValueError(f"{said}: a host or user cannot begin with '-'")
+        return cls(host=url.hostname, user=url.username or None, port=port)
+
+    def argv(self, ssh: str = "ssh") -> list[str]:
+        """The command that joins one connection to the engine, as the docker CLI runs it
+        (no prompt: an agent has no one to answer it)."""
+        args = [ssh, "-o", "BatchMode=yes", "-o", "ConnectTimeout=30", "-T"]
+        if self.user is not None:
+            args += ["-l", self.user]
+        if self.port is not None:
+            args += ["-p", str(self.port)]
+        return [*args, "--", self.host, "docker", "system", "dial-stdio"]
+
+    def __str__(self) -> str:
+        user = f"{self.user}@" if self.user is not None else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port is not None else ""
+        return f"ssh://{user}{host}{port}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +105,7 @@ class DockerContext:
 
     name: str
     origin: str  # where the name came from: DOCKER_CONTEXT, or the config file's currentContext
-    host: str  # Endpoints.docker.Host: unix:///path or tcp://host:port
+    host: str  # Endpoints.docker.Host: unix:///path, tcp://host:port or ssh://user@host:port
     tls_dir: Path | None  # ca.pem, cert.pem, key.pem given to the context; None: no TLS
 
 
@@ -91,9 +139,12 @@ def docker_context(env: Mapping[str, str], home: Path) -> DockerContext | None:
         raise ValueError(f"{said}: {str(meta)!r} names no engine (Endpoints.docker.Host)")
     scheme = host.partition("://")[0]
     if scheme == "ssh":
-        raise ValueError(f"{said} reaches its engine over ssh ({redact(host)}): {NO_SSH}")
-    if scheme not in ("unix", "tcp"):
-        raise ValueError(f"{said}: engine {redact(host)!r}: expected unix:// or tcp://")
+        try:
+            SshTarget.parse(host)
+        except ValueError as exc:
+            raise ValueError(f"{said}: {exc}") from None
+    elif scheme not in ("unix", "tcp"):
+        raise ValueError(f"{said}: engine {redact(host)!r}: expected unix://, tcp:// or ssh://")
     tls_dir = config_dir / "contexts" / "tls" / digest / "docker"
     has_tls = any((tls_dir / n).is_file() for n in ("ca.pem", "cert.pem", "key.pem"))
     if endpoint.get("SkipTLSVerify") and scheme == "tcp":

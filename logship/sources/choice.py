@@ -17,9 +17,8 @@ async def choose_source(
 ) -> tuple[str, str]:
     """The source to read from, and why: ``source`` as given, or what ``auto`` finds: cri
     when no engine answers through ``client`` and ``pods_dir`` exists; files when the engine
-    answers on a unix socket (a local engine) and ``<docker_root>/containers`` can be read;
-    otherwise docker. ``client`` is
-    closed again."""
+    answers on a unix socket of its own (a local engine, not one over ssh) and
+    ``<docker_root>/containers`` can be read; otherwise docker. ``client`` is closed again."""
     if source != "auto":
         return source, "as configured"
     try:
@@ -32,7 +31,7 @@ async def choose_source(
         return "docker", f"no engine answers at {client.endpoint} yet ({why}) and no {pods_dir}"
     finally:
         await client.close()
-    if client.endpoint.unix_path is None:
+    if not client.endpoint.local:
         return "docker", f"the engine at {client.endpoint} is remote: its log files are not here"
     containers = docker_root / "containers"
     if await asyncio.to_thread(os.access, containers, os.R_OK | os.X_OK):

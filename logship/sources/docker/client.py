@@ -1,5 +1,6 @@
 """The Docker Engine API client: aiohttp for requests and the events stream, over the unix
-socket or TCP (with TLS, as ``DOCKER_TLS_VERIFY`` asks). Log streams, the hot path, go through
+socket or TCP (with TLS, as ``DOCKER_TLS_VERIFY`` asks), or over ssh through a private unix
+socket (:class:`~logship.transport.stdio_tunnel.StdioTunnel`). Log streams, the hot path, go through
 :mod:`logship.sources.docker.logstream`."""
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from logship import __version__
-from logship.config.engine import NO_SSH, DockerTlsFiles
+from logship.config.engine import DockerTlsFiles, SshTarget
 from logship.config.secrets import redact
 from logship.errors import ConfigError, DockerAPIError, DockerUnavailable, RemoteProtocolError
 from logship.transport.http import is_redirect, read_capped, redirect_refused
+from logship.transport.stdio_tunnel import StdioTunnel
 
 log = logging.getLogger("logship.docker")
 
@@ -50,6 +52,7 @@ class Endpoint:
     unix_path: str | None = None
     host: str | None = None
     port: int | None = None
+    via: str | None = None  # how it is reached when not directly: ssh://user@host:port
 
     @classmethod
     def parse(cls, docker_host: str, *, tls: bool = False) -> Endpoint:
@@ -70,11 +73,19 @@ class Endpoint:
                 raise ConfigError(f"docker_host {docker_host!r}: expected tcp://HOST:PORT")
             return cls(host=url.hostname, port=port or (2376 if tls else 2375))
         if url.scheme == "ssh":
-            raise ConfigError(f"docker_host {redact(docker_host)!r}: {NO_SSH}")
+            raise ConfigError(
+                f"docker_host {redact(docker_host)!r}: an ssh:// engine is reached through "
+                "DockerClient.connect_to"
+            )
         raise ConfigError(
             f"docker_host {docker_host!r}: unsupported scheme {url.scheme!r}; "
-            "expected unix:// or tcp://"
+            "expected unix://, tcp:// or ssh://"
         )
+
+    @property
+    def local(self) -> bool:
+        """Whether the engine runs on this machine (its own unix socket): its files are here."""
+        return self.unix_path is not None and self.via is None
 
     @property
     def authority(self) -> str:
@@ -83,6 +94,8 @@ class Endpoint:
         return f"{host}:{self.port}"
 
     def __str__(self) -> str:
+        if self.via is not None:
+            return self.via
         return f"unix://{self.unix_path}" if self.unix_path else f"tcp://{self.authority}"
 
 
@@ -107,9 +120,18 @@ def tls_context(files: DockerTlsFiles) -> ssl.SSLContext:
 
 
 class DockerClient:
-    def __init__(self, endpoint: Endpoint, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        tunnel: StdioTunnel | None = None,
+    ) -> None:
+        """``tunnel``: serves ``endpoint.unix_path`` while the client is open (an ssh://
+        engine), stopped by :meth:`close`."""
         self.endpoint = endpoint
         self.ssl_context = ssl_context if endpoint.host is not None else None
+        self.tunnel = tunnel
         self.api_version = "{}.{}".format(*MIN_API_VERSION)
         self._session: aiohttp.ClientSession | None = None
         self.events_errors = 0  # events-stream lines that were no container event, skipped
@@ -118,13 +140,28 @@ class DockerClient:
     @classmethod
     def connect_to(cls, docker_host: str, tls: DockerTlsFiles | None = None) -> DockerClient:
         """The client for ``docker_host`` (``DOCKER_HOST``'s form), with TLS from ``tls``
-        (what ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH`` ask for) if given."""
+        (what ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH`` ask for) if given. An ssh://
+        engine is reached as the docker CLI reaches it: ``ssh ... HOST -- docker system
+        dial-stdio`` for each connection (no TLS: ssh is the encryption)."""
+        if urlsplit(docker_host).scheme == "ssh":
+            try:
+                target = SshTarget.parse(docker_host)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            tunnel = StdioTunnel(
+                target.argv(),
+                name=f"the Docker engine at {target}",
+                install_hint=": install the OpenSSH client (openssh-client)",
+            )
+            return cls(Endpoint(unix_path=tunnel.path, via=str(target)), tunnel=tunnel)
         endpoint = Endpoint.parse(docker_host, tls=tls is not None)
         return cls(endpoint, ssl_context=tls_context(tls) if tls is not None else None)
 
     # -- connection ----------------------------------------------------------------------------
 
     def _connector(self) -> aiohttp.BaseConnector:
+        if self.tunnel is not None:
+            self.tunnel.serve()
         if self.endpoint.unix_path:
             return aiohttp.UnixConnector(path=self.endpoint.unix_path, limit=0)
         return aiohttp.TCPConnector(limit=0, ssl=self.ssl_context or False)
@@ -150,6 +187,8 @@ class DockerClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self.tunnel is not None:
+            await self.tunnel.stop()
 
     async def open_connection(
         self, protocol_factory: Any
@@ -158,6 +197,8 @@ class DockerClient:
         loop = asyncio.get_running_loop()
         try:
             if self.endpoint.unix_path:
+                if self.tunnel is not None:
+                    self.tunnel.serve()
                 return await loop.create_unix_connection(protocol_factory, self.endpoint.unix_path)
             assert self.endpoint.host is not None and self.endpoint.port is not None
             return await loop.create_connection(

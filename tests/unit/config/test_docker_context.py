@@ -82,37 +82,36 @@ def test_a_tcp_context_without_tls_files_is_plain_tcp_and_warned_about(
     assert any("plain TCP" in w for w in settings.security_warnings())
 
 
-@pytest.mark.parametrize(
-    ("host", "said"),
-    [
-        ("ssh://me@build-box", "reaches its engine over ssh (ssh://me@build-box)"),
-        ("npipe:////./pipe/docker_engine", "expected unix:// or tcp://"),
-    ],
-)
 def test_an_engine_logship_cannot_reach_is_refused_naming_the_context(
-    docker_config: Path, host: str, said: str
+    docker_config: Path,
 ) -> None:
-    write_context(docker_config, "remote", host, current=True)
+    write_context(docker_config, "remote", "npipe:////./pipe/docker_engine", current=True)
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert "docker context 'remote' (currentContext in " in str(error.value)
-    assert said in str(error.value)
+    assert "expected unix://, tcp:// or ssh://" in str(error.value)
 
 
-def test_ssh_is_refused_with_what_to_do_instead(
+def test_an_ssh_context_is_the_engine_with_no_tls(
     docker_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_context(docker_config, "remote", "ssh://me@build-box")
+    write_context(docker_config, "build-box", "ssh://me@build-box:2222")
+    monkeypatch.setenv("DOCKER_CONTEXT", "build-box")
+    settings = load_settings()
+    assert settings.docker_host == "ssh://me@build-box:2222"
+    assert settings.docker_tls() is None
+
+
+def test_an_ssh_context_that_ssh_cannot_be_given_is_refused_naming_it(
+    docker_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_context(docker_config, "remote", "ssh://me:hunter2@build-box")
     monkeypatch.setenv("DOCKER_CONTEXT", "remote")
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert "docker context 'remote' (DOCKER_CONTEXT)" in str(error.value)
-    assert "ssh -NL /tmp/remote-docker.sock:/var/run/docker.sock" in str(error.value)
-    monkeypatch.setenv("DOCKER_HOST", "ssh://me@build-box")  # the same words for DOCKER_HOST
-    from logship.sources.docker.client import DockerClient
-
-    with pytest.raises(ConfigError, match="ssh -NL"):
-        DockerClient.connect_to(load_settings().docker_host)
+    assert "a password in the URL is not supported" in str(error.value)
+    assert "hunter2" not in str(error.value)
 
 
 def test_skipping_the_engines_certificate_check_is_refused(docker_config: Path) -> None:
