@@ -47,6 +47,7 @@ class StdioTunnel:
         self.path = str(self.directory / "engine.sock")
         self._listener: socket.socket | None = None
         self._relays: set[asyncio.Task[None]] = set()
+        self._failing: str | None = None  # how the last connection failed, if it did
 
     def serve(self) -> None:
         """Accept connections on :attr:`path` from now on (in the running loop); does nothing
@@ -130,25 +131,36 @@ class StdioTunnel:
                 await process.wait()
             stderr = await said
         if process.returncode and not killed:
-            log.error(
-                "%s: the connection failed (%s exited with %d): %s",
-                self.name,
-                os.path.basename(self.argv[0]),
-                process.returncode,
-                redact(stderr) or "it said nothing",
+            self._failed(
+                f"the connection failed ({os.path.basename(self.argv[0])} exited with "
+                f"{process.returncode}): {redact(stderr) or 'it said nothing'}"
             )
+        elif down.done() and not down.cancelled() and down.exception() is None and down.result():
+            self._failing = None  # the far end answered: a failure again is news
+
+    def _failed(self, why: str) -> None:
+        """Logged once while it keeps failing the same way (each retry is a connection)."""
+        if why == self._failing:
+            log.debug("%s: %s", self.name, why)
+            return
+        self._failing = why
+        log.error("%s: %s", self.name, why)
 
 
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Until ``reader`` ends, then ``writer`` is closed (the other side sees the end)."""
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Until ``reader`` ends, then ``writer`` is closed (the other side sees the end); whether
+    any byte came."""
+    came = False
     try:
         while data := await reader.read(_CHUNK):
+            came = True
             writer.write(data)
             await writer.drain()
     except ConnectionError:
         pass
     finally:
         writer.close()
+    return came
 
 
 async def _tail(reader: asyncio.StreamReader, keep: int) -> str:

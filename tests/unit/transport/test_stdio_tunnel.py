@@ -63,27 +63,32 @@ async def test_stopping_ends_open_connections_and_their_processes() -> None:
 
 class Said(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.lines: list[str] = []
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[str, str]] = []
         self.logged = asyncio.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+        self.lines.append((record.levelname, record.getMessage()))
         self.logged.set()
 
 
-async def test_a_failing_process_has_what_it_said_logged() -> None:
+async def test_a_failing_process_has_what_it_said_logged_once_while_it_keeps_failing() -> None:
     command = "import sys; sys.stderr.write('Permission denied (publickey).\\n'); sys.exit(255)"
     tunnel = StdioTunnel([sys.executable, "-c", command], name="the Docker engine at ssh://me@box")
-    said = Said()
-    logging.getLogger("logship.docker").addHandler(said)
+    said, logger = Said(), logging.getLogger("logship.docker")
+    logger.addHandler(said)
+    level, logger.level = logger.level, logging.DEBUG
     tunnel.serve()
     try:
-        assert await exchange(tunnel.path, b"GET /_ping HTTP/1.1\r\n\r\n") == b""
-        await said.logged.wait()  # once the process's end is known
+        for _ in range(2):  # a client trying again
+            said.logged.clear()
+            assert await exchange(tunnel.path, b"GET /_ping HTTP/1.1\r\n\r\n") == b""
+            await said.logged.wait()  # once the process's end is known
     finally:
-        logging.getLogger("logship.docker").removeHandler(said)
+        logger.removeHandler(said)
+        logger.setLevel(level)
         await tunnel.stop()
-    [line] = said.lines
-    assert line.startswith("the Docker engine at ssh://me@box: the connection failed (")
-    assert "exited with 255): Permission denied (publickey)." in line
+    [(first_level, first), (again_level, again)] = said.lines
+    assert first.startswith("the Docker engine at ssh://me@box: the connection failed (")
+    assert "exited with 255): Permission denied (publickey)." in first
+    assert (first_level, again_level, again) == ("ERROR", "DEBUG", first)
