@@ -278,8 +278,8 @@ class FileTail:
     # -- told from outside ---------------------------------------------------------------------
 
     def wake(self, name: str | None = None) -> None:
-        """Something changed where the files are: look now (a polled file: at the next poll,
-        which then looks for a newer file too)."""
+        """Something changed where the files are: look now (a polled file: at the ticker's next
+        tick, due or not, which then looks for a newer file too)."""
         if self._polled:
             self._stirred = True
         else:
@@ -367,8 +367,9 @@ class FileTail:
         (woken by :meth:`unpoll`): anything but one file that grows or stays put, or a second
         with nothing new. A file that grows slowly is read every few polls
         (:func:`poll_interval`); its end and a finish wake its task at once."""
-        if now < self._next_poll:
-            return True
+        if now < self._next_poll and not self._stirred:
+            return True  # not due; but a rotation's event is seen at once (a small file made
+            # and deleted again, max-file=1, lasts a few tenths of a second)
         if (
             len(self.files) != 1
             or self._finishing

@@ -229,3 +229,43 @@ async def test_a_polled_file_rotated_is_followed_into_its_new_file_on_the_direct
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert [r.message for r in got] == ["first", "second", "third"]
+
+
+async def test_a_rotation_is_seen_at_the_next_tick_even_when_the_polled_file_is_not_due(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    """A file read at a slow rate waits for its next read, but a rotation's event is seen at
+    once: with Docker's max-file=1 a small file is made and deleted again within tenths of a
+    second, and all it held would be lost if the reader looked only when its read was due."""
+    monkeypatch.setattr(tail_module, "HOT_SECS", 60.0)  # type: ignore[attr-defined]
+    monkeypatch.setattr(tail_module, "MAX_POLL_SECS", 60.0)  # type: ignore[attr-defined]
+    path = tmp_path / "0.log"
+    path.write_bytes(b"")
+    got: list[Record] = []
+    clock = Clock()
+    hot = HotFiles()
+    tail = quiet_tail(path, got.extend, hot_files=hot)
+    task = asyncio.create_task(tail.run())
+    try:
+        await asyncio.sleep(0.1)
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"first", clock=clock)))
+        tail.wake()
+        await until(count(got, 1), what="the first line")
+
+        async def polled() -> bool:
+            return hot.polled == 1
+
+        await until(polled, what="the file polled")
+        await asyncio.sleep(0.2)  # a poll found nothing new: the next read is a minute away
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"second", clock=clock)))
+        path.unlink()  # the old file goes, a new one comes under its name
+        with path.open("ab") as f:
+            f.write(b"".join(cri_entries(b"third", clock=clock)))
+        tail.wake("0.log")
+        await until(count(got, 3), limit_secs=5, what="the lines of both files")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [r.message for r in got] == ["first", "second", "third"]
