@@ -195,11 +195,15 @@ async def test_busy_files_are_polled_together_by_one_ticker_and_lose_nothing(
     assert hot.polled == 0  # the tails that ended left it
 
 
-async def test_a_polled_file_rotated_is_followed_into_its_new_file_on_the_directory_event(
-    tmp_path: Path, monkeypatch: object
-) -> None:
-    # a polled file no longer stat()s its name at every poll: the rename's event says when
-    monkeypatch.setattr(tail_module, "HOT_SECS", 10.0)  # type: ignore[attr-defined]
+async def rotated_while_polled(
+    tmp_path: Path,
+    rotate: Callable[[Path], object],
+    *,
+    settle_secs: float = 0.0,
+    limit_secs: float = 30,
+) -> list[str]:
+    """The messages of a polled CRI log: "first", then "second" written just before
+    ``rotate(path)``, then "third" in the new file, told by the directory's event only."""
     path = tmp_path / "0.log"
     path.write_bytes(b"")
     got: list[Record] = []
@@ -218,17 +222,31 @@ async def test_a_polled_file_rotated_is_followed_into_its_new_file_on_the_direct
             return hot.polled == 1
 
         await until(polled, what="the file polled")
+        await asyncio.sleep(settle_secs)
         with path.open("ab") as f:
             f.write(b"".join(cri_entries(b"second", clock=clock)))
-        path.rename(tmp_path / "0.log.20261205-180000")  # the kubelet's rotation
+        rotate(path)
         with path.open("ab") as f:
             f.write(b"".join(cri_entries(b"third", clock=clock)))
-        tail.wake("0.log")  # the events of the rename and the new file
-        await until(count(got, 3), what="the line of the new file")
+        tail.wake("0.log")  # the events of the rotation and the new file
+        await until(count(got, 3), limit_secs=limit_secs, what="the lines of both files")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert [r.message for r in got] == ["first", "second", "third"]
+    return [r.message for r in got]
+
+
+async def test_a_polled_file_rotated_is_followed_into_its_new_file_on_the_directory_event(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    # a polled file no longer stat()s its name at every poll: the rename's event says when
+    monkeypatch.setattr(tail_module, "HOT_SECS", 10.0)  # type: ignore[attr-defined]
+
+    def kubelet_rotation(path: Path) -> None:
+        path.rename(tmp_path / "0.log.20261205-180000")
+
+    got = await rotated_while_polled(tmp_path, kubelet_rotation)
+    assert got == ["first", "second", "third"]
 
 
 async def test_a_rotation_is_seen_at_the_next_tick_even_when_the_polled_file_is_not_due(
@@ -239,33 +257,7 @@ async def test_a_rotation_is_seen_at_the_next_tick_even_when_the_polled_file_is_
     second, and all it held would be lost if the reader looked only when its read was due."""
     monkeypatch.setattr(tail_module, "HOT_SECS", 60.0)  # type: ignore[attr-defined]
     monkeypatch.setattr(tail_module, "MAX_POLL_SECS", 60.0)  # type: ignore[attr-defined]
-    path = tmp_path / "0.log"
-    path.write_bytes(b"")
-    got: list[Record] = []
-    clock = Clock()
-    hot = HotFiles()
-    tail = quiet_tail(path, got.extend, hot_files=hot)
-    task = asyncio.create_task(tail.run())
-    try:
-        await asyncio.sleep(0.1)
-        with path.open("ab") as f:
-            f.write(b"".join(cri_entries(b"first", clock=clock)))
-        tail.wake()
-        await until(count(got, 1), what="the first line")
-
-        async def polled() -> bool:
-            return hot.polled == 1
-
-        await until(polled, what="the file polled")
-        await asyncio.sleep(0.2)  # a poll found nothing new: the next read is a minute away
-        with path.open("ab") as f:
-            f.write(b"".join(cri_entries(b"second", clock=clock)))
-        path.unlink()  # the old file goes, a new one comes under its name
-        with path.open("ab") as f:
-            f.write(b"".join(cri_entries(b"third", clock=clock)))
-        tail.wake("0.log")
-        await until(count(got, 3), limit_secs=5, what="the lines of both files")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert [r.message for r in got] == ["first", "second", "third"]
+    # settle: a poll finds nothing new, so the next read is a minute away; then the old file
+    # goes and a new one comes under its name
+    got = await rotated_while_polled(tmp_path, Path.unlink, settle_secs=0.2, limit_secs=5)
+    assert got == ["first", "second", "third"]
