@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from logship.agent import Agent, OperatorWindow
 from logship.pipeline.flow import Backpressure
@@ -24,10 +25,6 @@ from logship.settings import Settings
 from logship.sinks.base import SinkContext
 from logship.sources.base import ReadOptions, Resume, Source
 from logship.sources.choice import choose_source
-from logship.sources.docker.client import DockerClient
-from logship.sources.docker.files import JsonFiles
-from logship.sources.docker.logstream import Emit
-from logship.sources.docker.source import DockerSource
 from logship.sources.files.cri import CriSource
 from logship.sources.filters import ContainerFilter, Selector
 from logship.sources.held import HeldLines
@@ -37,6 +34,12 @@ from logship.state.checkpoints import CheckpointStore
 from logship.state.identity import agent_identity
 from logship.transform.multiline import stage_of
 from logship.transform.parse import ParseStage
+
+if TYPE_CHECKING:
+    from logship.sources.docker.client import DockerClient
+    from logship.sources.docker.files import JsonFiles
+    from logship.sources.docker.logstream import Emit
+    from logship.sources.docker.source import DockerSource
 
 log = logging.getLogger("logship")
 
@@ -56,6 +59,15 @@ def container_filter(settings: Settings) -> ContainerFilter:
     )
 
 
+def docker_client(settings: Settings) -> DockerClient:
+    """The Engine API client of ``settings``. Its module (and aiohttp, some 10 MiB of the
+    agent's memory) is loaded only by the sources that talk to the engine: ``source: cri``
+    never does (bench/README.md, issue #12's memory target)."""
+    from logship.sources.docker.client import DockerClient
+
+    return DockerClient.connect_to(settings.docker_host, settings.docker_tls())
+
+
 def docker_source(
     settings: Settings,
     emit: Emit,
@@ -68,9 +80,10 @@ def docker_source(
 ) -> DockerSource:
     """The Docker source of ``settings`` (its engine, host, selection), handing batches to
     ``emit``; with ``files``, reading json-file logs from their files (sharing ``held``)."""
-    client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
+    from logship.sources.docker.source import DockerSource
+
     return DockerSource(
-        client,
+        docker_client(settings),
         emit,
         host=host_meta(settings.hostname, settings.host_ip),
         filter=filter or container_filter(settings),
@@ -131,6 +144,8 @@ def source_of(
         )
     files = None
     if kind == "files":
+        from logship.sources.docker.files import JsonFiles
+
         files = JsonFiles(
             emit, options, docker_root=settings.docker_root, backpressure=backpressure, held=held
         )
@@ -143,9 +158,12 @@ async def build_agent(settings: Settings, load: Callable[[], Settings] | None = 
     reads the settings again as they were read at start), SIGHUP reloads them."""
     for warning in settings.security_warnings():  # once, at start
         log.warning("%s", warning)
-    client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
     kind, why = await choose_source(
-        settings.source, client, settings.pods_dir, settings.docker_root
+        settings.source,
+        settings.docker_host,
+        lambda: docker_client(settings),
+        settings.pods_dir,
+        settings.docker_root,
     )
     log.info("reading container logs through source %s: %s", kind, why)
     state_dir = settings.state_dir

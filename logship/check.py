@@ -247,12 +247,16 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
     print("effective settings (secrets masked):", file=out)
     for line in effective_settings(settings).splitlines():
         print(f"  {line}", file=out)
-    # built as `run` builds them: a TLS file that cannot be used is a ConfigError (exit 2)
-    client = DockerClient.connect_to(settings.docker_host, settings.docker_tls())
-    # closed again after the probe; the engine's check opens it anew
+
+    def engine() -> DockerClient:
+        return DockerClient.connect_to(settings.docker_host, settings.docker_tls())
+
     kind, why = await choose_source(
-        settings.source, client, settings.pods_dir, settings.docker_root
+        settings.source, settings.docker_host, engine, settings.pods_dir, settings.docker_root
     )
+    # the engine's client built as `run` builds it for the sources that use it: a TLS file
+    # that cannot be used is a ConfigError (exit 2)
+    client = engine() if kind != "cri" else None
     # no destination: the console, as `run` has it
     destinations = list(settings.destinations) or [by_name("console").config.model_validate({})]
     sinks = [build_sink(_within(config, timeout_secs)) for config in destinations]
@@ -264,8 +268,7 @@ async def run_checks(settings: Settings, *, timeout_secs: float, out: TextIO) ->
             print(f"  WARN {warning}", file=out)
     print("checks:", file=out)
     http = [check_http(settings.http, timeout_secs)] if settings.http is not None else []
-    if kind == "cri":  # no engine needed: the pod logs are the source
-        await client.close()
+    if client is None:  # no engine needed: the pod logs are the source
         source = check_pod_logs(settings.pods_dir, timeout_secs)
     else:
         source = check_engine(client, timeout_secs)
