@@ -120,6 +120,13 @@ def test_a_bad_environment_value_exits_2_naming_field_and_value() -> None:
     assert "buffer.max_records" in result.stderr and "-5" in result.stderr
 
 
+def test_an_engine_address_that_cannot_be_used_exits_2_naming_it() -> None:
+    # the engine's client is made only for the sources that read through it: still at start
+    result = run_cli(["run", "--source", "files", "--docker-host", "ftp://node-7:2375"])
+    assert result.returncode == 2
+    assert "docker_host 'ftp://node-7:2375'" in result.stderr and "unix://" in result.stderr
+
+
 def test_an_unknown_key_in_the_config_file_exits_2_naming_it(tmp_path: Path) -> None:
     config = tmp_path / "logship.yaml"
     config.write_text("destinations:\n  - syslog+udp://127.0.0.1:514\nbufer:\n  max_records: 5\n")
