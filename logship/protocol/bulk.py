@@ -198,6 +198,8 @@ class _ContainerParts:
     parsed_tails: dict[str, bytes]  # per stream: after a parsed record's own head (parsed_head)
     names: FieldNames  # what a parsed record's fields may be called
     heads: dict[str, bytes] = field(default_factory=dict)  # per day: the action line's start
+    # per (stream, level): a parsed record's source after its fields, to the end (_after_fields)
+    after_fields: dict[tuple[str, str | None], bytes] = field(default_factory=dict)
 
 
 class BulkEncoder:
@@ -259,9 +261,25 @@ class BulkEncoder:
         heads[timestamp[: parts.index.key_chars]] = head
         return head
 
+    @staticmethod
+    def _after_fields(parts: _ContainerParts, stream: str, level: str | None) -> bytes:
+        """What follows a parsed record's own fields in its source: ``"log"`` with the stream
+        and level, then the stream and the container's part (as :func:`parsed_head` and
+        ``parsed_tails`` write them). Kept for the first 64 (stream, level) pairs seen."""
+        written = b"" if level is None else b',"level":' + orjson.dumps(level)
+        after = b',"log":{"iostream":"%s"%s},%s' % (
+            stream.encode(),
+            written,
+            parts.parsed_tails[stream],
+        )
+        if len(parts.after_fields) < 64:
+            parts.after_fields[(stream, level)] = after
+        return after
+
     def encode(self, records: Iterable[Record]) -> list[bytes]:
         dumps = orjson.dumps
         key = self._key
+        fields_key = self.fields_key
         key_chars = 0
         out: list[bytes] = []
         append = out.append
@@ -286,7 +304,32 @@ class BulkEncoder:
                 head = parts.heads.get(day) or self._head(parts, when)
             t = ts.encode()
             if parsed:
-                source = parsed_head(parsed, parts.names, self.fields_key)
+                fields = parsed.fields
+                names = parts.names
+                if (
+                    fields
+                    and fields_key is None
+                    and (names.ok.issuperset(fields) or names.clean(fields))
+                ):
+                    # the usual parsed line, in one step: its fields at the top level, no name
+                    # of logship's own among them (what parsed_head writes, less its copies)
+                    after = parts.after_fields.get((r.stream, parsed.level)) or self._after_fields(
+                        parts, r.stream, parsed.level
+                    )
+                    append(
+                        b'%s%s-%d"}}\n{"@timestamp":"%s","message":%s,%s%s'
+                        % (
+                            head,
+                            t,
+                            r.seq,
+                            parsed.time.encode() if parsed.time else t,
+                            dumps(parsed.text),
+                            dumps(fields)[1:-1],
+                            after,
+                        )
+                    )
+                    continue
+                source = parsed_head(parsed, names, fields_key)
                 tail = parts.parsed_tails[r.stream]
                 append(b'%s%s-%d"}}\n%s%s' % (head, t, r.seq, source, tail))
                 continue

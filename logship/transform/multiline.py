@@ -153,7 +153,10 @@ class MultilineStage:
                 if group is not None:
                     del opened[stream]
                     self._give_out(container, group, out)
-                self._give_out(container, _Open(record, 0, before, deadline), out)
+                if opened:  # a line of another stream still open: the record resumes before it
+                    self._give_out(container, _Open(record, 0, before, deadline), out)
+                else:
+                    out.append(record)  # nothing open: as it came (what _give_out would give)
                 before = record
                 continue
             if group is None:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from logship.config.parse import ParseConfig
-from logship.protocol.bulk import BulkEncoder
+from logship.protocol.bulk import BulkEncoder, default_data_stream, record_source
 from logship.protocol.forward import ForwardEncoder
 from logship.protocol.gelf import GelfEncoder
 from logship.protocol.json import JsonEncoder
 from logship.protocol.syslog import SyslogEncoder
 from logship.protocol.template import TagTemplate
-from logship.record import Record
+from logship.record import Parsed, Record
 from logship.transform.parse import ParseStage
 from tests.helpers.receivers.forward import decode_requests
 from tests.helpers.records import CONTAINER_ID, IMAGE, IMAGE_ID, TS, make_meta
@@ -168,3 +170,35 @@ def test_forward_takes_the_lines_own_time_when_asked() -> None:
     ((event,),) = (r.events for r in decode_requests(b"".join(c.data for c in chunks)))
     assert event.time.ns == 1795757073_500000000  # type: ignore[union-attr]
     assert "time" not in event.record  # taken out of the fields, as for the other encoders
+
+
+@pytest.mark.parametrize(
+    ("line", "stream", "use_time"),
+    [
+        ('{"msg":"ok","level":"info","path":"/a","status":200}', "stdout", False),
+        ('{"msg":"ok","level":"info","path":"/a","status":200}', "stderr", False),
+        ('{"msg":"no level","n":1.5,"tags":["a","b"]}', "stdout", False),
+        ('{"message":"é ✓","lvl":"WARN \\"x\\"","obj":{"k":null}}', "stderr", False),
+        ('{"msg":"own time","level":"debug","time":"2026-11-27T05:24:33.5Z","a":1}', "stdout", True),
+        ('{"level":"info","a":1}', "stdout", False),  # no message field: the line is the message
+    ],
+)
+def test_elasticsearch_writes_every_usual_parsed_line_as_the_whole_document_says(
+    line: str, stream: str, use_time: bool
+) -> None:
+    meta = make_meta()
+    stage = ParseStage(ParseConfig(format="json", use_time=use_time))
+    encoder = BulkEncoder()
+    for seq in (3, 4):  # the second line of the container is written from what the first kept
+        (record,) = stage.push([Record(line, stream, TS, meta, seq)])
+        assert isinstance(record, Parsed)
+        (data,) = encoder.encode([record])
+        action, source = data.splitlines()
+        assert json.loads(action)["create"]["_id"] == f"{CONTAINER_ID[:16]}-{TS}-{seq}"
+        expected = record_source(record, encoder.agent, default_data_stream(meta))
+        expected["@timestamp"] = record.time or TS
+        expected["message"] = record.text
+        expected["log"] = {"iostream": stream, **({"level": record.level} if record.level else {})}
+        expected.update(record.fields)
+        assert json.loads(source) == expected
+        assert len(source) == len(json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode())
