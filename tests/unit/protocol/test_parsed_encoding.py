@@ -179,7 +179,11 @@ def test_forward_takes_the_lines_own_time_when_asked() -> None:
         ('{"msg":"ok","level":"info","path":"/a","status":200}', "stderr", False),
         ('{"msg":"no level","n":1.5,"tags":["a","b"]}', "stdout", False),
         ('{"message":"é ✓","lvl":"WARN \\"x\\"","obj":{"k":null}}', "stderr", False),
-        ('{"msg":"own time","level":"debug","time":"2026-11-27T05:24:33.5Z","a":1}', "stdout", True),
+        (
+            '{"msg":"own time","level":"debug","time":"2026-11-27T05:24:33.5Z","a":1}',
+            "stdout",
+            True,
+        ),
         ('{"level":"info","a":1}', "stdout", False),  # no message field: the line is the message
     ],
 )
@@ -201,4 +205,6 @@ def test_elasticsearch_writes_every_usual_parsed_line_as_the_whole_document_says
         expected["log"] = {"iostream": stream, **({"level": record.level} if record.level else {})}
         expected.update(record.fields)
         assert json.loads(source) == expected
-        assert len(source) == len(json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode())
+        assert len(source) == len(
+            json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode()
+        )
