@@ -88,10 +88,10 @@ class _MultiSend:
         n = len(batch)
         joined = b"".join(batch)  # alive until the call returns: the iovecs point into it
         at = ctypes.cast(ctypes.c_char_p(joined), ctypes.c_void_p).value
-        lengths = list(map(len, batch))
-        starts = itertools.accumulate(lengths, initial=at)  # one more than lengths: zip stops
-        pairs = zip(starts, lengths, strict=False)
-        words = array.array(self._word, [x for pair in pairs for x in pair])
+        lengths = array.array(self._word, map(len, batch))
+        words = array.array(self._word, bytes(2 * lengths.itemsize * n))  # (base, len) each
+        words[0::2] = array.array(self._word, itertools.accumulate(lengths[:-1], initial=at))
+        words[1::2] = lengths
         ctypes.memmove(self._iovecs, words.buffer_info()[0], ctypes.sizeof(_Iovec) * n)
         sent: int = self._sendmmsg(fd, self._headers_at, n, 0)
         if sent < 0:
