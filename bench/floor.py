@@ -16,6 +16,9 @@ process, and prints the CPU seconds (user and system) per million lines of each:
   container's fields) and sent: a shipper with no buffer, no routing, no checkpoints and no
   event loop.
 
+Each way is measured twice: with one ``send()`` a datagram, and with ``sendmmsg()`` (the
+agent's own batching, :mod:`logship.transport.udp`), where the C library has it.
+
 The agent does all of that and more (the buffer, routing, positions, the event loop, metrics):
 its CPU per line can only be above the last line here. The datagrams are of the agent's size
 for the same lines (about 560 bytes for 100-byte lines). Only 127.0.0.1 is sent to.
@@ -41,6 +44,7 @@ from receiver import BUILD_DIR, Receiver, build
 
 from logship.protocol.syslog import SyslogEncoder
 from logship.record import ContainerMeta, HostMeta, Record
+from logship.transport import udp
 
 BLOCK = 64 * 1024
 TS = "2026-12-05T16:00:00.123456789Z"
@@ -91,7 +95,8 @@ def split_cpu() -> tuple[float, float]:
     return r.ru_utime, r.ru_stime
 
 
-def send_all(sock: socket.socket, datagrams: list[bytes]) -> None:
+def send_each(sock: socket.socket, datagrams: list[bytes]) -> None:
+    """One ``send()`` a datagram."""
     send = sock.send
     for d in datagrams:
         while True:
@@ -102,6 +107,25 @@ def send_all(sock: socket.socket, datagrams: list[bytes]) -> None:
                 time.sleep(0.0005)
             except ConnectionRefusedError:
                 pass
+
+
+_multi = None if udp.SENDMMSG is None else udp._MultiSend(udp.SENDMMSG)
+
+
+def send_batched(sock: socket.socket, datagrams: list[bytes]) -> None:
+    """``sendmmsg()``, up to 1,024 datagrams a call, as the agent's UDP transport sends."""
+    assert _multi is not None
+    fd, i, n = sock.fileno(), 0, len(datagrams)
+    while i < n:
+        try:
+            i += _multi.send(fd, datagrams, i)[0]
+        except BlockingIOError:
+            time.sleep(0.0005)
+        except ConnectionRefusedError:
+            pass
+
+
+send_all = send_each  # set by main for each pass
 
 
 def only_send(path: Path, sock: socket.socket, lines: int) -> None:
@@ -149,7 +173,9 @@ WAYS: dict[str, Callable[[Path, socket.socket, int], None]] = {
 }
 
 
-def one_pass(way: str, path: Path, lines: int) -> tuple[float, float, int]:
+def one_pass(way: str, path: Path, lines: int, batched: bool) -> tuple[float, float, int]:
+    global send_all
+    send_all = send_batched if batched else send_each
     receiver = Receiver(build("udprecv"), 1, lines, delays=False)
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -179,16 +205,17 @@ def main(argv: list[str]) -> int:
     per_m = 1e6 / args.lines
     load = os.getloadavg()[0]
     print(f"{args.lines:,} lines of {args.line_bytes} B, {args.runs} runs, load {load:.1f}")
-    print(
-        f"{'way':26s} {'CPU-s / M lines (user+sys)':>28s} {'user':>6s} {'sys':>6s} {'received':>9s}"
-    )
+    print(f"{'way':36s} {'CPU-s / M lines':>16s} {'user':>6s} {'sys':>6s} {'received':>9s}")
+    calls = [("send()", False)] + ([("sendmmsg()", True)] if _multi is not None else [])
     for way in WAYS:
-        runs = [one_pass(way, path, args.lines) for _ in range(args.runs)]
-        total = statistics.median((u + s) * per_m for u, s, _ in runs)
-        user = statistics.median(u * per_m for u, _, _ in runs)
-        system = statistics.median(s * per_m for _, s, _ in runs)
-        got = min(n for _, _, n in runs)
-        print(f"{way:26s} {total:28.2f} {user:6.2f} {system:6.2f} {got:9,d}")
+        for call, batched in calls:
+            runs = [one_pass(way, path, args.lines, batched) for _ in range(args.runs)]
+            total = statistics.median((u + s) * per_m for u, s, _ in runs)
+            user = statistics.median(u * per_m for u, _, _ in runs)
+            system = statistics.median(s * per_m for _, s, _ in runs)
+            got = min(n for _, _, n in runs)
+            name = f"{way}, {call}"
+            print(f"{name:36s} {total:16.2f} {user:6.2f} {system:6.2f} {got:9,d}")
     return 0
 
 
