@@ -42,6 +42,10 @@ log = logging.getLogger("logship.docker")
 # inspects of a container tried when the engine answers with an error (not 404) before it is
 # given up: given up at start, it was never followed and its saved position was forgotten
 _INSPECT_TRIES = 3
+# how long an inspect at start may take (an engine answers in milliseconds; one whose
+# container's shim died may not answer for that container until it is fixed): then the source
+# goes on with the others, and waits for that one's answer in the background
+INSPECT_TIMEOUT_SECS = 20.0
 # after ``until`` has passed, how often the source looks whether every follower is done
 _UNTIL_POLL_SECS = 0.5
 
@@ -80,6 +84,7 @@ class DockerSource:
         self.events_errors = 0  # times the events stream broke
         self.engine_error: str | None = None  # why the engine is unreachable now, if it is
         self._pending: set[asyncio.Task[None]] = set()
+        self._late: set[str] = set()  # containers listed at start, still being asked about
 
     # -- what the agent reads -------------------------------------------------------------------
 
@@ -153,7 +158,9 @@ class DockerSource:
             watched.append(asyncio.create_task(self.quiet.run(), name="docker-quiet-streams"))
         try:
             await self._sync_running()
-            self.resume.clear()  # saved positions of containers that are gone: not needed
+            # saved positions of containers that are gone: not needed (those still asked
+            # about are kept for when the engine answers)
+            self.resume = {k: v for k, v in self.resume.items() if k in self._late}
             self._ready.set()
             log.info(
                 "following %d containers",
@@ -224,8 +231,10 @@ class DockerSource:
                 ):
                     continue
             tracked = self.tracked.get(summary["Id"])
+            if summary["Id"] in self._late:
+                continue  # asked about in the background already
             if tracked is None or (tracked.task is None and tracked.skip_reason is None):
-                await self._consider(summary["Id"])
+                await self._consider(summary["Id"], patient=False)
 
     async def _watch_events(self, since: str) -> None:
         backoff = Backoff(initial_secs=0.5, maximum_secs=10)
@@ -288,21 +297,21 @@ class DockerSource:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _consider(self, container_id: str) -> None:
-        backoff = Backoff(initial_secs=0.5, maximum_secs=2)
-        for tries_left in range(_INSPECT_TRIES - 1, -1, -1):
-            try:
-                data = await self.client.inspect(container_id)
-                break
-            except DockerAPIError as exc:
-                if exc.status == 404:
-                    return
-                if not tries_left:
-                    log.warning("cannot inspect container %s: %s", container_id[:12], exc)
-                    return
-            except ProtocolError:  # an answer about another container: counted, logged
-                return
-            await asyncio.sleep(backoff.next_delay())
+    async def _consider(self, container_id: str, *, patient: bool = True) -> None:
+        """Inspect the container and follow it if it is to be. ``patient=False`` (the listing
+        at start): an inspect that takes over :data:`INSPECT_TIMEOUT_SECS` is left to a
+        patient inspect in the background, so that one container stuck in the engine holds up
+        neither the start nor the others."""
+        late = patient and container_id in self._late
+        try:
+            data = await self._described(container_id, patient=patient)
+        finally:
+            if late:
+                self._late.discard(container_id)
+        if data is None:
+            return
+        if late:
+            log.info("the engine described container %s at last", container_id[:12])
         tracked = self.tracked.get(container_id)
         if tracked is not None and tracked.task is not None:
             return  # someone else got here first
@@ -317,6 +326,40 @@ class DockerSource:
         if not (data.get("State") or {}).get("Running"):
             tracked.exited = True  # already over: what it wrote, its last line included
         self._start(tracked)
+
+    async def _described(self, container_id: str, *, patient: bool) -> dict[str, Any] | None:
+        """The container's inspect; None when it is gone, the engine keeps failing to describe
+        it, or (``patient=False``) it did not answer in time and was left to the background."""
+        backoff = Backoff(initial_secs=0.5, maximum_secs=2)
+        for tries_left in range(_INSPECT_TRIES - 1, -1, -1):
+            inspect = self.client.inspect(container_id)
+            try:
+                return await (
+                    inspect if patient else asyncio.wait_for(inspect, INSPECT_TIMEOUT_SECS)
+                )
+            except TimeoutError:
+                left = "not read" if not self.options.follow else "following the others meanwhile"
+                log.warning(
+                    "the engine has not described container %s in %.0f s (stuck in the "
+                    "engine?): %s",
+                    container_id[:12],
+                    INSPECT_TIMEOUT_SECS,
+                    left,
+                )
+                if self.options.follow:  # (a one-off read goes on without it)
+                    self._late.add(container_id)
+                    self._spawn(self._consider(container_id))
+                return None
+            except DockerAPIError as exc:
+                if exc.status == 404:
+                    return None
+                if not tries_left:
+                    log.warning("cannot inspect container %s: %s", container_id[:12], exc)
+                    return None
+            except ProtocolError:  # an answer about another container: counted, logged
+                return None
+            await asyncio.sleep(backoff.next_delay())
+        return None  # not reached: the last try returns or raises
 
     def _track(self, meta: ContainerMeta, data: dict[str, Any]) -> Tracked:
         """A container seen for the first time: where to read it from, and how."""

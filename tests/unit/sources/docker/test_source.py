@@ -12,9 +12,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from logship.errors import DockerAPIError
 from logship.protocol.docker import Position
 from logship.sources.base import ReadOptions, Resume
+from logship.sources.docker import source as docker_source
 from logship.sources.docker.source import DockerSource
 from logship.sources.docker.tracked import Tracked
 from tests.helpers.records import HOST
@@ -89,3 +92,89 @@ async def test_a_container_the_engine_never_describes_is_given_up_after_a_few_tr
     engine = BusyEngine(failures=100)
     assert await followed_from(engine) == []
     assert engine.failures == 97
+
+
+STUCK = "b" * 64  # a container the engine cannot describe for now (its shim died, say)
+
+
+class StuckEngine:
+    """Lists two running containers; the inspect of STUCK answers only once ``answer`` is set
+    (until then the request hangs, as dockerd's does for a container it cannot reach), the
+    other's at once."""
+
+    api_version = "1.41"
+    endpoint = "unix:///var/run/docker.sock"
+
+    def __init__(self) -> None:
+        self.answer = asyncio.Event()
+
+    async def negotiate(self) -> dict[str, Any]:
+        return {"Version": "20.10.24"}
+
+    async def list_containers(self, *, stopped: bool = False) -> list[dict[str, Any]]:
+        return [
+            {"Id": STUCK, "State": "running", "Created": 1_600_000_000},
+            {"Id": CID, "State": "running", "Created": 1_600_000_000},
+        ]
+
+    async def inspect(self, container_id: str) -> dict[str, Any]:
+        if container_id == STUCK:
+            await self.answer.wait()
+        return {
+            "Id": container_id,
+            "Name": f"/web-{container_id[0]}",
+            "Created": "2020-09-13T12:26:40.000000000Z",
+            "Config": {"Image": "nginx"},
+            "State": {"Running": True},
+        }
+
+    async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        await asyncio.Event().wait()  # no event comes
+        yield {}
+
+
+def stuck_source(engine: StuckEngine, *, follow: bool) -> tuple[DockerSource, dict[str, Any]]:
+    source = DockerSource(
+        engine,  # type: ignore[arg-type]
+        lambda records: None,
+        host=HOST,
+        options=ReadOptions(since=NOW, follow=follow),
+        resume=Resume({STUCK: SAVED, CID: SAVED}, created_after=NOW),
+    )
+    started: dict[str, Any] = {}
+
+    def start(tracked: Tracked) -> None:
+        started[tracked.meta.id] = tracked.start
+
+    source._start = start  # type: ignore[method-assign]
+    return source, started
+
+
+async def test_a_container_stuck_in_the_engine_holds_up_neither_the_start_nor_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(docker_source, "INSPECT_TIMEOUT_SECS", 0.2)
+    engine = StuckEngine()
+    source, started = stuck_source(engine, follow=True)
+    task = asyncio.create_task(source.run())
+    try:
+        await asyncio.wait_for(source.ready.wait(), 5)
+        assert started == {CID: SAVED}  # the other one, at once
+        engine.answer.set()  # the engine can describe it again
+        for _ in range(100):
+            if STUCK in started:
+                break
+            await asyncio.sleep(0.05)
+        assert started[STUCK] == SAVED  # followed from its checkpoint, kept for it
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_one_off_read_skips_a_container_stuck_in_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(docker_source, "INSPECT_TIMEOUT_SECS", 0.2)
+    source, started = stuck_source(StuckEngine(), follow=False)
+    await asyncio.wait_for(source.run(), 5)
+    assert started == {CID: SAVED}
