@@ -27,17 +27,36 @@ SAVED: Position = ("2026-11-27T08:00:00.000000000Z", 3)  # what the last run shi
 NOW = "2026-11-27T10:00:00.000000000Z"
 
 
-class BusyEngine:
-    """Lists one running container and fails its first inspect with a server error."""
+def described(container_id: str) -> dict[str, Any]:
+    """The engine's inspect of a running container."""
+    return {
+        "Id": container_id,
+        "Name": f"/web-{container_id[0]}",
+        "Created": "2020-09-13T12:26:40.000000000Z",
+        "Config": {"Image": "nginx"},
+        "State": {"Running": True},
+    }
+
+
+class StandInEngine:
+    """What the source asks of every engine here: the version, and events (none come)."""
 
     api_version = "1.41"
     endpoint = "unix:///var/run/docker.sock"
 
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-
     async def negotiate(self) -> dict[str, Any]:
         return {"Version": "20.10.24"}
+
+    async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        await asyncio.Event().wait()  # no event comes
+        yield {}
+
+
+class BusyEngine(StandInEngine):
+    """Lists one running container and fails its first inspect with a server error."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
 
     async def list_containers(self, *, stopped: bool = False) -> list[dict[str, Any]]:
         return [{"Id": CID, "State": "running", "Created": 1_600_000_000}]
@@ -46,17 +65,7 @@ class BusyEngine:
         if self.failures:
             self.failures -= 1
             raise DockerAPIError(500, "server error", path=f"/containers/{container_id}/json")
-        return {
-            "Id": CID,
-            "Name": "/web-1",
-            "Created": "2020-09-13T12:26:40.000000000Z",
-            "Config": {"Image": "nginx"},
-            "State": {"Running": True},
-        }
-
-    async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
-        await asyncio.Event().wait()  # no event comes
-        yield {}
+        return described(CID)
 
 
 async def followed_from(engine: BusyEngine) -> list[Position | None]:
@@ -97,19 +106,13 @@ async def test_a_container_the_engine_never_describes_is_given_up_after_a_few_tr
 STUCK = "b" * 64  # a container the engine cannot describe for now (its shim died, say)
 
 
-class StuckEngine:
+class StuckEngine(StandInEngine):
     """Lists two running containers; the inspect of STUCK answers only once ``answer`` is set
     (until then the request hangs, as dockerd's does for a container it cannot reach), the
     other's at once."""
 
-    api_version = "1.41"
-    endpoint = "unix:///var/run/docker.sock"
-
     def __init__(self) -> None:
         self.answer = asyncio.Event()
-
-    async def negotiate(self) -> dict[str, Any]:
-        return {"Version": "20.10.24"}
 
     async def list_containers(self, *, stopped: bool = False) -> list[dict[str, Any]]:
         return [
@@ -120,17 +123,7 @@ class StuckEngine:
     async def inspect(self, container_id: str) -> dict[str, Any]:
         if container_id == STUCK:
             await self.answer.wait()
-        return {
-            "Id": container_id,
-            "Name": f"/web-{container_id[0]}",
-            "Created": "2020-09-13T12:26:40.000000000Z",
-            "Config": {"Image": "nginx"},
-            "State": {"Running": True},
-        }
-
-    async def events(self, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
-        await asyncio.Event().wait()  # no event comes
-        yield {}
+        return described(container_id)
 
 
 def stuck_source(engine: StuckEngine, *, follow: bool) -> tuple[DockerSource, dict[str, Any]]:
