@@ -100,6 +100,10 @@ def split_image(reference: str) -> tuple[str, str]:
 class ContainerMeta:
     """Everything logship knows about one container, looked up once, shared by its records.
 
+    ``runtime``: what runs the container, as Elastic Common Schema's ``container.runtime``
+    says it ("docker"); "" when it is not known: a pod's log read from its file, which
+    containerd and CRI-O write alike.
+
     ``cache`` belongs to sinks: an encoder keeps what it precomputes for this container there
     (header bytes, static fields), so the work is done once per container, not once per line.
     It goes away with the container's metadata.
@@ -118,6 +122,7 @@ class ContainerMeta:
     kubernetes: KubernetesMeta | None = None
     image_name: str = ""
     image_tag: str = ""
+    runtime: str = "docker"
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -165,7 +165,7 @@ def container_source(
     doc["container"] = {
         "id": container["id"],
         "name": container["name"],
-        "runtime": "docker",
+        **({"runtime": meta.runtime} if meta.runtime else {}),  # not known: left out
         "image": container["image"],
         "labels": container["labels"],
     }

@@ -99,12 +99,14 @@ def _encode_meta(index: int, meta: ContainerMeta, env: EnvKept | None) -> list[A
         meta.command,
         meta.created,
         meta.tty,
+        meta.runtime,
     ]
 
 
 def _decode_meta(fields: list[Any], hosts: dict[tuple[str, str], HostMeta]) -> ContainerMeta:
     (_, cid, name, image, image_id, image_name, image_tag, host_name, host_ip) = fields[:9]
     labels, env, command, created, tty = fields[9:14]
+    runtime = fields[14] if len(fields) > 14 else "docker"  # spooled before it was kept
     host = hosts.get((host_name, host_ip))
     if host is None:
         host = hosts[host_name, host_ip] = HostMeta(host_name, host_ip)
@@ -121,6 +123,7 @@ def _decode_meta(fields: list[Any], hosts: dict[tuple[str, str], HostMeta]) -> C
         tty=bool(tty),
         image_name=image_name,
         image_tag=image_tag,
+        runtime=runtime,
     )
 
 

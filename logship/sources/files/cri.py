@@ -295,6 +295,7 @@ class CriSource:
         if pod_log is None:
             return
         container_id = ids.get((path.parts[-3], path.parts[-2], path.parts[-1]))
+        read, json_file = read_path(path)
         meta = ContainerMeta(
             id=container_id or pod_log.fallback_id(),
             name=f"{pod_log.pod}/{pod_log.container}",
@@ -303,8 +304,10 @@ class CriSource:
             host=self.host,
             labels=pod_log.labels(),
             kubernetes=pod_log.kubernetes(),
+            # cri-dockerd's pod logs link to Docker's json-file logs; containerd's and CRI-O's
+            # are the same format: which of the two, the file does not say
+            runtime="docker" if json_file else "",
         )
-        read, json_file = read_path(path)
         decoder: FileLogDecoder
         if json_file:  # cri-dockerd: the pod log links to the container's json-file log
             decoder = JsonFileDecoder(meta, max_line_bytes=self.options.max_line_bytes)

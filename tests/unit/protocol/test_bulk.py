@@ -165,6 +165,28 @@ REQUESTS: list[tuple[str, dict[str, Any], list[Record], str]] = [
             '"container":{"name":"nginx"}},',
         ),
     ),
+    (
+        "a pod's log read from its file (containerd or CRI-O, which the file does not tell "
+        "apart): no container.runtime rather than a wrong one",
+        {},
+        [Record("k", "stdout", T1, web(labels=K8S_LABELS, runtime=""))],
+        action("logs-kubernetes.container_logs-default", T1)
+        + '{"@timestamp":"'
+        + T1
+        + '","message":"k",'
+        + tail(
+            "stdout",
+            '"data_stream":{"type":"logs","dataset":"kubernetes.container_logs",'
+            '"namespace":"default"},"event":{"dataset":"kubernetes.container_logs"},',
+            '"host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"' + CID + '","name":"web-1",'
+            '"image":{"name":"logship-test/busybox","tag":"1.35"},'
+            '"labels":{"io_kubernetes_pod_namespace":"shop",'
+            '"io_kubernetes_pod_name":"web-7d9f","io_kubernetes_pod_uid":"0b1c-22",'
+            '"io_kubernetes_container_name":"nginx"}},'
+            '"kubernetes":{"namespace":"shop","pod":{"name":"web-7d9f","uid":"0b1c-22"},'
+            '"container":{"name":"nginx"}},',
+        ),
+    ),
 ]
 
 

@@ -45,6 +45,7 @@ WEB = make_meta(
     command="nginx -g daemon off;",
     created="2026-11-27T08:00:00.000000000Z",
     tty=True,
+    runtime="",  # not the default: a pod's log read from its file
 )
 DB = make_meta(id="c" * 64, name="db", image="postgres", image_id="sha256:d", host=WEB.host)
 
@@ -122,8 +123,10 @@ def test_records_come_back_from_a_segment_with_every_field_and_their_containers_
     assert fields(back) == fields(records)
     web = back[0].meta
     assert back[5].meta is web  # one metadata object per container, shared by its records
-    for name in ("id", "name", "image", "image_id", "labels", "env", "command", "created", "tty"):
+    names = ("id", "name", "image", "image_id", "labels", "env", "command", "created", "tty")
+    for name in (*names, "runtime"):
         assert getattr(web, name) == getattr(WEB, name), name
+    assert back[3].meta.runtime == "docker"  # DB's, the default
     assert (web.image_name, web.image_tag) == ("registry:5000/nginx", "1.25")
     assert web.kubernetes == WEB.kubernetes and web.kubernetes is not None
     assert web.host == WEB.host

@@ -162,6 +162,7 @@ async def test_each_container_gets_its_id_from_the_kubelets_link_and_its_kuberne
         "io.kubernetes.container.name": "nginx",
     }
     assert meta.host == HOST and meta.image == ""
+    assert meta.runtime == ""  # containerd or CRI-O: their files do not say which
     assert set(source.containers()) == {cid}
     assert source.status().connected
 
@@ -442,4 +443,5 @@ async def test_on_a_docker_node_the_pod_log_links_to_the_json_file_log_and_is_re
             writer.write(line)
         assert await shipped.until("web/app", 30) == written
         assert {r.meta.id for r in shipped.records} == {cid}
+        assert {r.meta.runtime for r in shipped.records} == {"docker"}
     writer.close()
