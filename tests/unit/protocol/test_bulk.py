@@ -78,6 +78,34 @@ def action(index: str, timestamp: str, seq: int = 0) -> str:
 
 DOCKER = "logs-docker.container_logs-default"
 
+
+def pod_body(runtime: str, labels: str) -> str:
+    """The request for one line "k" of web-1 in a pod (K8S_LABELS), with ``runtime`` and
+    ``labels`` (besides the pod's) as they are written."""
+    return (
+        action("logs-kubernetes.container_logs-default", T1)
+        + '{"@timestamp":"'
+        + T1
+        + '","message":"k",'
+        + tail(
+            "stdout",
+            '"data_stream":{"type":"logs","dataset":"kubernetes.container_logs",'
+            '"namespace":"default"},"event":{"dataset":"kubernetes.container_logs"},',
+            '"host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"'
+            + CID
+            + '","name":"web-1",'
+            + runtime
+            + '"image":{"name":"logship-test/busybox","tag":"1.35"},"labels":{'
+            + labels
+            + '"io_kubernetes_pod_namespace":"shop",'
+            '"io_kubernetes_pod_name":"web-7d9f","io_kubernetes_pod_uid":"0b1c-22",'
+            '"io_kubernetes_container_name":"nginx"}},'
+            '"kubernetes":{"namespace":"shop","pod":{"name":"web-7d9f","uid":"0b1c-22"},'
+            '"container":{"name":"nginx"}},',
+        )
+    )
+
+
 # -- golden table: records -> request body ---------------------------------------------------
 
 # (what, encoder options, records, the exact body)
@@ -148,44 +176,14 @@ REQUESTS: list[tuple[str, dict[str, Any], list[Record], str]] = [
         "Agent's Kubernetes data stream",
         {},
         [Record("k", "stdout", T1, web(labels={"com.example.team": "pay", **K8S_LABELS}))],
-        action("logs-kubernetes.container_logs-default", T1)
-        + '{"@timestamp":"'
-        + T1
-        + '","message":"k",'
-        + tail(
-            "stdout",
-            '"data_stream":{"type":"logs","dataset":"kubernetes.container_logs",'
-            '"namespace":"default"},"event":{"dataset":"kubernetes.container_logs"},',
-            '"host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"' + CID + '","name":"web-1",'
-            '"runtime":"docker","image":{"name":"logship-test/busybox","tag":"1.35"},'
-            '"labels":{"com_example_team":"pay","io_kubernetes_pod_namespace":"shop",'
-            '"io_kubernetes_pod_name":"web-7d9f","io_kubernetes_pod_uid":"0b1c-22",'
-            '"io_kubernetes_container_name":"nginx"}},'
-            '"kubernetes":{"namespace":"shop","pod":{"name":"web-7d9f","uid":"0b1c-22"},'
-            '"container":{"name":"nginx"}},',
-        ),
+        pod_body('"runtime":"docker",', '"com_example_team":"pay",'),
     ),
     (
         "a pod's log read from its file (containerd or CRI-O, which the file does not tell "
         "apart): no container.runtime rather than a wrong one",
         {},
         [Record("k", "stdout", T1, web(labels=K8S_LABELS, runtime=""))],
-        action("logs-kubernetes.container_logs-default", T1)
-        + '{"@timestamp":"'
-        + T1
-        + '","message":"k",'
-        + tail(
-            "stdout",
-            '"data_stream":{"type":"logs","dataset":"kubernetes.container_logs",'
-            '"namespace":"default"},"event":{"dataset":"kubernetes.container_logs"},',
-            '"host":{"name":"vm","ip":"10.0.0.1"},"container":{"id":"' + CID + '","name":"web-1",'
-            '"image":{"name":"logship-test/busybox","tag":"1.35"},'
-            '"labels":{"io_kubernetes_pod_namespace":"shop",'
-            '"io_kubernetes_pod_name":"web-7d9f","io_kubernetes_pod_uid":"0b1c-22",'
-            '"io_kubernetes_container_name":"nginx"}},'
-            '"kubernetes":{"namespace":"shop","pod":{"name":"web-7d9f","uid":"0b1c-22"},'
-            '"container":{"name":"nginx"}},',
-        ),
+        pod_body("", ""),
     ),
 ]
 
