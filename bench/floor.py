@@ -85,11 +85,6 @@ def write_log(path: Path, lines: int, line_bytes: int) -> None:
             f.write(orjson.dumps(entry) + b"\n")
 
 
-def cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def split_cpu() -> tuple[float, float]:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime, r.ru_stime
@@ -115,20 +110,20 @@ _multi = None if udp.SENDMMSG is None else udp._MultiSend(udp.SENDMMSG)
 def send_batched(sock: socket.socket, datagrams: list[bytes]) -> None:
     """``sendmmsg()``, up to 1,024 datagrams a call, as the agent's UDP transport sends."""
     assert _multi is not None
-    fd, i, n = sock.fileno(), 0, len(datagrams)
+    i, n = 0, len(datagrams)
     while i < n:
         try:
-            i += _multi.send(fd, datagrams, i)[0]
+            i += _multi.send(sock, datagrams, i)[0]
         except BlockingIOError:
             time.sleep(0.0005)
         except ConnectionRefusedError:
             pass
 
 
-send_all = send_each  # set by main for each pass
+Send = Callable[[socket.socket, list[bytes]], None]
 
 
-def only_send(path: Path, sock: socket.socket, lines: int) -> None:
+def only_send(path: Path, sock: socket.socket, lines: int, send_all: Send) -> None:
     before, between = agent_layout()
     with path.open("rb") as f:
         text = orjson.loads(f.readline())["log"][:-1].encode()
@@ -138,7 +133,7 @@ def only_send(path: Path, sock: socket.socket, lines: int) -> None:
         send_all(sock, batch)
 
 
-def read_send(path: Path, sock: socket.socket, lines: int) -> None:
+def read_send(path: Path, sock: socket.socket, lines: int, send_all: Send) -> None:
     before, between = agent_layout()
     head = before + TS[:26].encode() + b"Z" + between
     with path.open("rb", buffering=0) as f:
@@ -149,7 +144,7 @@ def read_send(path: Path, sock: socket.socket, lines: int) -> None:
             send_all(sock, [head + p for p in parts])
 
 
-def read_decode_send(path: Path, sock: socket.socket, lines: int) -> None:
+def read_decode_send(path: Path, sock: socket.socket, lines: int, send_all: Send) -> None:
     loads = orjson.loads
     before, between = agent_layout()
     fmt = before.decode() + "%s" + between.decode() + "%s"
@@ -166,7 +161,7 @@ def read_decode_send(path: Path, sock: socket.socket, lines: int) -> None:
             send_all(sock, out)
 
 
-WAYS: dict[str, Callable[[Path, socket.socket, int], None]] = {
+WAYS: dict[str, Callable[[Path, socket.socket, int, Send], None]] = {
     "send": only_send,
     "read+send": read_send,
     "read+decode+format+send": read_decode_send,
@@ -174,8 +169,6 @@ WAYS: dict[str, Callable[[Path, socket.socket, int], None]] = {
 
 
 def one_pass(way: str, path: Path, lines: int, batched: bool) -> tuple[float, float, int]:
-    global send_all
-    send_all = send_batched if batched else send_each
     receiver = Receiver(build("udprecv"), 1, lines, delays=False)
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -183,7 +176,7 @@ def one_pass(way: str, path: Path, lines: int, batched: bool) -> tuple[float, fl
         sock.connect(("127.0.0.1", receiver.port))
         sock.setblocking(False)
         user0, sys0 = split_cpu()
-        WAYS[way](path, sock, lines)
+        WAYS[way](path, sock, lines, send_batched if batched else send_each)
         user1, sys1 = split_cpu()
         sock.close()
         time.sleep(0.3)

@@ -80,7 +80,7 @@ class _MultiSend:
         self._headers_at = ctypes.addressof(self._headers)
         self._word = "Q" if ctypes.sizeof(ctypes.c_size_t) == 8 else "I"
 
-    def send(self, fd: int, datagrams: Sequence[bytes], start: int) -> tuple[int, int]:
+    def send(self, sock: socket.socket, datagrams: Sequence[bytes], start: int) -> tuple[int, int]:
         """Send the datagrams from ``start`` on (at most :attr:`MAX`) in one call: how many were
         sent (at least one) and their bytes; or OSError for the first, unsent
         (``BlockingIOError`` when the socket's buffer is full, as ``socket.send`` raises)."""
@@ -93,11 +93,27 @@ class _MultiSend:
         words[0::2] = array.array(self._word, itertools.accumulate(lengths[:-1], initial=at))
         words[1::2] = lengths
         ctypes.memmove(self._iovecs, words.buffer_info()[0], ctypes.sizeof(_Iovec) * n)
-        sent: int = self._sendmmsg(fd, self._headers_at, n, 0)
+        sent: int = self._sendmmsg(sock.fileno(), self._headers_at, n, 0)
         if sent < 0:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code))  # the errno's own subclass of OSError
         return sent, len(joined) if sent == n else sum(lengths[:sent])
+
+
+def _send_each(sock: socket.socket, datagrams: Sequence[bytes], start: int) -> tuple[int, int]:
+    """:meth:`_MultiSend.send` with one ``send()`` a datagram, where there is no sendmmsg:
+    the datagrams from ``start`` on until one fails; that one's error if it is the first."""
+    send = sock.send
+    sent = nbytes = 0
+    for datagram in itertools.islice(datagrams, start, None):
+        try:
+            nbytes += send(datagram)
+        except OSError:
+            if not sent:
+                raise
+            break  # the next call meets it first
+        sent += 1
+    return sent, nbytes
 
 
 class UdpTransport(Connection):
@@ -118,7 +134,9 @@ class UdpTransport(Connection):
         self.bytes_sent = 0  # of the datagrams sent (metrics)
         self._sock: socket.socket | None = None
         self._resolved_at = 0.0
-        self._multi = None if SENDMMSG is None else _MultiSend(SENDMMSG)
+        self._send: Callable[[socket.socket, Sequence[bytes], int], tuple[int, int]] = (
+            _send_each if SENDMMSG is None else _MultiSend(SENDMMSG).send
+        )
 
     @property
     def address(self) -> str:
@@ -148,33 +166,11 @@ class UdpTransport(Connection):
             await self.connect()
         sock = self._sock
         assert sock is not None
-        if self._multi is not None:
-            await self._send_batches(sock, self._multi, datagrams)
-            return
-        send = sock.send
         i = 0
         n = len(datagrams)
         while i < n:
             try:
-                for i in range(i, n):  # noqa: B020 - resumes where a wait interrupted it
-                    self.bytes_sent += send(datagrams[i])
-                i = n
-            except BlockingIOError:
-                await self._writable(sock)
-            except ConnectionRefusedError:
-                self._refused()
-            except OSError as exc:
-                raise self._failed(exc, datagrams[i]) from exc
-
-    async def _send_batches(
-        self, sock: socket.socket, multi: _MultiSend, datagrams: list[bytes]
-    ) -> None:
-        fd = sock.fileno()
-        i = 0
-        n = len(datagrams)
-        while i < n:
-            try:
-                sent, nbytes = multi.send(fd, datagrams, i)
+                sent, nbytes = self._send(sock, datagrams, i)
             except BlockingIOError:
                 await self._writable(sock)
                 continue
