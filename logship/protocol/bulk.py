@@ -47,7 +47,13 @@ from typing import Any, Literal
 import orjson
 
 from logship.errors import RemoteProtocolError
-from logship.protocol.json import FieldNames, container_document, parsed_head, record_document
+from logship.protocol.json import (
+    FieldNames,
+    container_document,
+    fields_body,
+    level_member,
+    record_document,
+)
 from logship.record import AgentIdentity, ContainerMeta, Parsed, Record
 
 # answers carry only what the sink reads: the flag, and each item's status and error
@@ -195,7 +201,7 @@ class _ContainerParts:
     container_id: str
     index: IndexPattern  # where its records go
     tails: dict[str, bytes]  # per stream: the source after the message, with the newline
-    parsed_tails: dict[str, bytes]  # per stream: after a parsed record's own head (parsed_head)
+    parsed_tails: dict[str, bytes]  # per stream: the stream and the container's part
     names: FieldNames  # what a parsed record's fields may be called
     heads: dict[str, bytes] = field(default_factory=dict)  # per day: the action line's start
     # per (stream, level): a parsed record's source after its fields, to the end (_after_fields)
@@ -264,12 +270,11 @@ class BulkEncoder:
     @staticmethod
     def _after_fields(parts: _ContainerParts, stream: str, level: str | None) -> bytes:
         """What follows a parsed record's own fields in its source: ``"log"`` with the stream
-        and level, then the stream and the container's part (as :func:`parsed_head` and
-        ``parsed_tails`` write them). Kept for the first 64 (stream, level) pairs seen."""
-        written = b"" if level is None else b',"level":' + orjson.dumps(level)
+        and level, then the stream and the container's part. Kept for the first 64 (stream,
+        level) pairs seen."""
         after = b',"log":{"iostream":"%s"%s},%s' % (
             stream.encode(),
-            written,
+            level_member(level),
             parts.parsed_tails[stream],
         )
         if len(parts.after_fields) < 64:
@@ -304,34 +309,21 @@ class BulkEncoder:
                 head = parts.heads.get(day) or self._head(parts, when)
             t = ts.encode()
             if parsed:
-                fields = parsed.fields
-                names = parts.names
-                if (
-                    fields
-                    and fields_key is None
-                    and (names.ok.issuperset(fields) or names.clean(fields))
-                ):
-                    # the usual parsed line, in one step: its fields at the top level, no name
-                    # of logship's own among them (what parsed_head writes, less its copies)
-                    after = parts.after_fields.get((r.stream, parsed.level)) or self._after_fields(
-                        parts, r.stream, parsed.level
+                after = parts.after_fields.get((r.stream, parsed.level)) or self._after_fields(
+                    parts, r.stream, parsed.level
+                )
+                append(
+                    b'%s%s-%d"}}\n{"@timestamp":"%s","message":%s%s%s'
+                    % (
+                        head,
+                        t,
+                        r.seq,
+                        parsed.time.encode() if parsed.time else t,
+                        dumps(parsed.text),
+                        fields_body(parsed.fields, parts.names, fields_key),
+                        after,
                     )
-                    append(
-                        b'%s%s-%d"}}\n{"@timestamp":"%s","message":%s,%s%s'
-                        % (
-                            head,
-                            t,
-                            r.seq,
-                            parsed.time.encode() if parsed.time else t,
-                            dumps(parsed.text),
-                            dumps(fields)[1:-1],
-                            after,
-                        )
-                    )
-                    continue
-                source = parsed_head(parsed, names, fields_key)
-                tail = parts.parsed_tails[r.stream]
-                append(b'%s%s-%d"}}\n%s%s' % (head, t, r.seq, source, tail))
+                )
                 continue
             append(
                 b'%s%s-%d"}}\n{"@timestamp":"%s","message":%s%s'

@@ -127,35 +127,41 @@ _STREAMS = {"stdout": b"stdout", "stderr": b"stderr"}
 _levels: dict[str, bytes] = {}  # level names seen -> ',"level":"NAME"'
 
 
+def fields_body(fields: dict[str, Any], names: FieldNames, key: str | None = None) -> bytes:
+    """A parsed record's fields as they follow its message in a document: ``,"a":1,"b":2``
+    (renamed where logship's own names are taken; ``key``: all of them under it); b"" for
+    none."""
+    if not fields:
+        return b""
+    if key is not None:
+        return b"," + orjson.dumps({key: fields})[1:-1]
+    if names.ok.issuperset(fields) or names.clean(fields):
+        return b"," + orjson.dumps(fields)[1:-1]  # the usual line: no name of logship's own
+    return b"," + orjson.dumps(_renamed(fields, names.taken))[1:-1]
+
+
+def level_member(level: str | None) -> bytes:
+    """``,"level":"NAME"`` for inside ``log`` (b"" for no level); kept for 256 names."""
+    if level is None:
+        return b""
+    written = _levels.get(level)
+    if written is None:
+        written = b',"level":' + orjson.dumps(level)
+        if len(_levels) < 256:
+            _levels[level] = written
+    return written
+
+
 def parsed_head(record: Parsed, names: FieldNames, key: str | None = None) -> bytes:
     """A parsed record's document up to where the static part follows: ``{"@timestamp":…,
     "message":…,<fields>,"log":{"iostream":…,"level":…},`` (``key``: its fields under it)."""
-    dumps = orjson.dumps
-    fields = record.fields
-    if not fields:
-        body = b""
-    elif key is not None:
-        body = b"," + dumps({key: fields})[1:-1]
-    elif names.ok.issuperset(fields) or names.clean(fields):
-        body = b"," + dumps(fields)[1:-1]  # the usual line: no name of logship's own
-    else:
-        body = b"," + dumps(_renamed(fields, names.taken))[1:-1]
-    level = record.level
-    if level is None:
-        written = b""
-    else:
-        written = _levels.get(level)  # type: ignore[assignment]
-        if written is None:
-            written = b',"level":' + dumps(level)
-            if len(_levels) < 256:
-                _levels[level] = written
     # the timestamps are canonical and the stream stdout or stderr: written as they are
     return b'{"@timestamp":"%s","message":%s%s,"log":{"iostream":"%s"%s},' % (
         (record.time or record.timestamp).encode(),
-        dumps(record.text),
-        body,
+        orjson.dumps(record.text),
+        fields_body(record.fields, names, key),
         _STREAMS[record.stream],
-        written,
+        level_member(record.level),
     )
 
 
