@@ -89,11 +89,11 @@ class Route:
                 return records
         out = []
         last_meta: ContainerMeta | None = None
-        wanted = False
+        wanted: bool | None = False
         for r in records:
             if r.meta is not last_meta:
                 last_meta = r.meta
-                wanted = last_meta.cache.get(key)  # type: ignore[assignment]
+                wanted = last_meta.cache.get(key)
                 if wanted is None:
                     wanted = last_meta.cache[key] = self.wants_container(last_meta)
             if wanted and (sources is None or r.stream in sources):

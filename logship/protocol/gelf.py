@@ -286,7 +286,9 @@ _GZIP_TRAILER = struct.Struct("<II")
 try:  # Intel's ISA-L: the same deflate format, about twice as fast as zlib at level 1
     from isal import isal_zlib
 except ImportError:  # no wheel for this machine (pyproject.toml): zlib itself
-    isal_zlib = None  # type: ignore[assignment]
+    _ISAL = False
+else:
+    _ISAL = True
 
 
 def _deflate_zlib(data: bytes, level: int) -> bytes:
@@ -311,8 +313,8 @@ def _deflate_isal(data: bytes, level: int) -> bytes:
     return isal_zlib.compress(data, 1 if level <= 1 else 2 if level <= 5 else 3, -15)
 
 
-_deflate = _deflate_zlib if isal_zlib is None else _deflate_isal
-_crc32 = zlib.crc32 if isal_zlib is None else isal_zlib.crc32
+_deflate = _deflate_isal if _ISAL else _deflate_zlib
+_crc32 = isal_zlib.crc32 if _ISAL else zlib.crc32
 
 
 def _gzip_header(level: int) -> bytes:
