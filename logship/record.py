@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from logship import __version__
 
 STDOUT = "stdout"
@@ -140,6 +142,7 @@ class ContainerMeta:
         return self.image_id.removeprefix("sha256:")[:12]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (pyproject.toml), subclassed elsewhere
 class Record:
     """One log line of one container.
 
@@ -291,7 +294,7 @@ def normalize_timestamp(ts: str) -> str:
     m = _RFC3339.match(ts)
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {ts!r}")
-    date, clock, frac, zone = m.groups()
+    date, clock, frac, zone = m.groups("")  # "": no fraction
     try:
         seconds = _epoch_seconds(f"{date}T{clock}")
     except ValueError:
@@ -299,7 +302,7 @@ def normalize_timestamp(ts: str) -> str:
     if zone not in ("Z", "z"):
         sign = 1 if zone[0] == "+" else -1
         seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return format_timestamp_ns(seconds * 1_000_000_000 + int((frac or "0").ljust(9, "0")))
+    return format_timestamp_ns(seconds * 1_000_000_000 + int(frac.ljust(9, "0")))
 
 
 def timestamp_ns(ts: str) -> int:
