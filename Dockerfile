@@ -3,13 +3,16 @@
 #
 # Build with `bash scripts/build-image.sh`: it first downloads the dependencies' wheels into
 # build/wheels on the host, so nothing here goes to the network (pip --no-index) and the image
-# holds exactly the wheels found there. PYTHON_IMAGE is the base of both stages, pinned by
-# version; scripts/build-image.sh --local-base swaps in a Debian base made with debootstrap, for
-# machines without a registry.
+# holds exactly the wheels found there. PYTHON_IMAGE is the base of the image, BUILDER_IMAGE
+# the same Python with a C compiler and Python's headers, both pinned by version;
+# scripts/build-image.sh --local-base swaps in Debian bases made with debootstrap, for machines
+# without a registry.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+ARG BUILDER_IMAGE=python:3.11.11-bookworm
 
-# -- builder: a venv with the dependencies, then logship's wheel built from source into it -----
-FROM ${PYTHON_IMAGE} AS builder
+# -- builder: a venv with the dependencies, then logship's wheel built from source into it, its
+# hot modules compiled to C by mypyc (pyproject.toml) ------------------------------------------
+FROM ${BUILDER_IMAGE} AS builder
 # scripts/build-image.sh removes this stage's images that a newer build left behind
 LABEL logship.image.stage="builder"
 # Dependencies first: this layer is rebuilt only when build/wheels changes, not with the code.
@@ -21,10 +24,12 @@ RUN python3 -m venv /opt/build \
       --no-cache-dir --no-index --only-binary=:all: --find-links /wheels -r /wheels/requirements.txt
 WORKDIR /src
 COPY . ./
-RUN /opt/build/bin/pip wheel --disable-pip-version-check --no-cache-dir --no-index \
-      --find-links /wheels --no-deps --wheel-dir /tmp/dist . \
+# the wheel is checked to hold the compiled modules: a build without them would ship silently slower
+RUN HATCH_BUILD_HOOK_ENABLE_MYPYC=1 /opt/build/bin/pip wheel --disable-pip-version-check \
+      --no-cache-dir --no-index --find-links /wheels --no-deps --wheel-dir /tmp/dist . \
  && /opt/build/bin/pip --python /opt/logship/bin/python install --disable-pip-version-check \
       --no-cache-dir --no-index --no-deps /tmp/dist/logship-*.whl \
+ && /opt/logship/bin/python -c 'import logship.record as m, sys; sys.exit(not m.__file__.endswith(".so"))' \
  && /opt/logship/bin/logship --version
 
 # -- runtime: the base, a user, and the venv; no compiler, pip, wheels or caches ---------------

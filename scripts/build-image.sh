@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build logship's container image.
 #   scripts/build-image.sh [--tag TAG] [--local-base] [docker build options...]
-# 1. Downloads the wheels of logship's dependencies (and of its build backend) for CPython 3.11
+# 1. Downloads the wheels of logship's dependencies (and of its build backend and mypyc) for CPython 3.11
 #    on this machine's architecture into build/wheels (kept: done again only when pyproject.toml's
 #    dependencies change). The image build itself never goes to the network (pip --no-index).
-# 2. With --local-base, makes a Debian base with Python by debootstrap (scripts/make-base-image.sh)
-#    and builds on it, for machines that reach Debian's mirror but no container registry.
-#    Otherwise the Dockerfile's pinned python:3.11 slim image is the base.
+# 2. With --local-base, makes two Debian bases with Python by debootstrap (scripts/make-base-image.sh),
+#    the builder's with a C compiler, and builds on them, for machines that reach Debian's
+#    mirror but no container registry. Otherwise the Dockerfile's pinned python:3.11 images are.
 # 3. docker build (BuildKit when the docker client has buildx, else the legacy builder): TAG,
 #    and TAG-builder for the builder stage (the next build's cache).
 set -euo pipefail
@@ -14,12 +14,15 @@ cd "$(dirname "$0")/.."
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
 TAG="logship:$VERSION"
 LOCAL_BASE="logship-local/python:3.11-bookworm"
+LOCAL_BUILDER="logship-local/python:3.11-bookworm-build"
 base_args=()
 build_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --tag) TAG="$2"; shift 2 ;;
-    --local-base) base_args=(--build-arg "PYTHON_IMAGE=$LOCAL_BASE"); shift ;;
+    --local-base)
+      base_args=(--build-arg "PYTHON_IMAGE=$LOCAL_BASE" --build-arg "BUILDER_IMAGE=$LOCAL_BUILDER")
+      shift ;;
     *) build_args+=("$1"); shift ;;
   esac
 done
@@ -32,7 +35,10 @@ requirements=$("$PY" - <<'EOF'
 import tomllib
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)
-print("\n".join(project["project"]["dependencies"] + project["build-system"]["requires"]))
+mypyc = project["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["mypyc"]
+print("\n".join(
+    project["project"]["dependencies"] + project["build-system"]["requires"] + mypyc["dependencies"]
+))
 EOF
 )
 key=$(printf '%s\n%s\n' "$ARCH" "$requirements" | sha256sum | cut -c1-16)
@@ -67,6 +73,7 @@ fi
 # -- 2. base ----------------------------------------------------------------------------------
 if [ ${#base_args[@]} -gt 0 ]; then
   bash scripts/make-base-image.sh "$LOCAL_BASE"
+  bash scripts/make-base-image.sh --builder "$LOCAL_BUILDER"
 fi
 
 # -- 3. image ---------------------------------------------------------------------------------

@@ -26,7 +26,11 @@ command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # the compo
 # an agent listening on every address of a network namespace of its own (test_http_access.py)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # the benchmark's C receivers (bench/*.c, also built by tests/unit/bench/test_receivers.py)
+# (and the hot modules compiled by mypyc: scripts/setup-venv.sh --compiled, which needs Python's headers)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
+python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  2>/dev/null || need+=(python3-dev)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 [ -e /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 # the Grafana dashboard is checked against Grafana's published schema by the TypeScript compiler

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.helpers.compiled import compiled_modules, stale_modules
 from tests.helpers.containers import RUN_ID, TEST_LABEL
 from tests.helpers.tls import TlsFiles, make_test_ca
 
@@ -40,6 +41,18 @@ def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return make_test_ca(tmp_path_factory.mktemp("tls"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    stale = stale_modules()
+    if stale:
+        pytest.exit(
+            f"compiled builds older than their source: {', '.join(stale)}; rebuild them "
+            "(scripts/setup-venv.sh --compiled) or go back to pure Python (scripts/setup-venv.sh)",
+            returncode=4,
+        )
+    if os.environ.get("LOGSHIP_EXPECT_COMPILED") == "1" and not compiled_modules():
+        pytest.exit("LOGSHIP_EXPECT_COMPILED=1, but no module of logship is compiled", returncode=4)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in item.nodeid.split("::")[0]:
@@ -47,4 +60,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_report_header() -> str:
-    return f"logship test run {RUN_ID} (containers labelled {TEST_LABEL}={RUN_ID}-*)"
+    compiled = len(compiled_modules())
+    build = f"{compiled} modules compiled (mypyc)" if compiled else "pure Python"
+    return f"logship test run {RUN_ID} (containers labelled {TEST_LABEL}={RUN_ID}-*), {build}"

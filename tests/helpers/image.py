@@ -53,7 +53,7 @@ def build_image() -> str:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=540,
+        timeout=840,  # a fresh machine: two debootstraps, every wheel, the compile
         check=False,
     )
     assert done.returncode == 0, f"build failed:\n{done.stderr[-4000:]}"

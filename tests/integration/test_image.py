@@ -196,6 +196,17 @@ def test_docker_stop_drains_exits_0_and_leaves_checkpoints_in_the_volume(run: Ru
     wait_until(lambda: shipped() == handled, timeout=10, what=f"{handled[-3:]} at rsyslogd")
 
 
+def test_the_image_runs_the_hot_modules_compiled(image: str) -> None:
+    """The image ships the mypyc build (pyproject.toml): the modules every line goes through
+    are C extensions there, not the pure-Python fallback."""
+    where = docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "-c",
+        "import logship.record, logship.protocol.cri, logship.pipeline.buffer as b; "
+        "print(logship.record.__file__, logship.protocol.cri.__file__, b.__file__)",
+    )  # fmt: skip
+    assert [path.rsplit(".", 1)[-1] for path in where.split()] == ["so", "so", "so"], where
+
+
 def test_the_docker_host_page_shows_the_readme_commands() -> None:
     """docs/docker-host.md repeats the README's build and run commands; they must not drift."""
     for starts in ("bash scripts/build-image.sh --local-base", "docker run"):

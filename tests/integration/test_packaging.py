@@ -1,5 +1,6 @@
 """What the wheel ships, installed as a user installs it: the example configuration that
-`--config`'s help names, there and valid."""
+`--config`'s help names, there and valid; and, built without mypyc (a plain `pip install`), only
+Python, even from a tree whose modules were compiled (scripts/test.sh compiles them)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ def test_the_wheel_ships_the_example_config_that_the_help_names(tmp_path: Path) 
         check=True,
         capture_output=True,
         timeout=240,
+        env={k: v for k, v in os.environ.items() if not k.startswith("HATCH_BUILD_HOOK")},
     )
     (wheel,) = (tmp_path / "dist").glob("logship-*.whl")
-    assert "logship/logship.example.yaml" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "logship/logship.example.yaml" in names
+    assert wheel.name.endswith("-py3-none-any.whl")
+    assert not [name for name in names if name.endswith(".so")]
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), wheel],

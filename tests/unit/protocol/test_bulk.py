@@ -27,6 +27,7 @@ from logship.protocol.bulk import (
     split_requests,
 )
 from logship.record import AgentIdentity, ContainerMeta, Record
+from tests.helpers.compiled import patches
 from tests.helpers.records import K8S_LABELS, make_meta
 
 CID = "5f9a6638b642" + "0" * 52
@@ -252,6 +253,7 @@ def test_a_batch_mixing_containers_and_days_gives_each_line_its_own_container_an
         assert json.loads(source) == record_source(record, AGENT)
 
 
+@patches(bulk)
 def test_the_container_part_is_serialised_once_per_container_not_per_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -272,6 +274,7 @@ def test_the_container_part_is_serialised_once_per_container_not_per_line(
     assert sorted(calls) == ["db-1", "web-1"]
 
 
+@patches(bulk)
 def test_the_index_name_is_rendered_once_per_container_and_day_not_per_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import logship.protocol.json as json_protocol
 from logship.protocol.json import JsonEncoder, TextEncoder, container_document, record_document
 from logship.record import ContainerMeta, Record
+from tests.helpers.compiled import patches
 from tests.helpers.records import K8S_LABELS, make_meta
 
 T1 = "2026-11-27T05:24:33.719017066Z"
@@ -108,6 +109,7 @@ def test_a_json_batch_mixing_containers_gives_each_line_its_own_container() -> N
     assert [json.loads(line) for line in lines] == [record_document(r) for r in records]
 
 
+@patches(json_protocol)
 def test_the_container_part_is_serialised_once_per_container_not_per_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
