@@ -13,14 +13,14 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
 from logship import __version__
 
-STDOUT = "stdout"
-STDERR = "stderr"
+STDOUT: Final = "stdout"
+STDERR: Final = "stderr"
 
 ResumePosition = tuple[Any, ...]
 """Where a source resumes reading after a record. Only the source that made it looks into it;
@@ -217,11 +217,11 @@ class Parsed(Record):
 
 # -- timestamps -------------------------------------------------------------------------------
 
-_RFC3339 = re.compile(
+_RFC3339: Final = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})\Z",
     re.ASCII,
 )
-_epoch_cache: dict[str, int] = {}
+_epoch_cache: Final[dict[str, int]] = {}
 
 
 def _epoch_seconds(date_time: str) -> int:
@@ -240,11 +240,11 @@ def _epoch_seconds(date_time: str) -> int:
 
 # Docker's own form, strictly (ASCII digits, each field in its range): what records carry and
 # what encoders write into their output as it is, unescaped
-_CANONICAL = re.compile(
+_CANONICAL: Final = re.compile(
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{9}Z"
 ).fullmatch
-_real_days: set[str] = set()  # dates checked to exist (2026-02-30 does not)
+_real_days: Final[set[str]] = set()  # dates checked to exist (2026-02-30 does not)
 _checked_second = "-" * 20  # "YYYY-MM-DDTHH:MM:SS." last found canonical (none, at first)
 
 
@@ -332,7 +332,7 @@ def truncation_marker(dropped_bytes: int) -> str:
 
 # Ends a record that is the first part of a line still being written: the line was shipped in
 # parts because the lines being gathered held too much memory (``max_partial_bytes``).
-CONTINUED_MARKER = " [line continued in the next record]"
+CONTINUED_MARKER: Final = " [line continued in the next record]"
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")

@@ -10,10 +10,12 @@ default) or ``F`` (the line's last piece, or the whole line). Pieces are joined 
 
 from __future__ import annotations
 
+from typing import Final
+
 from logship.protocol.filelog import FileLogDecoder, Parsed
 from logship.record import STDERR, STDOUT, normalize_timestamp
 
-_STREAMS = {b"stdout": STDOUT, b"stderr": STDERR}
+_STREAMS: Final = {b"stdout": STDOUT, b"stderr": STDERR}
 
 
 class CriDecoder(FileLogDecoder):

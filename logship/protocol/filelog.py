@@ -21,7 +21,7 @@ import codecs
 import logging
 import sys
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from logship.protocol.docker import DEFAULT_MAX_LINE_BYTES
 from logship.record import (
@@ -37,7 +37,7 @@ log = logging.getLogger("logship.files")
 FINGERPRINT_BYTES = 128
 """How much of a file's start tells it from another file that got the same inode."""
 
-EPOCH = "1970-01-01T00:00:00.000000000Z"
+EPOCH: Final = "1970-01-01T00:00:00.000000000Z"
 
 
 @dataclass(eq=False, slots=True)
@@ -187,13 +187,11 @@ class FileLogDecoder:
         order = file.order
         pending = self._pending
         meta = self.meta
-        parse = self.parse
         limit = self.max_line_bytes
-        append = out.append
         for line in lines:
             start = offset
             offset += len(line) + 1
-            parsed = parse(line)
+            parsed = self.parse(line)
             if parsed is None:
                 self._raw_line(line, start, offset, out)
                 continue
@@ -211,7 +209,7 @@ class FileLogDecoder:
             ):
                 record = FileRecord(text, stream, ts, meta, self._count - 1)
                 record.end = self.position = (order, offset, file)
-                append(record)
+                out.append(record)
             else:
                 self._gather(stream, ts, partial, text, start, offset, out)
         if final and rest:

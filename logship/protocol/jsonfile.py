@@ -11,12 +11,14 @@ through the Engine API.
 
 from __future__ import annotations
 
+from typing import Final
+
 import orjson
 
 from logship.protocol.filelog import FileLogDecoder, LogFile, Parsed
 from logship.record import STDERR, STDOUT, ContainerMeta, normalize_timestamp
 
-_STREAMS = {STDOUT: STDOUT, STDERR: STDERR}
+_STREAMS: Final = {STDOUT: STDOUT, STDERR: STDERR}
 
 
 class JsonFileDecoder(FileLogDecoder):

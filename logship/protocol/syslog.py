@@ -221,7 +221,6 @@ class SyslogEncoder:
 
     def encode(self, records: Iterable[Record]) -> list[bytes]:
         out: list[bytes] = []
-        append = out.append
         key = self._key
         limit = self.max_message_bytes
         rfc5424 = self.format != "rfc3164"
@@ -251,7 +250,7 @@ class SyslogEncoder:
                 if with_sd:
                     data = self._fit_header(r, data, limit)
                 data = self._truncate(data, limit) if len(data) > limit else data
-            append(data + b"\n" if ending else data)
+            out.append(data + b"\n" if ending else data)
         return out
 
     def _parsed_head(self, r: Parsed, head: str) -> str:
