@@ -84,13 +84,7 @@ METRICS = [
         _f2,
         ("counted",),
     ),
-    Metric(
-        "unread.dockerd_cpu_per_mline",
-        "dockerd CPU-s / M lines, no reader",
-        _f2,
-        kinds=("flood",),
-        hosts=DOCKER,
-    ),
+    Metric("unread.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, no reader", _f2, hosts=DOCKER),
     Metric("engine.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, engine pass", _f2),
     Metric("agent.dockerd_cpu_per_mline", "dockerd CPU-s / M lines, agent pass", _f2, hosts=DOCKER),
     Metric(

@@ -8,13 +8,13 @@
 
 Every run of a Docker scenario has passes with fresh producer containers: the engine pass
 (plain logs-API follow clients that only count), in floods a pass with no reader at all (what
-the engine costs before anyone reads), and one agent pass per source measured (logship reading
-through the Engine API, ``docker``, or the json-file logs, ``files``, and shipping to a counting
-C receiver: syslog over UDP or TLS, GELF over UDP, forward, an Elasticsearch stand-in; or to
-/dev/null). The CRI scenarios have no engine: a C writer writes pod log files as containerd
-does, and the agent reads them with ``--source cri``. The soak scenario has the agent pass only
-and watches the agent's memory over a long steady run. See bench/README.md for what each column
-means.
+the engine costs before anyone reads; in steady scenarios too with ``--unread``), and one agent
+pass per source measured (logship reading through the Engine API, ``docker``, or the json-file
+logs, ``files``, and shipping to a counting C receiver: syslog over UDP or TLS, GELF over UDP,
+forward, an Elasticsearch stand-in; or to /dev/null). The CRI scenarios have no engine: a C
+writer writes pod log files as containerd does, and the agent reads them with ``--source
+cri``. The soak scenario has the agent pass only and watches the agent's memory over a long
+steady run. See bench/README.md for what each column means.
 """
 
 from __future__ import annotations
@@ -290,6 +290,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-engine", action="store_true", help="skip the engine passes (no ratio)")
     p.add_argument(
+        "--unread",
+        action="store_true",
+        help="steady scenarios: a pass with no reader too, as floods always have (dockerd's CPU "
+        "per line at the same fixed rate, with nobody reading: what a files reader is held to)",
+    )
+    p.add_argument(
         "--source",
         default="all",
         metavar="SOURCE[,SOURCE]",
@@ -529,7 +535,7 @@ def run_scenario(
 ) -> dict[str, Any]:
     workload = scenario.workload(args)
     engine_pass = scenario.engine and not args.no_engine
-    unread_pass = engine_pass and workload.kind == "flood"
+    unread_pass = engine_pass and (workload.kind == "flood" or args.unread)
     sources = scenario.sources(args)
     variants = scenario.variants(args)
     agent_passes = scenario.passes(args)
