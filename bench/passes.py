@@ -32,6 +32,11 @@ from receiver import BUILD_DIR, Receiver
 
 ENGINE_GATHER_SECS = 0.0005  # flood: engine readers nap after small reads (see engine.py)
 BASELINE_SECS = 1.0  # how long each pass first watches the machine before starting anything
+# before that, each pass waits (up to SETTLE_MAX_SECS) for a second in which the machine is
+# less busy than this: what the last pass left running (dockerd removing its containers, a
+# whole copy of a file system each with vfs) would otherwise be counted in this one
+SETTLE_BUSY_PERCENT = 20.0
+SETTLE_MAX_SECS = 30.0
 CONSOLE_SAMPLE_SECS = 0.1
 CONSOLE_BUSY_CPU_SECS = 0.02  # per sample: 20% of a core or more counts as busy
 CONSOLE_IDLE_SECS = 1.5
@@ -270,13 +275,28 @@ def baseline(ctx: Context) -> dict[str, float | None]:
     other work sharing the cores, and the engine serving others (their containers, their API
     calls), which every dockerd figure of the pass includes."""
     engine_here = ctx.dockerd_pid is not None
+    waited = settle()
     machine0, dockerd0 = machine_cpu(), dockerd_cpu(ctx) if engine_here else 0.0
     time.sleep(BASELINE_SECS)
     dockerd = dockerd_cpu(ctx) - dockerd0 if engine_here else None
     return {
         "machine_busy_before_percent": busy_percent(machine0, machine_cpu()),
         "dockerd_before_percent": 100 * dockerd / BASELINE_SECS if dockerd is not None else None,
+        "settle_secs": waited,
     }
+
+
+def settle() -> float:
+    """Wait until the machine was quiet for a second (:data:`SETTLE_BUSY_PERCENT`), at most
+    :data:`SETTLE_MAX_SECS`: the seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < SETTLE_MAX_SECS:
+        machine0 = machine_cpu()
+        time.sleep(1.0)
+        busy = busy_percent(machine0, machine_cpu())
+        if busy is not None and busy < SETTLE_BUSY_PERCENT:
+            break
+    return time.monotonic() - start
 
 
 def _self_cpu() -> float:

@@ -115,6 +115,7 @@ METRICS = [
         "engine.delay.p50_ms", "delay p50 ms (engine, Docker ts -> reader)", _f1, kinds=("steady",)
     ),
     Metric("engine.delay.p99_ms", "delay p99 ms (engine)", _f1, kinds=("steady",)),
+    Metric("settle_secs", "s waited for a quiet machine before a pass (longest)", _int),
     Metric("machine_busy_before_percent", "machine CPU busy % before passes (others)", _int),
     Metric(
         "dockerd_before_percent",

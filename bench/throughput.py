@@ -589,7 +589,7 @@ def run_scenario(
                 f"load {load_now:.2f}"
             )
         passes_run = [run.get("engine"), run.get("unread"), *run["agents"].values()]
-        for key in ("machine_busy_before_percent", "dockerd_before_percent"):
+        for key in ("machine_busy_before_percent", "dockerd_before_percent", "settle_secs"):
             before = [p.get(key) for p in passes_run if p]
             run[key] = max((b for b in before if b is not None), default=None)
         runs.append(run)
