@@ -4,6 +4,7 @@ the Engine API."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
@@ -62,21 +63,26 @@ def test_a_flood_rotated_many_times_arrives_whole_and_once(
 ) -> None:
     """The issue's measure: 60,000 short lines with max-size=1m, max-file=3. Through the Engine
     API the follow stream ends at each rotation and the rotated files are gone by the time it
-    is asked again; the file source holds them open."""
+    is asked again; the file source holds them open. The flood starts once the agent follows
+    the container (its first line shipped): a file rotated away before any reader found the
+    container (three files of 1 MB, written in well under a second) is the engine's loss, not
+    what this measures."""
     agent = start_agent("run", "console://?format=json", *FILES)
     total = 60_000
     c = containers.run(
-        f"seq 1 {total}; sleep 30",
+        f"echo ready; until [ -e /tmp/go ]; do sleep 0.05; done; seq 1 {total}; sleep 30",
         log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "3"}},
     )
-    wait_until(
-        lambda: len(records(agent, c.name)) >= total, timeout=60, interval=0.5, what="all lines"
-    )
-    got = Counter(messages(agent, c.name))
+    wait_until(lambda: messages(agent, c.name) == ["ready"], what="the agent to follow it")
+    c.exec_run(["touch", "/tmp/go"])
+    with contextlib.suppress(AssertionError):  # the check below says what arrived
+        wait_until(lambda: len(records(agent, c.name)) > total, timeout=60, interval=0.5)
+    flood = messages(agent, c.name)[1:]
+    got = Counter(flood)
     missing = [n for n in range(1, total + 1) if str(n) not in got]
     assert not missing, f"{len(missing)} lost, first {missing[:5]}"
     assert max(got.values()) == 1
-    assert [int(m) for m in messages(agent, c.name)] == list(range(1, total + 1))  # in order
+    assert [int(m) for m in flood] == list(range(1, total + 1))  # in order
 
 
 def test_with_max_file_1_the_file_deleted_and_made_anew_is_followed(
