@@ -23,15 +23,16 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
+if [ "$compiled" = 1 ] && { ! command -v "${CC:-cc}" >/dev/null 2>&1 \
+  || ! .venv/bin/python -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }; then
+  echo "setup-venv: --compiled needs a C compiler and Python's headers (scripts/setup-host.sh)" >&2
+  exit 1
+fi
 # whatever an earlier --compiled left: the modules' builds, and mypyc's shared library
 find logship -name '*.so' -delete
 rm -f ./*__mypyc.*.so
 if [ "$compiled" = 1 ]; then
-  if ! command -v "${CC:-cc}" >/dev/null 2>&1 || ! .venv/bin/python -c 'import os, sys, sysconfig
-sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
-    echo "setup-venv: --compiled needs a C compiler and Python's headers (scripts/setup-host.sh)" >&2
-    exit 1
-  fi
   export HATCH_BUILD_HOOK_ENABLE_MYPYC=1
   echo "setup-venv: compiling the hot modules with mypyc (about two minutes)" >&2
 fi

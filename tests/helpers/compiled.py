@@ -23,29 +23,30 @@ def is_compiled(module: ModuleType) -> bool:
     return (module.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES))
 
 
-def compiled_modules() -> list[Path]:
+def _builds(root: Path) -> list[tuple[Path, Path]]:
+    """(compiled build, its source) of each module under ``root`` that has both."""
+    found = []
+    for suffix in EXTENSION_SUFFIXES:
+        for build in root.rglob(f"*{suffix}"):
+            source = build.with_name(build.name.removesuffix(suffix) + ".py")
+            if source.exists():
+                found.append((build, source))
+    return sorted(found)
+
+
+def compiled_modules(root: Path = PACKAGE) -> list[Path]:
     """The package's modules that have a compiled build next to their source."""
-    return sorted(
-        path
-        for suffix in EXTENSION_SUFFIXES
-        for path in PACKAGE.rglob(f"*{suffix}")
-        if path.with_name(path.name.removesuffix(suffix) + ".py").exists()
-    )
+    return [build for build, _ in _builds(root)]
 
 
-def stale_modules() -> list[str]:
+def stale_modules(root: Path = PACKAGE) -> list[str]:
     """Compiled modules whose source changed after they were built: Python would import the
     old build and ignore the change."""
-    stale = []
-    for path in compiled_modules():
-        source = next(
-            path.with_name(path.name.removesuffix(suffix) + ".py")
-            for suffix in EXTENSION_SUFFIXES
-            if path.name.endswith(suffix)
-        )
-        if source.stat().st_mtime > path.stat().st_mtime:
-            stale.append(str(source.relative_to(PACKAGE.parent)))
-    return stale
+    return [
+        str(source.relative_to(root.parent))
+        for build, source in _builds(root)
+        if source.stat().st_mtime > build.stat().st_mtime
+    ]
 
 
 def patches(module: ModuleType) -> pytest.MarkDecorator:
