@@ -457,12 +457,17 @@ def counted_pass(
         seen, machine1 = -1, machine0  # machine CPU at the last progress, not after idling
         # dockerd's CPU once the producers are done: the window of the no-reader pass
         dockerd_at_exit, exit_check, exit_secs = None, 0.0, None
+        # the agent's CPU and the lines received then: its share of the CPU while the
+        # producers compete for it, and how far behind them it was
+        agent_at_exit, received_at_exit = None, None
         while time.time_ns() - go < ctx.timeout_secs * 1e9:
             if engine_here and dockerd_at_exit is None and time.monotonic() >= exit_check:
                 exit_check = time.monotonic() + EXIT_POLL_SECS
                 if feed.running() == 0:
                     dockerd_at_exit = dockerd_cpu(ctx)
                     exit_secs = (time.time_ns() - go) / 1e9
+                    agent_at_exit = agent.cpu_secs()
+                    received_at_exit = receiver.progress.distinct
             progress = receiver.progress
             if progress.datagrams != seen:
                 seen, machine1 = progress.datagrams, machine_cpu()
@@ -481,6 +486,7 @@ def counted_pass(
         if dockerd is not None and dockerd_at_exit is None and feed.running() == 0:
             dockerd_at_exit = dockerd0 + dockerd  # they exited since the last look
             exit_secs = (time.time_ns() - go) / 1e9
+            agent_at_exit, received_at_exit = agent1, receiver.progress.distinct
         until_exit = dockerd_at_exit - dockerd0 if dockerd_at_exit is not None else None
         receiver1 = cpu_secs(receiver.pid)
         rss_samples = sampler.stop()
@@ -523,6 +529,14 @@ def counted_pass(
             # near 100: the agent had a core's work to do all along (its CPU, not the rate
             # lines came in, set the pace); far below: it waited for lines, or for a CPU
             "agent_core_percent": 100 * agent_cpu / secs if secs else None,
+            # while the producers wrote (known to EXIT_POLL_SECS): on 2 cores shared with
+            # them and dockerd, the agent's share of the CPU bounds its rate until they exit
+            "agent_core_percent_until_exit": 100 * (agent_at_exit - agent0) / exit_secs
+            if agent_at_exit is not None and exit_secs
+            else None,
+            "lines_behind_at_exit": expected - received_at_exit
+            if received_at_exit is not None
+            else None,
             "dockerd_cpu_secs": dockerd,
             "dockerd_cpu_per_mline": per_mline(dockerd, distinct),
             "dockerd_cpu_until_exit_per_mline": per_mline(until_exit, expected),

@@ -79,6 +79,22 @@ METRICS = [
         "agent.agent_core_percent", "agent CPU % of one core, go -> last line", _int, ("counted",)
     ),
     Metric(
+        "agent.agent_core_percent_until_exit",
+        "agent CPU % of one core, go -> producers exited",
+        _int,
+        ("counted",),
+        kinds=("flood",),
+        hosts=DOCKER,
+    ),
+    Metric(
+        "agent.lines_behind_at_exit",
+        "lines not yet received when the producers exited",
+        _int,
+        ("counted",),
+        kinds=("flood",),
+        hosts=DOCKER,
+    ),
+    Metric(
         "agent.receiver_cpu_per_mline",
         "receiver CPU-s / M lines (not the agent's)",
         _f2,
