@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
@@ -54,3 +55,24 @@ def test_compiled_without_a_compiler_says_what_it_needs_and_keeps_the_builds(
     assert done.returncode == 1
     assert "--compiled needs a C compiler and Python's headers" in done.stderr
     assert build.exists()  # a failed --compiled leaves the tree as it was
+
+
+def test_a_run_that_expects_the_compiled_build_refuses_to_start_without_it() -> None:
+    # CI's second pass sets LOGSHIP_EXPECT_COMPILED=1: a build step that silently produced
+    # nothing would otherwise test pure Python twice and call it the image's build
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--collect-only", "tests/unit/test_record.py"],
+        cwd=ROOT,
+        env={**os.environ, "LOGSHIP_EXPECT_COMPILED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if compiled_modules():
+        assert done.returncode == 0, done.stdout + done.stderr
+    else:
+        assert done.returncode == 4, done.stdout + done.stderr
+        assert "LOGSHIP_EXPECT_COMPILED=1, but no module of logship is compiled" in (
+            done.stdout + done.stderr
+        )
