@@ -6,7 +6,7 @@ it cannot take is shed or spooled, as its buffer's bound says."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 PAUSE_SECS = 0.01  # how often a paused reader looks again
@@ -28,11 +28,16 @@ class Backpressure:
     def congested(self) -> bool:
         return any(d.congested() for d in self.destinations)
 
-    async def wait(self) -> None:
-        """Return once no destination that is up holds more than half of its bound."""
+    async def wait(self, between: Callable[[], object] | None = None) -> None:
+        """Return once no destination that is up holds more than half of its bound;
+        ``between`` is called after each look that found them still full."""
         if not self.congested():
             return
         self.pauses += 1
         # polled: a wake-up per record taken from a buffer would cost every line, always
-        while self.congested():  # noqa: ASYNC110
+        while True:
             await asyncio.sleep(PAUSE_SECS)
+            if not self.congested():
+                return
+            if between is not None:
+                between()

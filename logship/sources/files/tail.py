@@ -309,7 +309,7 @@ class FileTail:
                 if self.backpressure is not None:
                     # looked at right before reading (no await in between): however many
                     # readers go on at once, the buffer passes half full by one read at most
-                    await self.backpressure.wait()
+                    await self.backpressure.wait(self._look_while_paused)
                 if self.files and self._read_turn(self.files[0]):
                     self._hot(loop.time())
                     self._look_for_current()
@@ -360,6 +360,17 @@ class FileTail:
                         await self._wake.wait()
         finally:
             self.close()
+
+    def _look_while_paused(self) -> None:
+        """While the destinations are full, nothing is read, but a file the runtime made
+        since is opened and held, on the directory's event or every ``look_again_secs``: with
+        ``max-file=3`` a file can be made, rotated twice and deleted within one pause, and
+        only a file held open outlives its deletion."""
+        now = asyncio.get_running_loop().time()
+        if self._wake.is_set() or now >= self._next_look:
+            self._wake.clear()  # what else woke it (a finish, a stop) is a flag, seen after
+            self._next_look = now + self.look_again_secs
+            self._look_for_current()
 
     def poll(self, now: float) -> bool:
         """One look at the file for :class:`HotFiles`, as the task's loop would look after a

@@ -626,3 +626,56 @@ def test_a_fast_file_is_read_at_every_poll_and_a_quiet_one_at_the_slowest() -> N
     assert poll_interval(1024 * 1024, 0.05) == POLL_SECS
     assert poll_interval(0, 0.05) == MAX_POLL_SECS
     assert POLL_SECS < poll_interval(16 * 1024, 0.1) < MAX_POLL_SECS  # ~16 KiB at each read
+
+
+class Full:
+    """A destination that is up and more than half full until told otherwise."""
+
+    def __init__(self) -> None:
+        self.full = False
+
+    def congested(self) -> bool:
+        return self.full
+
+
+async def test_files_rotated_away_while_the_destination_is_full_are_held_and_read_after(
+    tmp_path: Path,
+) -> None:
+    # a reader paused by a full destination opened no file: with max-file=3, one made, rotated
+    # twice and deleted within the pause was lost unopened (in a flood under the test suite's
+    # load, 60,000 lines through a console destination)
+    path = tmp_path / "c-json.log"
+    writer = JsonFileWriter(path, max_size=300, max_file=3)
+    destination = Full()
+    records: list[Record] = []
+    tail = FileTail(
+        path,
+        JsonFileDecoder(make_meta()),
+        records.extend,
+        rotated=docker_rotated,
+        look_again_secs=LOOK_AGAIN_SECS,
+        backpressure=Backpressure([destination]),
+    )
+    task = asyncio.create_task(tail.run())
+    try:
+        writer.write("line 0")
+        tail.wake()
+
+        async def read(n: int) -> bool:
+            return len(records) >= n
+
+        await until(lambda: read(1), limit_secs=10, what="the first line")
+        destination.full = True
+        for i in range(1, 60):
+            rotations = writer.rotations
+            writer.write(f"line {i}")
+            if writer.rotations > rotations:
+                tail.wake()  # the watcher's event for the new file
+                await asyncio.sleep(0.03)  # a few of the paused reader's looks
+        assert writer.rotations >= 10
+        destination.full = False
+        await until(lambda: read(60), limit_secs=10, what="every line")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [r.message for r in records] == numbered(60)
