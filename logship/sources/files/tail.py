@@ -138,6 +138,21 @@ def _open_file(path: Path) -> tuple[int, os.stat_result, str] | None:
         return None
 
 
+def _same_start(path: Path, fingerprint: str) -> bool:
+    """Whether the file at ``path`` begins as a file seen with ``fingerprint`` began (a
+    file grows only at its end: the shorter is the start of the longer). Unknown (nothing
+    was there to see, or the file is gone): taken as the same."""
+    if not fingerprint:
+        return True
+    opened = _open_file(path)
+    if opened is None:
+        return True
+    fd, _, start = opened
+    os.close(fd)
+    shorter = min(len(start), len(fingerprint))
+    return start[:shorter] == fingerprint[:shorter]
+
+
 def end_position(path: Path) -> SavedFile | None:
     """Where a tail of ``path`` that starts at its end begins (the end of its last whole
     line), as a checkpoint would keep it; None if it cannot be read."""
@@ -268,9 +283,11 @@ class FileTail:
         # file numbers go on from the decoder's (a tail over a decoder read before in this
         # run): positions keep their order, and two files never share a number
         self._orders = decoder.file.order + 1
-        # (device, inode) of the files this tail opened or passed over: a rotated file not
-        # among them is newer than every file it holds (it missed a rotation)
-        self._seen: set[tuple[int, int]] = set()
+        # (device, inode) of the files this tail opened or passed over, and the hex of their
+        # first bytes as last known: a rotated file not among them is newer than every file
+        # it holds (it missed a rotation), and so is one on the inode of a file deleted since
+        # (ext4 gives a new file the inode just freed)
+        self._seen: dict[tuple[int, int], str] = {}
         self._finishing = False
         self._flush_when_idle = False
         self._wake = asyncio.Event()
@@ -494,6 +511,7 @@ class FileTail:
     def _advance(self) -> None:
         """The oldest file is read to its end and a newer one exists: go on with it."""
         done = self.files.popleft()
+        self._seen[(done.file.dev, done.file.ino)] = done.file.fingerprint  # as read
         with contextlib.suppress(OSError):
             os.close(done.fd)
         following = self.files[0]
@@ -546,7 +564,7 @@ class FileTail:
         fd, stat, fingerprint = opened
         file = LogFile(str(path), stat.st_dev, stat.st_ino, fingerprint, self._orders)
         self._orders += 1
-        self._seen.add((stat.st_dev, stat.st_ino))
+        self._seen[(stat.st_dev, stat.st_ino)] = fingerprint
         return _Open(fd, file, 0)
 
     def _renumbered(self, file: LogFile) -> LogFile:
@@ -559,9 +577,11 @@ class FileTail:
         rotated = self.rotated(self.path)
         if start.end:
             for path in rotated:  # passed over
-                with contextlib.suppress(OSError):
-                    stat = os.stat(path)
-                    self._seen.add((stat.st_dev, stat.st_ino))
+                passed = _open_file(path)
+                if passed is not None:
+                    fd, stat, fingerprint = passed
+                    os.close(fd)
+                    self._seen[(stat.st_dev, stat.st_ino)] = fingerprint
         paths = [self.path] if start.end else [*rotated, self.path]
         opened = [o for o in map(self._open, paths) if o is not None]
         if start.saved is not None:
@@ -613,21 +633,25 @@ class FileTail:
         (every one of them is newer than the files held). False: caught in a rotation, look
         again later."""
         listed: set[tuple[int, int]] = set()
-        seen = set(self._seen)
+        seen = dict(self._seen)
+        held = {(o.file.dev, o.file.ino) for o in self.files}
         for path in self.rotated(self.path):
             try:
                 stat = os.stat(path)
             except OSError:
                 continue
-            listed.add((stat.st_dev, stat.st_ino))
-            if (stat.st_dev, stat.st_ino) in seen:
+            key = (stat.st_dev, stat.st_ino)
+            listed.add(key)
+            if key in held or (key in seen and _same_start(path, seen[key])):
                 continue
             opened = self._open(path)
             if opened is None:
                 continue
             if (opened.file.dev, opened.file.ino) != (stat.st_dev, stat.st_ino):
                 os.close(opened.fd)  # renamed again meanwhile: all of it at the next look
-                self._seen = seen | {(o.file.dev, o.file.ino) for o in self.files}
+                self._seen = seen | {
+                    (o.file.dev, o.file.ino): o.file.fingerprint for o in self.files
+                }
                 return False
             log.info(
                 "%s: %s was rotated before it was read; reading it now",
@@ -638,5 +662,6 @@ class FileTail:
             if len(self.files) == 1:
                 self._emit(self.decoder.next_file(opened.file, 0))
         # forget what is neither listed nor held any more (its inode may be reused)
-        self._seen &= listed | {(o.file.dev, o.file.ino) for o in self.files}
+        held = {(o.file.dev, o.file.ino) for o in self.files}
+        self._seen = {k: v for k, v in self._seen.items() if k in listed or k in held}
         return True
