@@ -383,11 +383,10 @@ class FileTail:
         since is opened and held, on the directory's event or every ``look_again_secs``: with
         ``max-file=3`` a file can be made, rotated twice and deleted within one pause, and
         only a file held open outlives its deletion."""
-        now = asyncio.get_running_loop().time()
-        if self._wake.is_set() or now >= self._next_look:
-            self._wake.clear()  # what else woke it (a finish, a stop) is a flag, seen after
-            self._next_look = now + self.look_again_secs
-            self._look_for_current()
+        if self._wake.is_set():  # the directory's event (what else wakes it is a flag too)
+            self._wake.clear()
+            self._stirred = True
+        self._look_now(asyncio.get_running_loop().time())
 
     def poll(self, now: float) -> bool:
         """One look at the file for :class:`HotFiles`, as the task's loop would look after a
@@ -425,9 +424,9 @@ class FileTail:
         return True
 
     def _look_now(self, now: float) -> None:
-        """While polled, a newer file is looked for when the directory changed (a rotation
-        creates or renames a file: those events stay on) or, as for a quiet file, every
-        ``look_again_secs``: not a ``stat()`` per file and poll."""
+        """While polled or paused, a newer file is looked for when the directory changed (a
+        rotation creates or renames a file: those events stay on) or, as for a quiet file,
+        every ``look_again_secs``: not a ``stat()`` per file and poll."""
         if self._stirred or now >= self._next_look:
             self._stirred = False
             self._next_look = now + self.look_again_secs

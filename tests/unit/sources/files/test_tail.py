@@ -42,6 +42,8 @@ class Reader:
         *,
         json_file: bool = False,
         start: StartAt | None = None,
+        look_again_secs: float = LOOK_AGAIN_SECS,
+        backpressure: Backpressure | None = None,
     ) -> None:
         self.records: list[Record] = []
         meta = make_meta()
@@ -53,7 +55,8 @@ class Reader:
             self._emit,
             rotated=rotated,
             start=start,
-            look_again_secs=LOOK_AGAIN_SECS,
+            look_again_secs=look_again_secs,
+            backpressure=backpressure,
         )
         self.task: asyncio.Task[None] | None = None
         self._more = asyncio.Event()
@@ -87,9 +90,20 @@ class Reader:
 
 @asynccontextmanager
 async def reading(
-    path: Path, *, json_file: bool = False, start: StartAt | None = None
+    path: Path,
+    *,
+    json_file: bool = False,
+    start: StartAt | None = None,
+    look_again_secs: float = LOOK_AGAIN_SECS,
+    backpressure: Backpressure | None = None,
 ) -> AsyncIterator[Reader]:
-    reader = Reader(path, json_file=json_file, start=start)
+    reader = Reader(
+        path,
+        json_file=json_file,
+        start=start,
+        look_again_secs=look_again_secs,
+        backpressure=backpressure,
+    )
     reader.task = asyncio.create_task(reader.tail.run())
     try:
         yield reader
@@ -649,38 +663,20 @@ async def test_files_rotated_away_while_the_destination_is_full_are_held_and_rea
     path = tmp_path / "c-json.log"
     writer = JsonFileWriter(path, max_size=300, max_file=3)
     destination = Full()
-    records: list[Record] = []
-    tail = FileTail(
-        path,
-        JsonFileDecoder(make_meta()),
-        records.extend,
-        rotated=docker_rotated,
-        look_again_secs=LOOK_AGAIN_SECS,
-        backpressure=Backpressure([destination]),
-    )
-    task = asyncio.create_task(tail.run())
-    try:
+    async with reading(path, json_file=True, backpressure=Backpressure([destination])) as reader:
         writer.write("line 0")
-        tail.wake()
-
-        async def read(n: int) -> bool:
-            return len(records) >= n
-
-        await until(lambda: read(1), limit_secs=10, what="the first line")
+        await reader.has(1)
         destination.full = True
         for i in range(1, 60):
             rotations = writer.rotations
             writer.write(f"line {i}")
             if writer.rotations > rotations:
-                tail.wake()  # the watcher's event for the new file
+                reader.tail.wake()  # the watcher's event for the new file
                 await asyncio.sleep(0.03)  # a few of the paused reader's looks
         assert writer.rotations >= 10
         destination.full = False
-        await until(lambda: read(60), limit_secs=10, what="every line")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert [r.message for r in records] == numbered(60)
+        await reader.has(60)
+    assert reader.messages == numbered(60)
 
 
 async def test_a_rotated_file_on_the_inode_of_one_read_before_is_read_not_taken_for_it(
@@ -694,37 +690,21 @@ async def test_a_rotated_file_on_the_inode_of_one_read_before_is_read_not_taken_
     writer = JsonFileWriter(path, max_size=300, max_file=3)
     first_inode = os.stat(path).st_ino
     lines: list[str] = []
-    records: list[Record] = []
 
     def write_until_rotations(n: int) -> None:
         while writer.rotations < n:
             lines.append(f"line {len(lines)}")
             writer.write(lines[-1])
 
-    async def read_all() -> bool:
-        return len(records) == len(lines)
-
-    tail = FileTail(
-        path,
-        JsonFileDecoder(make_meta()),
-        records.extend,
-        rotated=docker_rotated,
-        look_again_secs=3600,  # it looks for a newer file only when woken
-    )
-    task = asyncio.create_task(tail.run())
-    try:
+    # it looks for a newer file only when woken
+    async with reading(path, json_file=True, look_again_secs=3600) as reader:
         for n in (1, 2):  # the first two files read to their end and closed
             write_until_rotations(n)
-            tail.wake()
-            await until(read_all, limit_secs=10, what=f"the lines up to rotation {n}")
+            await reader.has(len(lines))
         write_until_rotations(4)  # the first two deleted, two files made: on their inodes?
         fourth_inode = os.stat(f"{path}.1").st_ino
-        tail.wake()
-        await until(read_all, limit_secs=10, what="every line")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        writer.close()
-    assert [r.message for r in records] == lines
+        await reader.has(len(lines))
+    writer.close()
+    assert reader.messages == lines
     if fourth_inode != first_inode:
         pytest.skip("this file system did not reuse the inode: the case was not met")
