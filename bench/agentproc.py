@@ -10,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,29 @@ class AgentProcess:
             "notable_lines": notable[:50],
             "stderr_file": str(self.stderr_path),
         }
+
+
+class FloorProcess(AgentProcess):
+    """bench/floorship.c in the agent's place: the least a shipper of the producers' json-file
+    logs can do, to measure the agent against in the same flood. It needs the files' paths, so
+    it starts once the producers exist (:meth:`wait_following`), before they are let go."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        stderr_path: Path,
+        cpus: set[int] | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        log_path: Callable[[str], str],
+    ) -> None:
+        """``argv`` without the files; ``log_path``: a producer's name -> its json-file log."""
+        self._start = (argv, stderr_path, cpus, env)
+        self._log_path = log_path
+
+    def wait_started(self, pattern: str = _FOLLOWING_N, timeout_secs: float = 30) -> None:
+        pass  # it starts in wait_following
+
+    def wait_following(self, names: list[str], timeout_secs: float = 60) -> None:
+        argv, stderr_path, cpus, env = self._start
+        super().__init__([*argv, *map(self._log_path, names)], stderr_path, cpus, env)

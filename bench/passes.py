@@ -14,9 +14,11 @@ attached to every producer, lets the producers go, and measures from that moment
 
 from __future__ import annotations
 
+import functools
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +26,9 @@ from typing import Any, Protocol
 
 import docker  # type: ignore[import-untyped]
 import engine
-from agentproc import AgentProcess, RssSampler
+from agentproc import AgentProcess, FloorProcess, RssSampler
 from criwriter import CriOptions, CriPods
+from floor import agent_layout
 from procfs import busy_percent, cpu_secs, machine_cpu, udp_drops, udp_snmp
 from producers import LABEL, ProducerSet, Workload
 from receiver import BUILD_DIR, Receiver
@@ -45,6 +48,9 @@ RSS_TAIL_MIN_PASS_SECS = 180.0  # shorter passes use their last third instead
 RSS_GROWTH_MIN_SAMPLES = 3  # fewer samples in the second half: no growth figure
 EXIT_POLL_SECS = 0.5  # how often a pass asks the engine whether the producers are done
 SOURCES = ("docker", "files", "cri")  # the agent's --source values a pass can use
+# bench/floorship.c in the agent's place, reading the same json-file logs: one thread for every
+# file (as the agent), or one thread a file
+FLOORS = ("floor", "floor-threads")
 
 
 @dataclass(frozen=True)
@@ -395,6 +401,23 @@ class AgentRun:
     feed: Feed
     argv: list[str]
     started: str  # what the agent logs once it follows what was there at start
+    process: Callable[..., AgentProcess] = AgentProcess  # called as AgentProcess is
+
+
+def floor_run(ctx: Context, workload: Workload, pass_id: str, source: str, port: int) -> AgentRun:
+    """bench/floorship.c shipping this pass's containers' json-file logs in datagrams of the
+    agent's layout (made by logship's syslog encoder, bench/floor.py)."""
+    assert ctx.client is not None, f"--source {source} needs the engine"
+    client = ctx.client
+    before, between = agent_layout()
+    argv = [str(ctx.receivers["floorship"]), str(port), str(workload.lines)]
+    argv += [before.hex(), between.hex(), *(["--threads"] if source == "floor-threads" else [])]
+
+    def log_path(name: str) -> str:
+        return str(client.api.inspect_container(name)["LogPath"])
+
+    feed = DockerFeed(ProducerSet(client, workload, pass_id, ctx.session))
+    return AgentRun(feed, argv, "", functools.partial(FloorProcess, log_path=log_path))
 
 
 def agent_run(
@@ -440,10 +463,13 @@ def counted_pass(
     agent: AgentProcess | None = None
     sampler: RssSampler | None = None
     uri = dest.uri.format(port=receiver.port, **ctx.tls_files)
-    run = agent_run(ctx, workload, pass_id, source, uri)
+    if source in FLOORS:
+        run = floor_run(ctx, workload, pass_id, source, receiver.port)
+    else:
+        run = agent_run(ctx, workload, pass_id, source, uri)
     feed = run.feed
     try:
-        agent = AgentProcess(run.argv, ctx.logs_dir / stderr_name, cpus=cpus, env=env)
+        agent = run.process(run.argv, ctx.logs_dir / stderr_name, cpus=cpus, env=env)
         agent.wait_started(run.started)
         feed.start()
         agent.wait_following(feed.names)

@@ -1,6 +1,7 @@
 """Builds and runs the C receivers (bench/udprecv.c for UDP syslog and GELF, bench/streamrecv.c
 for syslog over TLS, forward and the Elasticsearch stand-in) and follows their progress. Builds
-the CRI scenarios' writer (bench/criwriter.c) the same way."""
+the CRI scenarios' writer (bench/criwriter.c) and the floor shipper (bench/floorship.c) the same
+way."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ SOURCES = {
     "udprecv": ("udprecv.c", ["-lz"]),
     "streamrecv": ("streamrecv.c", ["-lssl", "-lcrypto", "-lz", "-lpthread"]),
     "criwriter": ("criwriter.c", []),
+    "floorship": ("floorship.c", ["-lpthread"]),
 }
 
 

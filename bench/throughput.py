@@ -86,7 +86,9 @@ DESCRIPTIONS = {
 }
 
 
-DOCKER_SOURCES = ("docker", "files")  # how the agent reads Docker containers
+# how the agent reads Docker containers, and the floor shipper in its place
+DOCKER_SOURCES = ("docker", "files", *passes.FLOORS)
+PASS_CODES = {"floor": "l", "floor-threads": "t"}  # in pass ids: the others' first letter
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,11 @@ class Scenario:
         if self.suite_sources:
             return list(self.suite_sources)
         mine = ("cri",) if self.host == "cri" else DOCKER_SOURCES
-        return [s for s in args.sources if s in mine]
+        return [
+            s
+            for s in args.sources
+            if s in mine and (s not in passes.FLOORS or self.sink == "syslog")  # it sends UDP
+        ]
 
     def cri_options(self, args: argparse.Namespace) -> CriOptions:
         options = self.cri
@@ -301,7 +307,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SOURCE[,SOURCE]",
         help="how the agent reads: docker (Engine API), files (json-file logs), cri (pod log "
         "files), or all (default). Docker scenarios run one agent pass per source of docker "
-        "and files given, side by side; CRI scenarios (cri-*) run only with cri",
+        "and files given, side by side; CRI scenarios (cri-*) run only with cri. Not in all: "
+        "floor and floor-threads, bench/floorship.c in the agent's place (the least a shipper "
+        "of the json-file logs does, in one thread or one thread a file; UDP syslog only)",
     )
     p.add_argument(
         "--pin-agent",
@@ -387,8 +395,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in filter(None, (n.strip() for n in args.source.split(","))):
         if name == "all":
             args.sources += [s for s in passes.SOURCES if s not in args.sources]
-        elif name not in passes.SOURCES:
-            p.error(f"unknown source {name!r}; expected {', '.join(passes.SOURCES)} or all")
+        elif name not in passes.SOURCES + passes.FLOORS:
+            known = ", ".join(passes.SOURCES + passes.FLOORS)
+            p.error(f"unknown source {name!r}; expected {known} or all")
         elif name not in args.sources:
             args.sources.append(name)
     scenarios = [SCENARIOS[n] for n in names]
@@ -564,7 +573,7 @@ def run_scenario(
             key = pass_key(source, variant)
             lines = VARIANTS[variant]
             load_now = os.getloadavg()[0]
-            pass_id = f"{base}-{source[0]}{variants.index(variant)}"
+            pass_id = f"{base}-{PASS_CODES.get(source, source[0])}{variants.index(variant)}"
             stderr_name = f"{scenario.name}-run{k}-{key}.agent.stderr"
             work = scenario.workload(args, lines.json)
             if scenario.sink == "console":
@@ -616,13 +625,15 @@ def run_scenario(
     }
 
 
-def prepare(ctx: passes.Context, scenarios: list[Scenario]) -> None:
+def prepare(ctx: passes.Context, scenarios: list[Scenario], args: argparse.Namespace) -> None:
     """Compile the receivers the scenarios need (and the CRI writer) and, for TLS, make a test
     CA and a server certificate for 127.0.0.1 (with openssl, as the tests do)."""
     dests = [DESTINATIONS[s.sink] for s in scenarios if s.sink in DESTINATIONS]
     needed = {d.receiver for d in dests} | (
         {"criwriter"} if any(s.host == "cri" for s in scenarios) else set()
     )
+    if any(s in passes.FLOORS for s in args.sources):
+        needed.add("floorship")
     for name in sorted(needed):
         ctx.receivers[name] = receiver.build(name)
     if any(d.tls for d in dests):
@@ -680,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_secs=0,
     )
     try:
-        prepare(ctx, args.scenarios)
+        prepare(ctx, args.scenarios, args)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         print(f"throughput: {exc}", file=sys.stderr)
         return 1

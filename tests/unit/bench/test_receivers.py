@@ -2,7 +2,8 @@
 sent: every line once, duplicates apart, and they answer as the agent's destinations expect
 (forward acks, Elasticsearch _bulk items). Wrong counts here would make every bench figure lie.
 The CRI scenarios' writer (bench/criwriter.c) writes what logship's CRI decoder reads as
-containerd's lines, each mark once, its split lines joined, its rotated files kept.
+containerd's lines, each mark once, its split lines joined, its rotated files kept. The floor
+shipper (bench/floorship.c) sends each json-file line once, in the layout it is given.
 
 The messages are made with logship's own GELF compression and chunking, msgpack, and TLS from
 the test CA, then sent from here over 127.0.0.1.
@@ -295,3 +296,49 @@ def test_cri_writer_writes_lines_the_cri_decoder_reads_each_mark_once(
         messages += [r.message for r in decoder.flush()]
         assert decoder.malformed_lines == decoder.bad_timestamps == 0
         assert messages == [_mark(k, seq) + "0" * 81 for seq in range(lines)]
+
+
+def test_floor_shipper_sends_every_json_file_line_once_in_the_agents_layout(
+    bench_receiver: ModuleType, tmp_path: Path
+) -> None:
+    """bench/floorship.c, the measuring stick of the flood passes: each line of each json-file
+    log is one datagram, the given header, Docker's time as written, the given middle, and the
+    line's text without its newline; in one thread and in one thread a file."""
+    binary = bench_receiver.build("floorship")
+    before, between = b"<14>1 ", b' host app - - [x@1 a="b"] '
+    logs = []
+    for k in range(2):
+        path = tmp_path / f"{k}-json.log"
+        entries = [
+            {"log": _mark(k, seq) + "\n", "stream": "stdout", "time": _ts(1.8e9 + seq / 1000)}
+            for seq in range(LINES)
+        ]
+        path.write_bytes(b"".join(json.dumps(e).replace(" ", "").encode() + b"\n" for e in entries))
+        logs.append((path, entries))
+    for threads in ([], ["--threads"]):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(5)
+            port = sock.getsockname()[1]
+            argv = [str(binary), str(port), str(LINES), before.hex(), between.hex(), *threads]
+            proc = subprocess.Popen(
+                [*argv, *(str(p) for p, _ in logs)], stderr=subprocess.PIPE, text=True
+            )
+            try:
+                got = sorted(sock.recv(4096) for _ in range(2 * LINES))
+                assert proc.stderr is not None
+                assert proc.stderr.readline().startswith(f"floorship: {2 * LINES} lines, ")
+                sock.settimeout(0.3)
+                with pytest.raises(TimeoutError):  # and nothing more
+                    sock.recv(4096)
+            finally:
+                proc.kill()
+                proc.wait()
+                if proc.stderr is not None:
+                    proc.stderr.close()
+        want = sorted(
+            before + e["time"].encode() + between + e["log"][:-1].encode()
+            for _, entries in logs
+            for e in entries
+        )
+        assert got == want, threads
