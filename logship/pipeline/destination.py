@@ -24,7 +24,7 @@ from logship.config.destination import BatchConfig, DestinationConfig, SpoolConf
 from logship.config.filters import DestinationFilter
 from logship.config.multiline import MultilineConfig
 from logship.errors import ConfigError
-from logship.pipeline.buffer import DropOldestBuffer
+from logship.pipeline.buffer import RECORD_OVERHEAD_BYTES, DropOldestBuffer
 from logship.pipeline.hosts import HostState, ReportsHosts
 from logship.pipeline.observer import DeliveryObserver, Observers
 from logship.pipeline.retry import Backoff
@@ -217,6 +217,17 @@ class Destination:
         buffer = self._buffer
         return self._runner.up and (
             len(buffer) * 2 > buffer.max_records or buffer.bytes * 2 > buffer.max_bytes
+        )
+
+    def has_room(self, records: int, text_bytes: int) -> bool:
+        """Whether the buffer takes ``records`` more records holding ``text_bytes`` of text
+        and is still not :meth:`congested`; always while down (reading never waits for a
+        destination that is down)."""
+        buffer = self._buffer
+        return not self._runner.up or (
+            (len(buffer) + records) * 2 <= buffer.max_records
+            and (buffer.bytes + text_bytes + RECORD_OVERHEAD_BYTES * records) * 2
+            <= buffer.max_bytes
         )
 
     @property

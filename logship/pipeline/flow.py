@@ -15,6 +15,8 @@ PAUSE_SECS = 0.01  # how often a paused reader looks again
 class _Held(Protocol):
     def congested(self) -> bool: ...
 
+    def has_room(self, records: int, text_bytes: int) -> bool: ...
+
 
 class Backpressure:
     """Says when a reader that can wait should: any of ``destinations`` (looked at each time:
@@ -27,6 +29,12 @@ class Backpressure:
 
     def congested(self) -> bool:
         return any(d.congested() for d in self.destinations)
+
+    def has_room(self, records: int, text_bytes: int) -> bool:
+        """Whether every destination that is up takes ``records`` more records holding
+        ``text_bytes`` of text before it holds more than half of its bound: a reader may read
+        that much at once and still not pass the mark."""
+        return all(d.has_room(records, text_bytes) for d in self.destinations)
 
     async def wait(self, between: Callable[[], object] | None = None) -> None:
         """Return once no destination that is up holds more than half of its bound;

@@ -45,6 +45,9 @@ from logship.sources.held import HeldLines, Holder
 log = logging.getLogger("logship.files")
 
 READ_BYTES = 64 * 1024  # a read's lines go to the buffer at once: ~650 of 100 bytes
+# ... or four times that while the buffers have room for twice its lines (_read_size): a
+# reader that is behind reads a flood with fewer reads, each a bigger batch
+BIG_READ_BYTES = 256 * 1024
 TURN_BYTES = 1024 * 1024
 LOOK_AGAIN_SECS = 2.0  # with no event, a quiet reader still looks this often
 # A file that was written to in the last HOT_SECS is looked at every POLL_SECS, with its
@@ -469,8 +472,9 @@ class FileTail:
         total = 0
         decoder = self.decoder
         while total < TURN_BYTES:
+            size = self._read_size()
             try:
-                data = os.pread(head.fd, READ_BYTES, head.offset)
+                data = os.pread(head.fd, size, head.offset)
             except OSError as exc:
                 self.read_errors += 1
                 log.warning("cannot read %s: %s", head.file.path, exc.strerror or exc)
@@ -482,7 +486,7 @@ class FileTail:
             if len(head.file.fingerprint) < 2 * FINGERPRINT_BYTES:
                 self._fingerprint(head)
             self._emit(decoder.feed(data))
-            if len(data) < READ_BYTES:
+            if len(data) < size:
                 break  # the end of what is written (a regular file reads short only there)
             if self.backpressure is not None and self.backpressure.congested():
                 break  # the rest waits on disk
@@ -492,6 +496,21 @@ class FileTail:
             if size or self._holder.held:
                 held.update(self._holder, size)
         return total
+
+    def _read_size(self) -> int:
+        """:data:`BIG_READ_BYTES` when every buffer has room below its half mark for twice
+        the lines so many bytes likely hold (at the mean size of this file's lines so far)
+        and their text read twice over (a character may take more room than its UTF-8
+        bytes); else :data:`READ_BYTES`, so that near the mark a read passes it by at most
+        what 64 KiB hold, however many files flood at once."""
+        if not self.lines:
+            return READ_BYTES  # no size of line known yet
+        if self.backpressure is None:
+            return BIG_READ_BYTES
+        likely = BIG_READ_BYTES * self.lines // max(self.decoder.bytes_read, 1) + 1
+        if self.backpressure.has_room(2 * likely, 2 * BIG_READ_BYTES):
+            return BIG_READ_BYTES
+        return READ_BYTES
 
     def _split(self) -> int:
         """Ship what the decoder gathered of its open lines (the bound of :class:`HeldLines`

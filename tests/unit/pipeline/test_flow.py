@@ -38,6 +38,17 @@ def test_a_destination_up_and_more_than_half_full_is_congested() -> None:
     assert destination.congested()
 
 
+def test_a_destination_has_room_for_what_it_takes_before_it_is_congested() -> None:
+    destination = Destination(Sink(), max_records=10, max_bytes=10_000)
+    destination.route.put(numbered_lines(make_meta(), 3))
+    flow = Backpressure([destination])
+    assert flow.has_room(2, 100)  # 5 of 10: half, not more
+    assert not flow.has_room(3, 100)
+    # each record takes its text and ~160 bytes more: one of 5,000 is over half of 10,000
+    assert not flow.has_room(1, 5000)
+    assert flow.has_room(1, 3000)
+
+
 async def test_a_destination_that_is_down_never_makes_readers_wait() -> None:
     destination = Destination(Sink(down=True), max_records=10, retry_max_secs=0.01)
     running = asyncio.create_task(destination.run())
@@ -45,6 +56,7 @@ async def test_a_destination_that_is_down_never_makes_readers_wait() -> None:
     destination.route.put(numbered_lines(make_meta(), 9))
     assert not destination.up
     assert not destination.congested()
+    assert destination.has_room(1000, 10**9)
     await asyncio.wait_for(Backpressure([destination]).wait(), 1)
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)

@@ -570,18 +570,22 @@ class SlowDestination:
     """A destination that is up and takes 500 records every 10 ms: congested while it holds
     more than half of its 10,000 (a buffer of 10,000 records: the bench's setting)."""
 
-    max_records = 10_000
-
-    def __init__(self) -> None:
+    def __init__(self, max_records: int = 10_000) -> None:
+        self.max_records = max_records
         self.held = 0
         self.most = 0
+        self.batches: list[int] = []  # records of each read
 
     def congested(self) -> bool:
         return self.held * 2 > self.max_records
 
+    def has_room(self, records: int, text_bytes: int) -> bool:
+        return (self.held + records) * 2 <= self.max_records
+
     def put(self, records: list[Record]) -> None:
         self.held += len(records)
         self.most = max(self.most, self.held)
+        self.batches.append(len(records))
 
     async def drain(self) -> None:
         while True:
@@ -629,6 +633,47 @@ async def test_four_flooded_files_never_fill_a_slow_destination_past_its_bound(
     assert destination.most <= destination.max_records
 
 
+async def test_a_reader_behind_reads_four_times_more_at_once_while_the_buffer_has_room(
+    tmp_path: Path,
+) -> None:
+    # a flood read 64 KiB at a time cost more reads, smaller batches, and more of dockerd's CPU
+    # than 256 KiB at a time (bench/README.md, issue 12); near the half mark reads stay small
+    path = tmp_path / "0.log"
+    lines = 40_000  # ~1.7 MB of ~43-byte entries: a whole turn's worth and more
+    clock = Clock()
+    path.write_bytes(
+        b"".join(e for text in numbered(lines) for e in cri_entries(text.encode(), clock=clock))
+    )
+    batches = {}
+    for name, bound in (("roomy", 10**6), ("tight", 10_000)):
+        destination = SlowDestination(max_records=bound)
+        tail = FileTail(
+            path,
+            CriDecoder(make_meta()),
+            destination.put,
+            rotated=kubelet_rotated,
+            look_again_secs=LOOK_AGAIN_SECS,
+            backpressure=Backpressure([destination]),
+        )
+        drain = asyncio.create_task(destination.drain())
+        task = asyncio.create_task(tail.run())
+        try:
+
+            async def all_read(tail: FileTail = tail) -> bool:
+                return tail.lines == lines
+
+            await until(all_read, limit_secs=30, what="every line")
+        finally:
+            for t in (task, drain):
+                t.cancel()
+            await asyncio.gather(task, drain, return_exceptions=True)
+        batches[name] = destination.batches
+    per_64k = path.read_bytes()[: 64 * 1024].count(b"\n")  # the most in 64 KiB (they grow)
+    assert batches["roomy"][0] <= per_64k  # the size of its lines is not known yet
+    assert max(batches["roomy"]) > 3 * per_64k
+    assert max(batches["tight"]) <= per_64k  # 4 x 64 KiB's lines would pass half of 10,000
+
+
 # -- how often a busy file is read ----------------------------------------------------------------
 
 
@@ -652,6 +697,9 @@ class Full:
 
     def congested(self) -> bool:
         return self.full
+
+    def has_room(self, records: int, text_bytes: int) -> bool:
+        return not self.full
 
 
 async def test_files_rotated_away_while_the_destination_is_full_are_held_and_read_after(
