@@ -184,21 +184,16 @@ class FloorProcess(AgentProcess):
     it starts once the producers exist (:meth:`wait_following`), before they are let go."""
 
     def __init__(
-        self,
-        argv: list[str],
-        stderr_path: Path,
-        cpus: set[int] | None = None,
-        env: dict[str, str] | None = None,
-        *,
-        log_path: Callable[[str], str],
+        self, argv: list[str], *rest: Any, log_path: Callable[[str], str], **options: Any
     ) -> None:
-        """``argv`` without the files; ``log_path``: a producer's name -> its json-file log."""
-        self._start = (argv, stderr_path, cpus, env)
+        """As :class:`AgentProcess`, ``argv`` without the files; ``log_path``: a producer's
+        name -> its json-file log."""
+        self._start = (argv, rest, options)
         self._log_path = log_path
 
     def wait_started(self, pattern: str = _FOLLOWING_N, timeout_secs: float = 30) -> None:
         pass  # it starts in wait_following
 
     def wait_following(self, names: list[str], timeout_secs: float = 60) -> None:
-        argv, stderr_path, cpus, env = self._start
-        super().__init__([*argv, *map(self._log_path, names)], stderr_path, cpus, env)
+        argv, rest, options = self._start
+        super().__init__([*argv, *map(self._log_path, names)], *rest, **options)

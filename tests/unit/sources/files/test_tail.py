@@ -593,31 +593,28 @@ class SlowDestination:
             self.held = max(0, self.held - 500)
 
 
-async def test_four_flooded_files_never_fill_a_slow_destination_past_its_bound(
-    tmp_path: Path,
-) -> None:
-    # a reader reading a whole turn (1 MiB, ~20,000 short lines) before it looked at the
-    # destination again filled a 10,000-record buffer from four files, which then shed lines
-    # (bench/README.md: 18,961 of 2M lost from four CRI files)
-    destination = SlowDestination()
-    lines = 20_000
-    tails = []
-    for n in range(4):
-        path = tmp_path / f"{n}.log"
-        clock = Clock()
-        path.write_bytes(
-            b"".join(e for text in numbered(lines) for e in cri_entries(text.encode(), clock=clock))
+def write_cri_lines(path: Path, lines: int) -> None:
+    """``numbered(lines)`` as containerd writes them, whole."""
+    clock = Clock()
+    path.write_bytes(
+        b"".join(e for text in numbered(lines) for e in cri_entries(text.encode(), clock=clock))
+    )
+
+
+async def read_all(paths: list[Path], lines: int, destination: SlowDestination) -> None:
+    """Every file read to its ``lines`` lines by a tail of its own, all into ``destination``
+    under its back-pressure, while it drains."""
+    tails = [
+        FileTail(
+            path,
+            CriDecoder(make_meta()),
+            destination.put,
+            rotated=kubelet_rotated,
+            look_again_secs=LOOK_AGAIN_SECS,
+            backpressure=Backpressure([destination]),
         )
-        tails.append(
-            FileTail(
-                path,
-                CriDecoder(make_meta()),
-                destination.put,
-                rotated=kubelet_rotated,
-                look_again_secs=LOOK_AGAIN_SECS,
-                backpressure=Backpressure([destination]),
-            )
-        )
+        for path in paths
+    ]
     drain = asyncio.create_task(destination.drain())
     tasks = [asyncio.create_task(t.run()) for t in tails]
     try:
@@ -625,11 +622,24 @@ async def test_four_flooded_files_never_fill_a_slow_destination_past_its_bound(
         async def all_read() -> bool:
             return all(t.lines == lines for t in tails)
 
-        await until(all_read, limit_secs=60, what="every line of the four files")
+        await until(all_read, limit_secs=60, what=f"every line of {len(paths)} files")
     finally:
         for task in [*tasks, drain]:
             task.cancel()
         await asyncio.gather(*tasks, drain, return_exceptions=True)
+
+
+async def test_four_flooded_files_never_fill_a_slow_destination_past_its_bound(
+    tmp_path: Path,
+) -> None:
+    # a reader reading a whole turn (1 MiB, ~20,000 short lines) before it looked at the
+    # destination again filled a 10,000-record buffer from four files, which then shed lines
+    # (bench/README.md: 18,961 of 2M lost from four CRI files)
+    destination = SlowDestination()
+    paths = [tmp_path / f"{n}.log" for n in range(4)]
+    for path in paths:
+        write_cri_lines(path, 20_000)
+    await read_all(paths, 20_000, destination)
     assert destination.most <= destination.max_records
 
 
@@ -639,39 +649,14 @@ async def test_a_reader_behind_reads_four_times_more_at_once_while_the_buffer_ha
     # a flood read 64 KiB at a time cost more reads, smaller batches, and more of dockerd's CPU
     # than 256 KiB at a time (bench/README.md, issue 12); near the half mark reads stay small
     path = tmp_path / "0.log"
-    lines = 40_000  # ~1.7 MB of ~43-byte entries: a whole turn's worth and more
-    clock = Clock()
-    path.write_bytes(
-        b"".join(e for text in numbered(lines) for e in cri_entries(text.encode(), clock=clock))
-    )
-    batches = {}
-    for name, bound in (("roomy", 10**6), ("tight", 10_000)):
-        destination = SlowDestination(max_records=bound)
-        tail = FileTail(
-            path,
-            CriDecoder(make_meta()),
-            destination.put,
-            rotated=kubelet_rotated,
-            look_again_secs=LOOK_AGAIN_SECS,
-            backpressure=Backpressure([destination]),
-        )
-        drain = asyncio.create_task(destination.drain())
-        task = asyncio.create_task(tail.run())
-        try:
-
-            async def all_read(tail: FileTail = tail) -> bool:
-                return tail.lines == lines
-
-            await until(all_read, limit_secs=30, what="every line")
-        finally:
-            for t in (task, drain):
-                t.cancel()
-            await asyncio.gather(task, drain, return_exceptions=True)
-        batches[name] = destination.batches
+    write_cri_lines(path, 40_000)  # ~1.7 MB of ~43-byte entries: a whole turn's and more
+    roomy, tight = SlowDestination(max_records=10**6), SlowDestination(max_records=10_000)
+    for destination in (roomy, tight):
+        await read_all([path], 40_000, destination)
     per_64k = path.read_bytes()[: 64 * 1024].count(b"\n")  # the most in 64 KiB (they grow)
-    assert batches["roomy"][0] <= per_64k  # the size of its lines is not known yet
-    assert max(batches["roomy"]) > 3 * per_64k
-    assert max(batches["tight"]) <= per_64k  # 4 x 64 KiB's lines would pass half of 10,000
+    assert roomy.batches[0] <= per_64k  # the size of its lines is not known yet
+    assert max(roomy.batches) > 3 * per_64k
+    assert max(tight.batches) <= per_64k  # 4 x 64 KiB's lines would pass half of 10,000
 
 
 # -- how often a busy file is read ----------------------------------------------------------------
