@@ -214,10 +214,7 @@ class Destination:
     def congested(self) -> bool:
         """Up, and holding more than half of what its buffer may: a reader that can wait
         (log files) should, before it makes the buffer shed (see logship.pipeline.flow)."""
-        buffer = self._buffer
-        return self._runner.up and (
-            len(buffer) * 2 > buffer.max_records or buffer.bytes * 2 > buffer.max_bytes
-        )
+        return not self.has_room(0, 0)
 
     def has_room(self, records: int, text_bytes: int) -> bool:
         """Whether the buffer takes ``records`` more records holding ``text_bytes`` of text

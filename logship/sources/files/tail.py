@@ -472,9 +472,9 @@ class FileTail:
         total = 0
         decoder = self.decoder
         while total < TURN_BYTES:
-            size = self._read_size()
+            want = self._read_size()
             try:
-                data = os.pread(head.fd, size, head.offset)
+                data = os.pread(head.fd, want, head.offset)
             except OSError as exc:
                 self.read_errors += 1
                 log.warning("cannot read %s: %s", head.file.path, exc.strerror or exc)
@@ -486,7 +486,7 @@ class FileTail:
             if len(head.file.fingerprint) < 2 * FINGERPRINT_BYTES:
                 self._fingerprint(head)
             self._emit(decoder.feed(data))
-            if len(data) < size:
+            if len(data) < want:
                 break  # the end of what is written (a regular file reads short only there)
             if self.backpressure is not None and self.backpressure.congested():
                 break  # the rest waits on disk
