@@ -405,7 +405,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.scenarios:
         p.error(
             f"no scenario of {', '.join(names)} reads with --source {args.source}: the "
-            "cri-* scenarios need cri, the others docker or files"
+            "cri-* scenarios need cri, the others docker or files (floor and floor-threads: "
+            "the scenarios with the syslog sink only)"
         )
     if args.sink:
         args.scenarios = [

@@ -98,3 +98,27 @@ def test_the_suite_table_puts_each_figure_next_to_its_target_with_the_load() -> 
     assert " no " in files
     gelf = next(line for line in lines if line.startswith("gelf-1 [docker]"))
     assert "not run" in gelf
+
+
+def test_the_floor_shipper_is_asked_for_by_name_and_only_where_it_can_send() -> None:
+    done = bench(
+        """
+        import json, throughput
+        args = throughput.parse_args(["--scenario", "flood-1,elasticsearch-1",
+                                      "--source", "files,floor-threads"])
+        print(json.dumps({s.name: s.sources(args) for s in args.scenarios}))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "flood-1": ["files", "floor-threads"],
+        "elasticsearch-1": ["files"],
+    }
+    refused = bench(
+        """
+        import throughput
+        throughput.parse_args(["--scenario", "console-1", "--source", "floor"])
+        """
+    )
+    assert refused.returncode == 2
+    assert "floor and floor-threads: the scenarios with the syslog sink only" in refused.stderr
